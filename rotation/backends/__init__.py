@@ -1,0 +1,1 @@
+"""Secret stores behind one interface (:class:`~rotation.backends.base.SecretBackend`)."""

@@ -1,0 +1,73 @@
+"""The seam between the rotation protocol and a secret store.
+
+A rotation is create → set → test → finish. The store's part: read the
+current value, stage a pending value (idempotent per rotation token), read it
+back, promote it to current only if nobody else wrote meanwhile, or discard
+it on rollback. Implementations raise :class:`~rotation.errors.BackendError`
+(or :class:`~rotation.errors.ConflictError`) ``from`` the vendor error.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from sanitize.secret import Secret
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where one named secret lives: Vault ``path``+``key``, or an AWS ``secret_id``."""
+
+    name: str
+    path: str | None = None
+    key: str | None = None
+    secret_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CurrentValue:
+    """The value consumers read now, its store version, and when it was last written."""
+
+    value: Secret
+    version: str
+    updated: datetime | None
+
+
+class SecretBackend(ABC):
+    """A secret store: Vault KV v2 (``vault.py``) or AWS Secrets Manager (``aws.py``)."""
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def read_current(self, ref: SecretRef) -> CurrentValue:
+        """The current value and version; BackendError if it does not exist."""
+
+    @abstractmethod
+    def stage_pending(self, ref: SecretRef, value: Secret, token: str) -> None:
+        """Store ``value`` as pending for rotation ``token`` without making it current.
+
+        Calling it again with the same token and value is a no-op; with the
+        same token and another value it raises ConflictError.
+        """
+
+    @abstractmethod
+    def read_pending(self, ref: SecretRef, token: str) -> Secret | None:
+        """The pending value of rotation ``token``, or None if there is none."""
+
+    @abstractmethod
+    def promote(self, ref: SecretRef, token: str, expected_version: str, *, keep_previous: bool) -> str:
+        """Make the pending value current if the current version is still
+        ``expected_version`` (ConflictError otherwise). With ``keep_previous``
+        False (compromised mode) the old value must not remain readable as a
+        fallback. Returns the new current version id."""
+
+    @abstractmethod
+    def discard_pending(self, ref: SecretRef, token: str) -> None:
+        """Rollback: remove the pending value of ``token``; current stays as it was."""
+
+    def last_rotated(self, ref: SecretRef) -> datetime | None:
+        """When the current value was written (for ``--due``); default: its ``updated``."""
+        return self.read_current(ref).updated

@@ -1,0 +1,36 @@
+"""Rotation's error roots. Backends and targets raise these ``from`` vendor errors,
+so the protocol never catches an hvac/boto3/psycopg exception."""
+
+from sanitize.errors import SanitizeError, VerificationFailed
+
+
+class RotationError(SanitizeError):
+    """Base of rotation failures; ``step`` names the protocol step that failed."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, step: str | None = None) -> None:
+        super().__init__(f"{step}: {message}" if step else message)
+        self.step = step
+
+
+class ConfigError(RotationError):
+    """The rotation config is malformed or names something missing (exit 2)."""
+
+    exit_code = 2
+
+
+class BackendError(RotationError):
+    """The secret store refused, failed, or could not be reached."""
+
+
+class ConflictError(BackendError):
+    """A concurrent writer changed the secret (check-and-set failed); nothing was overwritten."""
+
+
+class TargetError(RotationError):
+    """The system that uses the secret (database, hook) refused the change or the test."""
+
+
+class LeakStillValid(VerificationFailed):
+    """Compromised mode proved the leaked credential still works."""

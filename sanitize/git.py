@@ -1,0 +1,120 @@
+"""Git plumbing: every subprocess call to git goes through this module.
+
+The environment is fixed (no pager, no prompts, no user config surprises,
+``LC_ALL=C``) and ``shell=True`` is never used. Errors become
+:class:`GitError` with the git subcommand and git's own first line; callers
+must not put secret values on a git command line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from sanitize.errors import GitError
+
+GIT = "git"
+
+
+def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for every git child: deterministic, never interactive."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "LC_ALL": "C",
+            "LANG": "C",
+            "GIT_PAGER": "cat",
+            "PAGER": "cat",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "true",
+            "SSH_ASKPASS": "true",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_EDITOR": "true",
+        }
+    )
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _describe(args: Sequence[str]) -> str:
+    # Name the subcommand, not its arguments: arguments may hold URLs with credentials.
+    sub = next((a for a in args if not a.startswith("-")), "?")
+    return f"git {sub}"
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    input: bytes | None = None,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git ARGS`` and return the completed process (stdout/stderr as bytes)."""
+    try:
+        proc = subprocess.run(
+            [GIT, *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            env=git_env(env),
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH") from exc
+    if check and proc.returncode != 0:
+        first = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = first[-1] if first else f"exit {proc.returncode}"
+        raise GitError(f"{_describe(args)} failed: {reason}")
+    return proc
+
+
+def out(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, **kw: object) -> str:
+    """Run git and return stdout as text, stripped of the trailing newline."""
+    proc = run(args, cwd=cwd, **kw)  # type: ignore[arg-type]
+    return proc.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+
+
+def popen(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    stdin: int | None = None,
+    stdout: int | None = subprocess.PIPE,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start git for streaming (``cat-file --batch`` and friends)."""
+    return subprocess.Popen(
+        [GIT, *args], cwd=cwd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=git_env(env)
+    )
+
+
+def git_dir(path: str | os.PathLike[str]) -> Path:
+    """The git directory of a repository path (bare or work tree); GitError if none."""
+    p = Path(path)
+    if not p.exists():
+        raise GitError(f"{p}: no such file or directory")
+    proc = run(["rev-parse", "--absolute-git-dir"], cwd=p, check=False)
+    if proc.returncode != 0:
+        raise GitError(f"{p}: not a git repository")
+    return Path(proc.stdout.decode().strip())
+
+
+def is_shallow(repo: str | os.PathLike[str]) -> bool:
+    """True for a shallow clone (its history is incomplete)."""
+    return out(["rev-parse", "--is-shallow-repository"], cwd=repo) == "true"
+
+
+def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
+    """Every ref (branches, tags, notes, stash, remote-tracking) → the object it names."""
+    text = out(["for-each-ref", "--format=%(objectname) %(refname)"], cwd=repo)
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        sha, _, name = line.partition(" ")
+        result[name] = sha
+    return result

@@ -1,0 +1,1 @@
+"""Renderings of a :class:`~sanitize.scan.report.ScanReport` (json, sarif, markdown, text)."""
