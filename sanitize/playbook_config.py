@@ -1,0 +1,150 @@
+"""Parsing a purge playbook (YAML) into a frozen, validated object.
+
+Relative paths are resolved against the playbook's own directory, so a
+playbook can be run from anywhere. Every problem is one UsageError line that
+names the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sanitize.errors import UsageError
+
+_TOP_KEYS = {"source", "workdir", "remote", "approvals", "notify", "rules", "baseline", "rotate", "gc_remote",
+             "guard", "description"}
+_NOTIFY_KEYS = {"roster", "deadline", "templates", "freeze"}
+_APPROVAL_KEYS = {"required", "expires"}
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^[^/]+@[^/]+:")
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Notice settings: who (roster), by when (deadline), how (templates)."""
+
+    roster: Path | None = None
+    deadline: str | None = None
+    templates: Path | None = None
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """A coordinated purge: where from, where to work, who must approve, what to rotate after."""
+
+    path: Path
+    source: str
+    workdir: Path
+    remote: str
+    approvals_required: int = 1
+    notify: NotifySettings = NotifySettings()
+    rules: Path | None = None
+    baseline: Path | None = None
+    rotate: Path | None = None
+    gc_remote: bool = False
+    guard: bool = True
+
+
+def _fail(path: Path, msg: str) -> UsageError:
+    return UsageError(f"{path}: {msg}")
+
+
+def _check_keys(path: Path, where: str, data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise _fail(path, f"unknown key {where}{unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _location(base: Path, value: Any, path: Path, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, f"{key!r} must be a non-empty string")
+    if _URL.match(value):
+        return value
+    return str((base / value).resolve())
+
+
+def _opt_path(base: Path, value: Any, path: Path, key: str) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, f"{key!r} must be a path")
+    return (base / value).resolve()
+
+
+def load(path: str | Path) -> Playbook:
+    """Read and validate a playbook file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(f"{p}: no such playbook") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{p}: cannot read playbook ({exc.__class__.__name__})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{p}: malformed YAML{where}") from exc
+    return parse(data, p)
+
+
+def parse(data: Any, path: Path) -> Playbook:
+    """Validate a loaded playbook document."""
+    if not isinstance(data, dict):
+        raise _fail(path, "a playbook must be a YAML mapping")
+    _check_keys(path, "", data, _TOP_KEYS)
+    for key in ("source", "workdir"):
+        if key not in data:
+            raise _fail(path, f"missing required key {key!r}")
+    base = path.resolve().parent
+    source = _location(base, data["source"], path, "source")
+    workdir = _opt_path(base, data["workdir"], path, "workdir")
+    assert workdir is not None
+    remote = _location(base, data["remote"], path, "remote") if data.get("remote") is not None else source
+
+    approvals = data.get("approvals") or {}
+    if not isinstance(approvals, dict):
+        raise _fail(path, "'approvals' must be a mapping such as {required: 1}")
+    _check_keys(path, "approvals.", approvals, _APPROVAL_KEYS)
+    required = approvals.get("required", 1)
+    if not isinstance(required, int) or isinstance(required, bool) or required < 1:
+        raise _fail(path, "'approvals.required' must be a whole number >= 1")
+
+    notify_raw = data.get("notify") or {}
+    if not isinstance(notify_raw, dict):
+        raise _fail(path, "'notify' must be a mapping")
+    _check_keys(path, "notify.", notify_raw, _NOTIFY_KEYS)
+    deadline = notify_raw.get("deadline")
+    if deadline is not None:
+        deadline = str(deadline)
+        try:
+            date.fromisoformat(deadline)
+        except ValueError as exc:
+            raise _fail(path, "'notify.deadline' must be a date YYYY-MM-DD") from exc
+    notify = NotifySettings(
+        roster=_opt_path(base, notify_raw.get("roster"), path, "notify.roster"),
+        deadline=deadline,
+        templates=_opt_path(base, notify_raw.get("templates"), path, "notify.templates"),
+    )
+    for flag in ("gc_remote", "guard"):
+        if flag in data and not isinstance(data[flag], bool):
+            raise _fail(path, f"{flag!r} must be true or false")
+    return Playbook(
+        path=path.resolve(),
+        source=source,
+        workdir=workdir,
+        remote=remote,
+        approvals_required=required,
+        notify=notify,
+        rules=_opt_path(base, data.get("rules"), path, "rules"),
+        baseline=_opt_path(base, data.get("baseline"), path, "baseline"),
+        rotate=_opt_path(base, data.get("rotate"), path, "rotate"),
+        gc_remote=bool(data.get("gc_remote", False)),
+        guard=bool(data.get("guard", True)),
+    )
