@@ -17,8 +17,9 @@ import yaml
 
 from sanitize.errors import UsageError
 
-_TOP_KEYS = {"source", "workdir", "remote", "approvals", "notify", "rules", "baseline", "rotate", "gc_remote",
-             "guard", "description"}
+_TOP_KEYS = {"source", "workdir", "remote", "approvals", "notify", "rules", "baseline", "rotate", "rotate_mode",
+             "due", "gc_remote", "guard", "description"}
+_MODES = ("compromised", "scheduled")
 _NOTIFY_KEYS = {"roster", "deadline", "templates", "freeze"}
 _APPROVAL_KEYS = {"required", "expires"}
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^[^/]+@[^/]+:")
@@ -38,16 +39,23 @@ class Playbook:
     """A coordinated purge: where from, where to work, who must approve, what to rotate after."""
 
     path: Path
-    source: str
-    workdir: Path
-    remote: str
+    source: str | None
+    workdir: Path | None
+    remote: str | None
     approvals_required: int = 1
     notify: NotifySettings = NotifySettings()
     rules: Path | None = None
     baseline: Path | None = None
     rotate: Path | None = None
+    rotate_mode: str = "compromised"
+    due: bool = False
     gc_remote: bool = False
     guard: bool = True
+
+    @property
+    def is_purge(self) -> bool:
+        """A purge playbook has a source; a rotation-only playbook (scheduled jobs) has none."""
+        return self.source is not None
 
 
 def _fail(path: Path, msg: str) -> UsageError:
@@ -99,14 +107,17 @@ def parse(data: Any, path: Path) -> Playbook:
     if not isinstance(data, dict):
         raise _fail(path, "a playbook must be a YAML mapping")
     _check_keys(path, "", data, _TOP_KEYS)
-    for key in ("source", "workdir"):
-        if key not in data:
-            raise _fail(path, f"missing required key {key!r}")
+    if "source" not in data and "rotate" not in data:
+        raise _fail(path, "missing required key 'source' (or 'rotate' for a rotation-only playbook)")
+    if "source" in data and "workdir" not in data:
+        raise _fail(path, "missing required key 'workdir'")
     base = path.resolve().parent
-    source = _location(base, data["source"], path, "source")
-    workdir = _opt_path(base, data["workdir"], path, "workdir")
-    assert workdir is not None
+    source = _location(base, data["source"], path, "source") if "source" in data else None
+    workdir = _opt_path(base, data.get("workdir"), path, "workdir")
     remote = _location(base, data["remote"], path, "remote") if data.get("remote") is not None else source
+    mode = data.get("rotate_mode", "compromised" if source else "scheduled")
+    if mode not in _MODES:
+        raise _fail(path, f"'rotate_mode' must be one of {', '.join(_MODES)}")
 
     approvals = data.get("approvals") or {}
     if not isinstance(approvals, dict):
@@ -132,7 +143,7 @@ def parse(data: Any, path: Path) -> Playbook:
         deadline=deadline,
         templates=_opt_path(base, notify_raw.get("templates"), path, "notify.templates"),
     )
-    for flag in ("gc_remote", "guard"):
+    for flag in ("gc_remote", "guard", "due"):
         if flag in data and not isinstance(data[flag], bool):
             raise _fail(path, f"{flag!r} must be true or false")
     return Playbook(
@@ -145,6 +156,8 @@ def parse(data: Any, path: Path) -> Playbook:
         rules=_opt_path(base, data.get("rules"), path, "rules"),
         baseline=_opt_path(base, data.get("baseline"), path, "baseline"),
         rotate=_opt_path(base, data.get("rotate"), path, "rotate"),
+        rotate_mode=mode,
+        due=bool(data.get("due", False)),
         gc_remote=bool(data.get("gc_remote", False)),
         guard=bool(data.get("guard", True)),
     )

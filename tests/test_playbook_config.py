@@ -41,6 +41,8 @@ def test_url_sources_are_kept_verbatim(tmp_path: Path) -> None:
         ("source: [unclosed\n", "malformed YAML"),
         ("- a\n- b\n", "must be a YAML mapping"),
         ("workdir: w\n", "missing required key 'source'"),
+        ("source: s\n", "missing required key 'workdir'"),
+        ("rotate: r.yml\nrotate_mode: sometimes\n", "rotate_mode"),
         ("source: s\nworkdir: w\nsurce: typo\n", "unknown key 'surce'"),
         ("source: s\nworkdir: w\napprovals: {required: 0}\n", "approvals.required"),
         ("source: s\nworkdir: w\nnotify: {deadline: tomorrow}\n", "notify.deadline"),
@@ -67,7 +69,7 @@ yaml_values = st.recursive(
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(playbook_config._TOP_KEYS) + ["x"]), yaml_values, max_size=6))
+@given(st.dictionaries(st.sampled_from([*sorted(playbook_config._TOP_KEYS), "x"]), yaml_values, max_size=6))
 def test_any_document_parses_or_raises_usage_error(doc: dict) -> None:
     try:
         playbook_config.parse(yaml.safe_load(yaml.safe_dump(doc)), Path("/tmp/pb.yml"))
@@ -78,3 +80,17 @@ def test_any_document_parses_or_raises_usage_error(doc: dict) -> None:
 def test_non_string_keys_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown key '1'"):
         playbook_config.load(write(tmp_path, "source: s\nworkdir: w\n1: x\n"))
+
+
+def test_rotation_only_playbook_defaults_to_scheduled(tmp_path: Path) -> None:
+    pb = playbook_config.load(write(tmp_path, "rotate: rotation.yml\ndue: true\n"))
+    assert not pb.is_purge
+    assert pb.rotate_mode == "scheduled" and pb.due
+
+
+@pytest.mark.parametrize("name", ["coordinated-purge.yml", "scheduled-rotation.yml"])
+def test_shipped_playbooks_parse(name: str) -> None:
+    from importlib.resources import files
+
+    pb = playbook_config.load(Path(str(files("sanitize") / "playbooks" / name)))
+    assert pb.rotate is not None
