@@ -67,6 +67,19 @@ def cli() -> None:
 # --- run / status / restore (issues 6, 7) -------------------------------------------
 
 
+@cli.command()
+@click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
+@click.option("--to", "to", type=click.Path(file_okay=False), default=None,
+              help="New bare repository for the original history (default: WORKDIR/restored.git).")
+@_guard
+def restore(workdir: str, to: str | None) -> None:
+    """Recover the original history, every ref, from WORKDIR/backup.bundle."""
+    from sanitize.restore import restore as do_restore
+
+    result = do_restore(workdir, to)
+    click.echo(f"restored {len(result.refs)} refs from the backup bundle into {result.path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="git-sanitize")
