@@ -64,18 +64,20 @@ class Finding:
             if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
                 raise ValueError("secret_sha256 is not a hex SHA-256")
             line = d.get("line")
+            if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
+                raise ValueError("line must be a positive integer")
             return cls(
                 rule=str(d["rule"]),
                 kind=kind,
                 path=_opt_str(d.get("path")),
                 blob=_opt_str(d.get("blob")),
                 commit=_opt_str(d.get("commit")),
-                line=int(line) if line is not None else None,
+                line=line,
                 secret_sha256=sha,
                 preview=str(d.get("preview", ""))[:5],
                 refs=tuple(str(r) for r in d.get("refs", [])),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"malformed finding: {exc}") from exc
 
 
