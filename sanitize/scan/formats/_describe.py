@@ -1,0 +1,70 @@
+"""What a rule id means to a person: shared by the sarif and markdown renderings.
+
+Rule ids are ``family.name`` (``path.private-key``, ``dsn.password``,
+``ds.AWSKeyDetector``); the scan's rule table owns them, so this only knows
+families and falls back to a readable form of the id for anything new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """How a finding of this rule is described and how severe it is."""
+
+    title: str
+    severity: float  # GitHub's security-severity: >= 9 critical, >= 7 high
+    remedy: str
+
+
+_FAMILIES: dict[str, RuleInfo] = {
+    "path": RuleInfo("Secret-bearing file committed", 9.0,
+                     "Delete the file from every commit (plan: delete-path) and rotate what it holds."),
+    "default": RuleInfo("Hardcoded default secret", 8.5,
+                        "Remove the literal fallback from the code, rewrite history, rotate the secret."),
+    "dsn": RuleInfo("Password in a connection string", 9.0,
+                    "Replace the password in history and rotate the database credential."),
+    "aws": RuleInfo("AWS credential", 9.5, "Deactivate the key in IAM, rewrite history, issue a new key."),
+    "github": RuleInfo("GitHub token", 9.0, "Revoke the token on GitHub, rewrite history."),
+    "slack": RuleInfo("Slack token or webhook", 8.0, "Revoke it in Slack, rewrite history."),
+    "stripe": RuleInfo("Stripe key", 9.0, "Roll the key in the Stripe dashboard, rewrite history."),
+    "openai": RuleInfo("OpenAI API key", 8.5, "Revoke the key, rewrite history."),
+    "key": RuleInfo("Private key block", 9.0, "Replace the key pair, rewrite history."),
+    "bearer": RuleInfo("Bearer token in a command", 8.0, "Revoke the token, rewrite history."),
+    "message": RuleInfo("Secret in a commit or tag message", 8.5, "Rewrite the message and rotate the secret."),
+    "ds": RuleInfo("Secret found by detect-secrets", 7.5, "Review, rewrite history and rotate the secret."),
+    "custom": RuleInfo("Secret matched by a custom rule", 7.5, "Review, rewrite history and rotate the secret."),
+}
+_FALLBACK = RuleInfo("Secret in git history", 7.5, "Review, rewrite history and rotate the secret.")
+
+_SPECIFIC: dict[str, str] = {
+    "path.private-key": "Private key file committed",
+    "path.dotenv": ".env file committed",
+    "path.credential-json": "JSON file holding credentials",
+    "path.keystore": "Keystore committed",
+    "default.jwt-secret": "Hardcoded default JWT secret",
+    "default.admin-password": "Hardcoded default admin password",
+    "dsn.password": "Password in a connection string",
+    "aws.access-key": "AWS access key id",
+    "aws.secret-key": "AWS secret access key",
+    "github.token": "GitHub token",
+}
+
+
+def describe(rule: str) -> RuleInfo:
+    """Title, severity and remedy for ``rule`` (known family, else a generic description)."""
+    family, _, name = rule.partition(".")
+    base = _FAMILIES.get(family, _FALLBACK)
+    title = _SPECIFIC.get(rule)
+    if title is None:
+        title = f"{base.title}: {name}" if name and family in _FAMILIES else f"{base.title} ({rule})"
+    return RuleInfo(title=title, severity=base.severity, remedy=base.remedy)
+
+
+def clean(text: str) -> str:
+    """One printable line: control characters (a path may hold a newline) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

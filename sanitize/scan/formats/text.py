@@ -1,0 +1,24 @@
+"""One line per finding, for terminals and grep: ``path:line: rule [kind] commit refs preview``."""
+
+from __future__ import annotations
+
+from sanitize.scan.formats._describe import clean
+from sanitize.scan.report import Finding, ScanReport
+
+
+def render(report: ScanReport) -> str:
+    """Every finding on its own line; empty text when the history is clean."""
+    return "".join(line(f) + "\n" for f in report.findings)
+
+
+def line(f: Finding) -> str:
+    """One finding as one line (control characters in paths escaped)."""
+    if f.kind == "message":
+        where = f"<message of {(f.commit or '?')[:12]}>"
+    else:
+        where = clean(f.path or "?") + (f":{f.line}" if f.line else "")
+    commit = f" commit {f.commit[:12]}" if f.commit and f.kind != "message" else ""
+    refs = ""
+    if f.refs:
+        refs = f" refs {clean(f.refs[0])}" + (f" +{len(f.refs) - 1}" if len(f.refs) > 1 else "")
+    return f"{where}: {f.rule} [{f.kind}]{commit}{refs} preview {clean(f.preview)!s} sha256 {f.secret_sha256[:12]}"
