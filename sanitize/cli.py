@@ -68,6 +68,54 @@ def cli() -> None:
 
 
 @cli.command()
+@click.argument("playbook", type=click.Path(dir_okay=False))
+@_guard
+def run(playbook: str) -> None:
+    """Run a purge playbook: every stage in order, resuming from the workdir's state.
+
+    Exits 3 at the approval gate; run it again after `approve` to resume at push.
+    """
+    from sanitize import playbook_config
+    from sanitize.playbook import Runner
+
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
+
+    result = Runner(playbook_config.load(playbook), echo=echo, progress=sys.stderr.isatty()).run()
+    if result.clean:
+        click.echo("clean: no secrets found in any ref's history")
+    elif not result.ran:
+        click.echo("nothing to do: every stage is done")
+    else:
+        click.echo(f"purge complete: {', '.join(result.ran)}")
+
+
+@cli.command()
+@click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guard
+def status(workdir: str, fmt: str) -> None:
+    """Where a purge stands: plan digest, each stage, approvals, and what comes next."""
+    import json
+
+    from sanitize.playbook import status as purge_status
+
+    doc = purge_status(workdir)
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"workdir:     {doc['workdir']}")
+    click.echo(f"source:      {doc['source']}")
+    click.echo(f"plan digest: {doc['plan_digest'] or '(no plan yet)'}")
+    for name, rec in doc["stages"].items():
+        when = rec.get("finished") or rec.get("started") or ""
+        click.echo(f"  {name:<8} {rec['status']:<8} {when}")
+    a = doc["approvals"]
+    click.echo(f"approvals:   {a['valid']} of {a['required']} {', '.join(a['approvers'])}".rstrip())
+    click.echo(f"next:        {doc['next']}")
+
+
+@cli.command()
 @click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
 @click.option("--to", "to", type=click.Path(file_okay=False), default=None,
               help="New bare repository for the original history (default: WORKDIR/restored.git).")

@@ -19,6 +19,7 @@ Layout (names are part of the contract between stages)::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -49,6 +50,15 @@ def write_private(path: Path, data: bytes) -> None:
         os.close(fd)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes: the artifact digests kept in state.json."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -141,6 +151,17 @@ class Workdir:
         """One stage's record ({} if it never ran)."""
         rec = self.state()["stages"].get(name, {})
         return rec if isinstance(rec, dict) else {}
+
+    def meta(self) -> dict[str, Any]:
+        """Run-wide facts (the playbook, approvals required) kept beside the stages."""
+        m = self.state().get("meta", {})
+        return m if isinstance(m, dict) else {}
+
+    def set_meta(self, **values: Any) -> None:
+        """Record run-wide facts; values must be JSON and never secrets."""
+        data = self.state()
+        data.setdefault("meta", {}).update(values)
+        write_atomic(self.state_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def record(self, name: str, status: str, **detail: Any) -> None:
         """Record a stage's status (``running``, ``done``, ``failed``, ``waiting``) and details."""

@@ -1,0 +1,291 @@
+"""``git-sanitize run PLAYBOOK``: every stage in order, resumed from the workdir's state.
+
+scan → plan → rewrite → notify → [approval gate] → push → verify → guard → rotate.
+A stage recorded ``done`` is never run again; one recorded ``running`` was
+interrupted (crash, kill) and is run again — every stage is idempotent. Until
+the push, the source must still be where the scan saw it: if any ref moved,
+the plan no longer describes the repository and the run stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sanitize import git
+from sanitize.errors import AwaitingApproval, UsageError
+from sanitize.playbook_config import Playbook
+from sanitize.workdir import STAGES, Workdir, file_sha256, write_private
+
+FAULT_ENV = "GIT_SANITIZE_FAULT_AT"
+FINDINGS = "findings.json"
+REVIEW = "review"
+
+
+@dataclass
+class RunResult:
+    """What a run did: the stages it ran now, and whether the purge is complete."""
+
+    ran: list[str] = field(default_factory=list)
+    complete: bool = False
+    clean: bool = False
+
+
+def _fault_point(stage: str) -> None:
+    """Fault injection for crash tests: SIGKILL ourselves right after ``stage`` is recorded done."""
+    if os.environ.get(FAULT_ENV) == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _is_url(location: str) -> bool:
+    return "://" in location or (":" in location and "@" in location.split(":", 1)[0])
+
+
+def source_tips(source: str) -> dict[str, str]:
+    """Every ref the source advertises now (peeled tag lines and HEAD left out)."""
+    text = git.out(["ls-remote", source])
+    tips: dict[str, str] = {}
+    for line in text.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/") and not ref.endswith("^{}"):
+            tips[ref] = sha
+    return tips
+
+
+def moved_refs(seen: dict[str, str], now: dict[str, str]) -> list[str]:
+    """Refs that changed, appeared or disappeared since the scan."""
+    return sorted(ref for ref in set(seen) | set(now) if seen.get(ref) != now.get(ref))
+
+
+class Runner:
+    """Runs one playbook's stages against its workdir."""
+
+    def __init__(self, playbook: Playbook, *, echo: Callable[[str], None], progress: bool = False) -> None:
+        if not playbook.is_purge or playbook.workdir is None or playbook.source is None:
+            raise UsageError(f"{playbook.path}: not a purge playbook (no source); use `git-sanitize rotate`")
+        self.pb = playbook
+        self.source: str = playbook.source
+        self.remote: str = playbook.remote or playbook.source
+        self.echo = echo
+        self.progress = progress
+        self.wd = Workdir.create(playbook.workdir)
+        self._claim_workdir()
+
+    # Workdir ownership ------------------------------------------------------------------
+    def _claim_workdir(self) -> None:
+        meta = self.wd.meta()
+        if meta.get("source") not in (None, self.source):
+            raise UsageError(f"{self.wd.root}: workdir belongs to a purge of {meta['source']}; use another workdir")
+        self.wd.set_meta(source=self.source, remote=self.remote, playbook=str(self.pb.path),
+                         approvals_required=self.pb.approvals_required)
+
+    @property
+    def findings_path(self) -> Path:
+        return self.wd.root / FINDINGS
+
+    @property
+    def plan_path(self) -> Path:
+        return self.wd.root / REVIEW / "plan.json"
+
+    # The run ----------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Run every stage not yet done; raise at the gate (exit 3) or on failure."""
+        result = RunResult()
+        steps: list[tuple[str, Callable[[], str]]] = [
+            ("scan", self._scan), ("plan", self._plan), ("rewrite", self._rewrite), ("notify", self._notify),
+            ("approve", self._gate), ("push", self._push), ("verify", self._verify), ("guard", self._guard),
+            ("rotate", self._rotate),
+        ]
+        for number, (name, step) in enumerate(steps, 1):
+            if name == "plan" and self.wd.stage("scan").get("findings") == 0:
+                self.echo("the history is clean: nothing to purge")
+                result.clean = result.complete = True
+                return result
+            status = self.wd.stage(name).get("status")
+            if status in ("done", "skipped"):
+                continue
+            if status == "running":
+                self.echo(f"[{number}/{len(steps)}] {name}: resuming after an interrupted run")
+            if name in ("rewrite", "push"):
+                self._check_source_unchanged()
+            started = time.monotonic()
+            self.echo(f"[{number}/{len(steps)}] {name} …")
+            if name != "approve":
+                self.wd.record(name, "running")
+            try:
+                summary = step()
+            except AwaitingApproval:
+                raise
+            except BaseException:
+                if name != "approve":
+                    self.wd.record(name, "failed")
+                raise
+            if self.wd.stage(name).get("status") not in ("done", "skipped"):
+                self.wd.record(name, "done")
+            result.ran.append(name)
+            self.echo(f"[{number}/{len(steps)}] {name}: {summary} ({time.monotonic() - started:.1f} s)")
+            _fault_point(name)
+        result.complete = True
+        return result
+
+    def _check_source_unchanged(self) -> None:
+        seen = self.wd.stage("scan").get("tips", {})
+        moved = moved_refs(seen, source_tips(self.source))
+        if moved:
+            raise UsageError(
+                f"the source changed since the plan ({len(moved)} ref(s) moved, e.g. {moved[0]}): "
+                f"the plan no longer matches; start a new purge with a fresh workdir"
+            )
+
+    # Stages -----------------------------------------------------------------------------
+    def _scan(self) -> str:
+        from sanitize.scan.engine import scan_repository
+
+        report = scan_repository(
+            self.source,
+            rules_file=str(self.pb.rules) if self.pb.rules else None,
+            baseline=str(self.pb.baseline) if self.pb.baseline else None,
+            progress=self.progress,
+        )
+        write_private(self.findings_path, report.to_json().encode("utf-8"))
+        self.wd.record("scan", "done", tips=report.refs, findings=len(report.findings),
+                       artifacts={FINDINGS: file_sha256(self.findings_path)})
+        return f"{len(report.findings)} findings in {report.stats.commits} commits, {len(report.refs)} refs"
+
+    def _plan(self) -> str:
+        from sanitize.plan import make_plan
+
+        review = self.wd.root / REVIEW
+        review.mkdir(mode=0o700, exist_ok=True)
+        make_plan(str(self.findings_path), str(self.plan_path))
+        plan = json.loads(self.plan_path.read_text(encoding="utf-8"))
+        digest = plan["digest"]
+        self.wd.set_meta(plan_digest=digest)
+        self.wd.record("plan", "done", plan_digest=digest,
+                       artifacts={p.name: file_sha256(p) for p in sorted(review.iterdir()) if p.is_file()})
+        return f"plan {digest[:12]} written to {review}"
+
+    def _rewrite(self) -> str:
+        from sanitize.rewrite import rewrite
+
+        rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress)
+        detail = self.wd.stage("rewrite")
+        return f"{len(detail.get('first_changed', {}))} refs rewritten; rescan clean"
+
+    def _notify(self) -> str:
+        from sanitize.notify import notify
+
+        n = self.pb.notify
+        notify(str(self.wd.root), roster=str(n.roster) if n.roster else None,
+               templates=str(n.templates) if n.templates else None, deadline=n.deadline)
+        return f"notices in {self.wd.notices}"
+
+    def _gate(self) -> str:
+        from sanitize.approval import valid_approvals
+
+        approvers = sorted({a.approver for a in valid_approvals(str(self.wd.root))})
+        required = self.pb.approvals_required
+        if len(approvers) >= required:
+            self.wd.record("approve", "done", approvers=approvers, required=required)
+            return f"{len(approvers)} of {required} approvals: {', '.join(approvers)}"
+        self.wd.record("approve", "waiting", approvers=approvers, required=required)
+        digest = self.wd.meta().get("plan_digest", "?")
+        for line in gate_instructions(self.wd, digest, len(approvers), required):
+            self.echo(line)
+        raise AwaitingApproval(f"waiting for approval: {len(approvers)} of {required}; "
+                               f"run this playbook again after `git-sanitize approve`")
+
+    def _push(self) -> str:
+        from sanitize.push import push
+
+        push(str(self.wd.root), remote=self.remote, min_approvals=self.pb.approvals_required,
+             gc_remote=self.pb.gc_remote)
+        return f"force-pushed the rewritten refs to {self.remote}"
+
+    def _verify(self) -> str:
+        from sanitize.verify import verify
+
+        verify(str(self.wd.root), remote=self.remote)
+        return "fresh clone of the remote matches the rewrite and rescans clean"
+
+    def _guard(self) -> str:
+        if not self.pb.guard:
+            self.wd.record("guard", "skipped", reason="guard: false in the playbook")
+            return "skipped (guard: false)"
+        if _is_url(self.remote):
+            self.wd.record("guard", "skipped", reason="remote is not a local path")
+            return "skipped: install the pre-receive hook on the server (`git-sanitize guard install`)"
+        from sanitize.guard import install_guard
+
+        hook = install_guard(str(self.wd.root), self.remote)
+        return f"pre-receive hook installed at {hook}"
+
+    def _rotate(self) -> str:
+        if self.pb.rotate is None:
+            self.wd.record("rotate", "skipped", reason="no rotation config in the playbook")
+            return "skipped (no rotate: config); rotate every exposed secret by hand now"
+        from rotation.config import load_config
+        from rotation.engine import rotate
+
+        summary = rotate(load_config(self.pb.rotate), mode=self.pb.rotate_mode, findings=str(self.findings_path),
+                         audit=self.wd.audit, log=self.echo)
+        return str(summary)
+
+
+def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> list[str]:
+    """What a reviewer must read before approving, and the exact command."""
+    return [
+        "",
+        f"Approval needed ({have} of {required}). Review before approving:",
+        f"  plan:           {wd.root / REVIEW / 'plan.md'}",
+        f"  rewrite report: {wd.root / 'rewrite-report.md'}",
+        f"  notices:        {wd.notices}",
+        "Then approve the exact plan digest:",
+        f"  git-sanitize approve --workdir {wd.root} --approver \"<your name>\" --digest {digest}",
+        "",
+    ]
+
+
+def status(workdir: str | Path) -> dict[str, Any]:
+    """Where a purge stands: plan digest, each stage, approvals, what comes next."""
+    wd = Workdir.open(workdir)
+    meta = wd.meta()
+    stages: dict[str, dict[str, Any]] = {}
+    for name in STAGES:
+        rec = wd.stage(name)
+        stages[name] = {k: rec[k] for k in ("status", "started", "finished", "reason") if k in rec}
+        stages[name].setdefault("status", "pending")
+    approvers: list[str] = []
+    if stages["rewrite"]["status"] == "done":
+        from sanitize.approval import valid_approvals
+
+        approvers = sorted({a.approver for a in valid_approvals(str(wd.root))})
+    required = int(meta.get("approvals_required", 1))
+    return {
+        "workdir": str(wd.root),
+        "source": meta.get("source"),
+        "plan_digest": meta.get("plan_digest") or wd.stage("rewrite").get("plan_digest"),
+        "stages": stages,
+        "approvals": {"required": required, "valid": len(approvers), "approvers": approvers},
+        "next": _next_step(wd, stages, meta, len(approvers), required),
+    }
+
+
+def _next_step(wd: Workdir, stages: dict[str, dict[str, Any]], meta: dict[str, Any], have: int,
+               required: int) -> str:
+    pending = [n for n in STAGES if stages[n]["status"] not in ("done", "skipped")]
+    if not pending:
+        return "nothing: the purge is complete"
+    first = pending[0]
+    playbook = meta.get("playbook", "PLAYBOOK")
+    if first == "approve" and have < required:
+        return (f"approve: git-sanitize approve --workdir {wd.root} --approver \"<name>\" "
+                f"--digest {meta.get('plan_digest', '?')} ({have} of {required} so far)")
+    verb = "resume" if stages[first]["status"] in ("running", "failed", "waiting") else "run"
+    return f"{first}: git-sanitize run {playbook} ({verb}s at {first})"
