@@ -1,0 +1,203 @@
+"""``make demo``: the whole coordinated purge on a generated repository, start to proven rotation.
+
+Builds the Aurora story repository (a TLS key, a chat transcript with
+credentials, default JWT_SECRET/ADMIN_PASSWORD, a DSN, a committed .env), a
+bare remote, an OpenBao dev server seeded with the leaked values, and — when
+Debian's PostgreSQL is installed — a database whose role still uses the
+leaked password. Then it runs the coordinated-purge playbook to the approval
+gate, approves as the security lead, and resumes through push, verify, guard
+and rotation. Every process it starts, it stops. No secret value is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import click
+
+from sanitize import git
+from sanitize.demo_repo import LEAD, DemoRepo, build_demo_repo
+from sanitize.errors import SanitizeError, UsageError
+from sanitize.secret import sha256_hex
+from sanitize.services import OpenBaoDev, PostgresCluster, postgres_bindir
+
+MARKER = ".git-sanitize-demo"
+DB_ROLE = "aurora_app"
+
+
+def _say(text: str = "") -> None:
+    click.echo(text)
+
+
+def _prepare(out: Path) -> None:
+    """A fresh output directory; only a previous demo's directory is ever removed."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            raise UsageError(f"{out} exists and is not a previous demo's output; choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("created by `make demo`; safe to delete\n")
+
+
+def _leaked(repo: DemoRepo, rule: str) -> str:
+    return next(p.value for p in repo.planted if p.rule == rule)
+
+
+def _cli(args: list[str], env: dict[str, str]) -> int:
+    _say(f"\n$ git-sanitize {' '.join(args)}")
+    return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], env=env, check=False).returncode
+
+
+def _write_config(out: Path, vault: OpenBaoDev, with_db: bool) -> Path:
+    db_target = "\n     target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}" if with_db else ""
+    config = out / "rotation.yml"
+    config.write_text(
+        "# Rotation of everything the Aurora history exposed (see README: scheduled rotation).\n"
+        f'backend: {{type: vault, url: "{vault.url}", token_env: VAULT_TOKEN, mount: secret}}\n'
+        "secrets:\n"
+        "  - {name: JWT_SECRET, path: aurora/app, key: JWT_SECRET, generate: {kind: hex, bytes: 64}, max_age: 30d}\n"
+        "  - {name: ADMIN_PASSWORD, path: aurora/app, key: ADMIN_PASSWORD, generate: {kind: password, length: 32}}\n"
+        "  - {name: DATABASE_URL, path: aurora/db, key: DATABASE_URL, generate: {kind: password, length: 32}"
+        f"{db_target}}}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def _write_playbook(out: Path) -> Path:
+    (out / "roster.csv").write_text(
+        "name,email,role\n"
+        f"{LEAD[0]},{LEAD[1]},security lead\n"
+        "Jordan Lee,jordan@aurora.test,reviewer\n",
+        encoding="utf-8",
+    )
+    playbook = out / "purge.yml"
+    playbook.write_text(
+        "# The demo's coordinated purge (see sanitize/playbooks/coordinated-purge.yml for every key).\n"
+        "source: ./origin.git\n"
+        "workdir: ./.sanitize/purge\n"
+        "approvals: {required: 1}\n"
+        'notify: {roster: roster.csv, deadline: "2026-12-01"}\n'
+        "gc_remote: true\n"
+        "rotate: rotation.yml\n",
+        encoding="utf-8",
+    )
+    return playbook
+
+
+def _stored_hashes(vault: OpenBaoDev) -> dict[str, str]:
+    client = vault.client()
+    app = client.secrets.kv.v2.read_secret_version(path="aurora/app", mount_point="secret",
+                                                   raise_on_deleted_version=True)["data"]["data"]
+    db = client.secrets.kv.v2.read_secret_version(path="aurora/db", mount_point="secret",
+                                                  raise_on_deleted_version=True)["data"]["data"]
+    return {"JWT_SECRET": sha256_hex(app["JWT_SECRET"]), "ADMIN_PASSWORD": sha256_hex(app["ADMIN_PASSWORD"]),
+            "DATABASE_URL": sha256_hex(db["DATABASE_URL"])}
+
+
+def run_demo(out: Path) -> int:
+    """Run the demo into ``out``; returns the process exit code."""
+    out = out.resolve()
+    _prepare(out)
+    _say(f"git-sanitize demo — everything goes to {out}\n")
+
+    _say("1. Building the Aurora repository: its history holds a TLS private key, a chat transcript with")
+    _say("   credentials, default JWT_SECRET/ADMIN_PASSWORD, a production DSN and a committed .env.")
+    repo = build_demo_repo(out / "work", story_only=True)
+    origin = out / "origin.git"
+    git.run(["init", "-q", "--bare", str(origin)])
+    git.run(["push", "-q", "--mirror", str(origin)], cwd=repo.path)
+    _say(f"   bare remote (what collaborators clone): {origin}")
+
+    jwt, admin = _leaked(repo, "default.jwt-secret"), _leaked(repo, "default.admin-password")
+    db_password = _leaked(repo, "dsn.password")
+    env = dict(os.environ)
+    services: list[OpenBaoDev | PostgresCluster] = []
+    try:
+        vault = OpenBaoDev(out / "openbao").start()
+        services.append(vault)
+        env["VAULT_TOKEN"] = vault.token
+        _say(f"2. OpenBao dev server at {vault.url}, seeded with the leaked values (as production had them).")
+        bindir = postgres_bindir()
+        if bindir is not None:
+            cluster = PostgresCluster(bindir).init()
+            services.append(cluster)
+            dsn = cluster.create_role(DB_ROLE, db_password)
+            env["PG_ADMIN_DSN"] = cluster.admin_dsn
+            _say(f"   PostgreSQL on 127.0.0.1:{cluster.port}: role {DB_ROLE} still logs in with the leaked password.")
+        else:
+            dsn = f"postgresql://{DB_ROLE}:{quote(db_password, safe='')}@db.aurora.internal:5432/aurora"
+            _say("   PostgreSQL is not installed: skipped rotating the DSN in a real database (store only).")
+        client = vault.client()
+        client.secrets.kv.v2.create_or_update_secret(path="aurora/app", mount_point="secret",
+                                                     secret={"JWT_SECRET": jwt, "ADMIN_PASSWORD": admin})
+        client.secrets.kv.v2.create_or_update_secret(path="aurora/db", mount_point="secret",
+                                                     secret={"DATABASE_URL": dsn})
+        leaked = {"JWT_SECRET": sha256_hex(jwt), "ADMIN_PASSWORD": sha256_hex(admin), "DATABASE_URL": sha256_hex(dsn)}
+
+        _write_config(out, vault, with_db=bindir is not None)
+        playbook = _write_playbook(out)
+        workdir = out / ".sanitize" / "purge"
+
+        _say("\n3. The coordinated purge, up to the approval gate (exit 3 is expected here):")
+        code = _cli(["run", str(playbook)], env)
+        if code != 3:
+            _say(f"demo: expected the approval gate (exit 3), got exit {code}")
+            return code or 1
+        status = subprocess.run([sys.executable, "-m", "sanitize.cli", "status", "--workdir", str(workdir),
+                                 "--format", "json"], env=env, capture_output=True, text=True, check=False)
+        digest = json.loads(status.stdout)["plan_digest"]
+
+        _say(f"\n4. {LEAD[0]}, the security lead, reviews the plan and approves its exact digest:")
+        code = _cli(["approve", "--workdir", str(workdir), "--approver", LEAD[0], "--digest", digest], env)
+        if code != 0:
+            return code
+
+        _say("\n5. Resume: force-push with leases, verify a fresh clone, install the guard, rotate:")
+        code = _cli(["run", str(playbook)], env)
+        if code != 0:
+            _say(f"demo: the resumed run failed with exit {code}")
+            return code
+
+        now = _stored_hashes(vault)
+        _say("\n6. Proof:")
+        for name, old in leaked.items():
+            verdict = "rotated (leaked value no longer current)" if now[name] != old else "STILL THE LEAKED VALUE"
+            _say(f"   {name:<15} {verdict}")
+        _cli(["status", "--workdir", str(workdir)], env)
+        _say("\nWhere to look:")
+        _say(f"   plan for reviewers:   {workdir / 'review' / 'plan.md'}")
+        _say(f"   rewrite report:       {workdir / 'rewrite-report.md'}")
+        _say(f"   notices to send:      {workdir / 'notices'}")
+        _say(f"   audit log:            {workdir / 'audit.log'}")
+        _say(f"   original history:     {workdir / 'backup.bundle'} (git-sanitize restore)")
+        return 0 if all(now[n] != leaked[n] for n in leaked) else 1
+    finally:
+        for service in reversed(services):
+            if isinstance(service, PostgresCluster):
+                service.destroy()
+            else:
+                service.stop()
+
+
+@click.command()
+@click.option("--out", default="demo-out", show_default=True, type=click.Path(file_okay=False),
+              help="Where the demo writes its repository, remote, workdir and services' state.")
+def main(out: str) -> None:
+    """Run the git-sanitize demo end to end."""
+    try:
+        code = run_demo(Path(out))
+    except SanitizeError as exc:
+        click.echo(f"demo: {exc}", err=True)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
