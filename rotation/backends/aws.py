@@ -1,0 +1,328 @@
+"""AWS Secrets Manager behind :class:`SecretBackend`, with the staging-label protocol.
+
+A rotation is one new *version* of the secret whose ``VersionId`` is the
+rotation token (``ClientRequestToken``): staged under ``AWSPENDING``, then
+``AWSCURRENT`` is moved onto it and Secrets Manager moves ``AWSPREVIOUS`` to
+the version it left. Reads always name ``VersionStage="AWSCURRENT"``: moto
+answers an unqualified ``get_secret_value`` with a stale version.
+
+A :class:`SecretRef` with a ``key`` addresses one key of a JSON
+``SecretString`` (``{"JWT_SECRET": ..., "ADMIN_PASSWORD": ...}``); the other
+keys are carried over unchanged into the new version.
+
+Every botocore error is turned into one-line :class:`BackendError` (or
+:class:`ConflictError`) here, so the protocol never sees a vendor exception.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from rotation.backends.base import CurrentValue, SecretBackend, SecretRef
+from rotation.errors import BackendError, ConflictError
+from sanitize.secret import REDACTED, Secret
+
+CURRENT = "AWSCURRENT"
+PENDING = "AWSPENDING"
+PREVIOUS = "AWSPREVIOUS"
+
+T = TypeVar("T")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class AwsBackend(SecretBackend):
+    """Secrets Manager in ``region`` (``endpoint_url`` for moto or a VPC endpoint).
+
+    ``client`` lets a caller (the Lambda handler, tests) pass a ready boto3
+    client; otherwise one is made with few retries so an unreachable endpoint
+    fails in seconds, not minutes.
+    """
+
+    kind: ClassVar[str] = "aws"
+
+    def __init__(self, region: str, endpoint_url: str | None = None, client: Any = None) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._client = client if client is not None else self._make_client(region, endpoint_url)
+
+    @staticmethod
+    def _make_client(region: str, endpoint_url: str | None) -> Any:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
+
+        config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+        try:
+            # A session of our own: boto3's module-wide default one caches the first credentials it finds.
+            session = boto3.session.Session()
+            return session.client("secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config)
+        except (BotoCoreError, ValueError) as exc:  # InvalidRegionError, bad endpoint URL
+            raise BackendError(f"AWS Secrets Manager: cannot use region {region!r}: {_one_line(str(exc))}") from exc
+
+    # -- error boundary ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _calling(self, operation: str, secret_id: str, hide: tuple[str, ...] = ()) -> Iterator[None]:
+        """Translate botocore errors raised inside the block into one clear line.
+
+        ``hide``: values sent in this call, scrubbed from any message that
+        might echo them (botocore's parameter validation does).
+        """
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            NoRegionError,
+            ParamValidationError,
+        )
+
+        def scrub(text: str) -> str:
+            text = _one_line(text)
+            for value in hide:
+                if value:
+                    text = text.replace(value, REDACTED)
+            return text
+
+        where = self.endpoint_url or f"region {self.region}"
+        try:
+            yield
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            code = err.get("Code", "Error")
+            message = scrub(err.get("Message", "") or str(exc))
+            if code == "ResourceNotFoundException":
+                raise BackendError(f"AWS Secrets Manager: secret {secret_id!r} not found ({where})") from exc
+            if code in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException"):
+                raise BackendError(
+                    f"AWS Secrets Manager: access denied for {operation} on {secret_id!r} ({where}): {message}"
+                ) from exc
+            raise BackendError(f"AWS Secrets Manager: {operation} on {secret_id!r} failed: {code}: {message}") from exc
+        except EndpointConnectionError as exc:
+            raise BackendError(
+                f"AWS Secrets Manager: cannot reach {exc.kwargs.get('endpoint_url', where)} "
+                f"(check region {self.region!r} and endpoint_url)"
+            ) from exc
+        except NoCredentialsError as exc:
+            raise BackendError(
+                "AWS Secrets Manager: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY, or run with an instance/task role)"
+            ) from exc
+        except NoRegionError as exc:
+            raise BackendError("AWS Secrets Manager: no region configured (set backend.region)") from exc
+        except ParamValidationError as exc:  # its message quotes the parameter values
+            raise BackendError(
+                f"AWS Secrets Manager: {operation} on {secret_id!r}: invalid request parameters"
+            ) from exc
+        except BotoCoreError as exc:  # timeouts, SSL, …
+            raise BackendError(f"AWS Secrets Manager: {operation} on {secret_id!r} failed: {scrub(str(exc))}") from exc
+
+    def _call(
+        self, operation: str, secret_id: str, fn: Callable[..., T], *, hide: tuple[str, ...] = (), **kwargs: Any
+    ) -> T:
+        with self._calling(operation, secret_id, hide):
+            return fn(SecretId=secret_id, **kwargs)
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def secret_id(ref: SecretRef) -> str:
+        """The Secrets Manager id of ``ref``: its ``secret_id``, else ``path`` (config's aws form)."""
+        sid = ref.secret_id or ref.path
+        if not sid:
+            raise BackendError(f"{ref.name}: no secret_id for the AWS backend")
+        return sid
+
+    def _extract(self, ref: SecretRef, secret_string: str | None) -> str:
+        """The rotated value inside a version's SecretString (one JSON key, or the whole string)."""
+        if secret_string is None:
+            raise BackendError(f"{ref.name}: secret {self.secret_id(ref)!r} holds binary data, not a string")
+        if not ref.key:
+            return secret_string
+        doc = self._json_object(ref, secret_string)
+        value = doc.get(ref.key)
+        if not isinstance(value, str):
+            raise BackendError(f"{ref.name}: key {ref.key!r} is missing or not a string in {self.secret_id(ref)!r}")
+        return value
+
+    def _json_object(self, ref: SecretRef, secret_string: str) -> dict[str, Any]:
+        try:
+            doc = json.loads(secret_string)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            # Never echo the string: it is the secret.
+            raise BackendError(
+                f"{ref.name}: {self.secret_id(ref)!r} is not a JSON object, so key {ref.key!r} cannot be read"
+            )
+        return doc
+
+    def _get(self, ref: SecretRef, **selector: str) -> dict[str, Any] | None:
+        """get_secret_value for one version; None when that version does not exist."""
+        from botocore.exceptions import ClientError
+
+        sid = self.secret_id(ref)
+        with self._calling("GetSecretValue", sid):
+            try:
+                return dict(self._client.get_secret_value(SecretId=sid, **selector))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException" and "VersionId" in selector:
+                    # The secret may exist but not this version: tell the two apart.
+                    self._call("DescribeSecret", sid, self._client.describe_secret)
+                    return None
+                raise
+
+    def _stages(self, ref: SecretRef) -> dict[str, list[str]]:
+        """VersionId → staging labels, from describe_secret."""
+        desc = self._call("DescribeSecret", self.secret_id(ref), self._client.describe_secret)
+        return {vid: list(stages) for vid, stages in (desc.get("VersionIdsToStages") or {}).items()}
+
+    def _move_label(self, ref: SecretRef, label: str, *, to: str | None = None, away_from: str | None = None) -> None:
+        """Attach ``label`` to version ``to`` and/or detach it from ``away_from``."""
+        sid = self.secret_id(ref)
+        kwargs: dict[str, str] = {"SecretId": sid, "VersionStage": label}
+        if to:
+            kwargs["MoveToVersionId"] = to
+        if away_from:
+            kwargs["RemoveFromVersionId"] = away_from
+        with self._calling("UpdateSecretVersionStage", sid):
+            self._client.update_secret_version_stage(**kwargs)
+
+    # -- SecretBackend ----------------------------------------------------------------------------------------
+
+    def read_current(self, ref: SecretRef) -> CurrentValue:
+        """AWSCURRENT's value (or its JSON key), VersionId and creation date."""
+        resp = self._get(ref, VersionStage=CURRENT)
+        assert resp is not None  # a missing secret raised already
+        created = resp.get("CreatedDate")
+        return CurrentValue(
+            value=Secret(self._extract(ref, resp.get("SecretString"))),
+            version=str(resp["VersionId"]),
+            updated=created if isinstance(created, datetime) else None,
+        )
+
+    def stage_pending(self, ref: SecretRef, value: Secret, token: str) -> None:
+        """put_secret_value under AWSPENDING with ``token`` as the VersionId.
+
+        AWS refuses a reused token with another value but moto overwrites it
+        silently, so the version is looked up first: same value → no-op,
+        another value → ConflictError.
+        """
+        sid = self.secret_id(ref)
+        existing = self._get(ref, VersionId=token)
+        if existing is not None:
+            if self._extract(ref, existing.get("SecretString")) == value.reveal():
+                if PENDING not in (existing.get("VersionStages") or []) and CURRENT not in (
+                    existing.get("VersionStages") or []
+                ):
+                    self._move_label(ref, PENDING, to=token, away_from=self._holder(ref, PENDING))
+                return
+            raise ConflictError(f"{ref.name}: rotation token {token} already holds another value in {sid!r}")
+        if ref.key:
+            # Carry the other keys over from the current version.
+            current = self._get(ref, VersionStage=CURRENT)
+            assert current is not None
+            doc = self._json_object(ref, current.get("SecretString") or "")
+            doc[ref.key] = value.reveal()
+            body = json.dumps(doc)
+        else:
+            body = value.reveal()
+        self._call(
+            "PutSecretValue",
+            sid,
+            self._client.put_secret_value,
+            hide=(body, value.reveal()),
+            ClientRequestToken=token,
+            SecretString=body,
+            VersionStages=[PENDING],
+        )
+
+    def _holder(self, ref: SecretRef, label: str) -> str | None:
+        """The version that carries ``label`` now, if any."""
+        for vid, stages in self._stages(ref).items():
+            if label in stages:
+                return vid
+        return None
+
+    def read_pending(self, ref: SecretRef, token: str) -> Secret | None:
+        """The value staged by ``token`` (None if that version does not exist)."""
+        resp = self._get(ref, VersionId=token)
+        if resp is None:
+            return None
+        return Secret(self._extract(ref, resp.get("SecretString")))
+
+    def promote(self, ref: SecretRef, token: str, expected_version: str, *, keep_previous: bool) -> str:
+        """Move AWSCURRENT from ``expected_version`` to ``token``; AWS moves AWSPREVIOUS along.
+
+        The move names ``RemoveFromVersionId=expected_version``, which Secrets
+        Manager refuses when AWSCURRENT is elsewhere, so a concurrent writer is
+        detected even between our check and the move. With ``keep_previous``
+        False the AWSPREVIOUS label is taken off the old version as well:
+        consumers that fall back to AWSPREVIOUS cannot get the leaked value.
+        (The old version stays readable by its explicit VersionId until AWS
+        deletes unlabelled versions; nothing in the API removes it sooner.)
+        """
+        from botocore.exceptions import ClientError
+
+        sid = self.secret_id(ref)
+        stages = self._stages(ref)
+        if token not in stages:
+            raise BackendError(f"{ref.name}: nothing staged for rotation token {token} in {sid!r}")
+        current = next((vid for vid, labels in stages.items() if CURRENT in labels), None)
+        if current != token and current != expected_version:
+            raise ConflictError(
+                f"{ref.name}: {sid!r} changed during rotation (current version is {current}, "
+                f"expected {expected_version}); nothing was overwritten"
+            )
+        if current != token:  # else: promoted by an earlier, interrupted run; only the clean-up is left
+            with self._calling("UpdateSecretVersionStage", sid):
+                try:
+                    self._client.update_secret_version_stage(
+                        SecretId=sid, VersionStage=CURRENT, MoveToVersionId=token, RemoveFromVersionId=expected_version
+                    )
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") == "InvalidParameterException":
+                        raise ConflictError(
+                            f"{ref.name}: {sid!r} changed during rotation (AWSCURRENT moved off {expected_version}); "
+                            "nothing was overwritten"
+                        ) from exc
+                    raise
+            stages = self._stages(ref)
+            if keep_previous and PREVIOUS not in stages.get(expected_version, []):
+                # AWS moves AWSPREVIOUS by itself; do it here if the endpoint did not.
+                self._move_label(ref, PREVIOUS, to=expected_version, away_from=self._holder(ref, PREVIOUS))
+                stages = self._stages(ref)
+        if PENDING in stages.get(token, []):
+            # The rotation is over; a pending label left behind blocks the next RotateSecret.
+            self._move_label(ref, PENDING, away_from=token)
+        if not keep_previous:
+            for vid, labels in stages.items():
+                if PREVIOUS in labels and vid != token:
+                    self._move_label(ref, PREVIOUS, away_from=vid)
+        return token
+
+    def discard_pending(self, ref: SecretRef, token: str) -> None:
+        """Take AWSPENDING off the token's version; AWSCURRENT is not touched."""
+        stages = self._stages(ref)
+        if PENDING in stages.get(token, []):
+            self._move_label(ref, PENDING, away_from=token)
+
+    def last_rotated(self, ref: SecretRef) -> datetime | None:
+        """When the current value was written: its version's CreatedDate, else LastRotated/LastChangedDate."""
+        updated = self.read_current(ref).updated
+        if updated is not None:
+            return updated
+        desc = self._call("DescribeSecret", self.secret_id(ref), self._client.describe_secret)
+        dates = [d for d in (desc.get("LastRotatedDate"), desc.get("LastChangedDate")) if isinstance(d, datetime)]
+        return max(dates) if dates else None
+
+    def previous_version(self, ref: SecretRef) -> str | None:
+        """The version labelled AWSPREVIOUS (what consumers fall back to), if any."""
+        return self._holder(ref, PREVIOUS)
