@@ -61,7 +61,117 @@ def cli() -> None:
 # --- notify / approve / push / verify / guard / migrate (issue 4) --------------------
 
 
+@cli.command()
+@click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
+@click.option("--approver", required=True, help="Your name, as it goes in the audit log.")
+@click.option("--digest", required=True, help="The plan digest you reviewed (plan.json 'digest').")
+@click.option("--expires", default="24h", show_default=True, help="How long the approval holds (30m, 24h, 7d).")
+@_guard
+def approve(workdir: str, approver: str, digest: str, expires: str) -> None:
+    """Approve the force-push of the exact plan digest and the current rewritten tips."""
+    from sanitize.approval import approve as do_approve
+    from sanitize.approval import quorum, valid_approvals
+
+    a = do_approve(workdir, approver=approver, digest=digest, expires=expires)
+    n = len(quorum(valid_approvals(workdir)))
+    click.echo(f"approved by {a.approver} for plan {a.digest[:12]}… and {len(a.rewritten_tips)} rewritten refs, "
+               f"until {a.expires}; {n} distinct valid approver(s) now")
+
+
+@cli.command()
+@click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
+@click.option("--remote", default=None, help="Where to push (default: the plan's source).")
+@click.option("--min-approvals", type=click.IntRange(min=1), default=None,
+              help="Distinct valid approvals required (default 1).")
+@click.option("--dry-run", is_flag=True, help="Print the exact ref updates; push nothing.")
+@click.option("--gc-remote", is_flag=True,
+              help="After the push, expire reflogs and prune on a path remote so old commits are gone.")
+@_guard
+def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: bool, gc_remote: bool) -> None:
+    """Force-push the rewritten refs: one atomic push, each ref leased to its tip at scan."""
+    from sanitize.push import push as do_push
+
+    result = do_push(workdir, remote=remote, min_approvals=min_approvals, dry_run=dry_run, gc_remote=gc_remote)
+    if dry_run:
+        click.echo(f"dry run: would push to {result.remote} (approvers so far: {len(result.approvers)})")
+        for u in result.updates:
+            click.echo("  " + u.line())
+    elif result.already_pushed:
+        click.echo(f"{result.remote} already holds the rewritten refs; nothing to push")
+    else:
+        click.echo(f"pushed {len(result.changed)} ref update(s) to {result.remote} "
+                   f"(approved by {', '.join(result.approvers)})")
+    for ref in result.hidden_refs:
+        click.echo(f"  left out (host-managed, read-only): {ref} — see notices/forge-support-request.md")
+    if result.gc_done:
+        click.echo("  expired reflogs and pruned unreachable objects on the remote")
+
+
+@cli.command()
+@click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
+@click.option("--remote", default=None, help="The remote to check (default: the plan's source).")
+@_guard
+def verify(workdir: str, remote: str | None) -> None:
+    """Clone the remote fresh: every tip must be the rewritten tip, and the rescan clean."""
+    from sanitize.verify import verify as do_verify
+
+    result = do_verify(workdir, remote=remote)
+    click.echo(f"{result.remote}: every ref matches the rewrite, no purged object is reachable"
+               + ("" if result.rescanned else " (rescan skipped: scan engine not installed)"))
+    served = result.still_served
+    if served:
+        click.echo(f"warning: the server still serves {len(served)} old commit(s) by id until it collects garbage "
+                   "(path remote: push --gc-remote; hosted: send notices/forge-support-request.md)")
+    else:
+        click.echo("the server no longer serves the old first-changed commits")
+
+
+@cli.group()
+def guard() -> None:
+    """The re-contamination guard (server-side pre-receive hook)."""
+
+
+@guard.command("install")
+@click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
+@click.option("--remote", required=True, help="Path of the bare repository on the server.")
+@_guard
+def guard_install(workdir: str, remote: str) -> None:
+    """Install a pre-receive hook rejecting pushes that bring back purged objects."""
+    from sanitize.guard import install_guard
+
+    hook = install_guard(workdir, remote)
+    click.echo(f"pre-receive guard installed at {hook}")
+
+
 # --- rotate (issue 5) ---------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="rotation.yml: the backend and the secrets to rotate.")
+@click.option("--mode", type=click.Choice(["compromised", "scheduled"]), default="compromised", show_default=True,
+              help="compromised: no grace for the old value, prove it dead; scheduled: keep the previous version.")
+@click.option("--due", is_flag=True, help="Only secrets older than their max_age (nothing due: exit 0).")
+@click.option("--only", "only", multiple=True, metavar="NAME", help="Rotate only this secret (repeatable).")
+@click.option("--findings", type=click.Path(dir_okay=False), default=None,
+              help="A scan's findings JSON: report stored secrets exposed in history and rotate them first.")
+@click.option("--dry-run", is_flag=True, help="Say what would rotate; change nothing.")
+@click.option("--audit-log", type=click.Path(dir_okay=False), default=None,
+              help="Append-only audit log (default: the config's audit_log, else ./rotation-audit.log).")
+@_guard
+def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
+           audit_log: str | None) -> None:
+    """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout."""
+    import json
+
+    from rotation.config import load_config
+    from rotation.engine import rotate as do_rotate
+    from sanitize.audit import AuditLog
+
+    config = load_config(config_path)
+    summary = do_rotate(config, mode=mode, due=due, only=list(only) or None, findings=findings, dry_run=dry_run,
+                        audit=AuditLog(audit_log) if audit_log else None, log=click.echo)
+    click.echo(json.dumps({"step": "summary", "status": "ok", **summary.to_dict()}))
 
 
 # --- run / status / restore (issues 6, 7) -------------------------------------------

@@ -1,0 +1,252 @@
+"""The force-push: one atomic push, every ref leased to the tip seen at scan.
+
+Why each piece is there:
+
+* ``--force-with-lease=<ref>:<tip at scan>`` per ref: if anyone pushed after
+  the scan, their commits were never scanned nor rewritten; overwriting them
+  would lose work, pushing around them would keep old history. Either way: stop.
+* ``--atomic``: a protected branch or a stale lease on one ref must not leave
+  the remote half old, half new. All refs move, or none.
+* Refs the host will not let anyone update (``refs/pull/*`` and friends) are
+  left out of the push and listed for the support request instead.
+* The gate: without enough valid approvals (same digest, same rewritten tips,
+  not expired, distinct approvers) nothing is sent (exit 3).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sanitize import git
+from sanitize.approval import current_digest, current_tips, quorum, rewrite_detail, valid_approvals
+from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
+from sanitize.workdir import Workdir
+
+# Namespaces forges manage themselves: readable, never updatable by a push.
+HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
+_SCP = re.compile(r"^[^/:]+@[^/:]+:")
+
+
+class PushRejected(SanitizeError):
+    """The remote refused the atomic push; nothing changed there."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """One ref's move: ``old`` is the tip seen at scan (the lease), None if the ref is new."""
+
+    ref: str
+    old: str | None
+    new: str | None   # None: delete
+    action: str       # "update" | "create" | "delete" | "unchanged"
+
+    def line(self) -> str:
+        """The dry-run line: action, ref, old → new (full ids)."""
+        return f"{self.action:9} {self.ref} {self.old or '(none)'} -> {self.new or '(delete)'}"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What was (or, for a dry run, would be) sent."""
+
+    remote: str
+    updates: list[RefUpdate]
+    hidden_refs: list[str]
+    approvers: list[str]
+    dry_run: bool = False
+    already_pushed: bool = False
+    gc_done: bool = False
+    porcelain: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[RefUpdate]:
+        """Updates that actually move or delete a ref."""
+        return [u for u in self.updates if u.action != "unchanged"]
+
+
+def is_hidden(ref: str) -> bool:
+    """Forge-managed refs (pull/merge requests): left out of the push, listed for support."""
+    return ref.startswith(HIDDEN_PREFIXES)
+
+
+def local_path(remote: str) -> Path | None:
+    """The repository path of a path or ``file://`` remote; None for a network remote."""
+    if remote.startswith("file://"):
+        return Path(remote[len("file://"):])
+    if "://" in remote or _SCP.match(remote):
+        return None
+    return Path(remote)
+
+
+def resolve_remote(wd: Workdir, remote: str | None) -> str:
+    """The push target: ``--remote`` or the plan's source."""
+    target = remote or rewrite_detail(wd).get("source")
+    if not target:
+        raise UsageError("no remote: pass --remote URL (the plan records no source)")
+    return str(target)
+
+
+def planned_updates(wd: Workdir) -> tuple[list[RefUpdate], list[str]]:
+    """Every ref update the push will make, and the hidden refs it must leave out."""
+    rec = rewrite_detail(wd)
+    at_scan = {str(k): str(v) for k, v in (rec.get("tips_at_scan") or {}).items()}
+    tips = current_tips(wd)
+    deleted = set(rec.get("deleted_refs") or []) | (set(at_scan) - set(tips))
+    updates: list[RefUpdate] = []
+    hidden: list[str] = []
+    for ref in sorted(set(at_scan) | set(tips)):
+        if is_hidden(ref):
+            hidden.append(ref)
+            continue
+        old = at_scan.get(ref)
+        if ref in deleted:
+            if old is not None:
+                updates.append(RefUpdate(ref, old, None, "delete"))
+            continue
+        new = tips[ref]
+        action = "create" if old is None else ("unchanged" if old == new else "update")
+        updates.append(RefUpdate(ref, old, new, action))
+    return updates, hidden
+
+
+def _ls_remote(remote: str) -> dict[str, str]:
+    text = git.out(["ls-remote", remote])
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/") and not ref.endswith("^{}"):
+            result[ref] = sha
+    return result
+
+
+def _explain(rejections: list[tuple[str, str]], updates: dict[str, RefUpdate]) -> str:
+    """One actionable sentence for the root cause (not the 'atomic push failed' echoes)."""
+    roots = [(r, why) for r, why in rejections if "atomic push fail" not in why] or rejections
+    ref, why = roots[0]
+    upd = updates.get(ref)
+    seen = (upd.old or "absent")[:12] if upd else "?"
+    if "stale info" in why:
+        return (f"the remote moved since the scan ({ref} is no longer {seen}); nothing was pushed. "
+                "Someone pushed after the scan: their commits must be purged too. Scan and plan again "
+                "from the current remote, rewrite, re-approve, then push")
+    if "non-fast-forward" in why or "protected" in why:
+        return (f"{ref} is protected against force-pushes ({why.strip('[]() ')}); nothing was pushed. Lift the "
+                "protection for the purge window (receive.denyNonFastForwards false on the server, or the "
+                "forge's branch protection), push again, then restore it")
+    if "hook declined" in why:
+        return (f"the server's pre-receive hook refused {ref}; nothing was pushed. Ask its administrator to let "
+                "the purge push through (or disable the hook for the window), then push again")
+    if "deletion prohibited" in why:
+        return (f"the server refuses to delete {ref} (receive.denyDeletes); nothing was pushed. Allow deletions "
+                "for the purge window, or keep the ref by re-planning")
+    if "hidden" in why:
+        return f"{ref} is a ref the host hides and will not update; nothing was pushed. Leave it to the support request"
+    return f"the remote refused {ref}: {why}; nothing was pushed"
+
+
+def _parse_porcelain(stdout: str) -> tuple[list[str], list[tuple[str, str]]]:
+    lines, rejected = [], []
+    for line in stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or len(parts[0]) != 1:
+            continue
+        lines.append(line)
+        if parts[0] == "!":
+            dst = parts[1].rsplit(":", 1)[-1]
+            rejected.append((dst, parts[2]))
+    return lines, rejected
+
+
+def gc_remote_repository(path: Path) -> None:
+    """Expire reflogs and prune at a remote we control, so old commits stop being served."""
+    repo = git.git_dir(path)
+    git.run(["reflog", "expire", "--expire=now", "--expire-unreachable=now", "--all"], cwd=repo)
+    git.run(["-c", "gc.pruneExpire=now", "-c", "gc.reflogExpireUnreachable=now", "gc", "--quiet", "--prune=now"],
+            cwd=repo)
+
+
+def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_approvals: int | None = None,
+         dry_run: bool = False, gc_remote: bool = False) -> PushResult:
+    """Force-push the rewritten refs atomically, each leased to its tip at scan.
+
+    AwaitingApproval (exit 3) without ``min_approvals`` distinct valid approvers
+    (a dry run only reports); PushRejected (exit 2) when the remote refuses, with
+    the remote left exactly as it was.
+    """
+    wd = Workdir.open(workdir)
+    target = resolve_remote(wd, remote)
+    digest = current_digest(wd)
+    updates, hidden = planned_updates(wd)
+    need = 1 if min_approvals is None else min_approvals
+    if need < 1:
+        raise UsageError("--min-approvals must be at least 1")
+    gc_path = local_path(target) if gc_remote else None
+    if gc_remote and (gc_path is None or not gc_path.exists()):
+        raise UsageError(f"--gc-remote needs a remote you control by path; {target} is not one (nothing was pushed)")
+    approvers = sorted(quorum(valid_approvals(wd.root)))
+
+    if dry_run:
+        return PushResult(target, updates, hidden, approvers, dry_run=True)
+    if len(approvers) < need:
+        wd.record("push", "waiting", remote=target, approvals=len(approvers), required=need)
+        wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest)
+        raise AwaitingApproval(
+            f"push needs {need} distinct valid approval(s) of plan digest {digest[:12]}…, has {len(approvers)}; "
+            f"each approver runs: git-sanitize approve --workdir {wd.root} --approver NAME --digest {digest}")
+
+    now = _ls_remote(target)
+    if all((now.get(u.ref) == u.new) for u in updates):
+        gc_done = _maybe_gc(wd, gc_path)
+        wd.record("push", "done", remote=target, hidden_refs=hidden, already_pushed=True)
+        return PushResult(target, updates, hidden, approvers, already_pushed=True, gc_done=gc_done)
+    known = {u.ref for u in updates}
+    newcomers = sorted(r for r in now if r not in known and not is_hidden(r))
+    if newcomers:
+        wd.record("push", "failed", remote=target, reason="refs created after the scan", refs=newcomers)
+        raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "
+                           "pushed. Their history was never scanned: scan, plan and rewrite again")
+
+    args = ["push", "--porcelain", "--atomic", target]
+    for u in updates:
+        args.append(f"--force-with-lease={u.ref}:{u.old or ''}")
+    for u in updates:
+        args.append(f":{u.ref}" if u.new is None else f"{u.ref}:{u.ref}")
+    wd.record("push", "running", remote=target)
+    wd.audit.append("push-started", remote=target, digest=digest, approvers=approvers,
+                    refs={u.ref: u.new for u in updates if u.action != "unchanged"})
+    proc = git.run(args, cwd=wd.mirror, check=False)
+    lines, rejected = _parse_porcelain(proc.stdout.decode("utf-8", "replace"))
+    if proc.returncode != 0 or rejected:
+        if not rejected:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            reason = err[-1] if err else f"exit {proc.returncode}"
+            msg = f"push to the remote failed: {reason}; nothing was pushed"
+        else:
+            msg = _explain(rejected, {u.ref: u for u in updates})
+        wd.record("push", "failed", remote=target, rejected=[r for r, _ in rejected])
+        wd.audit.append("push-rejected", remote=target, rejected=dict(rejected))
+        raise PushRejected(msg)
+    gc_done = _maybe_gc(wd, gc_path)
+    wd.record("push", "done", remote=target, hidden_refs=hidden, approvers=approvers, gc_remote=gc_done,
+              updates=[_as_dict(u) for u in updates])
+    wd.audit.append("pushed", remote=target, digest=digest, approvers=approvers, hidden_refs=hidden,
+                    gc_remote=gc_done)
+    return PushResult(target, updates, hidden, approvers, gc_done=gc_done, porcelain=lines)
+
+
+def _maybe_gc(wd: Workdir, path: Path | None) -> bool:
+    if path is None:
+        return False
+    gc_remote_repository(path)
+    wd.audit.append("remote-gc", remote=str(path))
+    return True
+
+
+def _as_dict(u: RefUpdate) -> dict[str, Any]:
+    return {"ref": u.ref, "old": u.old, "new": u.new, "action": u.action}

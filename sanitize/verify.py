@@ -1,0 +1,169 @@
+"""Prove the push: what a fresh client gets from the remote is the rewritten history, and clean.
+
+A fresh ``git clone --mirror --no-local`` sees exactly what any client would
+(``--no-local`` so a path remote does not hand over unreachable objects).
+Every tip must equal the rewritten tip, no purged blob may be reachable, and a
+rescan must not find any value the plan removed. Separately, because a server
+keeps old objects until it collects garbage and protocol v2 lets a client
+fetch any of them by full id, verify tries to fetch each old first-changed
+commit and reports whether the server still serves it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sanitize import git
+from sanitize.approval import current_tips, rewrite_detail
+from sanitize.errors import VerificationFailed
+from sanitize.push import is_hidden, resolve_remote
+from sanitize.workdir import Workdir
+
+MAX_PROBES = 20
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Everything verify checked; ``clean`` is the verdict."""
+
+    remote: str
+    mismatched: dict[str, tuple[str | None, str | None]]   # ref → (remote has, rewritten)
+    hidden_stale: list[str]            # host-managed refs still pointing into old history
+    purged_present: list[str]          # purged blob ids a fresh clone still receives
+    findings: int                      # planned secrets the rescan still finds
+    rescanned: bool                    # False when the scan engine is unavailable
+    old_commits_served: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        """Tips match, nothing purged is reachable, the rescan is clean."""
+        return not (self.mismatched or self.hidden_stale or self.purged_present or self.findings)
+
+    @property
+    def still_served(self) -> list[str]:
+        """Old commits the server hands out by id (until it runs gc)."""
+        return [c for c, served in self.old_commits_served.items() if served]
+
+    def problems(self) -> list[str]:
+        """Human-readable reasons it is not clean."""
+        out = []
+        if self.mismatched:
+            refs = sorted(self.mismatched)
+            out.append(f"{len(refs)} ref(s) differ from the rewritten tips ({', '.join(refs[:3])})")
+        if self.hidden_stale:
+            out.append(f"{len(self.hidden_stale)} host-managed ref(s) still hold old history "
+                       f"({', '.join(self.hidden_stale[:3])}): send notices/forge-support-request.md")
+        if self.purged_present:
+            out.append(f"{len(self.purged_present)} purged blob(s) still reachable")
+        if self.findings:
+            out.append(f"the rescan still finds {self.findings} planned secret(s)")
+        return out
+
+
+def _planned_matchers(wd: Workdir) -> tuple[set[str], set[str]]:
+    """(secret_sha256s, paths) the plan removed; findings.json adds hashes for path/message findings."""
+    shas: set[str] = set()
+    paths: set[str] = set()
+    ids: set[str] = set()
+    try:
+        plan = json.loads(wd.plan.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        plan = {}
+    actions = plan.get("actions") or {}
+    for item in actions.get("replace") or []:
+        shas.add(str(item.get("secret_sha256")))
+        ids.update(item.get("finding_ids") or [])
+    for item in actions.get("delete_paths") or []:
+        paths.add(str(item.get("path")))
+        ids.update(item.get("finding_ids") or [])
+    for item in actions.get("messages") or []:
+        ids.update(item.get("finding_ids") or [])
+    findings = wd.root / "findings.json"
+    if findings.is_file() and ids:
+        from sanitize.scan.report import ScanReport
+
+        for f in ScanReport.load(str(findings)).findings:
+            if f.id in ids:
+                shas.add(f.secret_sha256)
+    return shas, paths
+
+
+def _rescan(clone: Path, shas: set[str], paths: set[str]) -> tuple[int, bool]:
+    try:
+        from sanitize.scan.engine import scan_repository
+    except ImportError:
+        return 0, False
+    report = scan_repository(str(clone))
+    hits = [f for f in report.findings if f.secret_sha256 in shas or (f.path is not None and f.path in paths)]
+    return len(hits), True
+
+
+def _present(repo: Path, ids: Iterable[str]) -> list[str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    text = git.out(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
+                   input=("\n".join(wanted) + "\n").encode())
+    return [line.split()[0] for line in text.splitlines() if not line.endswith(" missing")]
+
+
+def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dict[str, bool]:
+    """For each old commit id: does the server still serve it to a protocol-v2 fetch by id?"""
+    probe = scratch / "probe.git"
+    git.run(["init", "--quiet", "--bare", str(probe)])
+    served: dict[str, bool] = {}
+    for sha in list(commits)[:MAX_PROBES]:
+        proc = git.run(["-c", "protocol.version=2", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                        remote, sha], cwd=probe, check=False)
+        served[sha] = proc.returncode == 0
+    return served
+
+
+def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> VerifyResult:
+    """Clone the remote fresh and prove it holds exactly the rewritten, clean history.
+
+    VerificationFailed (exit 1) unless clean; old commits still served by id are
+    reported in the result (and state) without failing: only the host's gc removes them.
+    """
+    wd = Workdir.open(workdir)
+    rec = rewrite_detail(wd)
+    target = resolve_remote(wd, remote)
+    tips = current_tips(wd)
+    wd.record("verify", "running", remote=target)
+    with tempfile.TemporaryDirectory(prefix="verify-", dir=wd.root) as tmp:
+        scratch = Path(tmp)
+        clone = scratch / "clone.git"
+        git.run(["clone", "--quiet", "--mirror", "--no-local", target, str(clone)])
+        got = git.refs(clone)
+        mismatched: dict[str, tuple[str | None, str | None]] = {}
+        hidden_stale: list[str] = []
+        for ref in sorted(set(got) | set(tips)):
+            if got.get(ref) == tips.get(ref):
+                continue
+            if is_hidden(ref):
+                if ref in got:
+                    hidden_stale.append(ref)
+                continue
+            mismatched[ref] = (got.get(ref), tips.get(ref))
+        purged_present = _present(clone, rec.get("purged_blobs") or [])
+        shas, paths = _planned_matchers(wd)
+        findings, rescanned = _rescan(clone, shas, paths)
+        old = rec.get("first_changed_commits") or sorted(set((rec.get("first_changed") or {}).values()))
+        served = probe_old_commits(target, old, scratch)
+    result = VerifyResult(target, mismatched, hidden_stale, purged_present, findings, rescanned, served)
+    detail: dict[str, Any] = {
+        "remote": target, "clean": result.clean, "rescanned": rescanned, "problems": result.problems(),
+        "old_commits_served": result.still_served,
+    }
+    wd.audit.append("verified", **detail)
+    if not result.clean:
+        wd.record("verify", "failed", **detail)
+        raise VerificationFailed(f"{target} is not clean: " + "; ".join(result.problems()))
+    wd.record("verify", "done", **detail)
+    return result
