@@ -179,9 +179,13 @@ class AwsBackend(SecretBackend):
                     return None
                 raise
 
+    def describe(self, ref: SecretRef) -> dict[str, Any]:
+        """describe_secret: rotation settings, dates and VersionIdsToStages (no values)."""
+        return dict(self._call("DescribeSecret", self.secret_id(ref), self._client.describe_secret))
+
     def _stages(self, ref: SecretRef) -> dict[str, list[str]]:
         """VersionId → staging labels, from describe_secret."""
-        desc = self._call("DescribeSecret", self.secret_id(ref), self._client.describe_secret)
+        desc = self.describe(ref)
         return {vid: list(stages) for vid, stages in (desc.get("VersionIdsToStages") or {}).items()}
 
     def _move_label(self, ref: SecretRef, label: str, *, to: str | None = None, away_from: str | None = None) -> None:
@@ -319,7 +323,7 @@ class AwsBackend(SecretBackend):
         updated = self.read_current(ref).updated
         if updated is not None:
             return updated
-        desc = self._call("DescribeSecret", self.secret_id(ref), self._client.describe_secret)
+        desc = self.describe(ref)
         dates = [d for d in (desc.get("LastRotatedDate"), desc.get("LastChangedDate")) if isinstance(d, datetime)]
         return max(dates) if dates else None
 
