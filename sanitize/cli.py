@@ -52,10 +52,86 @@ def cli() -> None:
 
 
 # --- scan (issue 2) -----------------------------------------------------------------
-# (scan command is added here)
+
+
+@cli.command()
+@click.argument("source", default=".", required=False)
+@click.option("--format", "fmt", type=click.Choice(["json", "sarif", "markdown", "text"]), default=None,
+              help="Report format (default: json into a file or a pipe, text on a terminal).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to FILE (mode 0600) instead of stdout.")
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None,
+              help="Extra content rules (YAML or TOML list of {id, regex, keywords, secret_group}).")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None,
+              help="Suppress known findings (our findings JSON or a detect-secrets baseline).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: 2 or fewer).")
+@_guard
+def scan(source: str, fmt: str | None, output: str | None, rules_file: str | None, baseline: str | None,
+         jobs: int | None) -> None:
+    """Scan every object reachable from every ref of SOURCE (path or URL; default .).
+
+    Exit 0 when clean, 1 when there are findings, 2 on bad input.
+    """
+    from sanitize.scan.engine import scan_repository
+
+    report = scan_repository(source, rules_file=rules_file, baseline=baseline, jobs=jobs,
+                             progress=sys.stderr.isatty())
+    fmt = fmt or ("json" if output or not sys.stdout.isatty() else "text")
+    from sanitize.scan.formats import render
+
+    text = render(report, fmt)
+    if output:
+        from pathlib import Path
+
+        from sanitize.workdir import write_private
+
+        write_private(Path(output), text.encode("utf-8"))
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+    if report.findings:
+        sys.exit(1)
 
 
 # --- plan / rewrite (issue 3) -------------------------------------------------------
+@cli.command()
+@click.argument("findings", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out", default="plan.json", show_default=True, type=click.Path(dir_okay=False),
+              help="plan.json to write; plan.secrets (0600) and plan.md are written beside it.")
+@click.option("--keep-path", "keep_paths", multiple=True, metavar="PATH",
+              help="Do not delete PATH from history (repeatable); values in it are still replaced.")
+@click.option("--drop", "drop_findings", multiple=True, metavar="FINDING_ID",
+              help="Leave out a finding judged a false positive (repeatable).")
+@_guard
+def plan(findings: str, out: str, keep_paths: tuple[str, ...], drop_findings: tuple[str, ...]) -> None:
+    """Turn FINDINGS into a reviewable plan: paths to delete, values to replace, messages to reword."""
+    from sanitize.plan import make_plan
+
+    p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings)
+    s = p.summary
+    click.echo(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
+    click.echo(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
+               f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s); "
+               f"{s['commits_changing']} commit(s) on {len(s['refs_changing'])} ref(s) will change")
+
+
+@cli.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir (0700).")
+@click.option("--rules", "rules_file", default=None, type=click.Path(dir_okay=False),
+              help="Rules file the scan used (the rescan must use the same rules).")
+@click.option("--progress/--no-progress", default=False, help="Show git-filter-repo progress on stderr.")
+@_guard
+def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool) -> None:
+    """Apply PLAN to a fresh mirror in WORKDIR with git-filter-repo; exit 1 unless the rescan is clean."""
+    from sanitize.rewrite import rewrite as do_rewrite
+
+    result = do_rewrite(plan_path, workdir, progress=progress, rules_file=rules_file)
+    r = result.report
+    click.echo(f"rewrote {r['commits']['rewritten']} of {r['commits']['total']} commits on {len(r['refs'])} ref(s); "
+               f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
+               f"verification clean")
+    click.echo(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
+
 
 
 # --- notify / approve / push / verify / guard / migrate (issue 4) --------------------

@@ -1,0 +1,270 @@
+"""Find secrets in one blob or message: a one-pass prefilter, then only the rules it points at.
+
+Every rule contributes prefilter keywords to one hyperscan database; a blob is
+scanned once by it, and only the rules (ours and detect-secrets' regex
+plugins) whose keywords occur run their full pattern over the blob. Values
+never leave this module except as :class:`Hit` (hashes and a ≤4-char
+preview) or, for :func:`Detector.values`, as :class:`~sanitize.secret.Secret`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import hyperscan
+from detect_secrets.filters import heuristic
+from detect_secrets.plugins.base import RegexBasedDetector
+
+from sanitize.scan.rules import BUILTIN_CONTENT_RULES, BUILTIN_PATH_RULES, ContentRule, PathRule, is_placeholder
+from sanitize.secret import Secret, preview_of, sha256_hex
+
+BINARY_PROBE = 8192  # git (and filter-repo) call a blob binary when a NUL is in its first 8 KiB
+ALLOWLIST_PRAGMA = "pragma: allowlist secret"  # detect-secrets' inline allowlist comment
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One detected secret, without its value."""
+
+    rule: str
+    kind: str  # "path" | "content"
+    line: int | None
+    secret_sha256: str
+    secret_sha1: str  # detect-secrets baselines key on SHA-1 of the value
+    preview: str
+
+
+def _hit(rule: str, kind: str, line: int | None, value: str | bytes) -> Hit:
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    shown = value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return Hit(rule, kind, line, sha256_hex(raw), hashlib.sha1(raw, usedforsecurity=False).hexdigest(),
+               preview_of(shown))
+
+
+# --- detect-secrets plugins ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PluginRule:
+    """A detect-secrets regex plugin, reported as ``ds.<ClassName>``, behind our prefilter."""
+
+    plugin: RegexBasedDetector
+    keywords: tuple[str, ...] = ()
+    hs_patterns: tuple[str, ...] = ()
+    caseless: bool = True
+
+    @property
+    def id(self) -> str:
+        return f"ds.{type(self.plugin).__name__}"
+
+
+def _plugins() -> tuple[PluginRule, ...]:
+    """The detect-secrets plugins whose formats are specific enough for whole histories.
+
+    Left out on purpose: KeywordDetector and the high-entropy plugins (they flag
+    lockfile hashes and commit ids; our keyword/default rules cover assignments),
+    IPPublicDetector (not a secret), and the IBM/SoftLayer assignment plugins whose
+    optional prefixes make them generic keyword matchers.
+    """
+    from detect_secrets.plugins import (
+        artifactory,
+        aws,
+        azure_storage_key,
+        basic_auth,
+        cloudant,
+        discord,
+        github_token,
+        gitlab_token,
+        jwt,
+        mailchimp,
+        npm,
+        openai,
+        pypi_token,
+        sendgrid,
+        slack,
+        square_oauth,
+        stripe,
+        telegram_token,
+        twilio,
+    )
+
+    return (
+        PluginRule(aws.AWSKeyDetector(), ("akia", "asia", "abia", "acca", "a3t", "aws")),
+        PluginRule(github_token.GitHubTokenDetector(), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), caseless=False),
+        PluginRule(slack.SlackDetector(), ("xox", "hooks.slack.com")),
+        PluginRule(stripe.StripeDetector(), ("k_live_",), caseless=False),
+        PluginRule(openai.OpenAIDetector(), ("T3BlbkFJ",), caseless=False),
+        PluginRule(basic_auth.BasicAuthDetector(), hs_patterns=(r"://[^{}\s]+:[^{}\s]+@",)),
+        PluginRule(artifactory.ArtifactoryDetector(), ("akc",),
+                   hs_patterns=(r"(?:\s|=|:|\"|^)AP[0-9ABCDEF][a-zA-Z0-9]{8}",), caseless=False),
+        PluginRule(azure_storage_key.AzureStorageKeyDetector(), ("accountkey=",)),
+        PluginRule(cloudant.CloudantDetector(), ("cloudant",)),
+        PluginRule(discord.DiscordBotTokenDetector(),
+                   hs_patterns=(r"[MNO][a-zA-Z0-9_-]{23,25}\.[a-zA-Z0-9_-]{6}\.[a-zA-Z0-9_-]{27}",)),
+        PluginRule(gitlab_token.GitLabTokenDetector(),
+                   ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "gr1348941", "glcbt-", "glimt-", "glptt-",
+                    "glagent-", "gloas-")),
+        PluginRule(jwt.JwtTokenDetector(), ("eyJ",), caseless=False),
+        PluginRule(mailchimp.MailchimpDetector(), hs_patterns=(r"[0-9a-z]{32}-us[0-9]",)),
+        PluginRule(npm.NpmDetector(), ("_authtoken",)),
+        PluginRule(pypi_token.PypiTokenDetector(), ("pypi-ageichlwas5vcmc", "pypi-agendgvzdc5wexbplm9yzw")),
+        PluginRule(sendgrid.SendGridDetector(), ("sg.",), caseless=False),
+        PluginRule(square_oauth.SquareOAuthDetector(), ("sq0csp-",)),
+        PluginRule(telegram_token.TelegramBotTokenDetector(), hs_patterns=(r"[0-9]{8,10}:[0-9A-Za-z_-]{35}",)),
+        PluginRule(twilio.TwilioKeyDetector(), hs_patterns=(r"AC[a-z0-9]{32}", r"SK[a-z0-9]{32}")),
+    )
+
+
+def _plugin_accepts(value: str, line: str, path: str) -> bool:
+    # detect-secrets' own filters for its regex plugins, plus our placeholder shapes.
+    if ALLOWLIST_PRAGMA in line:
+        return False
+    if path and heuristic.is_lock_file(path):
+        return False
+    return len(value) >= 8 and not is_placeholder(value)
+
+
+# --- the detector -------------------------------------------------------------------------
+
+Rule = ContentRule | PluginRule
+
+
+class Detector:
+    """Compiled rules and the prefilter database; build once, share with forked workers."""
+
+    def __init__(self, extra_rules: Sequence[ContentRule] = (), *, path_rules: Sequence[PathRule] = BUILTIN_PATH_RULES,
+                 use_plugins: bool = True) -> None:
+        self.content_rules: tuple[ContentRule, ...] = (*BUILTIN_CONTENT_RULES, *extra_rules)
+        self.plugin_rules: tuple[PluginRule, ...] = _plugins() if use_plugins else ()
+        self.path_rules = tuple(path_rules)
+        self.rules: tuple[Rule, ...] = (*self.content_rules, *self.plugin_rules)
+        # Rules without any prefilter pattern (custom rules without keywords) always run.
+        self._always: list[int] = []
+        expressions: list[bytes] = []
+        ids: list[int] = []
+        flags: list[int] = []
+        for index, rule in enumerate(self.rules):
+            if not rule.keywords and not rule.hs_patterns:
+                self._always.append(index)
+                continue
+            base = hyperscan.HS_FLAG_SINGLEMATCH
+            for kw in rule.keywords:
+                expressions.append(re.escape(kw).encode("utf-8"))
+                ids.append(index)
+                flags.append(base | (hyperscan.HS_FLAG_CASELESS if rule.caseless else 0))
+            for pattern in rule.hs_patterns:
+                expressions.append(pattern.encode("utf-8"))
+                ids.append(index)
+                flags.append(base)
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._db.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=flags)
+
+    # -- prefilter -------------------------------------------------------------------------
+
+    def candidates(self, data: bytes) -> list[int]:
+        """Indexes of the rules whose keywords occur in ``data``, in rule order."""
+        found: set[int] = set(self._always)
+
+        def on_match(rule_id: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
+            found.add(rule_id)
+
+        self._db.scan(data, match_event_handler=on_match)
+        return sorted(found)
+
+    # -- detection -------------------------------------------------------------------------
+
+    def _matches(self, data: bytes, path: str) -> Iterator[tuple[str, int, str]]:
+        """(rule id, line, value) for every accepted match, rules in priority order."""
+        text: str | None = None
+        for index in self.candidates(data):
+            rule = self.rules[index]
+            if isinstance(rule, ContentRule):
+                for m in rule.compiled.finditer(data):
+                    raw = m.group(rule.secret_group)
+                    if not raw:
+                        continue
+                    value = raw.decode("utf-8", "surrogateescape")
+                    if not rule.accepts(m, value):
+                        continue
+                    start = m.start(rule.secret_group)
+                    line_no = data.count(b"\n", 0, start) + 1
+                    if ALLOWLIST_PRAGMA.encode() in _line_at(data, start):
+                        continue
+                    yield rule.rule_id(m), line_no, value
+            else:
+                if text is None:
+                    text = data.decode("utf-8", "surrogateescape")
+                for regex in rule.plugin.denylist:
+                    for m in regex.finditer(text):
+                        group = next((g for g in range(1, (m.lastindex or 0) + 1) if m.group(g)), 0)
+                        value = m.group(group)
+                        start = m.start(group)
+                        line = _line_at_str(text, start)
+                        if not _plugin_accepts(value, line, path):
+                            continue
+                        yield rule.id, text.count("\n", 0, start) + 1, value
+
+    def scan_blob(self, data: bytes, path: str) -> list[Hit]:
+        """Path and content findings for one blob at ``path`` (one per distinct value)."""
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        binary = b"\0" in data[:BINARY_PROBE]
+        name = PurePosixPath(path).name if path else ""
+        if not binary and not (name and heuristic.is_non_text_file(name)):
+            for rule_id, line, value in self._matches(data, path):
+                hit = _hit(rule_id, "content", line, value)
+                if hit.secret_sha256 not in seen:
+                    seen.add(hit.secret_sha256)
+                    hits.append(hit)
+        if path:
+            content_hits = len(hits)
+            for prule in self.path_rules:
+                if prule.matches(path, data, content_hits):
+                    hits.insert(0, _hit(prule.id, "path", None, data))
+                    break
+        return hits
+
+    def scan_message(self, message: bytes) -> list[Hit]:
+        """Findings in a commit or tag message (kind "message" is set by the caller)."""
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for rule_id, line, value in self._matches(message, ""):
+            hit = _hit(rule_id, "content", line, value)
+            if hit.secret_sha256 not in seen:
+                seen.add(hit.secret_sha256)
+                hits.append(hit)
+        return hits
+
+    def values(self, data: bytes, path: str | None) -> dict[str, Secret]:
+        """secret_sha256 → the value, for every content secret in ``data`` (used by the plan)."""
+        result: dict[str, Secret] = {}
+        for _rule, _line, value in self._matches(data, path or ""):
+            result.setdefault(sha256_hex(value), Secret(value))
+        return result
+
+
+def _line_at(data: bytes, pos: int) -> bytes:
+    start = data.rfind(b"\n", 0, pos) + 1
+    end = data.find(b"\n", pos)
+    return data[start : end if end >= 0 else len(data)]
+
+
+def _line_at_str(text: str, pos: int) -> str:
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def message_body(obj_type: str, raw: bytes) -> tuple[bytes, int]:
+    """The message of a commit or tag object and the object line its first line is on."""
+    head, sep, body = raw.partition(b"\n\n")
+    if not sep:
+        return b"", 0
+    return body, head.count(b"\n") + 2
+
+
+MessageScanner = Callable[[bytes], list[Hit]]

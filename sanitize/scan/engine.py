@@ -1,0 +1,316 @@
+"""The scan stage: every unique blob and message reachable from every ref, read once.
+
+Flow: list the refs and the reachable objects (``rev-list --objects --all``),
+split them into contiguous chunks, and let ``jobs`` forked workers each stream
+their chunks through their own ``git cat-file --batch`` into the
+:class:`~sanitize.scan.detectors.Detector`. Workers return hashes and previews
+only, never values. Then only the blobs with findings are located in history
+(first commit, path, refs) by :mod:`sanitize.scan.history`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sanitize import git
+from sanitize.errors import GitError, UsageError
+from sanitize.scan import history
+from sanitize.scan.baseline import Baseline, load_baseline
+from sanitize.scan.detectors import Detector, Hit, message_body
+from sanitize.scan.report import Finding, ScanReport, ScanStats
+from sanitize.scan.rules import load_custom_rules
+from sanitize.secret import Secret
+
+_URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s:@]+@[^/\s:]+:)")
+_CHUNK_OBJECTS = 2000
+
+# Set in the parent before forking, so workers inherit the compiled rules.
+_DETECTOR: Detector | None = None
+_PROGRESS: Any = None
+
+
+@dataclass
+class _ChunkResult:
+    blob_hits: dict[str, list[Hit]] = field(default_factory=dict)  # blob oid -> hits
+    message_hits: dict[str, tuple[str, list[Hit]]] = field(default_factory=dict)  # oid -> (type, hits)
+    blobs: int = 0
+    bytes: int = 0
+    commits: int = 0
+
+
+def is_url(source: str) -> bool:
+    """A URL (``scheme://`` or scp-like ``user@host:path``) rather than a local path."""
+    return bool(_URL.match(source)) and not Path(source).exists()
+
+
+def _redact_url(url: str) -> str:
+    # A URL may carry credentials (https://user:token@host/...): never echo them.
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1***@", url)
+
+
+@contextmanager
+def _repository(source: str) -> Iterator[tuple[Path, str]]:
+    """The local git dir to scan and the source as reported (URL or absolute path)."""
+    if is_url(source):
+        tmp = Path(tempfile.mkdtemp(prefix="git-sanitize-scan-"))
+        try:
+            yield history.mirror_clone(source, tmp / "mirror.git"), _redact_url(source)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    path = Path(source)
+    if not path.exists():
+        raise UsageError(f"{source}: no such file or directory")
+    gdir = git.git_dir(path)
+    if git.is_shallow(gdir):
+        raise UsageError(f"{source}: shallow clone, history incomplete; run `git fetch --unshallow` first")
+    yield gdir, str(path.resolve())
+
+
+def scan_repository(source: str, *, rules_file: str | None = None, baseline: str | None = None,
+                    jobs: int | None = None, progress: bool = False) -> ScanReport:
+    """Scan every object reachable from every ref of ``source`` (path or URL).
+
+    UsageError/GitError (exit 2) for a missing path, a non-repository, a shallow
+    clone, an unreadable baseline or a bad rules file — all checked before reading.
+    """
+    extra = load_custom_rules(rules_file) if rules_file else ()
+    suppressor = load_baseline(baseline) if baseline else None
+    jobs = max(1, jobs if jobs is not None else min(2, os.cpu_count() or 1))
+    started = time.monotonic()
+    with _repository(source) as (repo, shown):
+        detector = Detector(extra)
+        refs = history.list_refs(repo)
+        inv = history.inventory(repo, refs)
+        result = _read_all(repo, inv, detector, jobs, progress)
+        findings = _locate(repo, refs, inv, result)
+        ref_tips = {r.name: r.target for r in refs}
+    if suppressor is not None:
+        findings = [f for f in findings if not _suppressed(suppressor, f, result)]
+    stats = ScanStats(commits=result.commits, blobs=result.blobs, bytes=result.bytes,
+                      seconds=round(time.monotonic() - started, 3))
+    return ScanReport(source=shown, refs=ref_tips, stats=stats, findings=findings)
+
+
+def _suppressed(baseline: Baseline, finding: Finding, result: _ChunkResult) -> bool:
+    # Workers keep only hashes; a detect-secrets baseline's SHA-1 is compared to the one they computed.
+    if baseline.suppresses(finding):
+        return True
+    sha1 = _result_sha1(result, finding)
+    return sha1 is not None and sha1 in baseline.hashed_secrets
+
+
+def _result_sha1(result: _ChunkResult, finding: Finding) -> str | None:
+    key = finding.blob or finding.commit or ""
+    hits = result.blob_hits.get(key) or result.message_hits.get(key, ("", []))[1]
+    for h in hits:
+        if h.secret_sha256 == finding.secret_sha256 and h.rule == finding.rule:
+            return h.secret_sha1
+    return None
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _chunks(inv: history.Inventory, jobs: int) -> list[list[tuple[str, str]]]:
+    """Contiguous slices of rev-list order (keeps delta chains local); commits/tags ride along."""
+    items: list[tuple[str, str]] = [(oid, path) for oid, path in inv.blobs]
+    items.extend((oid, "") for oid in inv.others)
+    size = max(1, min(_CHUNK_OBJECTS * 10, -(-len(items) // (jobs * 4))))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _read_all(repo: Path, inv: history.Inventory, detector: Detector, jobs: int, progress: bool) -> _ChunkResult:
+    global _DETECTOR, _PROGRESS
+    chunks = _chunks(inv, jobs)
+    total = sum(len(c) for c in chunks)
+    merged = _ChunkResult()
+    _DETECTOR = detector
+    show = progress and sys.stderr.isatty()
+    try:
+        if jobs == 1 or len(chunks) <= 1:
+            for chunk in chunks:
+                _merge(merged, _scan_chunk(str(repo), chunk))
+            return merged
+        ctx = multiprocessing.get_context("fork")
+        counter = ctx.Value("q", 0)
+        _PROGRESS = counter
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_scan_chunk, str(repo), chunk) for chunk in chunks]
+            _wait(futures, counter, total, show)
+            for fut in futures:
+                _merge(merged, fut.result())
+        return merged
+    finally:
+        _DETECTOR = None
+        _PROGRESS = None
+
+
+def _wait(futures: list[Future[_ChunkResult]], counter: Any, total: int, show: bool) -> None:
+    if not show:
+        for fut in futures:
+            fut.result()
+        return
+    from sanitize.scan.progress import bar
+
+    with bar(total) as update:
+        while not all(f.done() for f in futures):
+            update(counter.value)
+            time.sleep(0.1)
+        update(total)
+
+
+def _merge(into: _ChunkResult, part: _ChunkResult) -> None:
+    into.blob_hits.update(part.blob_hits)
+    into.message_hits.update(part.message_hits)
+    into.blobs += part.blobs
+    into.bytes += part.bytes
+    into.commits += part.commits
+
+
+def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
+    """Worker: stream one chunk through ``git cat-file --batch`` and detect."""
+    detector = _DETECTOR
+    assert detector is not None
+    result = _ChunkResult()
+    paths = dict(chunk)
+    done = 0
+    for oid, obj_type, data in read_objects(repo, [oid for oid, _ in chunk]):
+        if obj_type == "blob":
+            result.blobs += 1
+            result.bytes += len(data)
+            hits = detector.scan_blob(data, paths.get(oid, ""))
+            if hits:
+                result.blob_hits[oid] = hits
+        elif obj_type in ("commit", "tag"):
+            if obj_type == "commit":
+                result.commits += 1
+            body, _ = message_body(obj_type, data)
+            hits = detector.scan_message(body)
+            if hits:
+                result.message_hits[oid] = (obj_type, hits)
+        done += 1
+        if _PROGRESS is not None and done % 256 == 0:
+            with _PROGRESS.get_lock():
+                _PROGRESS.value += 256
+    if _PROGRESS is not None:
+        with _PROGRESS.get_lock():
+            _PROGRESS.value += done % 256
+    return result
+
+
+def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, bytes]]:
+    """(oid, type, content) for each id via one ``git cat-file --batch``; ids are fed by a thread."""
+    proc = git.popen(["cat-file", "--batch"], cwd=repo, stdin=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    payload = ("\n".join(oids) + "\n").encode("ascii") if oids else b""
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(payload)  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except (BrokenPipeError, OSError):
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    out = proc.stdout
+    try:
+        for _ in oids:
+            header = out.readline()
+            if not header:
+                break
+            parts = header.split()
+            if len(parts) != 3:  # "<oid> missing"
+                continue
+            size = int(parts[2])
+            data = out.read(size)
+            out.read(1)
+            yield parts[0].decode("ascii"), parts[1].decode("ascii"), data
+    finally:
+        writer.join()
+        proc.stdout.close()
+        err = proc.stderr.read() if proc.stderr else b""
+        code = proc.wait()
+        if code != 0:
+            reason = err.decode("utf-8", "replace").strip().splitlines()
+            raise GitError(f"git cat-file failed: {reason[-1] if reason else code}")
+
+
+# --- locating -------------------------------------------------------------------------------
+
+
+def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, result: _ChunkResult) -> list[Finding]:
+    origins = history.resolve_blobs(repo, set(result.blob_hits))
+    commit_targets = {c for o in origins.values() for c in o.commits}
+    commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
+    reaching = history.refs_reaching(repo, refs, commit_targets)
+    paths = dict(inv.blobs)
+    findings: list[Finding] = []
+    for blob, hits in result.blob_hits.items():
+        origin = origins.get(blob)
+        if origin is not None:
+            ref_names = sorted({r for c in origin.commits for r in reaching.get(c, ())})
+            path, commit = origin.path, origin.commit
+        else:  # a blob named directly by a ref or a tag
+            ref_names = [r.name for r in refs if r.target == blob]
+            path, commit = paths.get(blob, ""), None
+        for h in hits:
+            findings.append(Finding(rule=h.rule, kind=h.kind, path=path or paths.get(blob) or None,  # type: ignore[arg-type]
+                                    blob=blob, commit=commit, line=h.line, secret_sha256=h.secret_sha256,
+                                    preview=h.preview, refs=tuple(ref_names)))
+    for oid, (typ, hits) in result.message_hits.items():
+        ref_names = list(reaching.get(oid, ())) if typ == "commit" else list(history.refs_naming(refs, oid))
+        for h in hits:
+            findings.append(Finding(rule=h.rule, kind="message", path=None, blob=None, commit=oid, line=h.line,
+                                    secret_sha256=h.secret_sha256, preview=h.preview, refs=tuple(ref_names)))
+    findings.sort(key=lambda f: (f.kind != "path", f.path or "", f.commit or "", f.line or 0, f.rule))
+    return findings
+
+
+# --- recovering values for the plan ----------------------------------------------------------
+
+
+def recover_values(repo: str | Path, findings: Iterable[Finding], *,
+                   rules_file: str | None = None) -> dict[str, Secret]:
+    """finding.id → the exact secret value, re-detected from the blob or message it names.
+
+    Path findings are omitted (the plan deletes the file; no value is needed).
+    Findings whose value can no longer be re-derived are omitted too.
+    """
+    wanted = [f for f in findings if f.kind != "path"]
+    if not wanted:
+        return {}
+    detector = Detector(load_custom_rules(rules_file) if rules_file else ())
+    gdir = git.git_dir(repo)
+    oids = sorted({(f.blob if f.kind == "content" else f.commit) or "" for f in wanted} - {""})
+    values: dict[str, dict[str, Secret]] = {}
+    for oid, obj_type, data in read_objects(gdir, oids):
+        if obj_type == "blob":
+            values[oid] = detector.values(data, None)
+        elif obj_type in ("commit", "tag"):
+            values[oid] = detector.values(message_body(obj_type, data)[0], None)
+    out: dict[str, Secret] = {}
+    for f in wanted:
+        oid = (f.blob if f.kind == "content" else f.commit) or ""
+        secret = values.get(oid, {}).get(f.secret_sha256)
+        if secret is not None:
+            out[f.id] = secret
+    return out
+
+
+ProgressCallback = Callable[[int], None]

@@ -1,0 +1,188 @@
+"""What history holds and where: the reachable object set, and blob → (first commit, path, refs).
+
+Enumeration uses ``git rev-list --objects --all`` (reachable from every ref —
+branches, tags, notes, stash, remote-tracking — never the reflog or unreachable
+objects). Resolution runs only for the blobs that have findings: one
+``git log --raw`` pass in topological order finds the first commit that
+introduced each blob, and one bitset pass over the commit graph tells which
+refs reach each of those commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sanitize import git
+from sanitize.errors import GitError
+
+
+@dataclass(frozen=True)
+class RefInfo:
+    """A ref, the object it names, and the commit it peels to (None for a tree/blob)."""
+
+    name: str
+    target: str
+    commit: str | None
+
+
+@dataclass
+class Inventory:
+    """Every object to read: blobs with one path each, commits, annotated tags."""
+
+    blobs: list[tuple[str, str]] = field(default_factory=list)  # (oid, path)
+    others: list[str] = field(default_factory=list)  # commits and tag objects (types known on read)
+    tags: set[str] = field(default_factory=set)  # annotated tag object ids
+
+
+def list_refs(repo: Path) -> list[RefInfo]:
+    """Every ref with its peeled commit (annotated tags peel to what they tag)."""
+    text = git.out(["for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)"],
+                   cwd=repo)
+    refs: list[RefInfo] = []
+    for line in text.splitlines():
+        parts = line.split(" ", 4)
+        if len(parts) != 5:
+            continue
+        obj, typ, peeled, peeled_type, name = parts
+        commit = obj if typ == "commit" else (peeled if peeled_type == "commit" else None)
+        refs.append(RefInfo(name, obj, commit))
+    return refs
+
+
+def inventory(repo: Path, refs: Iterable[RefInfo]) -> Inventory:
+    """The reachable objects, blobs with the first path rev-list saw them at.
+
+    Two walks: ``rev-list --all`` for every commit, and ``rev-list --objects
+    --filter=object:type=blob`` for blobs (its filter drops trees and all
+    commits but the tips, which the first walk already has).
+    """
+    refs = list(refs)
+    tags = {r.target for r in refs if r.commit != r.target and r.target}
+    inv = Inventory()
+    commits = git.run(["rev-list", "--all"], cwd=repo).stdout.decode("ascii").split()
+    inv.others.extend(commits)
+    known = set(commits)
+    proc = git.popen(["rev-list", "--objects", "--all", "--filter=object:type=blob"], cwd=repo)
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.rstrip(b"\n")
+        oid, sep, path = line.partition(b" ")
+        soid = oid.decode("ascii")
+        if soid in known:
+            continue
+        if soid in tags:
+            inv.others.append(soid)
+            inv.tags.add(soid)
+        elif not sep:
+            inv.others.append(soid)  # a blob or tree named directly by a ref: its type is known on read
+        else:
+            inv.blobs.append((soid, path.decode("utf-8", "surrogateescape")))
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        reason = err.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git rev-list failed: {reason[-1] if reason else proc.returncode}")
+    return inv
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a blob entered history: the first commit (topological order) and its path there."""
+
+    commit: str
+    path: str
+    commits: tuple[str, ...]  # every commit whose diff brings the blob in (for refs)
+
+
+def resolve_blobs(repo: Path, blobs: set[str]) -> dict[str, Origin]:
+    """First commit and path for each blob id in ``blobs`` (absent if no commit adds it).
+
+    Merges are diffed against their first parent, so a blob that only exists in a
+    stash's work-tree commit or arrives through a merge is still attributed.
+    """
+    if not blobs:
+        return {}
+    args = ["-c", "core.quotePath=false", "log", "--all", "--topo-order", "--reverse", "--no-renames",
+            "--diff-merges=first-parent", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H"]
+    proc = git.popen(args, cwd=repo)
+    assert proc.stdout is not None
+    first: dict[str, tuple[str, str]] = {}
+    every: dict[str, list[str]] = {}
+    commit = ""
+    data = proc.stdout.read()
+    proc.wait()
+    if proc.returncode != 0:
+        raise GitError("git log failed while locating findings")
+    fields = data.split(b"\0")
+    i = 0
+    n = len(fields)
+    while i < n:
+        f = fields[i]
+        if f.startswith(b"\x01") or f.startswith(b"\n\x01"):
+            commit = f.strip().lstrip(b"\x01").decode("ascii")[:64]
+            i += 1
+            continue
+        if f.startswith(b":") or f.startswith(b"\n:"):
+            meta = f.strip().split(b" ")
+            # :oldmode newmode oldsha newsha status, then the path in the next field
+            new = meta[3].decode("ascii") if len(meta) >= 5 else ""
+            path = fields[i + 1].decode("utf-8", "surrogateescape") if i + 1 < n else ""
+            if new in blobs:
+                if new not in first:
+                    first[new] = (commit, path)
+                    every[new] = []
+                if not every[new] or every[new][-1] != commit:
+                    every[new].append(commit)
+            i += 2
+            continue
+        # A format line may carry the next commit marker after a newline.
+        if b"\x01" in f:
+            commit = f[f.index(b"\x01") + 1 :].strip().decode("ascii")[:64]
+        i += 1
+    return {b: Origin(c, p, tuple(every[b])) for b, (c, p) in first.items()}
+
+
+def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str]) -> dict[str, tuple[str, ...]]:
+    """For each target commit, the refs whose history contains it.
+
+    One walk of the commit graph in topological order (parents first) carries a
+    bitset of the targets each commit reaches; a ref reaches what its tip does.
+    """
+    if not targets:
+        return {}
+    order = sorted(targets)
+    bit = {c: 1 << i for i, c in enumerate(order)}
+    proc = git.run(["rev-list", "--all", "--topo-order", "--reverse", "--parents"], cwd=repo)
+    reach: dict[str, int] = {}
+    for raw in proc.stdout.splitlines():
+        ids = raw.decode("ascii").split()
+        if not ids:
+            continue
+        mask = bit.get(ids[0], 0)
+        for parent in ids[1:]:
+            mask |= reach.get(parent, 0)
+        reach[ids[0]] = mask
+    result: dict[str, list[str]] = {c: [] for c in order}
+    for ref in refs:
+        mask = reach.get(ref.commit or "", 0)
+        if not mask:
+            continue
+        for i, c in enumerate(order):
+            if mask >> i & 1:
+                result[c].append(ref.name)
+    return {c: tuple(sorted(names)) for c, names in result.items()}
+
+
+def refs_naming(refs: list[RefInfo], obj: str) -> tuple[str, ...]:
+    """Refs that point straight at ``obj`` (an annotated tag object)."""
+    return tuple(sorted(r.name for r in refs if r.target == obj))
+
+
+def mirror_clone(url: str, dest: Path) -> Path:
+    """``git clone --mirror URL DEST`` (only what a client can fetch); returns DEST."""
+    try:
+        git.run(["clone", "--mirror", "--quiet", "--", url, str(dest)])
+    except GitError as exc:
+        raise GitError(f"cannot clone the source URL: {str(exc).split(': ', 1)[-1]}") from exc
+    return dest

@@ -1,0 +1,23 @@
+"""A rich progress bar on stderr for long scans (only used when stderr is a terminal)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+@contextmanager
+def bar(total: int, label: str = "scanning objects") -> Iterator[Callable[[int], None]]:
+    """Yield ``update(done)``; the bar is drawn on stderr and removed when done."""
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+
+        def update(done: int) -> None:
+            progress.update(task, completed=min(done, total))
+
+        yield update
