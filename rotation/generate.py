@@ -1,0 +1,121 @@
+"""New secret values, from the OS CSPRNG (``secrets``), and DSN password surgery.
+
+A DSN keeps everything but its password: user, host, port, database and
+query parameters survive a rotation unchanged, so consumers need nothing
+but the new value. DSN passwords are drawn from URL-unreserved characters
+(and percent-encoded anyway) so no driver mis-parses them.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from rotation.errors import ConfigError
+from sanitize.secret import Secret
+
+# Punctuation that survives shells, YAML, .env files and most password policies.
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!#%+-.:=?@^_~"
+# RFC 3986 unreserved characters: need no escaping anywhere in a URL.
+URL_SAFE_ALPHABET = string.ascii_letters + string.digits + "-._~"
+
+KINDS = ("hex", "base64", "base64url", "password", "alphanumeric")
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    """How to make a new value: ``kind`` plus ``bytes`` (hex/base64) or ``length``/``alphabet``."""
+
+    kind: str = "password"
+    bytes: int = 32
+    length: int = 32
+    alphabet: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"generate.kind must be one of {', '.join(KINDS)} (got {self.kind!r})")
+        if not 8 <= self.bytes <= 1024:
+            raise ConfigError("generate.bytes must be between 8 and 1024")
+        if not 8 <= self.length <= 1024:
+            raise ConfigError("generate.length must be between 8 and 1024")
+        if self.alphabet is not None and len(set(self.alphabet)) < 10:
+            raise ConfigError("generate.alphabet must have at least 10 distinct characters")
+
+
+def random_string(length: int, alphabet: str) -> str:
+    """``length`` characters drawn uniformly from ``alphabet`` with the CSPRNG."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def new_raw(spec: GenerateSpec, *, url_safe: bool = False) -> str:
+    """A fresh value of the requested kind; ``url_safe`` for the password inside a DSN."""
+    if spec.kind == "hex":
+        return secrets.token_hex(spec.bytes)
+    if spec.kind == "base64":
+        raw = secrets.token_bytes(spec.bytes)
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=") if url_safe else base64.b64encode(raw).decode()
+    if spec.kind == "base64url":
+        return base64.urlsafe_b64encode(secrets.token_bytes(spec.bytes)).decode().rstrip("=")
+    if spec.kind == "alphanumeric":
+        return random_string(spec.length, spec.alphabet or string.ascii_letters + string.digits)
+    alphabet = spec.alphabet or (URL_SAFE_ALPHABET if url_safe else PASSWORD_ALPHABET)
+    return random_string(spec.length, alphabet)
+
+
+def is_dsn(value: str) -> bool:
+    """True for a URL with a user and a password (``scheme://user:pw@host/...``)."""
+    try:
+        parts = urlsplit(value)
+        return bool(parts.scheme) and "@" in parts.netloc and parts.password is not None
+    except ValueError:
+        return False
+
+
+def dsn_password(value: str) -> str | None:
+    """The decoded password of a URL DSN, or None if ``value`` is not one."""
+    if not is_dsn(value):
+        return None
+    return unquote(urlsplit(value).password or "")
+
+
+def dsn_user(value: str) -> str | None:
+    """The decoded user name of a URL DSN, or None."""
+    if not is_dsn(value):
+        return None
+    user = urlsplit(value).username
+    return unquote(user) if user else None
+
+
+def with_password(dsn: str, password: str) -> str:
+    """``dsn`` with its password replaced (percent-encoded); everything else byte-identical."""
+    parts = urlsplit(dsn)
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}:{quote(password, safe='')}@{hostport}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def exposure_hash(value: Secret) -> str:
+    """What a scan's ``secret_sha256`` would be for this stored value (a DSN: its password)."""
+    pw = dsn_password(value.reveal())
+    return Secret(pw).sha256 if pw is not None else value.sha256
+
+
+def generate(spec: GenerateSpec, current: Secret | None = None) -> Secret:
+    """A new value for a secret whose current value is ``current``.
+
+    If the current value is a DSN only its password changes. The new value
+    always differs from the current one.
+    """
+    cur = current.reveal() if current is not None else None
+    for _ in range(10):
+        if cur is not None and is_dsn(cur):
+            new = with_password(cur, new_raw(spec, url_safe=True))
+        else:
+            new = new_raw(spec)
+        if new != cur:
+            return Secret(new)
+    raise ConfigError("generate: could not produce a value different from the current one")  # pragma: no cover

@@ -1,0 +1,145 @@
+"""The rotation protocol for one secret: create → set → test → finish, with rollback.
+
+Whatever the backend: a new value is staged as *pending* (never current),
+set on the target, tested (the target accepts it and the store reads it
+back), then promoted with check-and-set against the version we started
+from. A failure at any step reverts the target to the old credential and
+discards the pending value, so the store's current value is unchanged; the
+error names the step. Compromised mode keeps no previous version and then
+proves the leaked value is dead on the target.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotation.backends.base import SecretBackend, SecretRef
+from rotation.errors import LeakStillValid, RotationError, TargetError
+from rotation.generate import GenerateSpec, generate
+from rotation.targets.base import LeakProof, StoreOnly, Target
+from sanitize.secret import Secret
+
+MODES = ("compromised", "scheduled")
+STEPS = ("read", "create", "set", "test", "finish", "prove")
+
+StepLog = Callable[..., None]
+
+
+@dataclass
+class RotationResult:
+    """What happened to one secret (no values): versions, per-step outcomes, leak proof."""
+
+    name: str
+    old_version: str | None = None
+    new_version: str | None = None
+    token: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    leak: LeakProof | None = None
+
+
+def _noop(**_: Any) -> None:
+    pass
+
+
+def _rollback(backend: SecretBackend, ref: SecretRef, target: Target, token: str, old: Secret,
+              new: Secret, applied: bool) -> list[str]:
+    """Undo what was done; returns what could not be undone (never raises)."""
+    problems: list[str] = []
+    if applied:
+        try:
+            target.revert(old, new)
+        except RotationError as exc:
+            problems.append(f"target revert failed ({exc})")
+    try:
+        backend.discard_pending(ref, token)
+    except RotationError as exc:
+        problems.append(f"discarding the pending value failed ({exc})")
+    return problems
+
+
+def _promoted(backend: SecretBackend, ref: SecretRef, new: Secret) -> bool:
+    """Whether the store's current value is already ``new`` (a failure after the write)."""
+    try:
+        return backend.read_current(ref).value == new
+    except RotationError:
+        return False
+
+
+def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, target: Target | None = None, *,
+                  mode: str = "compromised", token: str | None = None, log: StepLog = _noop) -> RotationResult:
+    """Rotate one secret; RotationError (step=...) after rolling back, LeakStillValid if the proof fails.
+
+    ``log(step=, status=, version=, **detail)`` is called after every step (never with a value).
+    """
+    if mode not in MODES:
+        raise RotationError(f"mode must be one of {', '.join(MODES)}")
+    target = target or StoreOnly()
+    token = token or str(uuid.uuid4())
+    result = RotationResult(name=ref.name, token=token)
+
+    def record(step: str, status: str, version: str | None = None, **detail: Any) -> None:
+        entry = {"step": step, "status": status, "version": version, **detail}
+        result.steps.append(entry)
+        log(**entry)
+
+    try:
+        current = backend.read_current(ref)
+    except RotationError as exc:
+        record("read", "failed", error=str(exc))
+        raise type(exc)(str(exc), step="read") from exc
+    old = current.value
+    result.old_version = current.version
+    record("read", "ok", current.version)
+
+    new = generate(spec, old)
+    applied = False
+    step = "create"
+    try:
+        backend.stage_pending(ref, new, token)
+        record("create", "ok", current.version, token=token)
+        step = "set"
+        applied = True  # a half-applied change is reverted too
+        target.apply(old, new)
+        record("set", "ok", current.version, target=target.kind)
+        step = "test"
+        target.test(new)
+        if backend.read_pending(ref, token) != new:
+            raise RotationError("the store did not return the pending value that was written")
+        record("test", "ok", current.version)
+        step = "finish"
+        result.new_version = backend.promote(ref, token, current.version, keep_previous=(mode == "scheduled"))
+    except Exception as exc:  # any failure must roll back before it propagates
+        if step == "finish" and _promoted(backend, ref, new):
+            # The new value is current: reverting the target now would break consumers.
+            message = str(exc) if isinstance(exc, RotationError) else f"unexpected {type(exc).__name__}"
+            record(step, "failed", None, error=message, rollback="none: the new value is already current")
+            raise RotationError(f"promoted, but finishing failed: {message}", step=step) from exc
+        problems = _rollback(backend, ref, target, token, old, new, applied)
+        suffix = "rolled back: store unchanged" + (", target reverted" if applied else "")
+        if problems:
+            suffix = "ROLLBACK INCOMPLETE: " + "; ".join(problems)
+        # A vendor exception's text may echo a value: only our own errors' messages are shown.
+        message = str(exc) if isinstance(exc, RotationError) else f"unexpected {type(exc).__name__}"
+        record(step, "failed", current.version, error=message, rollback=suffix)
+        cls = type(exc) if isinstance(exc, RotationError) else RotationError
+        raise cls(f"{message} ({suffix})", step=step) from exc
+    record("finish", "ok", result.new_version, previous_kept=(mode == "scheduled"))
+
+    if mode == "compromised":
+        try:
+            proof = target.prove_leak_dead(old)
+        except TargetError as exc:
+            record("prove", "failed", result.new_version, error=str(exc))
+            raise TargetError(str(exc), step="prove") from exc
+        result.leak = proof
+        if proof is not None:
+            if not proof.leaked_rejected:
+                record("prove", "failed", result.new_version, leaked_rejected=False)
+                raise LeakStillValid(f"prove: {ref.name}: the leaked credential still works on the {target.kind} "
+                                     "target after rotation")
+            record("prove", "leaked credential rejected", result.new_version,
+                   sessions_terminated=proof.sessions_terminated)
+    return result
