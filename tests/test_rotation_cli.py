@@ -1,0 +1,192 @@
+"""``git-sanitize rotate`` as an operator runs it: real OpenBao, real PostgreSQL, subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sanitize.audit import AuditLog
+
+pytestmark = pytest.mark.services
+
+
+def fake(rng: random.Random, n: int = 24) -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanitize.cli", "rotate", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=240, check=False)
+
+
+def popen_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "sanitize.cli", "rotate", *args], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PG_"))}
+    env.update(extra)
+    return env
+
+
+def write_config(tmp: Path, url: str, secrets: list[dict], **extra: object) -> Path:
+    doc = {"backend": {"type": "vault", "url": url, "token_env": "VAULT_TOKEN", "mount": "secret"},
+           "audit_log": "audit.log", "lock_dir": "locks", "secrets": secrets, **extra}
+    path = tmp / "rotation.yml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_cli_compromised_rotation_never_prints_a_value(vault, pg, tmp_path: Path) -> None:
+    rng = random.Random(7)
+    jwt, admin, pw = fake(rng, 40), fake(rng), fake(rng)
+    dsn = pg.create_role("aurora_app", pw)
+    kv = vault.client.secrets.kv.v2
+    kv.create_or_update_secret(path="aurora/app", secret={"JWT_SECRET": jwt, "ADMIN_PASSWORD": admin})
+    kv.create_or_update_secret(path="aurora/db", secret={"DATABASE_URL": dsn})
+    config = write_config(tmp_path, vault.url, [
+        {"name": "JWT_SECRET", "path": "aurora/app", "key": "JWT_SECRET", "generate": {"kind": "hex", "bytes": 64}},
+        {"name": "ADMIN_PASSWORD", "path": "aurora/app", "key": "ADMIN_PASSWORD",
+         "generate": {"kind": "password", "length": 32}},
+        {"name": "DATABASE_URL", "path": "aurora/db", "key": "DATABASE_URL",
+         "generate": {"kind": "password", "length": 32},
+         "target": {"type": "postgres", "admin_dsn_env": "PG_ADMIN_DSN"}},
+    ])
+    env = base_env(VAULT_TOKEN=vault.token, PG_ADMIN_DSN=pg.admin_dsn)
+    proc = run_cli("--config", str(config), "--mode", "compromised", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert records[-1]["step"] == "summary" and records[-1]["rotated"] == ["JWT_SECRET", "ADMIN_PASSWORD",
+                                                                           "DATABASE_URL"]
+    assert any(r["status"] == "leaked credential rejected" for r in records)
+    new_app = kv.read_secret_version(path="aurora/app", raise_on_deleted_version=True)["data"]["data"]
+    new_db = kv.read_secret_version(path="aurora/db", raise_on_deleted_version=True)["data"]["data"]
+    audit = (tmp_path / "audit.log").read_text()
+    new_pw = new_db["DATABASE_URL"].split(":")[2].split("@")[0]
+    values = [jwt, admin, pw, dsn, new_app["JWT_SECRET"], new_app["ADMIN_PASSWORD"], new_db["DATABASE_URL"], new_pw,
+              pg.admin_password, vault.token * 3]
+    for text in (proc.stdout, proc.stderr, audit):
+        for value in values:
+            assert value not in text
+
+
+def _seed_stale(vault, names: list[str]) -> None:
+    """Secrets whose last rotation stamp is 40 days old (max_age 30d → all due)."""
+    kv = vault.client.secrets.kv.v2
+    rng = random.Random(11)
+    stamp = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="seconds")
+    for name in names:
+        kv.create_or_update_secret(path=f"svc/{name}", secret={"V": fake(rng)})
+        kv.update_metadata(path=f"svc/{name}", custom_metadata={"rotated:V": stamp})
+
+
+def test_two_concurrent_due_runs_rotate_each_secret_exactly_once(vault, tmp_path: Path) -> None:
+    names = [f"S{i}" for i in range(6)]
+    _seed_stale(vault, names)
+    # A slow hook widens the window in which both runs are at work.
+    hook = [sys.executable, "-c", "import sys, time; sys.stdin.read(); time.sleep(0.3)"]
+    config = write_config(tmp_path, vault.url, [
+        {"name": n, "path": f"svc/{n}", "key": "V", "generate": {"kind": "hex", "bytes": 16}, "max_age": "30d",
+         "target": {"type": "command", "argv": hook}} for n in names])
+    env = base_env(VAULT_TOKEN=vault.token)
+    runs = [popen_cli("--config", str(config), "--mode", "scheduled", "--due", env=env, cwd=tmp_path)
+            for _ in range(2)]
+    outs = [p.communicate(timeout=240) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], [o[1] for o in outs]
+    rotated = Counter(r["secret"] for r in AuditLog(tmp_path / "audit.log").records()
+                      if r["event"] == "rotation.secret" and r["status"] == "rotated")
+    assert rotated == Counter({n: 1 for n in names})
+    for n in names:
+        meta = vault.client.secrets.kv.v2.read_secret_metadata(path=f"svc/{n}")["data"]
+        assert meta["current_version"] == 2
+    # The other run saw each secret either locked or already fresh.
+    others = Counter(r["status"] for r in AuditLog(tmp_path / "audit.log").records()
+                     if r["event"] == "rotation.secret" and r["status"] != "rotated")
+    assert set(others) <= {"skipped", "not due"} and sum(others.values()) == len(names)
+
+
+def test_nothing_due_exits_zero(vault, tmp_path: Path) -> None:
+    vault.client.secrets.kv.v2.create_or_update_secret(path="svc/fresh", secret={"V": "x" * 20})
+    config = write_config(tmp_path, vault.url, [{"name": "FRESH", "path": "svc/fresh", "key": "V",
+                                                 "max_age": "30d"}])
+    proc = run_cli("--config", str(config), "--mode", "scheduled", "--due", env=base_env(VAULT_TOKEN=vault.token),
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["rotated"] == [] and summary["outcomes"][0]["status"] == "not due"
+
+
+def test_unreachable_vault_is_one_line_exit_2(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = write_config(tmp_path, f"http://127.0.0.1:{port}", [{"name": "A", "path": "a", "key": "k"}])
+    proc = run_cli("--config", str(config), env=base_env(VAULT_TOKEN="t" * 10), cwd=tmp_path)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert "unreachable" in line and f"127.0.0.1:{port}" in line
+
+
+def test_bad_token_is_one_line_exit_2(vault, tmp_path: Path) -> None:
+    vault.client.secrets.kv.v2.create_or_update_secret(path="a", secret={"k": "v" * 20})
+    config = write_config(tmp_path, vault.url, [{"name": "A", "path": "a", "key": "k"}])
+    bad = "not-the-token-" + fake(random.Random(3), 8)
+    proc = run_cli("--config", str(config), env=base_env(VAULT_TOKEN=bad), cwd=tmp_path)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert "refused the token" in line and bad not in proc.stdout + proc.stderr
+    assert vault.client.secrets.kv.v2.read_secret_version(path="a", raise_on_deleted_version=True)["data"][
+        "metadata"]["version"] == 1
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("backend: {type: vault, url: 'http://127.0.0.1:1'}\nsecrets: [{name: A, path: a, key: k, colour: red}]\n",
+     "secrets[0].colour"),
+    ("backend: {type: vault, url: 'http://127.0.0.1:1'\n", "not valid YAML"),
+    ("backend: {type: vault, url: 'http://127.0.0.1:1', token_env: NOT_SET_HERE}\nsecrets: [{name: A, path: a}]\n",
+     "NOT_SET_HERE"),
+    ("- just\n- a list\n", "mapping"),
+])
+def test_malformed_config_is_one_line_exit_2(tmp_path: Path, text: str, needle: str) -> None:
+    config = tmp_path / "rotation.yml"
+    config.write_text(text)
+    proc = run_cli("--config", str(config), env=base_env(VAULT_TOKEN="t" * 10), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert needle in one_line_error(proc)
+    assert not (tmp_path / "rotation-audit.log").exists()
+
+
+def test_failed_rotation_is_exit_1_with_the_step(vault, pg, tmp_path: Path) -> None:
+    pw = fake(random.Random(5))
+    dsn = pg.create_role("app2", pw)
+    vault.client.secrets.kv.v2.create_or_update_secret(path="db", secret={"DSN": dsn})
+    config = write_config(tmp_path, vault.url, [{"name": "DSN", "path": "db", "key": "DSN",
+                                                 "target": {"type": "postgres", "admin_dsn_env": "PG_ADMIN_DSN"}}])
+    env = base_env(VAULT_TOKEN=vault.token, PG_ADMIN_DSN=pg.dsn("postgres", "wrong-" + pw[:4]))
+    proc = run_cli("--config", str(config), env=env, cwd=tmp_path)
+    assert proc.returncode == 1
+    line = one_line_error(proc)
+    assert "DSN: set: postgres: cannot connect as admin" in line and "rolled back" in line
+    assert pw not in proc.stdout + proc.stderr + (tmp_path / "audit.log").read_text()
+    assert vault.client.secrets.kv.v2.read_secret_version(path="db", raise_on_deleted_version=True)["data"][
+        "data"]["DSN"] == dsn
