@@ -1,0 +1,288 @@
+"""The Secrets Manager rotation Lambda, its four steps driven directly against moto.
+
+moto cannot run a Lambda without Docker, so the test plays Secrets Manager's
+part: it enables rotation on the secret and calls ``handler`` once per step
+with the same ClientRequestToken, as the service would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import string
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from rotation.aws_lambda import LambdaSettings, handler, run_step
+from rotation.backends.aws import AwsBackend
+from rotation.errors import ConfigError, LeakStillValid, RotationError, TargetError
+from rotation.generate import GenerateSpec
+from rotation.targets.base import LeakProof, Target
+from sanitize.secret import Secret
+from tests.plugins.moto_server import MotoServer
+
+RNG = random.Random(4242)
+
+
+def word(n: int = 32) -> str:
+    return "".join(RNG.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def hex_value() -> str:
+    return "".join(RNG.choice("0123456789abcdef") for _ in range(128))
+
+
+SECRETS = {
+    "JWT_SECRET": (hex_value, '{"kind": "hex", "bytes": 64}'),
+    "ADMIN_PASSWORD": (word, '{"kind": "password", "length": 32}'),
+    "DATABASE_URL": (lambda: "postgresql://app:" + word() + "@127.0.0.1:5432/aurora?sslmode=disable", None),
+}
+
+
+@pytest.fixture
+def lambda_env(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    monkeypatch.setenv("AWS_REGION", moto.region)
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto.endpoint_url)
+    for var in ("ROTATION_GENERATE", "ROTATION_KEY", "ROTATION_TARGET", "ROTATION_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    return moto
+
+
+def make_rotating_secret(moto: MotoServer, name: str, value: str) -> str:
+    """Create the secret and turn rotation on, as a console user would."""
+    client = moto.client()
+    client.create_secret(Name=name, SecretString=value)
+    client.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
+    assert client.describe_secret(SecretId=name)["RotationEnabled"] is True
+    return name
+
+
+def labels(moto: MotoServer, sid: str) -> dict[str, list[str]]:
+    return moto.client().describe_secret(SecretId=sid)["VersionIdsToStages"]
+
+
+def holder(moto: MotoServer, sid: str, label: str) -> list[str]:
+    return [vid for vid, stages in labels(moto, sid).items() if label in stages]
+
+
+def value_at(moto: MotoServer, sid: str, **selector: str) -> str:
+    return moto.client().get_secret_value(SecretId=sid, **selector)["SecretString"]
+
+
+def invoke(sid: str, token: str, step: str) -> None:
+    handler({"SecretId": sid, "ClientRequestToken": token, "Step": step}, None)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_four_steps_rotate_the_secret(
+    lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    make_value, spec = SECRETS[name]
+    old = make_value()
+    sid = make_rotating_secret(lambda_env, f"aurora/{name}", old)
+    if spec:
+        monkeypatch.setenv("ROTATION_GENERATE", spec)
+    old_version = holder(lambda_env, sid, "AWSCURRENT")[0]
+    token = str(uuid.uuid4())
+
+    with caplog.at_level(logging.INFO, logger="git_sanitize.rotation.lambda"):
+        invoke(sid, token, "createSecret")
+        assert holder(lambda_env, sid, "AWSPENDING") == [token]
+        new = value_at(lambda_env, sid, VersionId=token, VersionStage="AWSPENDING")
+        assert new != old
+        assert value_at(lambda_env, sid, VersionStage="AWSCURRENT") == old
+
+        invoke(sid, token, "createSecret")  # a retried step changes nothing
+        assert value_at(lambda_env, sid, VersionId=token) == new
+
+        invoke(sid, token, "setSecret")
+        invoke(sid, token, "testSecret")
+        assert value_at(lambda_env, sid, VersionStage="AWSCURRENT") == old
+        invoke(sid, token, "finishSecret")
+
+    assert holder(lambda_env, sid, "AWSCURRENT") == [token]
+    assert holder(lambda_env, sid, "AWSPREVIOUS") == [old_version]
+    assert holder(lambda_env, sid, "AWSPENDING") == []
+    assert value_at(lambda_env, sid, VersionStage="AWSCURRENT") == new
+
+    if name == "JWT_SECRET":
+        assert len(new) == 128 and set(new) <= set("0123456789abcdef")
+    elif name == "DATABASE_URL":
+        before, after = urlsplit(old), urlsplit(new)
+        assert (after.scheme, after.username, after.hostname, after.port, after.path, after.query) == (
+            before.scheme,
+            before.username,
+            before.hostname,
+            before.port,
+            before.path,
+            before.query,
+        )
+        assert after.password != before.password
+
+    # Every step after finish is a no-op on the finished token.
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        invoke(sid, token, step)
+    assert value_at(lambda_env, sid, VersionStage="AWSCURRENT") == new
+
+    lines = [json.loads(r.getMessage()) for r in caplog.records]
+    assert [line["step"] for line in lines] == [
+        "createSecret",
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "finishSecret",
+    ]
+    assert lines[-1]["status"] == "finished"
+    assert all(old not in r.getMessage() and new not in r.getMessage() for r in caplog.records)
+
+
+class Recording(Target):
+    """A target that records what the protocol asked of it (values as hashes only)."""
+
+    kind = "recording"
+
+    def __init__(self, *, fail_test: bool = False, leak_alive: bool = False) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.fail_test = fail_test
+        self.leak_alive = leak_alive
+
+    def apply(self, old: Secret, new: Secret) -> None:
+        self.calls.append(("apply", new.sha256))
+
+    def test(self, value: Secret) -> None:
+        self.calls.append(("test", value.sha256))
+        if self.fail_test:
+            raise TargetError("the new credential was refused")
+
+    def revert(self, old: Secret, new: Secret) -> None:
+        self.calls.append(("revert", old.sha256))
+
+    def prove_leak_dead(self, leaked: Secret) -> LeakProof | None:
+        self.calls.append(("prove", leaked.sha256))
+        return LeakProof(leaked_rejected=not self.leak_alive, sessions_terminated=2)
+
+
+def settings(moto: MotoServer, **kw: object) -> LambdaSettings:
+    base: dict[str, object] = {
+        "generate": GenerateSpec(kind="password", length=24),
+        "key": None,
+        "target_spec": None,
+        "mode": "scheduled",
+        "region": moto.region,
+        "endpoint_url": moto.endpoint_url,
+    }
+    base.update(kw)
+    return LambdaSettings(**base)  # type: ignore[arg-type]
+
+
+def steps(moto: MotoServer, sid: str, token: str, target: Target, **kw: object) -> list[str]:
+    backend = AwsBackend(moto.region, endpoint_url=moto.endpoint_url)
+    cfg = settings(moto, **kw)
+    return [
+        run_step(sid, token, s, backend=backend, settings=cfg, target=target)
+        for s in ("createSecret", "setSecret", "testSecret", "finishSecret")
+    ]
+
+
+@pytest.mark.services
+def test_set_and_test_steps_reach_the_target_with_the_pending_value(lambda_env: MotoServer) -> None:
+    sid = make_rotating_secret(lambda_env, "aurora/ADMIN_PASSWORD", word())
+    token = str(uuid.uuid4())
+    target = Recording()
+    outcomes = steps(lambda_env, sid, token, target)
+    new = Secret(value_at(lambda_env, sid, VersionStage="AWSCURRENT"))
+    assert outcomes == ["created", "set", "tested", "finished"]
+    assert target.calls == [("apply", new.sha256), ("test", new.sha256)]
+
+
+@pytest.mark.services
+def test_compromised_mode_drops_previous_and_proves_the_leak_dead(lambda_env: MotoServer) -> None:
+    leaked = word()
+    sid = make_rotating_secret(lambda_env, "aurora/DATABASE_URL", leaked)
+    target = Recording()
+    outcomes = steps(lambda_env, sid, str(uuid.uuid4()), target, mode="compromised")
+    assert outcomes[-1] == "finished; leaked credential rejected; 2 sessions terminated"
+    assert ("prove", Secret(leaked).sha256) in target.calls
+    assert holder(lambda_env, sid, "AWSPREVIOUS") == []
+
+
+@pytest.mark.services
+def test_compromised_mode_fails_when_the_leak_still_works(lambda_env: MotoServer) -> None:
+    sid = make_rotating_secret(lambda_env, "aurora/DATABASE_URL", word())
+    with pytest.raises(LeakStillValid, match="still works"):
+        steps(lambda_env, sid, str(uuid.uuid4()), Recording(leak_alive=True), mode="compromised")
+
+
+@pytest.mark.services
+def test_failed_test_step_leaves_current_unchanged(lambda_env: MotoServer) -> None:
+    old = word()
+    sid = make_rotating_secret(lambda_env, "aurora/ADMIN_PASSWORD", old)
+    with pytest.raises(TargetError) as exc:
+        steps(lambda_env, sid, str(uuid.uuid4()), Recording(fail_test=True))
+    assert exc.value.step == "testSecret"
+    assert value_at(lambda_env, sid, VersionStage="AWSCURRENT") == old
+
+
+@pytest.mark.services
+def test_json_key_rotates_only_that_key(lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = {"JWT_SECRET": hex_value(), "ADMIN_PASSWORD": word()}
+    sid = make_rotating_secret(lambda_env, "aurora/app", json.dumps(doc))
+    monkeypatch.setenv("ROTATION_KEY", "JWT_SECRET")
+    monkeypatch.setenv("ROTATION_GENERATE", '{"kind": "hex", "bytes": 64}')
+    token = str(uuid.uuid4())
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        invoke(sid, token, step)
+    stored = json.loads(value_at(lambda_env, sid, VersionStage="AWSCURRENT"))
+    assert stored["ADMIN_PASSWORD"] == doc["ADMIN_PASSWORD"]
+    assert stored["JWT_SECRET"] != doc["JWT_SECRET"] and len(stored["JWT_SECRET"]) == 128
+
+
+@pytest.mark.services
+def test_refuses_when_rotation_is_not_enabled(lambda_env: MotoServer) -> None:
+    lambda_env.client().create_secret(Name="aurora/plain", SecretString=word())
+    with pytest.raises(RotationError, match="rotation is not enabled for secret 'aurora/plain'"):
+        invoke("aurora/plain", str(uuid.uuid4()), "createSecret")
+
+
+@pytest.mark.services
+def test_refuses_a_token_that_is_not_a_version(lambda_env: MotoServer) -> None:
+    sid = make_rotating_secret(lambda_env, "aurora/ADMIN_PASSWORD", word())
+    with pytest.raises(RotationError, match="has no version"):
+        invoke(sid, str(uuid.uuid4()), "setSecret")
+
+
+@pytest.mark.services
+def test_refuses_a_version_that_is_not_pending(lambda_env: MotoServer) -> None:
+    sid = make_rotating_secret(lambda_env, "aurora/ADMIN_PASSWORD", word())
+    previous = holder(lambda_env, sid, "AWSPREVIOUS")[0]
+    with pytest.raises(RotationError, match="not staged AWSPENDING"):
+        invoke(sid, previous, "setSecret")
+
+
+@pytest.mark.services
+def test_unknown_step_and_bad_event(lambda_env: MotoServer) -> None:
+    sid = make_rotating_secret(lambda_env, "aurora/ADMIN_PASSWORD", word())
+    with pytest.raises(RotationError, match="unknown rotation step 'rotateSecret'"):
+        invoke(sid, str(uuid.uuid4()), "rotateSecret")
+    with pytest.raises(RotationError, match="missing 'Step'"):
+        handler({"SecretId": sid, "ClientRequestToken": str(uuid.uuid4())}, None)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ROTATION_GENERATE": "{not json"}, "ROTATION_GENERATE is not valid JSON"),
+        ({"ROTATION_GENERATE": '{"kind": "emoji"}'}, "generate.kind must be one of"),
+        ({"ROTATION_GENERATE": '{"size": 3}'}, "unknown key 'size'"),
+        ({"ROTATION_TARGET": "[]"}, "ROTATION_TARGET must be a JSON object"),
+        ({"ROTATION_MODE": "lenient"}, "ROTATION_MODE must be one of"),
+        ({"AWS_REGION": ""}, "AWS_REGION is not set"),
+    ],
+)
+def test_bad_settings_are_one_config_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        LambdaSettings.from_env({"AWS_REGION": "us-east-1", **env})
