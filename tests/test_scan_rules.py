@@ -1,0 +1,226 @@
+"""Every built-in rule with a case it must catch, and the decoys no rule may report.
+
+Sample secrets are built at run time (concatenation + a seeded RNG) so the
+repository never holds a token-shaped literal.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import string
+from pathlib import Path
+
+import pytest
+
+from sanitize.errors import UsageError
+from sanitize.scan.detectors import Detector
+from sanitize.scan.rules import BUILTIN_CONTENT_RULES, BUILTIN_PATH_RULES, is_placeholder, load_custom_rules
+from sanitize.secret import sha256_hex
+
+RNG = random.Random(4242)
+ALNUM = string.ascii_letters + string.digits
+
+
+def _r(alphabet: str, n: int) -> str:
+    return "".join(RNG.choice(alphabet) for _ in range(n))
+
+
+def _pw(n: int = 20) -> str:
+    return _r(string.ascii_uppercase, 2) + _r(string.ascii_lowercase, 2) + _r(ALNUM, n - 6) + _r(string.digits, 2)
+
+
+def _pem(label: str) -> str:
+    body = base64.b64encode(RNG.randbytes(300)).decode()
+    dashes = "-" * 5
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"{dashes}BEGIN {label}{dashes}", *lines, f"{dashes}END {label}{dashes}"])
+
+
+def _samples() -> dict[int, list[tuple[str, str, str]]]:
+    """Rule index → [(text, secret value, reported rule id)]: at least one per built-in rule."""
+    aws_id = "AK" + "IA" + _r(string.ascii_uppercase + string.digits, 16)
+    aws_secret = _r(ALNUM + "/+", 40)
+    gh = "gh" + "p_" + _r(ALNUM, 36)
+    gh_pat = "github" + "_pat_" + _r(ALNUM + "_", 60)
+    slack = "xo" + "xb-" + _r(string.digits, 12) + "-" + _r(ALNUM, 24)
+    hook = "https://hooks.slack.com/services/T" + _r(string.ascii_uppercase, 8) + "/B" + \
+        _r(string.ascii_uppercase, 8) + "/" + _r(ALNUM, 24)
+    stripe = "rk" + "_live_" + _r(ALNUM, 24)
+    openai = "sk" + "-proj-" + _r(ALNUM + "_-", 48)
+    openai_legacy = "sk" + "-" + _r(ALNUM, 48)
+    pem = _pem("RSA PRIVATE" + " KEY")
+    pws = [_pw() for _ in range(12)]
+    bearer = _r(ALNUM, 40)
+    by_desc = {r.description: i for i, r in enumerate(BUILTIN_CONTENT_RULES)}
+
+    def idx(prefix: str) -> int:
+        (i,) = [i for d, i in by_desc.items() if d.startswith(prefix)]
+        return i
+
+    return {
+        idx("A PEM"): [(f"key = '''\n{pem}\n'''\n", pem, "private-key.block")],
+        idx("An AWS access key id"): [(f"aws_key_id: {aws_id}\n", aws_id, "aws.access-key")],
+        idx("An AWS secret access key"): [(f'AWS_SECRET_ACCESS_KEY = "{aws_secret}"\n', aws_secret,
+                                           "aws.secret-key")],
+        idx("A GitHub"): [(f"token: {gh}\n", gh, "github.token"), (f"GH={gh_pat}\n", gh_pat, "github.token")],
+        idx("A Slack bot"): [(f"slack: {slack}\n", slack, "slack.token")],
+        idx("A Slack incoming"): [(f"webhook: {hook}\n", hook, "slack.webhook")],
+        idx("A Stripe"): [(f"new Stripe('{stripe}')\n", stripe, "stripe.key")],
+        idx("An OpenAI"): [(f"client = OpenAI(key='{openai}')\n", openai, "openai.key"),
+                           (f"openai: {openai_legacy}\n", openai_legacy, "openai.key")],
+        idx("The password inside"): [
+            (f"url: postgresql://app:{pws[0]}@db.internal:5432/x\n", pws[0], "dsn.password"),
+            (f"url: postgres://app:{pws[1]}@db/x\n", pws[1], "dsn.password"),
+            (f'DB = "mysql://root:{pws[2]}@10.0.0.1/x"\n', pws[2], "dsn.password"),
+            (f"cache: redis://:{pws[3]}@cache:6379/0\n", pws[3], "dsn.password"),
+            (f"uri = 'mongodb+srv://svc:{pws[4]}@cluster0.example.net/app'\n", pws[4], "dsn.password"),
+            (f"broker: amqps://w:{pws[5]}@mq:5671//\n", pws[5], "dsn.password"),
+        ],
+        idx("A bearer token"): [(f'curl -H "Authorization: Bearer {bearer}" https://api.test/v1\n', bearer,
+                                 "curl.bearer")],
+        idx("A hardcoded fallback: process.env"): [
+            (f'const JWT_SECRET = process.env.JWT_SECRET || "{pws[6]}";\n', pws[6], "default.jwt-secret"),
+            (f"const k = process.env.API_KEY ?? '{pws[7]}';\n", pws[7], "default.api-key"),
+        ],
+        idx("A hardcoded fallback: os.getenv"): [
+            (f'SECRET_KEY = os.getenv("DJANGO_SECRET_KEY", "{pws[8]}")\n', pws[8], "default.django-secret-key"),
+        ],
+        idx("A credential constant"): [(f'const ADMIN_PASSWORD = "{pws[9]}";\n', pws[9], "default.admin-password")],
+        idx("A credential in env/shell"): [(f"export JWT_SECRET={pws[10]}\n", pws[10], "default.jwt-secret")],
+        idx("A quoted literal"): [(f'db_password = "{pws[11]}"\n', pws[11], "keyword.password")],
+    }
+
+
+SAMPLES = _samples()
+
+
+def test_every_builtin_content_rule_has_a_case() -> None:
+    assert set(SAMPLES) == set(range(len(BUILTIN_CONTENT_RULES)))
+
+
+@pytest.mark.parametrize("index", range(len(BUILTIN_CONTENT_RULES)),
+                         ids=[f"{i}:{r.id}" for i, r in enumerate(BUILTIN_CONTENT_RULES)])
+def test_builtin_rule_catches_its_case(index: int) -> None:
+    rule = BUILTIN_CONTENT_RULES[index]
+    detector = Detector(use_plugins=False)
+    for text, value, rule_id in SAMPLES[index]:
+        direct = [m for m in rule.compiled.finditer(text.encode()) if rule.accepts(m, m.group(rule.secret_group)
+                                                                               .decode())]
+        assert direct, (rule.id, text)
+        hits = detector.scan_blob(text.encode(), "src/sample.txt")
+        assert (rule_id, sha256_hex(value)) in {(h.rule, h.secret_sha256) for h in hits}, (rule.id, hits)
+
+
+DECOYS = [
+    "AWS_ACCESS_KEY_ID=" + "AK" + "IA" + "IOSFODNN7" + "EXAMPLE\n",
+    "AWS_SECRET_ACCESS_KEY=" + "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY\n",
+    "DATABASE_URL=postgresql://user:password@localhost:5432/app\n",
+    "ADMIN_PASSWORD=<your-password>\n",
+    "JWT_SECRET=${JWT_SECRET}\n",
+    "vault_token: {{ vault_token }}\n",
+    'password: "{{ .Values.db.password }}"\n',
+    "JWT_SECRET=changeme\n",
+    'const ADMIN_PASSWORD = "password";\n',
+    'db_password = "example-password"\n',
+    'export const PORT = process.env.PORT || "3000";\n',
+    "mysql://root:${MYSQL_ROOT_PASSWORD}@db/app\n",
+    "redis://:<password>@cache:6379\n",
+    'curl -H "Authorization: Bearer $TOKEN" https://api.test\n',
+    'curl -H "Authorization: Bearer <your-token>" https://api.test\n',
+    '"integrity": "sha512-' + base64.b64encode(random.Random(1).randbytes(64)).decode() + '"\n',
+    "id = 5f0c3a8e-9d7b-4c1e-8a2f-3b6d9e0f1a2c\n",
+    "- " + "".join(random.Random(2).choice("0123456789abcdef") for _ in range(40)) + " fix flaky test\n",
+    'token = get_token()\n',
+    'SECRET_KEY = os.environ["SECRET_KEY"]\n',
+    "-----BEGIN " + "PRIVATE KEY-----\n...\n-----END " + "PRIVATE KEY-----\n",
+    "sk-learn and scikit-learn are the same project\n",
+]
+
+
+@pytest.mark.parametrize("text", DECOYS, ids=range(len(DECOYS)))
+def test_decoys_are_not_reported(text: str) -> None:
+    assert Detector().scan_blob(text.encode(), "docs/setup.md") == []
+
+
+def test_binary_blobs_are_skipped_but_path_rules_still_apply() -> None:
+    token = "gh" + "p_" + _r(ALNUM, 36)
+    data = b"\x89PNG\r\n\x1a\n\x00" + token.encode() + b"\x00"
+    assert Detector().scan_blob(data, "assets/logo.png") == []
+    hits = Detector().scan_blob(data, "certs/client.p12")
+    assert [h.rule for h in hits] == ["path.private-key"] and hits[0].secret_sha256 == sha256_hex(data)
+
+
+@pytest.mark.parametrize(("path", "content", "rule"), [
+    (".ssl/key.pem", _pem("PRIVATE" + " KEY") + "\n", "path.private-key"),
+    ("deploy/id_rsa", _pem("OPENSSH PRIVATE" + " KEY") + "\n", "path.private-key"),
+    ("certs/server.key", _pem("EC PRIVATE" + " KEY") + "\n", "path.private-key"),
+    ("android/release.jks", "\x00\x01binary keystore\x00", "path.private-key"),
+    (".env", "JWT_SECRET=" + _r(ALNUM, 24) + "\n", "path.dotenv"),
+    (".env.production", "API_URL=https://api.test\nSESSION_KEY=" + _r(ALNUM, 24) + "\n", "path.dotenv"),
+    ("chat/log.json", '{"messages": [{"role": "user", "password": "' + _pw() + '"}]}', "path.credential-json"),
+    ("chat/log.jsonl", '{"text": "hi"}\n{"token": "' + _r(ALNUM, 30) + '"}\n', "path.credential-json"),
+])
+def test_path_rules(path: str, content: str, rule: str) -> None:
+    hits = Detector().scan_blob(content.encode(), path)
+    assert hits and hits[0].rule == rule and hits[0].kind == "path"
+    assert hits[0].secret_sha256 == sha256_hex(content.encode()) and hits[0].line is None
+
+
+@pytest.mark.parametrize(("path", "content"), [
+    (".ssl/cert.pem", _pem("CERTIFICATE") + "\n"),
+    ("keys/deploy.key.pub", "ssh-ed25519 AAAAC3Nza" + _r(ALNUM, 40) + " ci@test\n"),
+    (".env.example", "JWT_SECRET=changeme\nADMIN_PASSWORD=<your-password>\nDATABASE_URL=${DATABASE_URL}\n"),
+    (".env.sample", "JWT_SECRET=\n"),
+    (".env", "# nothing set yet\nJWT_SECRET=\n"),
+    ("package.json", '{"name": "aurora", "version": "1.0.0", "scripts": {"test": "jest"}}'),
+    ("config/tokens.json", '{"max_tokens": 100, "token_type": "bearer", "password": "<your-password>"}'),
+])
+def test_path_rule_decoys(path: str, content: str) -> None:
+    assert Detector().scan_blob(content.encode(), path) == []
+
+
+def test_placeholders() -> None:
+    for v in ("changeme", "<your-password>", "${DB_PASSWORD}", "{{ token }}", "your_api_key_here", "xxxxxxxx",
+              "EXAMPLEKEY123", "$SECRET", "5f0c3a8e-9d7b-4c1e-8a2f-3b6d9e0f1a2c", "abcdefgh"):
+        assert is_placeholder(v), v
+    assert not is_placeholder(_pw())
+
+
+def test_rule_ids_are_stable_strings() -> None:
+    ids = [r.id for r in BUILTIN_PATH_RULES]
+    assert ids == ["path.private-key", "path.dotenv", "path.credential-json"]
+    assert all("." in r.id for r in BUILTIN_CONTENT_RULES)
+
+
+def test_custom_rules_yaml_and_toml(tmp_path: Path) -> None:
+    value = "acme_" + _r(ALNUM, 24)
+    yml = tmp_path / "rules.yml"
+    yml.write_text("- id: acme.token\n  regex: '(acme_[A-Za-z0-9]{24})'\n  keywords: [acme_]\n  secret_group: 1\n")
+    toml = tmp_path / "rules.toml"
+    toml.write_text("[[rules]]\nid = \"acme.token\"\nregex = 'key=(?P<v>acme_[A-Za-z0-9]{24})'\n"
+                    "secret_group = \"v\"\n")
+    for f in (yml, toml):
+        rules = load_custom_rules(f)
+        hits = Detector(rules).scan_blob(f"key={value}\n".encode(), "app/settings.cfg")
+        assert ("acme.token", sha256_hex(value)) in {(h.rule, h.secret_sha256) for h in hits}
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("rules.json", "[]", "unknown rules format"),
+    ("rules.yml", "- id: x\n  regex: '('\n", "invalid regex"),
+    ("rules.yml", "just a string\n", "expected a non-empty list"),
+    ("rules.yml", "- id: x\n  regex: 'a(b)'\n  colour: red\n", "unknown keys"),
+    ("rules.toml", "[[rules]\n", "not valid TOML"),
+    ("rules.yml", "- id: x\n  regex: 'ab'\n  secret_group: 3\n", "no group 3"),
+])
+def test_bad_rules_files_are_usage_errors(tmp_path: Path, name: str, content: str, message: str) -> None:
+    f = tmp_path / name
+    f.write_text(content)
+    with pytest.raises(UsageError, match=message):
+        load_custom_rules(f)
+
+
+def test_missing_rules_file_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such rules file"):
+        load_custom_rules(tmp_path / "absent.yml")
