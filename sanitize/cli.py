@@ -139,7 +139,47 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
 
 @cli.command()
 @click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
-@click.option("--approver", required=True, help="Your name, as it goes in the audit log.")
+@click.option("--roster", type=click.Path(dir_okay=False), default=None,
+              help="CSV (name,email,role) of people to notify beyond the history's authors.")
+@click.option("--templates", type=click.Path(file_okay=False), default=None,
+              help="Directory of notice templates overriding the built-in ones (same file names).")
+@click.option("--deadline", default=None, help="Date by which every clone must be fresh or reset.")
+@click.option("--from", "sender", default=None, help="From: address of the .eml notices.")
+@_guard
+def notify(workdir: str, roster: str | None, templates: str | None, deadline: str | None,
+           sender: str | None) -> None:
+    """Render a notice per collaborator (Markdown, .eml, text), a team summary and the forge request."""
+    from sanitize.notify import DEFAULT_SENDER
+    from sanitize.notify import notify as do_notify
+
+    result = do_notify(workdir, roster=roster, templates=templates, deadline=deadline,
+                       sender=sender or DEFAULT_SENDER)
+    click.echo(f"{len(result.collaborators)} notices (Markdown, .eml, text) in {result.team_summary.parent}")
+    click.echo(f"team summary: {result.team_summary}")
+    click.echo(f"forge support request: {result.support_request}")
+    click.echo(f"publish for collaborators (migrate): {result.team_summary.parent / 'publish'}")
+
+
+@cli.command()
+@click.option("--commit-map", "commit_map", required=True,
+              help="The published commit-map (file path or http(s) URL).")
+@click.option("--purged", default=None,
+              help="The published purged.json (default: beside the commit-map when it is a file).")
+@click.option("--repo", default=".", type=click.Path(file_okay=False), show_default=True, help="Your clone.")
+@_guard
+def migrate(commit_map: str, purged: str | None, repo: str) -> None:
+    """Collaborator side: rebase your unpushed local commits onto the rewritten history."""
+    from sanitize.migrate import migrate as do_migrate
+
+    result = do_migrate(repo, commit_map=commit_map, purged=purged)
+    if not result.checked_purged:
+        click.echo("warning: no purged.json: local work was not checked for removed files or values", err=True)
+    for m in result.moved:
+        click.echo(f"{m.branch}: {m.commits} local commit(s) moved onto {m.new_base[:12]}; "
+                   f"now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
+    if not result.moved:
+        click.echo("no local branch is on the old history; nothing to move")
+
 @click.option("--digest", required=True, help="The plan digest you reviewed (plan.json 'digest').")
 @click.option("--expires", default="24h", show_default=True, help="How long the approval holds (30m, 24h, 7d).")
 @_guard

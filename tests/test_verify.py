@@ -31,7 +31,7 @@ def test_successful_push_then_verify_then_gc_proves_old_commits_gone(rewritten_w
     approve(r.workdir, approver="Alice", digest=r.digest)
     push(r.workdir)
     result = verify(r.workdir)
-    assert result.clean and not result.mismatched and not result.purged_present
+    assert result.clean and not result.mismatched and not result.purged_present and result.rescanned
     # A force-push alone leaves the old objects on the server: protocol v2 still serves them by id.
     assert result.still_served == list(r.first_changed_commits)
     proc = cli("push", "--workdir", str(r.workdir), "--gc-remote")

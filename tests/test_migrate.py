@@ -1,0 +1,129 @@
+"""migrate (collaborator side): unpushed commits move onto the rewritten history; purged content is refused."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sanitize import git
+from sanitize.approval import approve
+from sanitize.migrate import candidate_hashes, load_commit_map
+from sanitize.notify import notify
+from sanitize.push import push
+from sanitize.secret import sha256_hex
+from tests.plugins.rewritten_workdir import RewrittenWorkdir
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+
+
+def commit(clone: Path, name: str, content: str, message: str) -> str:
+    (clone / name).write_text(content)
+    git.run(["add", name], cwd=clone)
+    git.run(["commit", "-qm", message], cwd=clone)
+    return git.out(["rev-parse", "HEAD"], cwd=clone)
+
+
+@pytest.fixture
+def dev_clone(rewritten_workdir: RewrittenWorkdir, tmp_path: Path) -> Path:
+    """A collaborator's clone made before the purge; the purge is then pushed and notices published."""
+    r = rewritten_workdir
+    clone = tmp_path / "dev"
+    git.run(["clone", "-q", str(r.remote), str(clone)])
+    git.run(["config", "user.name", "Dev"], cwd=clone)
+    git.run(["config", "user.email", "dev@example.invalid"], cwd=clone)
+    return clone
+
+
+def publish(r: RewrittenWorkdir, clone: Path) -> Path:
+    approve(r.workdir, approver="Alice", digest=r.digest)
+    push(r.workdir)
+    notify(r.workdir)
+    git.run(["fetch", "-q", "--force", "origin", "+refs/heads/*:refs/remotes/origin/*"], cwd=clone)
+    return r.workdir / "notices" / "publish" / "commit-map"
+
+
+def test_migrate_carries_two_unpushed_commits_across(rewritten_workdir: RewrittenWorkdir, dev_clone: Path) -> None:
+    r = rewritten_workdir
+    old_tip = git.out(["rev-parse", "main"], cwd=dev_clone)
+    commit(dev_clone, "work1.txt", "one\n", "work one")
+    commit(dev_clone, "work2.txt", "two\n", "work two")
+    local_tip = git.out(["rev-parse", "main"], cwd=dev_clone)
+    cmap = publish(r, dev_clone)
+    proc = cli("migrate", "--commit-map", str(cmap), cwd=dev_clone)
+    assert proc.returncode == 0, proc.stderr
+    assert "main: 2 local commit(s) moved" in proc.stdout
+    new_main = r.rewritten_tips["refs/heads/main"]
+    assert git.out(["rev-parse", "main~2"], cwd=dev_clone) == new_main
+    assert git.out(["log", "--format=%s", "-2", "main"], cwd=dev_clone).splitlines() == ["work two", "work one"]
+    assert (dev_clone / "work1.txt").read_text() == "one\n" and not (dev_clone / ".env").exists()
+    assert git.out(["rev-parse", "refs/sanitize-backup/main"], cwd=dev_clone) == local_tip
+    # No old commit is reachable from the branch any more: the self-check in the notice passes for it.
+    assert git.run(["merge-base", "--is-ancestor", old_tip, "main"], cwd=dev_clone, check=False).returncode == 1
+    for sha in r.first_changed_commits:
+        assert git.run(["merge-base", "--is-ancestor", sha, "main"], cwd=dev_clone, check=False).returncode == 1
+    git.run(["push", "-q", "origin", "main"], cwd=dev_clone)
+    assert git.refs(r.remote)["refs/heads/main"] == git.out(["rev-parse", "main"], cwd=dev_clone)
+
+
+def test_branch_without_local_work_moves_to_its_rewritten_tip(rewritten_workdir: RewrittenWorkdir,
+                                                               dev_clone: Path) -> None:
+    r = rewritten_workdir
+    git.run(["branch", "feature", "origin/feature"], cwd=dev_clone)
+    cmap = publish(r, dev_clone)
+    proc = cli("migrate", "--commit-map", str(cmap), cwd=dev_clone)
+    assert proc.returncode == 0, proc.stderr
+    assert git.out(["rev-parse", "feature"], cwd=dev_clone) == r.rewritten_tips["refs/heads/feature"]
+    assert git.out(["rev-parse", "main"], cwd=dev_clone) == r.rewritten_tips["refs/heads/main"]
+
+
+def test_migrate_refuses_work_that_re_adds_a_purged_path(rewritten_workdir: RewrittenWorkdir,
+                                                         dev_clone: Path) -> None:
+    r = rewritten_workdir
+    commit(dev_clone, "ok.txt", "fine\n", "fine")
+    commit(dev_clone, ".env", "API_TOKEN=whatever\n", "bring env back")
+    cmap = publish(r, dev_clone)
+    before = {k: v for k, v in git.refs(dev_clone).items() if not k.startswith("refs/remotes/")}
+    proc = cli("migrate", "--commit-map", str(cmap), cwd=dev_clone)
+    assert proc.returncode == 2 and "re-adds the removed file .env" in proc.stderr
+    assert {k: v for k, v in git.refs(dev_clone).items() if not k.startswith("refs/remotes/")} == before
+    assert not any(k.startswith("refs/sanitize-backup/") for k in git.refs(dev_clone))
+
+
+def test_migrate_refuses_work_that_re_adds_a_purged_value(rewritten_workdir: RewrittenWorkdir,
+                                                          dev_clone: Path) -> None:
+    r = rewritten_workdir
+    password = r.secrets[1]
+    commit(dev_clone, "settings.py", f'DB_URL = "postgres://app:{password}@db.internal:5432/app"\n', "settings")
+    tip = git.out(["rev-parse", "main"], cwd=dev_clone)
+    cmap = publish(r, dev_clone)
+    proc = cli("migrate", "--commit-map", str(cmap), cwd=dev_clone)
+    assert proc.returncode == 2 and "value the purge removed" in proc.stderr
+    assert password not in proc.stderr + proc.stdout
+    assert git.out(["rev-parse", "main"], cwd=dev_clone) == tip
+
+
+def test_migrate_needs_the_rewritten_history_fetched(rewritten_workdir: RewrittenWorkdir, dev_clone: Path) -> None:
+    r = rewritten_workdir
+    commit(dev_clone, "w.txt", "w\n", "w")
+    tip = git.out(["rev-parse", "main"], cwd=dev_clone)
+    proc = cli("migrate", "--commit-map", str(r.workdir / "commit-map"), cwd=dev_clone)
+    assert proc.returncode == 2 and "git fetch origin" in proc.stderr
+    assert git.out(["rev-parse", "main"], cwd=dev_clone) == tip
+
+
+def test_candidate_hashes_find_values_inside_dsns_quotes_and_assignments() -> None:
+    for line, value in [('x = process.env.JWT_SECRET || "s3cr3t/with+b64="', "s3cr3t/with+b64="),
+                        ("postgres://u:hunter22@h:5432/db", "hunter22"), ("API_TOKEN=abcd1234", "abcd1234")]:
+        assert sha256_hex(value) in candidate_hashes(line)
+
+
+def test_bad_commit_map_is_a_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "cm"
+    bad.write_text("old new\nnot-a-sha also-not\n")
+    with pytest.raises(Exception, match="not a commit-map line"):
+        load_commit_map(str(bad))

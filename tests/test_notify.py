@@ -1,0 +1,126 @@
+"""Notices: one per collaborator (history + roster), three formats, a team summary, the forge request; no secret."""
+
+import email
+import email.policy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sanitize import git
+from sanitize.errors import UsageError
+from sanitize.notify import _lfs_objects, notify, read_roster
+from tests.plugins.rewritten_workdir import AUTHORS, RewrittenWorkdir
+
+
+def every_output(workdir: Path) -> str:
+    """All text the notify stage wrote, plus state and audit log."""
+    parts = []
+    for p in sorted((workdir / "notices").rglob("*")):
+        if p.is_file():
+            parts.append(p.read_bytes().decode("utf-8", "replace"))
+            if p.suffix == ".eml":  # attachments and bodies may be base64/quoted-printable encoded
+                msg = email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                parts += [part.get_content() for part in msg.walk() if not part.is_multipart()]
+    parts.append((workdir / "state.json").read_text())
+    parts.append((workdir / "audit.log").read_text())
+    return "\n".join(str(x) for x in parts)
+
+
+def test_every_author_gets_a_notice_in_three_formats(rewritten_workdir: RewrittenWorkdir, tmp_path: Path) -> None:
+    r = rewritten_workdir
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email,role\nDana Ops,dana@example.invalid,ops\nAlice A.,ALICE@example.invalid,lead\n")
+    proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "notify", "--workdir", str(r.workdir),
+                           "--roster", str(roster), "--deadline", "2026-12-01"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    notices = r.workdir / "notices"
+    emails = {e for _, e in AUTHORS} | {"dana@example.invalid"}
+    for addr in emails:
+        slug = addr.replace("@", "-").replace(".", "-")
+        for ext in ("md", "txt", "eml"):
+            assert (notices / f"{slug}.{ext}").is_file(), f"{slug}.{ext}"
+    assert len(list(notices.glob("*.md"))) == len(emails) + 2  # + team summary + forge request
+    carol = (notices / "carol-example-invalid.md").read_text()
+    assert "refs/heads/feature" in carol and "refs/heads/main" not in carol.split("Refs you committed")[1][:200]
+    assert "2026-12-01" in carol
+    for c in r.first_changed_commits:
+        assert f"git cat-file -t {c}" in carol and f"git for-each-ref --contains {c}" in carol
+    assert "git checkout main && git reset --hard origin/main" in carol
+    assert "git branch -D leak" in carol and "git tag -d v1" in carol
+    assert "git reflog expire --expire=now --all" in carol and "git gc --prune=now" in carol
+    assert "git-sanitize migrate" in carol and "rebase, never merge" in carol
+    assert f"git clone {r.remote}" in carol and "Forks" in carol
+    summary = (notices / "team-summary.md").read_text()
+    assert "Dana Ops" in summary and "| Alice A. | alice@example.invalid | lead |" in summary
+
+
+def test_no_notice_contains_a_secret_value(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    notify(r.workdir, deadline="2026-12-01")
+    text = every_output(r.workdir)
+    assert ".env" in text and "default.password" in text  # what was removed is named…
+    for secret in r.secrets:
+        assert secret not in text  # …its value never
+
+
+def test_eml_is_ready_to_send_with_the_migrate_kit(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    notify(r.workdir, sender="Sec <sec@example.invalid>")
+    msg = email.message_from_bytes((r.workdir / "notices" / "bob-example-invalid.eml").read_bytes(),
+                                   policy=email.policy.default)
+    assert msg["To"] == "Bob Builder <bob@example.invalid>" and msg["From"] == "Sec <sec@example.invalid>"
+    assert "history rewritten" in msg["Subject"] and msg["Message-ID"]
+    assert "SAFE PATH" in msg.get_body(preferencelist=("plain",)).get_content()
+    names = {part.get_filename() for part in msg.iter_attachments()}
+    assert names == {"commit-map", "purged.json"}
+    purged = json.loads((r.workdir / "notices" / "publish" / "purged.json").read_text())
+    assert purged["paths"] == [".env"] and set(purged["blobs"]) == set(r.purged_blobs)
+
+
+def test_forge_support_request_lists_pull_refs_and_first_changed_commits(
+        rewritten_workdir_with_pulls: RewrittenWorkdir) -> None:
+    r = rewritten_workdir_with_pulls
+    result = notify(r.workdir)
+    text = result.support_request.read_text()
+    assert "**Pull-request refs affected:** 1" in text and "refs/pull/1/head" in text
+    assert all(c in text for c in r.first_changed_commits)
+    assert str(r.remote) in text
+    # Pull-request refs are the host's to purge: not in anyone's reset commands.
+    assert "refs/pull" not in (r.workdir / "notices" / "alice-example-invalid.txt").read_text().split("FORGE")[0]
+
+
+def test_templates_can_be_overridden(rewritten_workdir: RewrittenWorkdir, tmp_path: Path) -> None:
+    r = rewritten_workdir
+    custom = tmp_path / "tpl"
+    custom.mkdir()
+    (custom / "notice.md.j2").write_text("Custom for {{ person.name }} by {{ deadline }}\n")
+    notify(r.workdir, templates=custom, deadline="2027-01-31")
+    assert (r.workdir / "notices" / "alice-example-invalid.md").read_text() == \
+        "Custom for Alice Admin by 2027-01-31\n"
+    assert "SAFE PATH" in (r.workdir / "notices" / "alice-example-invalid.txt").read_text()
+    (custom / "notice.md.j2").write_text("{{ no_such_variable }}\n")
+    with pytest.raises(UsageError, match="template"):
+        notify(r.workdir, templates=custom)
+
+
+def test_bad_roster_is_a_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "r.csv"
+    bad.write_text("name,email\nNo Mail,\n")
+    with pytest.raises(UsageError, match=":2: no valid email"):
+        read_roster(bad)
+    bad.write_text("who,where\nx,y\n")
+    with pytest.raises(UsageError, match="header"):
+        read_roster(bad)
+
+
+def test_orphaned_lfs_objects_are_found_among_purged_blobs(tmp_path: Path) -> None:
+    repo = tmp_path / "lfs.git"
+    git.run(["init", "-q", "--bare", str(repo)])
+    oid = "ab" * 32
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize 12345\n".encode()
+    blob = git.out(["hash-object", "-w", "--stdin"], cwd=repo, input=pointer)
+    other = git.out(["hash-object", "-w", "--stdin"], cwd=repo, input=b"plain file\n")
+    assert _lfs_objects(repo, [blob, other]) == [{"oid": oid, "size": "12345"}]
