@@ -1,0 +1,502 @@
+"""The purge plan: what the rewrite will delete, replace and reword, for review and sign-off.
+
+``make_plan`` turns a findings file into three artifacts beside each other:
+
+- ``plan.json`` (schema ``git-sanitize/plan/v1``): the source, the ref tips the
+  scan saw, the actions with the finding ids they cover, "fix in code" items, a
+  summary, and ``digest``. It never holds a secret value.
+- ``plan.secrets`` (mode 0600): the literal values to replace, one per line, in
+  git-filter-repo's ``--replace-text`` syntax, so rewrite can hand it over as is.
+- ``plan.md``: the Markdown rendering reviewers read.
+
+``digest`` is the SHA-256 of the canonical plan JSON (without ``digest``)
+followed by the bytes of ``plan.secrets``; approvals name it, and ``load_plan``
+refuses a plan whose files no longer hash to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sanitize import git
+from sanitize.errors import UsageError
+from sanitize.scan.report import Finding, ScanReport
+from sanitize.secret import Secret
+from sanitize.workdir import write_atomic, write_private
+
+PLAN_SCHEMA = "git-sanitize/plan/v1"
+MARKER = "***REMOVED***"
+SHORT_VALUE = 8  # a shorter literal may also occur in innocent text: the plan warns the reviewer
+_SAFE_BYTE = re.compile(rb"[A-Za-z0-9_]")
+
+Recover = Callable[[str, Iterable[Finding]], dict[str, Secret]]
+
+
+# plan.secrets lines ---------------------------------------------------------------------
+def secret_line(value: str) -> bytes:
+    """One ``--replace-text`` line for ``value``.
+
+    ``literal:`` when the value fits on one line (filter-repo splits on the
+    *last* ``==>``, which is ours, so a value may itself contain ``==>``);
+    otherwise ``regex:`` with every non-word byte hex-escaped, so newlines and
+    regex metacharacters match literally.
+    """
+    raw = value.encode("utf-8", "surrogateescape")
+    marker = MARKER.encode()
+    if b"\n" not in raw and b"\r" not in raw:
+        return b"literal:" + raw + b"==>" + marker + b"\n"
+    escaped = b"".join(bytes([c]) if _SAFE_BYTE.fullmatch(bytes([c])) else b"\\x%02x" % c for c in raw)
+    return b"regex:" + escaped + b"==>" + marker + b"\n"
+
+
+def parse_secret_line(line: bytes) -> Secret:
+    """The value of one line written by :func:`secret_line`; UsageError otherwise."""
+    body, sep, _ = line.rstrip(b"\r\n").rpartition(b"==>")
+    if not sep:
+        raise UsageError("plan.secrets: a line has no replacement marker")
+    if body.startswith(b"literal:"):
+        raw = body[len(b"literal:"):]
+    elif body.startswith(b"regex:"):
+        try:
+            raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), body[len(b"regex:"):])
+        except ValueError as exc:  # pragma: no cover - the pattern only yields valid hex
+            raise UsageError("plan.secrets: malformed regex line") from exc
+    else:
+        raise UsageError("plan.secrets: a line is neither literal: nor regex:")
+    return Secret(raw.decode("utf-8", "surrogateescape"))
+
+
+# The plan document ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """A loaded (or freshly made) plan; ``path`` is where plan.json lives."""
+
+    path: Path
+    source: str
+    tips: dict[str, str]
+    delete_paths: list[dict[str, Any]]
+    replace: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    fix_in_code: list[dict[str, Any]]
+    summary: dict[str, Any]
+    digest: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def secrets_path(self) -> Path:
+        return secrets_path_for(self.path)
+
+    @property
+    def markdown_path(self) -> Path:
+        return self.path.with_suffix(".md")
+
+    @property
+    def planned_sha256s(self) -> set[str]:
+        """Every secret value the plan replaces (content and messages)."""
+        return {r["secret_sha256"] for r in self.replace} | {
+            s for m in self.messages for s in m.get("secret_sha256s", [])}
+
+    @property
+    def paths(self) -> list[str]:
+        return [d["path"] for d in self.delete_paths]
+
+    def body(self) -> dict[str, Any]:
+        """The plan document without ``digest`` (what the digest covers)."""
+        return {
+            "schema": PLAN_SCHEMA,
+            "source": self.source,
+            "tips": dict(self.tips),
+            "actions": {"delete_paths": self.delete_paths, "replace": self.replace, "messages": self.messages},
+            "fix_in_code": self.fix_in_code,
+            "summary": self.summary,
+            **self.extra,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.body(), "digest": self.digest}
+
+    def secret_values(self) -> list[Secret]:
+        """The values in plan.secrets (already verified against the plan by load_plan)."""
+        return [parse_secret_line(line) for line in self.secrets_path.read_bytes().splitlines() if line.strip()]
+
+
+def secrets_path_for(plan_path: Path) -> Path:
+    """``plan.json`` → ``plan.secrets`` beside it."""
+    return plan_path.with_suffix(".secrets")
+
+
+def canonical(body: dict[str, Any]) -> bytes:
+    """The byte form the digest covers: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def compute_digest(body: dict[str, Any], secrets: bytes) -> str:
+    """sha256(canonical plan JSON without digest + plan.secrets bytes)."""
+    return hashlib.sha256(canonical(body) + secrets).hexdigest()
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Read and verify a plan; UsageError if missing, malformed, tampered, or its secrets are gone."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{p}: no such plan file") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{p}: not a readable plan JSON file ({exc.__class__.__name__})") from exc
+    if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
+        raise UsageError(f"{p}: not a git-sanitize plan (schema {PLAN_SCHEMA} expected)")
+    sp = secrets_path_for(p)
+    if not sp.is_file():
+        raise UsageError(f"{sp}: missing; the plan cannot be applied without its secrets file (re-run plan)")
+    if stat.S_IMODE(sp.stat().st_mode) & 0o077:
+        raise UsageError(f"{sp}: readable by other users; chmod 600 it")
+    secrets = sp.read_bytes()
+    try:
+        digest = data.pop("digest")
+        actions = data.pop("actions")
+        known = {"schema", "source", "tips", "fix_in_code", "summary"}
+        plan = Plan(
+            path=p, source=str(data["source"]), tips={str(k): str(v) for k, v in data["tips"].items()},
+            delete_paths=list(actions["delete_paths"]), replace=list(actions["replace"]),
+            messages=list(actions["messages"]), fix_in_code=list(data["fix_in_code"]),
+            summary=dict(data["summary"]), digest=str(digest),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise UsageError(f"{p}: malformed plan: missing or wrong field {exc}") from exc
+    if compute_digest(plan.body(), secrets) != plan.digest:
+        raise UsageError(f"{p}: digest does not match the plan and plan.secrets: edited after review or "
+                         f"tampered with; re-run plan and have it reviewed again")
+    got = {s.sha256 for s in plan.secret_values()}
+    if got != plan.planned_sha256s:
+        raise UsageError(f"{sp}: does not hold exactly the values the plan replaces")
+    return plan
+
+
+# History helpers (shared with rewrite) ----------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    """One entry of ``git log --raw``: what a commit did to one path."""
+
+    commit: str
+    status: str
+    mode: str
+    blob: str
+    old_path: str | None
+    path: str
+
+
+def peel_commits(repo: str | os.PathLike[str], shas: Iterable[str]) -> dict[str, str]:
+    """object id → the commit it peels to (objects that are not commits or tags of commits are left out)."""
+    shas = list(dict.fromkeys(shas))
+    if not shas:
+        return {}
+    proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
+                   input="".join(f"{s}^{{commit}}\n" for s in shas).encode())
+    result = {}
+    for sha, line in zip(shas, proc.stdout.decode().splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "commit":
+            result[sha] = parts[0]
+    return result
+
+
+def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bool = True) -> Iterator[Change]:
+    """Every path change in the history of ``commits``, merges included (combined diff).
+
+    Used to find every path a blob ever lived at, and where that file was moved.
+    """
+    starts = "".join(f"{c}\n" for c in dict.fromkeys(commits))
+    if not starts:
+        return
+    args = ["log", "--stdin", "--raw", "-z", "--no-abbrev", "-c", "--format=%x01%H", "--no-color"]
+    args.append("-M" if renames else "--no-renames")
+    data = git.run(args, cwd=repo, input=starts.encode()).stdout
+    for chunk in data.split(b"\x01")[1:]:
+        commit = chunk[:64].split(b"\0", 1)[0].strip().decode()
+        tokens = chunk[len(commit):].split(b"\0")
+        i = 0
+        while i < len(tokens):
+            meta = tokens[i].lstrip(b"\n")
+            i += 1
+            if not meta.startswith(b":"):
+                continue
+            ncolon = len(meta) - len(meta.lstrip(b":"))
+            fields = meta[ncolon:].split(b" ")
+            modes, shas, status = fields[: ncolon + 1], fields[ncolon + 1: 2 * ncolon + 2], fields[-1].decode()
+            old = None
+            if ncolon == 1 and status[:1] in ("R", "C"):
+                old = tokens[i].decode("utf-8", "surrogateescape")
+                i += 1
+            path = tokens[i].decode("utf-8", "surrogateescape")
+            i += 1
+            yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
+
+
+@dataclass
+class History:
+    """The commit graph of some tips: topological order (oldest first) and parents."""
+
+    order: list[str]
+    parents: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def load(cls, repo: str | os.PathLike[str], tips: Iterable[str]) -> History:
+        starts = "".join(f"{c}\n" for c in dict.fromkeys(tips))
+        if not starts:
+            return cls([], {})
+        text = git.run(["rev-list", "--stdin", "--topo-order", "--reverse", "--parents"], cwd=repo,
+                       input=starts.encode()).stdout.decode()
+        order: list[str] = []
+        parents: dict[str, tuple[str, ...]] = {}
+        for line in text.splitlines():
+            ids = line.split()
+            order.append(ids[0])
+            parents[ids[0]] = tuple(ids[1:])
+        return cls(order, parents)
+
+    def descendants_closure(self, seeds: set[str]) -> set[str]:
+        """Seeds plus every commit with a parent in the set: what a rewrite of the seeds changes."""
+        changed: set[str] = set()
+        for c in self.order:
+            if c in seeds or any(p in changed for p in self.parents[c]):
+                changed.add(c)
+        return changed
+
+    def changed_reachable(self, tip: str, changed: set[str]) -> set[str]:
+        """Changed commits reachable from ``tip`` (unchanged commits have only unchanged ancestors)."""
+        seen: set[str] = set()
+        stack = [tip] if tip in changed else []
+        while stack:
+            c = stack.pop()
+            if c in seen:
+                continue
+            seen.add(c)
+            stack.extend(p for p in self.parents.get(c, ()) if p in changed and p not in seen)
+        return seen
+
+    def first(self, commits: set[str]) -> str | None:
+        """The earliest of ``commits`` in topological order."""
+        return next((c for c in self.order if c in commits), None)
+
+
+# Making the plan --------------------------------------------------------------------------
+def _default_recover(repo: str, findings: Iterable[Finding]) -> dict[str, Secret]:
+    try:
+        from sanitize.scan.engine import recover_values
+    except ImportError as exc:  # pragma: no cover - the engine ships with the package
+        raise UsageError("the scan engine is not installed; cannot recover values for the plan") from exc
+    return recover_values(repo, findings)
+
+
+def _local_repo(source: str, tmp: Path) -> str:
+    """A readable copy of the scanned repository: the path itself, or a mirror clone of a URL."""
+    if Path(source).exists():
+        git.git_dir(source)
+        return source
+    dest = tmp / "source.git"
+    git.run(["clone", "--quiet", "--mirror", source, str(dest)])
+    return str(dest)
+
+
+def lineage_paths(all_changes: list[Change], blobs: set[str]) -> dict[str, str]:
+    """Every path where one of ``blobs`` appeared, plus where those files were later renamed/moved.
+
+    Returns path → how it was found ("blob" or "renamed from X").
+    """
+    found: dict[str, str] = {}
+    for ch in all_changes:
+        if ch.blob in blobs and ch.mode != "160000":
+            found.setdefault(ch.path, "blob")
+            if ch.old_path is not None:
+                found.setdefault(ch.old_path, "blob")
+    grew = True
+    while grew:
+        grew = False
+        for ch in all_changes:
+            if ch.old_path is not None and ch.old_path in found and ch.path not in found:
+                found[ch.path] = f"renamed from {ch.old_path}"
+                grew = True
+    return found
+
+
+def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
+              drop_findings: Iterable[str] = (), recover: Recover | None = None) -> Plan:
+    """Write plan.json, plan.secrets (0600) and plan.md for a findings file; return the plan.
+
+    ``keep_paths``: paths not to delete (their content findings still get replaced).
+    ``drop_findings``: finding ids the reviewer rejects as false positives.
+    ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
+    """
+    report = ScanReport.load(findings_path)
+    keep = set(keep_paths)
+    drop = set(drop_findings)
+    ids = {f.id for f in report.findings}
+    unknown = sorted(drop - ids)
+    if unknown:
+        raise UsageError(f"--drop {unknown[0]}: no such finding id in {findings_path}")
+    findings = [f for f in report.findings if f.id not in drop]
+    path_findings = [f for f in findings if f.kind == "path"]
+    with tempfile.TemporaryDirectory(prefix="git-sanitize-plan-") as tmpd:
+        repo = _local_repo(report.source, Path(tmpd))
+        peeled = peel_commits(repo, report.refs.values())
+        missing = sorted(r for r, s in report.refs.items() if s not in peeled and not _exists(repo, s))
+        if missing:
+            raise UsageError(f"{report.source}: ref {missing[0]} tip from the scan is not in the repository; "
+                             f"scan again")
+        tip_commits = sorted(set(peeled.values()))
+        all_changes = list(changes(repo, tip_commits))
+        history = History.load(repo, tip_commits)
+
+        # Path deletions follow the blob to every path it lived at, and on through renames.
+        delete: dict[str, set[str]] = defaultdict(set)
+        how: dict[str, str] = {}
+        for f in path_findings:
+            if not f.path:
+                continue
+            found = lineage_paths(all_changes, {f.blob} if f.blob else set())
+            found.setdefault(f.path, "blob")
+            for p, why in found.items():
+                delete[p].add(f.id)
+                how.setdefault(p, why)
+        bad_keep = sorted(keep - set(delete))
+        for p in keep:
+            delete.pop(p, None)
+        if bad_keep:
+            raise UsageError(f"--keep-path {bad_keep[0]}: no path finding at that path in {findings_path}")
+
+        value_findings = [f for f in findings if f.kind in ("content", "message")]
+        values = (recover or _default_recover)(repo, value_findings) if value_findings else {}
+        by_sha: dict[str, Secret] = {}
+        for f in value_findings:
+            v = values.get(f.id)
+            if v is None or Secret(v).sha256 != f.secret_sha256:
+                raise UsageError(f"finding {f.id} ({f.rule}): its value could not be recovered from the "
+                                 f"repository; re-run scan, or --drop {f.id} if it is a false positive")
+            by_sha[f.secret_sha256] = Secret(v)
+
+        replace_groups: dict[str, list[Finding]] = defaultdict(list)
+        message_groups: dict[str, list[Finding]] = defaultdict(list)
+        for f in value_findings:
+            if f.kind == "content":
+                replace_groups[f.secret_sha256].append(f)
+            else:
+                message_groups[f.commit or "?"].append(f)
+        replace = [{
+            "secret_sha256": sha, "preview": fs[0].preview, "rule": sorted({f.rule for f in fs})[0],
+            "rules": sorted({f.rule for f in fs}), "finding_ids": sorted({f.id for f in fs}),
+            "paths": sorted({f.path for f in fs if f.path}), "blobs": len({f.blob for f in fs if f.blob}),
+            "short": len(by_sha[sha]) < SHORT_VALUE,
+        } for sha, fs in sorted(replace_groups.items())]
+        messages = [{
+            "object": obj, "finding_ids": sorted({f.id for f in fs}),
+            "secret_sha256s": sorted({f.secret_sha256 for f in fs}), "rules": sorted({f.rule for f in fs}),
+        } for obj, fs in sorted(message_groups.items())]
+        delete_paths = [{"path": p, "finding_ids": sorted(delete[p]), "found": how[p]} for p in sorted(delete)]
+
+        fix = [x for x in _fix_in_code(repo, report, findings, by_sha) if x["path"] not in delete]
+
+        # What will change: commits whose tree holds a purged path or blob, or whose message holds a value.
+        bad_blobs = {f.blob for f in value_findings if f.blob}
+        seeds = {c.commit for c in all_changes if c.path in delete or c.blob in bad_blobs}
+        seeds |= {m["object"] for m in messages if m["object"] in history.parents}
+        changed = history.descendants_closure(seeds)
+        refs_changing = {}
+        for ref, sha in sorted(report.refs.items()):
+            c = peeled.get(sha)
+            n = len(history.changed_reachable(c, changed)) if c else 0
+            tag_msg = any(m["object"] == sha for m in messages)
+            if n or tag_msg:
+                refs_changing[ref] = n
+        summary = {
+            "findings": len(report.findings), "findings_planned": len(findings),
+            "dropped_findings": sorted(drop), "kept_paths": sorted(keep),
+            "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),
+            "fix_in_code": len(fix), "commits_total": len(history.order), "commits_changing": len(changed),
+            "refs_changing": refs_changing, "refs_total": len(report.refs),
+            "short_values": sum(1 for r in replace if r["short"]),
+        }
+
+    secrets = b"".join(secret_line(by_sha[sha].reveal()) for sha in sorted(by_sha))
+    out_path = Path(out)
+    plan = Plan(path=out_path, source=report.source, tips=dict(report.refs), delete_paths=delete_paths,
+                replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="")
+    digest = compute_digest(plan.body(), secrets)
+    plan = Plan(**{**plan.__dict__, "digest": digest})
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(plan.secrets_path, secrets)
+    write_atomic(out_path, json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    write_atomic(plan.markdown_path, render_markdown(plan))
+    return plan
+
+
+def _exists(repo: str, sha: str) -> bool:
+    return git.run(["cat-file", "-e", sha], cwd=repo, check=False).returncode == 0
+
+
+def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
+                 values: dict[str, Secret]) -> list[dict[str, Any]]:
+    """Hardcoded fallback defaults still at a branch tip: after replacement they fall back to the marker."""
+    defaults = [f for f in findings if f.kind == "content" and f.rule.startswith("default.") and f.path]
+    items: dict[tuple[str, str, str], dict[str, Any]] = {}
+    branches = {r: s for r, s in report.refs.items() if r.startswith("refs/heads/")}
+    if not defaults or not branches:
+        return []
+    queries = [(ref, f) for ref in sorted(branches) for f in defaults]
+    proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
+                   input="".join(f"{branches[ref]}:{f.path}\n" for ref, f in queries).encode())
+    for (ref, f), line in zip(queries, proc.stdout.decode("utf-8", "replace").splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) != 2 or parts[1] != "blob":
+            continue
+        blob = parts[0]
+        line_no = f.line if blob == f.blob else _line_of(repo, blob, values[f.secret_sha256])
+        if line_no is None:
+            continue
+        key = (f.path or "", f.rule, ref)
+        items.setdefault(key, {"path": f.path, "line": line_no, "rule": f.rule, "ref": ref, "finding_id": f.id})
+    return [items[k] for k in sorted(items)]
+
+
+def _line_of(repo: str, blob: str, value: Secret) -> int | None:
+    data = git.run(["cat-file", "blob", blob], cwd=repo).stdout
+    needle = value.reveal().encode("utf-8", "surrogateescape")
+    at = data.find(needle)
+    return None if at < 0 else data.count(b"\n", 0, at) + 1
+
+
+def render_markdown(plan: Plan) -> str:
+    """plan.md: what reviewers read (never a secret value; previews only)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("sanitize", "templates"), autoescape=False,  # noqa: S701 - Markdown, not HTML
+                      undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("plan.md.j2").render(plan=plan, marker=MARKER)
+
+
+def copy_plan(plan: Plan, dest_dir: Path) -> Path:
+    """Copy plan.json (+ plan.secrets 0600, plan.md) into ``dest_dir``; return the new plan.json path."""
+    target = dest_dir / "plan.json"
+    if target.resolve() == plan.path.resolve():
+        return target
+    shutil.copyfile(plan.path, target)
+    write_private(secrets_path_for(target), plan.secrets_path.read_bytes())
+    if plan.markdown_path.is_file():
+        shutil.copyfile(plan.markdown_path, target.with_suffix(".md"))
+    return target
+
+
+__all__ = ["MARKER", "PLAN_SCHEMA", "Change", "History", "Plan", "changes", "compute_digest", "copy_plan",
+           "lineage_paths", "load_plan", "make_plan", "peel_commits", "secret_line"]

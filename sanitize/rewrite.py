@@ -1,0 +1,604 @@
+"""Apply a reviewed plan to a fresh mirror with git-filter-repo, then prove the result clean.
+
+Steps, each recorded in the workdir's state (stage ``rewrite``, ``step``) so a
+re-run after a crash resumes instead of starting over:
+
+1. ``cloned``: ``git clone --mirror --no-local SOURCE DIR/mirror.git`` and
+   ``DIR/backup.bundle`` (every ref, 0600) verified — before anything is rewritten.
+2. ``filtered``: git-filter-repo, driven as a module (this is the only file that
+   imports it): path deletions, ``--replace-text``/``--replace-message`` from
+   plan.secrets, ``--sensitive-data-removal``, empty commits kept so every old
+   commit maps to exactly one new one; its commit-map and ref-map copied to DIR.
+3. ``done``: reflogs expired and gc'd (filter-repo does it), rescan with the same
+   rules plus a direct search of every object for the planned values,
+   gitleaks as a second opinion, report (JSON + Markdown).
+
+A crash inside filter-repo leaves a half-rewritten mirror: the re-run drops it
+and clones again (the backup bundle already holds the original).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sanitize import git
+from sanitize.errors import SanitizeError, UsageError, VerificationFailed
+from sanitize.plan import MARKER, History, Plan, copy_plan, load_plan, peel_commits
+from sanitize.workdir import Workdir, write_atomic
+
+ZERO = "0" * 40
+# What a workdir may hold before its first rewrite (a plan written straight into it, a playbook's scan).
+_PRE_REWRITE = {"plan.json", "plan.secrets", "plan.md", "findings.json", "state.json", "audit.log", "review"}
+_SIGNATURES = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN SIGNED MESSAGE-----")
+
+
+class RewriteError(SanitizeError):
+    """git-filter-repo refused or failed; the message names what to fix."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class RewriteResult:
+    """What the rewrite did: the report document and where the artifacts are."""
+
+    workdir: Path
+    report: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mirror(self) -> Path:
+        return self.workdir / "mirror.git"
+
+    @property
+    def clean(self) -> bool:
+        return bool(self.report.get("verification", {}).get("clean"))
+
+
+# Entry point ----------------------------------------------------------------------------
+def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file: str | None = None) -> RewriteResult:
+    """Rewrite a mirror of the plan's source into ``workdir``; VerificationFailed if anything planned remains."""
+    plan = load_plan(plan_path)
+    root = Path(workdir)
+    _check_workdir(root, plan)
+    _check_source(plan)
+    wd = Workdir.create(root)
+    prior = wd.stage("rewrite")
+    if prior.get("status") == "done" and prior.get("plan_digest") == plan.digest:
+        report_path = root / "rewrite-report.json"
+        if report_path.is_file():
+            return RewriteResult(root, json.loads(report_path.read_text(encoding="utf-8")))
+    copy_plan(plan, root)
+    step = prior.get("step") if prior.get("plan_digest") == plan.digest else None
+    wd.record("rewrite", "running", plan_digest=plan.digest, source=plan.source, step=step or "started")
+    wd.audit.append("rewrite.start", plan_digest=plan.digest, source=plan.source, resume_from=step)
+    timings: dict[str, float] = {}
+    inv_path = root / "rewrite-inventory.json"
+
+    try:
+        if step not in ("cloned", "filtered") or not _mirror_matches_bundle(wd):
+            step = None
+        if step is None:
+            t = time.monotonic()
+            _clone(plan, wd)
+            timings["clone"] = time.monotonic() - t
+            t = time.monotonic()
+            _backup(wd)
+            timings["bundle"] = time.monotonic() - t
+            t = time.monotonic()
+            inventory = _inventory(wd.mirror, plan)
+            write_atomic(inv_path, json.dumps(inventory) + "\n")
+            timings["inventory"] = time.monotonic() - t
+            wd.record("rewrite", "running", step="cloned")
+            step = "cloned"
+        inventory = json.loads(inv_path.read_text(encoding="utf-8"))
+        if step == "cloned":
+            t = time.monotonic()
+            wd.record("rewrite", "running", step="filtering")
+            gitlinks = _filter(plan, wd, progress=progress)
+            inventory["gitlinks"] = gitlinks
+            inventory["unmapped"] = _complete_commit_map(wd, inventory)
+            write_atomic(inv_path, json.dumps(inventory) + "\n")
+            timings["filter_repo"] = time.monotonic() - t
+            wd.record("rewrite", "running", step="filtered")
+        else:
+            # Resuming after filter-repo finished: make sure the old objects are gone.
+            t = time.monotonic()
+            _expire_and_gc(wd.mirror)
+            timings["gc"] = time.monotonic() - t
+        t = time.monotonic()
+        report, detail = _report(plan, wd, inventory)
+        timings["report"] = time.monotonic() - t
+        t = time.monotonic()
+        verification = _verify(plan, wd, detail, rules_file=rules_file)
+        timings["rescan"] = time.monotonic() - t
+        t = time.monotonic()
+        report["independent_check"] = _gitleaks(wd.mirror, plan)
+        timings["gitleaks"] = time.monotonic() - t
+        report["verification"] = verification
+        report["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        write_atomic(root / "rewrite-report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(root / "rewrite-report.md", render_report(report))
+        if not verification["clean"]:
+            wd.record("rewrite", "failed", step="verify-failed")
+            wd.audit.append("rewrite.failed", plan_digest=plan.digest, problems=len(verification["problems"]))
+            raise VerificationFailed(
+                f"rewrite verification failed: {len(verification['problems'])} planned item(s) still reachable in "
+                f"{wd.mirror} (see {root / 'rewrite-report.md'}); do not push")
+        wd.record("rewrite", "done", step="done", **detail)
+        wd.audit.append("rewrite.done", plan_digest=plan.digest, commits_changed=len(detail["old_commits"]),
+                        refs_changed=len(detail["first_changed"]))
+    except SanitizeError:
+        if wd.stage("rewrite").get("status") == "running":
+            wd.record("rewrite", "failed")
+        raise
+    return RewriteResult(root, report, timings)
+
+
+# Refusals (before anything is written) -----------------------------------------------------
+def _check_workdir(root: Path, plan: Plan) -> None:
+    """A workdir is fresh, or belongs to this very plan; anything else is refused untouched."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise UsageError(f"{root}: exists and is not a directory")
+    entries = {p.name for p in root.iterdir()}
+    if not entries:
+        return
+    digests: set[str] = set()
+    if "state.json" in entries:
+        state = Workdir(root).state()
+        for name in ("plan", "rewrite"):
+            d = state["stages"].get(name, {}).get("plan_digest")
+            if d:
+                digests.add(d)
+        meta = state.get("meta", {})
+        if isinstance(meta, dict) and meta.get("plan_digest"):
+            digests.add(meta["plan_digest"])
+    elif not entries <= _PRE_REWRITE:
+        raise UsageError(f"{root}: not empty and not a git-sanitize workdir; choose an empty --workdir "
+                         f"(nothing was changed)")
+    wd_plan = root / "plan.json"
+    if wd_plan.is_file() and wd_plan.resolve() != plan.path.resolve():
+        try:
+            digests.add(json.loads(wd_plan.read_text(encoding="utf-8")).get("digest", "?"))
+        except (OSError, ValueError, AttributeError):
+            digests.add("?")
+    other = sorted(d for d in digests if d != plan.digest)
+    if other:
+        raise UsageError(f"{root}: workdir belongs to another plan ({other[0][:12]}); use a fresh --workdir "
+                         f"(nothing was changed)")
+
+
+def _check_source(plan: Plan) -> None:
+    """The source must be the repository the plan was made for, with the tips the scan saw."""
+    if "://" not in plan.source and ":" not in plan.source.split("/")[0] and not Path(plan.source).exists():
+        raise UsageError(f"{plan.source}: the plan's source does not exist")
+    proc = git.run(["ls-remote", plan.source], check=False)
+    if proc.returncode != 0:
+        raise UsageError(f"{plan.source}: the plan's source is not a readable git repository")
+    now: dict[str, str] = {}
+    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/") and not ref.endswith("^{}"):
+            now[ref] = sha
+    seen = plan.tips
+    if seen and not set(seen.values()) & set(now.values()):
+        raise UsageError(f"{plan.source}: the plan was made for another repository (none of its "
+                         f"{len(seen)} ref tips is there)")
+    moved = sorted(r for r in set(seen) | set(now) if seen.get(r) != now.get(r))
+    if moved:
+        raise UsageError(f"{plan.source}: {len(moved)} ref(s) differ from the scan (e.g. {moved[0]}): the plan "
+                         f"does not describe this repository any more; scan and plan again")
+
+
+# Steps ----------------------------------------------------------------------------------
+def _clone(plan: Plan, wd: Workdir) -> None:
+    if wd.mirror.exists():
+        shutil.rmtree(wd.mirror)  # ours, half-made or half-rewritten: the bundle/source hold the original
+    git.run(["clone", "--quiet", "--mirror", "--no-local", plan.source, str(wd.mirror)])
+    got = {r: s for r, s in git.refs(wd.mirror).items()}
+    if got != plan.tips:
+        moved = sorted(r for r in set(got) | set(plan.tips) if got.get(r) != plan.tips.get(r))
+        shutil.rmtree(wd.mirror)
+        raise UsageError(f"{plan.source}: the clone's refs differ from the plan (e.g. {moved[0]}); scan and plan "
+                         f"again")
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _backup(wd: Workdir) -> None:
+    """Every ref of the original, 0600, verified, before anything is rewritten."""
+    tmp = wd.root / "backup.bundle.tmp"
+    with _umask(0o077):
+        git.run(["bundle", "create", "--quiet", str(tmp), "--all"], cwd=wd.mirror)
+    os.chmod(tmp, 0o600)
+    git.run(["bundle", "verify", "--quiet", str(tmp)], cwd=wd.mirror)
+    os.replace(tmp, wd.bundle)
+
+
+def _bundle_heads(wd: Workdir) -> dict[str, str]:
+    proc = git.run(["bundle", "list-heads", str(wd.bundle)], cwd=wd.mirror, check=False)
+    heads: dict[str, str] = {}
+    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+        sha, _, ref = line.partition(" ")
+        if ref.startswith("refs/"):
+            heads[ref] = sha
+    return heads
+
+
+def _mirror_matches_bundle(wd: Workdir) -> bool:
+    """Resume only from a mirror and a verified bundle that are both complete."""
+    if not (wd.mirror.is_dir() and wd.bundle.is_file()):
+        return False
+    if git.run(["bundle", "verify", "--quiet", str(wd.bundle)], cwd=wd.mirror, check=False).returncode != 0:
+        return False
+    return bool(_bundle_heads(wd))
+
+
+def _objects(repo: Path) -> dict[str, str]:
+    """Every object in the repository → its type."""
+    text = git.out(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"], cwd=repo)
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        sha, _, kind = line.partition(" ")
+        result[sha] = kind
+    return result
+
+
+def _size_kib(repo: Path) -> int:
+    stats = dict(line.split(": ", 1) for line in git.out(["count-objects", "-v"], cwd=repo).splitlines())
+    return int(stats.get("size", 0)) + int(stats.get("size-pack", 0))
+
+
+def _headers(repo: Path, shas: list[str]) -> Iterator[tuple[str, bytes]]:
+    """(id, raw object) for commits/tags, via one cat-file --batch."""
+    if not shas:
+        return
+    data = git.run(["cat-file", "--batch"], cwd=repo, input="".join(f"{s}\n" for s in shas).encode()).stdout
+    pos = 0
+    while pos < len(data):
+        end = data.index(b"\n", pos)
+        sha, _kind, size = data[pos:end].split()
+        start = end + 1
+        yield sha.decode(), data[start:start + int(size)]
+        pos = start + int(size) + 1
+
+
+def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
+    """What the original holds, kept beside the mirror so a resumed run can still report."""
+    objects = _objects(mirror)
+    peeled = peel_commits(mirror, plan.tips.values())
+    history = History.load(mirror, peeled.values())
+    signed_commits = [sha for sha, raw in _headers(mirror, history.order)
+                      if b"\ngpgsig " in raw.split(b"\n\n", 1)[0] or b"\ngpgsig-sha256 " in raw.split(b"\n\n", 1)[0]]
+    tag_objects = [s for s, k in objects.items() if k == "tag"]
+    signed_tags = [sha for sha, raw in _headers(mirror, tag_objects) if any(sig in raw for sig in _SIGNATURES)]
+    return {
+        "blobs": sorted(s for s, k in objects.items() if k == "blob"),
+        "order": history.order,
+        "parents": {c: list(p) for c, p in history.parents.items()},
+        "peeled": peeled,
+        "signed_commits": signed_commits,
+        "signed_tags": signed_tags,
+        "size_kib": _size_kib(mirror),
+        "gitlinks": [],
+    }
+
+
+class _Env:
+    """filter-repo runs git with os.environ and in the current directory: fix both, restore after."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+
+    def __enter__(self) -> None:
+        self._old_cwd = os.getcwd()
+        self._old_env = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(git.git_env())
+        os.chdir(self.cwd)
+
+    def __exit__(self, *exc: object) -> None:
+        os.chdir(self._old_cwd)
+        os.environ.clear()
+        os.environ.update(self._old_env)
+
+
+def filter_repo_args(plan: Plan, paths_file: Path | None, secrets_file: Path | None, *,
+                     quiet: bool = True) -> list[str]:
+    """The git-filter-repo arguments for a plan (the bench runs plain filter-repo with the same)."""
+    args = ["--force", "--sensitive-data-removal", "--no-fetch",
+            "--prune-empty", "never", "--prune-degenerate", "never"]
+    if quiet:
+        args.append("--quiet")
+    if paths_file is not None:
+        args += ["--invert-paths", "--paths-from-file", str(paths_file)]
+    if secrets_file is not None:
+        args += ["--replace-text", str(secrets_file), "--replace-message", str(secrets_file)]
+    return args
+
+
+def write_paths_file(plan: Plan, dest: Path) -> Path | None:
+    """``literal:PATH`` lines for --paths-from-file (None when no path is deleted)."""
+    if not plan.paths:
+        return None
+    bad = [p for p in plan.paths if "\n" in p or "\r" in p]
+    if bad:
+        raise RewriteError("a path to delete contains a newline; git-filter-repo cannot match it by path")
+    dest.write_bytes(b"".join(b"literal:" + p.encode("utf-8", "surrogateescape") + b"\n" for p in plan.paths))
+    return dest
+
+
+def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
+    """Run git-filter-repo on the mirror; return gitlinks seen as [commit, path, target]."""
+    import git_filter_repo as gfr
+
+    paths_file = write_paths_file(plan, wd.root / "paths-to-delete")
+    secrets_file = wd.plan_secrets if plan.planned_sha256s else None
+    values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
+    marker = MARKER.encode()
+    gitlinks: list[list[str]] = []
+
+    def blob_callback(blob: Any, _meta: Any) -> None:
+        # --replace-text skips binary blobs (a NUL in the first 8 KiB); a planned value must not survive there.
+        if b"\0" in blob.data[:8192]:
+            for v in values:
+                if v in blob.data:
+                    blob.data = blob.data.replace(v, marker)
+
+    def commit_callback(commit: Any, _meta: Any) -> None:
+        for fc in commit.file_changes:
+            if fc.type == b"M" and fc.mode == b"160000":
+                gitlinks.append([(commit.original_id or b"").decode(), fc.filename.decode("utf-8", "replace"),
+                                 fc.blob_id.decode() if isinstance(fc.blob_id, bytes) else str(fc.blob_id)])
+
+    class MirrorFilter(gfr.RepoFilter):  # type: ignore[misc]
+        def _migrate_origin_to_heads(self) -> None:
+            # A mirror keeps refs/remotes/* exactly as the source has them; filter-repo would turn
+            # them into branches (and drop those that collide). Nothing to fetch either: we just cloned.
+            return
+
+    log_path = wd.root / "filter-repo.log"
+    try:
+        args = gfr.FilteringOptions.parse_args(filter_repo_args(plan, paths_file, secrets_file, quiet=not progress))
+        with open(log_path, "w", encoding="utf-8") as log, _Env(wd.mirror):
+            out = sys.stderr if progress else log
+            with contextlib.redirect_stdout(out):
+                MirrorFilter(args, blob_callback=blob_callback if values else None,
+                             commit_callback=commit_callback).run()
+    except SystemExit as exc:
+        raise RewriteError(f"git-filter-repo failed: {str(exc.code).strip().splitlines()[0] if exc.code else 'exit'} "
+                           f"(log: {log_path})") from None
+    finally:
+        if paths_file is not None:
+            paths_file.unlink(missing_ok=True)
+    meta = wd.mirror / "filter-repo"
+    for name in ("commit-map", "ref-map"):
+        shutil.copyfile(meta / name, wd.root / name)
+    return gitlinks
+
+
+def _complete_commit_map(wd: Workdir, inv: dict[str, Any]) -> list[str]:
+    """Add the commits filter-repo 2.47 leaves out of commit-map (the last one it exports, e.g. a notes
+    commit) from ref-map, so every old commit maps to exactly one new commit; return any still unmapped."""
+    rows = _read_map(wd.commit_map)
+    mapped = {r[0]: r[1] for r in rows}
+    missing = [c for c in inv["order"] if c not in mapped]
+    if missing:
+        ref_rows = _read_map(wd.ref_map)
+        news = peel_commits(wd.mirror, [r[1] for r in ref_rows if r[1] != ZERO])
+        for old, new, _ref in ref_rows:
+            old_c = inv["peeled"].get(old)
+            if old_c in missing and new in news:
+                mapped[old_c] = news[new]
+        text = f"{'old':<40} new\n" + "".join(f"{o} {n}\n" for o, n in sorted(mapped.items()))
+        write_atomic(wd.commit_map, text)
+    return [c for c in inv["order"] if c not in mapped]
+
+
+def _expire_and_gc(mirror: Path) -> None:
+    git.run(["reflog", "expire", "--expire=now", "--all"], cwd=mirror)
+    git.run(["gc", "--quiet", "--prune=now"], cwd=mirror)
+
+
+def _read_map(path: Path) -> list[list[str]]:
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()):
+        if n == 0 or not line.strip():
+            continue  # header
+        rows.append(line.split(" ", 2))
+    return rows
+
+
+# Report ---------------------------------------------------------------------------------
+def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    mirror = wd.mirror
+    commit_map = {old: new for old, new in _read_map(wd.commit_map)}
+    changed = {old for old, new in commit_map.items() if old != new}
+    history = History(inv["order"], {c: tuple(p) for c, p in inv["parents"].items()})
+    meta = mirror / "filter-repo"
+    first_file = meta / "first-changed-commits"
+    first_changed_commits = sorted(
+        line.split()[0] for line in first_file.read_text().splitlines() if line.strip()) if first_file.is_file() else []
+    after_refs = git.refs(mirror)
+    deleted_refs = sorted(r for r in plan.tips if r not in after_refs)
+    per_ref: dict[str, Any] = {}
+    first_changed: dict[str, str] = {}
+    for ref, old in sorted(plan.tips.items()):
+        tip = inv["peeled"].get(old)
+        mine = history.changed_reachable(tip, changed) if tip else set()
+        first = history.first(mine)
+        if first:
+            first_changed[ref] = first
+        if mine or after_refs.get(ref) != old:
+            per_ref[ref] = {"old": old, "new": after_refs.get(ref), "commits_rewritten": len(mine),
+                            "first_changed": first}
+    after_objects = _objects(mirror)
+    before_blobs = set(inv["blobs"])
+    purged = sorted(before_blobs - {s for s, k in after_objects.items() if k == "blob"})
+    old_tag_of = {v: r for r, v in plan.tips.items()}
+    signed_tags = [{"ref": old_tag_of.get(t), "old": t, "new": after_refs.get(old_tag_of.get(t, ""))}
+                   for t in inv["signed_tags"]]
+    lfs_file = meta / "orphaned_lfs_objects"
+    lfs = [x for x in lfs_file.read_text().split() if x] if lfs_file.is_file() else []
+    gitlinks = [{"commit": c, "path": p, "target": t} for c, p, t in inv.get("gitlinks", []) if t in changed]
+    report = {
+        "schema": "git-sanitize/rewrite-report/v1",
+        "plan_digest": plan.digest,
+        "source": plan.source,
+        "mirror": str(mirror),
+        "commits": {"total": len(commit_map), "rewritten": len(changed)},
+        "refs": per_ref,
+        "deleted_refs": deleted_refs,
+        "paths_removed": plan.paths,
+        "replacements": [{"rule": r["rule"], "preview": r["preview"], "secret_sha256": r["secret_sha256"],
+                          "blobs_at_scan": r.get("blobs", 0), "paths": r.get("paths", [])} for r in plan.replace],
+        "messages_rewritten": [m["object"] for m in plan.messages],
+        "blobs_purged": len(purged),
+        "size_kib": {"before": inv["size_kib"], "after": _size_kib(mirror)},
+        "signatures_dropped": {
+            "commits": sorted(c for c in inv["signed_commits"] if commit_map.get(c, c) != c),
+            "tags": signed_tags,
+        },
+        "lfs_objects_orphaned": lfs,
+        "submodule_gitlinks_into_rewritten_history": gitlinks,
+        "fix_in_code": plan.fix_in_code,
+        "first_changed_commits": first_changed_commits,
+        "unmapped_commits": inv.get("unmapped", []),
+    }
+    detail = {
+        "plan_digest": plan.digest,
+        "source": plan.source,
+        "tips_at_scan": dict(plan.tips),
+        "rewritten_tips": after_refs,
+        "deleted_refs": deleted_refs,
+        "first_changed": first_changed,
+        "old_commits": sorted(changed),
+        "purged_blobs": purged,
+        "first_changed_commits": first_changed_commits,
+    }
+    return report, detail
+
+
+# Verification ---------------------------------------------------------------------------
+def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str | None) -> dict[str, Any]:
+    """Nothing the plan removes may be reachable: by the scan's own rules, and by direct search."""
+    mirror = wd.mirror
+    problems: list[str] = []
+    values = {v.sha256: v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()}
+    # 1. every object, read in full, searched for every planned value
+    objects_read = 0
+    if values:
+        proc = git.popen(["cat-file", "--batch-all-objects", "--batch", "--unordered"], cwd=mirror)
+        assert proc.stdout is not None
+        found: set[str] = set()
+        for _sha, data in _read_batch(proc.stdout):
+            objects_read += 1
+            for sha, v in values.items():
+                if sha not in found and v in data:
+                    found.add(sha)
+        proc.wait()
+        problems += [f"planned value {sha[:12]}… still in an object" for sha in sorted(found)]
+    # 2. no deleted path anywhere in history
+    if plan.paths:
+        specs = [":(literal)" + p for p in plan.paths]
+        hits = git.out(["log", "--all", "--format=%H", "--", *specs], cwd=mirror)
+        if hits:
+            problems.append(f"a deleted path is still in {len(hits.splitlines())} commit(s)")
+    # 3. the scan's rules, on the rewritten mirror
+    rescan: dict[str, Any] = {"ran": False}
+    try:
+        from sanitize.scan.engine import scan_repository
+    except ImportError:
+        rescan["reason"] = "scan engine not installed"
+    else:
+        rep = scan_repository(str(mirror), rules_file=rules_file)
+        planned = plan.planned_sha256s
+        paths = set(plan.paths)
+        bad = [f for f in rep.findings if f.secret_sha256 in planned or (f.kind == "path" and f.path in paths)]
+        rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(bad),
+                  "rules": sorted({f.rule for f in rep.findings})}
+        problems += [f"rescan: {f.rule} finding {f.id} still present" for f in bad]
+    return {"clean": not problems, "problems": problems, "objects_read": objects_read, "rescan": rescan}
+
+
+def _read_batch(stream: Any) -> Iterator[tuple[str, bytes]]:
+    while True:
+        header = stream.readline()
+        if not header:
+            return
+        parts = header.split()
+        if len(parts) < 3:
+            continue
+        size = int(parts[2])
+        data = stream.read(size)
+        stream.read(1)
+        yield parts[0].decode(), data
+
+
+def _gitleaks_binary() -> str | None:
+    found = shutil.which("gitleaks")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "gitleaks"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
+def _gitleaks(mirror: Path, plan: Plan) -> dict[str, Any]:
+    """gitleaks as a second opinion, when installed: how many findings, which rules, any planned value."""
+    exe = _gitleaks_binary()
+    if exe is None:
+        return {"tool": "gitleaks", "ran": False, "reason": "not installed"}
+    # The report goes to our memory (stdout), never to a file: unplanned findings carry their values.
+    proc = subprocess.run([exe, "git", str(mirror), "--no-banner", "--log-level", "error", "--exit-code", "0",
+                           "--report-format", "json", "--report-path", "-", "--log-opts", "--all"],
+                          capture_output=True, env=git.git_env(), check=False)
+    if proc.returncode != 0:
+        return {"tool": "gitleaks", "ran": False, "reason": f"gitleaks exited {proc.returncode}"}
+    try:
+        items = json.loads(proc.stdout or b"[]")
+    except ValueError:
+        return {"tool": "gitleaks", "ran": False, "reason": "unreadable gitleaks output"}
+    from sanitize.secret import sha256_hex
+
+    planned = plan.planned_sha256s
+    rules: dict[str, int] = {}
+    seen_planned = 0
+    for it in items if isinstance(items, list) else []:
+        rules[str(it.get("RuleID"))] = rules.get(str(it.get("RuleID")), 0) + 1
+        if sha256_hex(str(it.get("Secret", ""))) in planned:
+            seen_planned += 1
+    del items
+    return {"tool": "gitleaks", "ran": True, "findings": sum(rules.values()), "rules": rules,
+            "planned_values_seen": seen_planned}
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """rewrite-report.md (no secret values: previews and hashes only)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("sanitize", "templates"), autoescape=False,  # noqa: S701 - Markdown
+                      undefined=StrictUndefined,
+                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("rewrite-report.md.j2").render(r=report, marker=MARKER)
+
+
+__all__ = ["RewriteError", "RewriteResult", "filter_repo_args", "render_report", "rewrite", "write_paths_file"]
