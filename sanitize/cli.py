@@ -180,6 +180,10 @@ def migrate(commit_map: str, purged: str | None, repo: str) -> None:
     if not result.moved:
         click.echo("no local branch is on the old history; nothing to move")
 
+
+@cli.command()
+@click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
+@click.option("--approver", required=True, help="Your name, as it goes in the audit log.")
 @click.option("--digest", required=True, help="The plan digest you reviewed (plan.json 'digest').")
 @click.option("--expires", default="24h", show_default=True, help="How long the approval holds (30m, 24h, 7d).")
 @_guard
