@@ -12,12 +12,18 @@ import string
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
 from rotation.backends.aws import AwsBackend
 from rotation.backends.base import SecretRef
-from rotation.errors import BackendError, ConflictError
+from rotation.config import load_config
+from rotation.engine import rotate
+from rotation.errors import BackendError, ConflictError, TargetError
+from rotation.generate import GenerateSpec
+from rotation.protocol import rotate_secret
+from rotation.targets.postgres import PostgresTarget
 from sanitize.secret import Secret
 from tests.plugins.moto_server import MotoServer, free_port
 
@@ -243,6 +249,7 @@ def test_unreachable_endpoint_is_one_clear_line(moto: MotoServer) -> None:
         backend.read_current(SecretRef(name="JWT_SECRET", secret_id="aurora/app"))
     message = str(exc.value)
     assert message.startswith("AWS Secrets Manager: cannot reach http://127.0.0.1:") and "\n" not in message
+    assert exc.value.exit_code == 2, "an unreachable store is a setup problem, like an unreachable Vault"
 
 
 @pytest.mark.services
@@ -252,6 +259,7 @@ def test_bad_region_is_one_clear_line(moto: MotoServer, region: str) -> None:
         AwsBackend(region).read_current(SecretRef(name="JWT_SECRET", secret_id="aurora/app"))
     message = str(exc.value)
     assert region in message and "\n" not in message
+    assert exc.value.exit_code == 2
 
 
 def test_missing_credentials_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -272,3 +280,144 @@ def test_promote_of_an_unknown_token_is_refused(moto: MotoServer, backend: AwsBa
     with pytest.raises(BackendError) as exc:
         backend.promote(ref, token(), "not-a-version", keep_previous=True)
     assert "nothing staged" in str(exc.value)
+
+
+# -- the whole protocol (rotation.protocol / rotation.engine) on Secrets Manager -------------------------------
+
+SPECS = {
+    "JWT_SECRET": GenerateSpec(kind="hex", bytes=64),
+    "ADMIN_PASSWORD": GenerateSpec(kind="password", length=32),
+    "DATABASE_URL": GenerateSpec(kind="password", length=32),
+}
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("mode", ["scheduled", "compromised"])
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_protocol_rotates_each_secret_through_the_staging_labels(
+    moto: MotoServer, backend: AwsBackend, name: str, mode: str
+) -> None:
+    old = MAKERS[name]()
+    sid = f"aurora/{name}"
+    moto.client().create_secret(Name=sid, SecretString=old)
+    ref = SecretRef(name=name, secret_id=sid)
+    before = backend.read_current(ref).version
+    logged: list[dict[str, object]] = []
+
+    result = rotate_secret(backend, ref, SPECS[name], None, mode=mode, log=lambda **e: logged.append(e))
+
+    assert result.old_version == before and result.new_version == result.token
+    assert labelled(moto, sid, "AWSCURRENT") == [result.token]
+    assert labelled(moto, sid, "AWSPENDING") == []
+    assert labelled(moto, sid, "AWSPREVIOUS") == ([before] if mode == "scheduled" else [])
+    new = backend.read_current(ref).value.reveal()
+    assert new != old
+    if name == "DATABASE_URL":
+        assert new.split("@", 1)[1] == old.split("@", 1)[1] and new.split(":")[:2] == old.split(":")[:2]
+    assert [e["step"] for e in logged] == ["read", "create", "set", "test", "finish"]
+    assert old not in repr(logged) and new not in repr(logged)
+
+
+@pytest.mark.services
+def test_leaked_dsn_rejected_and_new_one_accepted(moto: MotoServer, backend: AwsBackend, pg) -> None:
+    leaked = pg.create_role("aurora_app", password())
+    moto.client().create_secret(Name="aurora/DATABASE_URL", SecretString=leaked)
+    ref = SecretRef(name="DATABASE_URL", secret_id="aurora/DATABASE_URL")
+    target = PostgresTarget(Secret(pg.admin_dsn))
+    session = pg.connect(leaked)  # opened with the leaked password before the rotation
+
+    try:
+        result = rotate_secret(backend, ref, SPECS["DATABASE_URL"], target, mode="compromised")
+        assert result.leak is not None and result.leak.leaked_rejected
+        assert result.leak.sessions_terminated == 1
+    finally:
+        session.close()
+
+    new = backend.read_current(ref).value.reveal()
+    with pg.connect(new) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("aurora_app",)
+    with pytest.raises(psycopg.OperationalError):
+        pg.connect(leaked)
+    assert labelled(moto, "aurora/DATABASE_URL", "AWSPREVIOUS") == []
+
+
+@pytest.mark.services
+def test_database_down_rolls_back_and_the_store_is_unchanged(moto: MotoServer, backend: AwsBackend, pg) -> None:
+    dsn_value = pg.create_role("aurora_app", password())
+    sid = "aurora/DATABASE_URL"
+    moto.client().create_secret(Name=sid, SecretString=dsn_value)
+    ref = SecretRef(name="DATABASE_URL", secret_id=sid)
+    before = backend.read_current(ref)
+    pg.stop()
+    try:
+        with pytest.raises(TargetError) as exc:
+            rotate_secret(backend, ref, SPECS["DATABASE_URL"], PostgresTarget(Secret(pg.admin_dsn)))
+    finally:
+        pg.start()
+    assert exc.value.step == "set" and "rolled back: store unchanged" in str(exc.value)
+    after = backend.read_current(ref)
+    assert (after.value, after.version) == (before.value, before.version)
+    assert labelled(moto, sid, "AWSPENDING") == []
+    with pg.connect(dsn_value) as conn:  # the old credential still works
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def write_config(tmp_path, moto: MotoServer, extra: str = "") -> str:
+    path = tmp_path / "rotation.yml"
+    path.write_text(
+        f'backend: {{type: aws, region: {moto.region}, endpoint_url: "{moto.endpoint_url}"}}\n'
+        f"audit_log: audit.jsonl\n"
+        "secrets:\n"
+        "  - {name: JWT_SECRET, secret_id: aurora/JWT_SECRET, generate: {kind: hex, bytes: 64}, max_age: 30d}\n"
+        "  - {name: ADMIN_PASSWORD, secret_id: aurora/ADMIN_PASSWORD, generate: {kind: password, length: 32},"
+        " max_age: 90d}\n"
+        "  - {name: DATABASE_URL, secret_id: aurora/app, key: DATABASE_URL, generate: {kind: password, length: 32}}\n"
+        + extra
+    )
+    return str(path)
+
+
+@pytest.mark.services
+def test_engine_rotates_all_three_from_an_aws_config(moto: MotoServer, tmp_path) -> None:
+    values = {"JWT_SECRET": hex_secret(), "ADMIN_PASSWORD": password()}
+    client = moto.client()
+    for name, value in values.items():
+        client.create_secret(Name=f"aurora/{name}", SecretString=value)
+    app = {"DATABASE_URL": dsn(), "OTHER": "kept"}
+    client.create_secret(Name="aurora/app", SecretString=json.dumps(app))
+    lines: list[str] = []
+
+    summary = rotate(
+        load_config(write_config(tmp_path, moto), env={}),
+        mode="compromised",
+        log=lines.append,
+        lock_dir=tmp_path / "locks",
+    )
+
+    assert sorted(summary.rotated) == ["ADMIN_PASSWORD", "DATABASE_URL", "JWT_SECRET"]
+    assert summary.backend == f"aws:{moto.region}:{moto.endpoint_url}"
+    for name, value in values.items():
+        assert client.get_secret_value(SecretId=f"aurora/{name}", VersionStage="AWSCURRENT")["SecretString"] != value
+    stored = json.loads(client.get_secret_value(SecretId="aurora/app", VersionStage="AWSCURRENT")["SecretString"])
+    assert stored["OTHER"] == "kept" and stored["DATABASE_URL"] != app["DATABASE_URL"]
+    everything = "\n".join(lines) + (tmp_path / "audit.jsonl").read_text()
+    for value in [*values.values(), app["DATABASE_URL"], stored["DATABASE_URL"]]:
+        assert value not in everything
+
+
+@pytest.mark.services
+def test_engine_due_uses_the_current_versions_age(moto: MotoServer, tmp_path) -> None:
+    client = moto.client()
+    client.create_secret(Name="aurora/JWT_SECRET", SecretString=hex_secret())
+    client.create_secret(Name="aurora/ADMIN_PASSWORD", SecretString=password())
+    client.create_secret(Name="aurora/app", SecretString=json.dumps({"DATABASE_URL": dsn()}))
+    config = load_config(write_config(tmp_path, moto), env={})
+    later = datetime.now(UTC) + timedelta(days=45)  # JWT_SECRET (30d) is stale, ADMIN_PASSWORD (90d) is fresh
+
+    summary = rotate(config, mode="scheduled", due=True, now=later, log=lambda _l: None, lock_dir=tmp_path / "l")
+
+    assert summary.rotated == ["JWT_SECRET"]
+    assert "ADMIN_PASSWORD" in summary.named("not due")
+    assert summary.exit_code == 0
+    again = rotate(config, mode="scheduled", due=True, log=lambda _l: None, lock_dir=tmp_path / "l")
+    assert again.rotated == [], "just rotated: nothing is due any more"

@@ -31,6 +31,21 @@ PENDING = "AWSPENDING"
 PREVIOUS = "AWSPREVIOUS"
 
 T = TypeVar("T")
+# Error codes that mean "these credentials may not do this", not "this secret is wrong".
+_REFUSED = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+}
+
+
+class AwsUnavailable(BackendError):
+    """Secrets Manager cannot be reached or refuses our credentials: a setup problem (exit 2)."""
+
+    exit_code = 2
 
 
 def _one_line(text: str) -> str:
@@ -64,7 +79,7 @@ class AwsBackend(SecretBackend):
             session = boto3.session.Session()
             return session.client("secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config)
         except (BotoCoreError, ValueError) as exc:  # InvalidRegionError, bad endpoint URL
-            raise BackendError(f"AWS Secrets Manager: cannot use region {region!r}: {_one_line(str(exc))}") from exc
+            raise AwsUnavailable(f"AWS Secrets Manager: cannot use region {region!r}: {_one_line(str(exc))}") from exc
 
     # -- error boundary ---------------------------------------------------------------------------------------
 
@@ -100,23 +115,23 @@ class AwsBackend(SecretBackend):
             message = scrub(err.get("Message", "") or str(exc))
             if code == "ResourceNotFoundException":
                 raise BackendError(f"AWS Secrets Manager: secret {secret_id!r} not found ({where})") from exc
-            if code in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException"):
-                raise BackendError(
+            if code in _REFUSED:
+                raise AwsUnavailable(
                     f"AWS Secrets Manager: access denied for {operation} on {secret_id!r} ({where}): {message}"
                 ) from exc
             raise BackendError(f"AWS Secrets Manager: {operation} on {secret_id!r} failed: {code}: {message}") from exc
         except EndpointConnectionError as exc:
-            raise BackendError(
+            raise AwsUnavailable(
                 f"AWS Secrets Manager: cannot reach {exc.kwargs.get('endpoint_url', where)} "
                 f"(check region {self.region!r} and endpoint_url)"
             ) from exc
         except NoCredentialsError as exc:
-            raise BackendError(
+            raise AwsUnavailable(
                 "AWS Secrets Manager: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
                 "AWS_SECRET_ACCESS_KEY, or run with an instance/task role)"
             ) from exc
         except NoRegionError as exc:
-            raise BackendError("AWS Secrets Manager: no region configured (set backend.region)") from exc
+            raise AwsUnavailable("AWS Secrets Manager: no region configured (set backend.region)") from exc
         except ParamValidationError as exc:  # its message quotes the parameter values
             raise BackendError(
                 f"AWS Secrets Manager: {operation} on {secret_id!r}: invalid request parameters"
