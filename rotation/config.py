@@ -56,8 +56,9 @@ class BackendConfig:
 
             assert self.url is not None and self.token is not None
             return VaultBackend(self.url, self.token, mount=self.mount)
-        from rotation.backends.aws import AwsBackend  # type: ignore[import-not-found,unused-ignore]
+        from rotation.backends.aws import AwsBackend
 
+        assert self.region is not None
         backend: SecretBackend = AwsBackend(self.region, endpoint_url=self.endpoint_url)
         return backend
 

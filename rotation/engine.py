@@ -105,7 +105,7 @@ def _exposed_hashes(findings: str | os.PathLike[str] | ScanReport | Iterable[str
     if isinstance(findings, ScanReport):
         return {f.secret_sha256 for f in findings.findings}
     if isinstance(findings, str | os.PathLike):
-        return {f.secret_sha256 for f in ScanReport.load(findings).findings}
+        return {f.secret_sha256 for f in ScanReport.load(Path(findings)).findings}
     return {str(h) for h in findings}
 
 
@@ -152,7 +152,9 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         exposed: list[SecretConfig] = []
         for s in selected:
             try:
-                hit = exposure_hash(backend.read_current(s.ref).value) in hashes
+                value = backend.read_current(s.ref).value
+                # A DSN counts as exposed whether the scan hashed its password or the whole DSN.
+                hit = exposure_hash(value) in hashes or value.sha256 in hashes
             except SanitizeError as exc:
                 if exc.exit_code == 2:
                     raise
