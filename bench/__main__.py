@@ -139,7 +139,11 @@ def verdict(rows: list[Row]) -> list[str]:
     for peer in ("gitleaks", "kingfisher", "git log -p"):
         if peer in by:
             r = by[peer].median / ours.median
-            lines.append(f"git-sanitize vs {peer}: {r:.2f}x {'faster' if r >= 1 else 'slower (!)'}")
+            speed = f"{r:.2f}x faster" if r >= 1 else f"{1 / r:.2f}x slower"
+            target = ""
+            if peer != "git log -p":
+                target = f" (target: faster than the peers: {'met' if r >= 1 else 'MISSED'})"
+            lines.append(f"git-sanitize vs {peer}: {speed}{target}")
     if "read floor" in by:
         x = ours.median / by["read floor"].median
         lines.append(f"git-sanitize vs read floor: {x:.2f}x the floor (target <= 3x: {'met' if x <= 3 else 'MISSED'})")

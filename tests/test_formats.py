@@ -215,3 +215,28 @@ def test_text_is_one_line_per_finding() -> None:
     assert lines[3].startswith("<message of ")
     assert "\\n" in lines[4]  # the newline in that path is escaped, not printed
     assert render(ScanReport(source="/r", refs={}), "text") == ""
+
+
+# --- end to end: a real scan of the generated fixture repository -------------------------------------------
+
+def _leak_fragments(value: str) -> list[str]:
+    """The value, and for multi-line values (key files) every substantial line of it."""
+    return [value] + [line for line in value.splitlines() if len(line.strip()) >= 16]
+
+
+def test_real_scan_renders_in_every_format_without_planted_values(demo_repo: Any) -> None:
+    engine = pytest.importorskip("sanitize.scan.engine")
+    report = engine.scan_repository(str(demo_repo.path))
+    assert report.findings
+    outputs = {fmt: render(report, fmt) for fmt in Format}
+    for planted in demo_repo.planted:
+        for fragment in _leak_fragments(planted.value):
+            for fmt, out in outputs.items():
+                assert fragment not in out, f"{planted.rule} leaked into {fmt.value}"
+    log = json.loads(outputs[Format.SARIF])
+    jsonschema.validate(log, GITHUB_REQUIRED)
+    schema = _full_schema()
+    if schema is not None:
+        jsonschema.Draft4Validator(schema).validate(log)
+    assert len(outputs[Format.TEXT].splitlines()) == len(report.findings)
+    assert ScanReport.from_dict(json.loads(outputs[Format.JSON])) == report

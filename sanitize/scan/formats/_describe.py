@@ -8,6 +8,7 @@ families and falls back to a readable form of the id for anything new.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class RuleInfo:
     title: str
     severity: float  # GitHub's security-severity: >= 9 critical, >= 7 high
     remedy: str
+    description: str = ""  # the scan rule's own description, when the rule table has one
 
 
 _FAMILIES: dict[str, RuleInfo] = {
@@ -31,8 +33,10 @@ _FAMILIES: dict[str, RuleInfo] = {
     "slack": RuleInfo("Slack token or webhook", 8.0, "Revoke it in Slack, rewrite history."),
     "stripe": RuleInfo("Stripe key", 9.0, "Roll the key in the Stripe dashboard, rewrite history."),
     "openai": RuleInfo("OpenAI API key", 8.5, "Revoke the key, rewrite history."),
-    "key": RuleInfo("Private key block", 9.0, "Replace the key pair, rewrite history."),
-    "bearer": RuleInfo("Bearer token in a command", 8.0, "Revoke the token, rewrite history."),
+    "private-key": RuleInfo("Private key block", 9.0, "Replace the key pair, rewrite history."),
+    "curl": RuleInfo("Bearer token in a command", 8.0, "Revoke the token, rewrite history."),
+    "keyword": RuleInfo("Credential assigned to a secret-named field", 7.5,
+                        "Review; if real, rewrite history and rotate the secret."),
     "message": RuleInfo("Secret in a commit or tag message", 8.5, "Rewrite the message and rotate the secret."),
     "ds": RuleInfo("Secret found by detect-secrets", 7.5, "Review, rewrite history and rotate the secret."),
     "custom": RuleInfo("Secret matched by a custom rule", 7.5, "Review, rewrite history and rotate the secret."),
@@ -43,7 +47,8 @@ _SPECIFIC: dict[str, str] = {
     "path.private-key": "Private key file committed",
     "path.dotenv": ".env file committed",
     "path.credential-json": "JSON file holding credentials",
-    "path.keystore": "Keystore committed",
+    "private-key.block": "Private key block",
+    "curl.bearer": "Bearer token in a command",
     "default.jwt-secret": "Hardcoded default JWT secret",
     "default.admin-password": "Hardcoded default admin password",
     "dsn.password": "Password in a connection string",
@@ -60,7 +65,34 @@ def describe(rule: str) -> RuleInfo:
     title = _SPECIFIC.get(rule)
     if title is None:
         title = f"{base.title}: {name}" if name and family in _FAMILIES else f"{base.title} ({rule})"
-    return RuleInfo(title=title, severity=base.severity, remedy=base.remedy)
+    return RuleInfo(title=title, severity=base.severity, remedy=base.remedy, description=_rule_descriptions(rule))
+
+
+@cache
+def _table() -> dict[str, str]:
+    """Rule id (or ``family.`` for templated ids such as ``default.{name}``) → description, from the scan's table.
+
+    Read defensively: the formats must render any findings file, even without the scan engine.
+    """
+    try:
+        from sanitize.scan import rules
+    except ImportError:
+        return {}
+    found: dict[str, set[str]] = {}
+    for rule in (*getattr(rules, "BUILTIN_PATH_RULES", ()), *getattr(rules, "BUILTIN_CONTENT_RULES", ())):
+        rid, text = str(getattr(rule, "id", "")), str(getattr(rule, "description", "") or "")
+        if rid and text:
+            found.setdefault(rid.split("{", 1)[0] if "{" in rid else rid, set()).add(text)
+    # Several templated rules can share a family (default.{name}): then no single description is right.
+    return {key: texts.pop() for key, texts in found.items() if len(texts) == 1}
+
+
+def _rule_descriptions(rule: str) -> str:
+    table = _table()
+    if rule in table:
+        return table[rule]
+    family = rule.split(".", 1)[0] + "."
+    return table.get(family, "")
 
 
 def clean(text: str) -> str:

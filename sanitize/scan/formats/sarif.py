@@ -62,7 +62,7 @@ def _rule(rule: str) -> dict[str, Any]:
         "id": rule,
         "name": "".join(part.capitalize() for part in rule.replace("-", ".").replace("_", ".").split(".") if part),
         "shortDescription": {"text": info.title},
-        "fullDescription": {"text": f"{info.title}, reachable from a ref of the repository's history."},
+        "fullDescription": {"text": info.description or f"{info.title}, reachable from a ref of the history."},
         "help": {"text": info.remedy, "markdown": info.remedy},
         "defaultConfiguration": {"level": "error"},
         "properties": {
