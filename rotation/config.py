@@ -200,9 +200,10 @@ def _secret(data: object, index: int, backend: BackendConfig, env: Mapping[str, 
     name = _str(s, "name", key, required=True)
     assert name is not None
     if backend.type == "vault":
-        path = _str(s, "path", key, required=True)
-        assert path is not None
-        ref = SecretRef(name=name, path=path.strip("/"), key=_str(s, "key", key, default=name))
+        path = (_str(s, "path", key, required=True) or "").strip("/")
+        if not path:
+            raise ConfigError(f"'{key}.path' must name a secret path, not the mount root")
+        ref = SecretRef(name=name, path=path, key=_str(s, "key", key, default=name))
         if s.get("secret_id") is not None:
             raise ConfigError(f"'{key}.secret_id' is for the aws backend; use path and key")
     else:
@@ -258,6 +259,8 @@ def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None =
         raise ConfigError(f"{p}: cannot read rotation config ({exc.__class__.__name__})") from None
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{p}: YAML nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

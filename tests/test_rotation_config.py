@@ -235,3 +235,23 @@ def test_lock_is_exclusive_across_processes_and_per_secret(tmp_path: Path) -> No
     p.start()
     p.join(30)
     assert queue.get(timeout=5) == "acquired"
+
+
+_yaml_bits = st.sampled_from([
+    "backend:", "  type: vault", "  type: aws", "  url: http://127.0.0.1:8200", "  region: us-east-1",
+    "secrets:", "  - name: A", "    path: a/b", "    key: K", "    generate: {kind: hex, bytes: 64}",
+    "    max_age: 30d", "    target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}", "    target: {type: command}",
+    "audit_log: x.log", "lock_dir: 2026-01-01", "- 1", "? [a]", ": b", "!!binary aGk=", "&a *a", "{", "'", "\t",
+    "  - !!set {a, b}", "  secret_id: 5",
+]) | st.text(max_size=15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_yaml_bits, max_size=12))
+def test_any_yaml_file_is_a_config_or_one_config_error(tmp_path_factory, lines: list[str]) -> None:
+    p = tmp_path_factory.mktemp("cfg") / "rotation.yml"
+    p.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
+    try:
+        load_config(p, env=ENV)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
