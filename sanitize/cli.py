@@ -278,11 +278,22 @@ def guard_install(workdir: str, remote: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Say what would rotate; change nothing.")
 @click.option("--audit-log", type=click.Path(dir_okay=False), default=None,
               help="Append-only audit log (default: the config's audit_log, else ./rotation-audit.log).")
+@click.option("--print-schedule", "print_schedule", type=click.Choice(["cron", "systemd", "k8s"]), default=None,
+              help="Print a crontab line, systemd service+timer, or Kubernetes CronJob that runs "
+                   "`rotate --mode scheduled --due` with this config; rotate nothing.")
 @_guard
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
-           audit_log: str | None) -> None:
+           audit_log: str | None, print_schedule: str | None) -> None:
     """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout."""
     import json
+
+    if print_schedule:
+        from pathlib import Path
+
+        from rotation.schedule_templates import render_schedule
+
+        click.echo(render_schedule(print_schedule, str(Path(config_path).resolve())), nl=False)
+        return
 
     from rotation.config import load_config
     from rotation.engine import rotate as do_rotate

@@ -190,3 +190,15 @@ def test_failed_rotation_is_exit_1_with_the_step(vault, pg, tmp_path: Path) -> N
     assert pw not in proc.stdout + proc.stderr + (tmp_path / "audit.log").read_text()
     assert vault.client.secrets.kv.v2.read_secret_version(path="db", raise_on_deleted_version=True)["data"][
         "data"]["DSN"] == dsn
+
+
+@pytest.mark.parametrize("kind", ["cron", "systemd", "k8s"])
+def test_print_schedule_rotates_nothing(tmp_path: Path, kind: str) -> None:
+    config = tmp_path / "rotation.yml"
+    config.write_text("not even read\n")
+    proc = run_cli("--config", str(config), "--print-schedule", kind, env=base_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "--mode scheduled --due" in proc.stdout or "--due" in proc.stdout
+    if kind != "k8s":
+        assert str(config) in proc.stdout
+    assert not (tmp_path / "rotation-audit.log").exists()
