@@ -86,19 +86,23 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
     inv_path = root / "rewrite-inventory.json"
 
     try:
-        if step not in ("cloned", "filtered") or not _mirror_matches_bundle(wd):
+        bundle_ok = _bundle_is_original(wd, plan)
+        if step == "filtered" and not (bundle_ok and inv_path.is_file() and wd.mirror.is_dir()):
             step = None
-        if step is None:
-            t = time.monotonic()
-            _clone(plan, wd)
-            timings["clone"] = time.monotonic() - t
-            t = time.monotonic()
-            _backup(wd)
-            timings["bundle"] = time.monotonic() - t
-            t = time.monotonic()
-            inventory = _inventory(wd.mirror, plan)
-            write_atomic(inv_path, json.dumps(inventory) + "\n")
-            timings["inventory"] = time.monotonic() - t
+        if step != "filtered":
+            # A mirror whose refs are still the original ones was never rewritten (filter-repo moves
+            # refs only at its very end): reuse it. Anything else is dropped and cloned again.
+            if not (wd.mirror.is_dir() and git.refs(wd.mirror) == plan.tips and inv_path.is_file()):
+                t = time.monotonic()
+                _clone(plan, wd)
+                timings["clone"] = time.monotonic() - t
+                t = time.monotonic()
+                write_atomic(inv_path, json.dumps(_inventory(wd.mirror, plan)) + "\n")
+                timings["inventory"] = time.monotonic() - t
+            if not bundle_ok:
+                t = time.monotonic()
+                _backup(wd)
+                timings["bundle"] = time.monotonic() - t
             wd.record("rewrite", "running", step="cloned")
             step = "cloned"
         inventory = json.loads(inv_path.read_text(encoding="utf-8"))
@@ -244,13 +248,13 @@ def _bundle_heads(wd: Workdir) -> dict[str, str]:
     return heads
 
 
-def _mirror_matches_bundle(wd: Workdir) -> bool:
-    """Resume only from a mirror and a verified bundle that are both complete."""
-    if not (wd.mirror.is_dir() and wd.bundle.is_file()):
+def _bundle_is_original(wd: Workdir, plan: Plan) -> bool:
+    """A backup bundle from an earlier attempt is kept only if it is complete and holds exactly the plan's tips."""
+    if not (wd.bundle.is_file() and wd.mirror.is_dir()):
         return False
     if git.run(["bundle", "verify", "--quiet", str(wd.bundle)], cwd=wd.mirror, check=False).returncode != 0:
         return False
-    return bool(_bundle_heads(wd))
+    return _bundle_heads(wd) == plan.tips
 
 
 def _objects(repo: Path) -> dict[str, str]:

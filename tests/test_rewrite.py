@@ -1,0 +1,308 @@
+"""rewrite: a fresh mirror, a backup bundle, git-filter-repo, and proof that nothing planned survives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sanitize import git
+from sanitize.demo_repo import DemoRepo, build_demo_repo
+from sanitize.errors import UsageError, VerificationFailed
+from sanitize.plan import Plan, make_plan
+from sanitize.rewrite import rewrite
+from sanitize.scan.engine import scan_repository
+from sanitize.workdir import Workdir
+from tests.test_plan import Small
+
+CONTRACT_FIELDS = {"plan_digest", "source", "tips_at_scan", "rewritten_tips", "deleted_refs", "first_changed",
+                   "old_commits", "purged_blobs", "first_changed_commits"}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+
+
+def _all_objects(repo: Path) -> bytes:
+    return git.run(["cat-file", "--batch-all-objects", "--batch"], cwd=repo).stdout
+
+
+def _mode(p: Path) -> int:
+    return stat.S_IMODE(p.stat().st_mode)
+
+
+def _tree_files(repo: Path, rev: str) -> dict[str, str]:
+    text = git.out(["ls-tree", "-r", "-z", "--full-tree", rev], cwd=repo)
+    files = {}
+    for entry in text.split("\0"):
+        if entry:
+            meta, _, path = entry.partition("\t")
+            files[path] = meta.split()[2]
+    return files
+
+
+@pytest.fixture(scope="module")
+def demo_purge(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoRepo, Plan, Path]:
+    """scan → plan → rewrite on the full generated fixture, through the real scan engine (built once:
+    the tests below only read the result; the re-run test runs last and must leave it as it was)."""
+    tmp_path = tmp_path_factory.mktemp("purge")
+    demo_repo = build_demo_repo(tmp_path / "demo", seed=2026)
+    report = scan_repository(str(demo_repo.path))
+    (tmp_path / "findings.json").write_text(report.to_json())
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "review" / "plan.json"))
+    workdir = tmp_path / "wd"
+    rewrite(str(plan.path), str(workdir))
+    return demo_repo, plan, workdir
+
+
+# End to end on the generated fixture ----------------------------------------------------------
+def test_no_planted_value_is_reachable_in_any_object(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    demo, _plan, wd = demo_purge
+    blob = _all_objects(wd / "mirror.git")
+    for p in demo.planted:
+        assert p.value.encode() not in blob, (p.rule, p.path)
+    # and the original really held them (the check can fail)
+    original = _all_objects(demo.path)
+    assert all(p.value.encode() in original for p in demo.planted if p.kind != "path")
+
+
+def test_deleted_paths_are_gone_from_every_commit(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    demo, plan, wd = demo_purge
+    assert {p.path for p in demo.planted if p.action == "delete-path"} <= set(plan.paths)
+    log = git.out(["log", "--all", "--format=%H", "--", *plan.paths], cwd=wd / "mirror.git")
+    assert log == ""
+
+
+def test_decoys_byte_identical_at_every_branch_tip(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    demo, _plan, wd = demo_purge
+    before, after = git.refs(demo.path), git.refs(wd / "mirror.git")
+    checked = 0
+    for ref in before:
+        if not ref.startswith("refs/heads/"):
+            continue
+        old, new = _tree_files(demo.path, before[ref]), _tree_files(wd / "mirror.git", after[ref])
+        for decoy in demo.decoys:
+            if decoy in old:
+                assert new.get(decoy) == old[decoy], (ref, decoy)
+                checked += 1
+    assert checked >= len(demo.decoys)
+
+
+def test_history_shape_kept_commit_counts_tags_and_authors(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    demo, _plan, wd = demo_purge
+    mirror = wd / "mirror.git"
+    before, after = git.refs(demo.path), git.refs(mirror)
+    assert set(after) == set(before)  # every ref kept: branches, tags, notes, stash, remote-tracking
+    for ref in before:
+        if ref.startswith(("refs/heads/", "refs/tags/", "refs/remotes/")):
+            assert git.out(["rev-list", "--count", before[ref]], cwd=demo.path) == \
+                git.out(["rev-list", "--count", after[ref]], cwd=mirror), ref
+    assert git.out(["cat-file", "-t", after["refs/tags/v1.0.0"]], cwd=mirror) == "tag"
+    fmt = "--format=%an %ae %ad %cn %ce %cd %P"
+    old_log = git.out(["log", "--all", "--date=raw", fmt.replace(" %P", "")], cwd=demo.path).splitlines()
+    new_log = git.out(["log", "--all", "--date=raw", fmt.replace(" %P", "")], cwd=mirror).splitlines()
+    assert sorted(old_log) == sorted(new_log)
+    merges = git.out(["rev-list", "--all", "--merges", "--count"], cwd=mirror)
+    assert merges == git.out(["rev-list", "--all", "--merges", "--count"], cwd=demo.path)
+
+
+def test_commits_before_the_first_change_keep_their_ids(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    demo, _plan, wd = demo_purge
+    cmap = dict(line.split() for line in (wd / "commit-map").read_text().splitlines()[1:])
+    every = set(git.out(["rev-list", "--all"], cwd=demo.path).splitlines())
+    assert set(cmap) == every  # every old commit maps to exactly one new commit
+    assert len(set(cmap.values())) == len(cmap) and "0" * 40 not in cmap.values()
+    detail = Workdir(wd).stage("rewrite")
+    changed = set(detail["old_commits"])
+    unchanged = every - changed
+    assert unchanged and all(cmap[c] == c for c in unchanged)
+    assert git.out(["rev-list", "--all"], cwd=wd / "mirror.git").count("\n") + 1 == len(every)
+    for c in unchanged:  # an unchanged commit has only unchanged ancestors
+        assert not set(git.out(["rev-list", c], cwd=demo.path).splitlines()) & changed
+
+
+def test_workdir_artifacts_modes_and_no_value_anywhere(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    demo, _plan, wd = demo_purge
+    assert _mode(wd) == 0o700
+    assert _mode(wd / "backup.bundle") == 0o600 and _mode(wd / "plan.secrets") == 0o600
+    for name in ("plan.json", "plan.md", "rewrite-report.json", "rewrite-report.md", "state.json", "audit.log",
+                 "commit-map", "ref-map", "filter-repo.log", "rewrite-inventory.json"):
+        text = (wd / name).read_text(encoding="utf-8")
+        for p in demo.planted:
+            if p.kind != "path":
+                assert p.value not in text, (name, p.rule)
+    assert not (wd / "paths-to-delete").exists()
+    # the bundle holds the original: every ref
+    heads = git.out(["bundle", "list-heads", str(wd / "backup.bundle")], cwd=wd / "mirror.git")
+    assert {line.split()[1] for line in heads.splitlines()} >= set(git.refs(demo.path))
+
+
+def test_state_detail_has_every_contract_field(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    demo, plan, wd = demo_purge
+    detail = Workdir(wd).stage("rewrite")
+    assert detail["status"] == "done"
+    assert CONTRACT_FIELDS <= set(detail)
+    assert detail["plan_digest"] == plan.digest and detail["source"] == plan.source
+    assert detail["tips_at_scan"] == git.refs(demo.path)
+    assert detail["rewritten_tips"] == git.refs(wd / "mirror.git")
+    assert detail["deleted_refs"] == []
+    assert set(detail["first_changed"]) <= set(detail["tips_at_scan"]) and detail["first_changed"]
+    assert set(detail["first_changed"].values()) <= set(detail["old_commits"])
+    assert set(detail["first_changed_commits"]) <= set(detail["old_commits"])
+    for b in detail["purged_blobs"]:
+        assert git.run(["cat-file", "-e", b], cwd=wd / "mirror.git", check=False).returncode != 0
+    assert git.run(["cat-file", "-e", detail["purged_blobs"][0]], cwd=demo.path, check=False).returncode == 0
+
+
+def test_report_lists_refs_paths_replacements_fix_in_code_and_second_opinion(
+        demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    _demo, plan, wd = demo_purge
+    report = json.loads((wd / "rewrite-report.json").read_text())
+    assert report["verification"]["clean"] and report["verification"]["rescan"]["ran"]
+    assert report["verification"]["rescan"]["planned_still_found"] == 0
+    assert report["paths_removed"] == plan.paths
+    assert len(report["replacements"]) == len(plan.replace)
+    assert "refs/heads/main" in report["refs"] and report["refs"]["refs/heads/main"]["commits_rewritten"] > 0
+    assert {f["path"] for f in report["fix_in_code"]} >= {"server/auth.ts", "server/users.ts"}
+    assert report["size_kib"]["before"] > 0 and report["size_kib"]["after"] > 0
+    gl = report["independent_check"]
+    assert gl["tool"] == "gitleaks"
+    if gl["ran"]:
+        assert gl["planned_values_seen"] == 0
+    md = (wd / "rewrite-report.md").read_text()
+    assert "Fix in code" in md and "server/auth.ts" in md and "Independent check" in md
+
+
+def test_rerun_after_done_is_a_no_op(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    _demo, plan, wd = demo_purge
+    tips = git.refs(wd / "mirror.git")
+    bundle_mtime = (wd / "backup.bundle").stat().st_mtime_ns
+    result = rewrite(str(plan.path), str(wd))
+    assert result.clean and git.refs(wd / "mirror.git") == tips
+    assert (wd / "backup.bundle").stat().st_mtime_ns == bundle_mtime
+
+
+# Small repository, hand-written findings -------------------------------------------------------
+@pytest.fixture
+def small_plan(tmp_path: Path) -> tuple[Small, Plan]:
+    small = Small(tmp_path)
+    findings = small.write_findings(tmp_path / "findings.json")
+    return small, make_plan(str(findings), str(tmp_path / "plan" / "plan.json"), recover=small.recover)
+
+
+def test_renamed_key_is_deleted_under_every_name(small_plan: tuple[Small, Plan], tmp_path: Path) -> None:
+    small, plan = small_plan
+    result = rewrite(str(plan.path), str(tmp_path / "wd"))
+    mirror = result.mirror
+    assert git.out(["log", "--all", "--format=%H", "--", "certs/key.pem", "tls/server.key"], cwd=mirror) == ""
+    blobs = _all_objects(mirror)
+    assert small.key.encode() not in blobs and small.jwt.encode() not in blobs and small.dsn_pw.encode() not in blobs
+    assert b"***REMOVED***" in git.run(["show", "refs/heads/main:server/auth.ts"], cwd=mirror).stdout
+    # the first commit is untouched, so it keeps its id
+    first = git.out(["rev-list", "--max-parents=0", "refs/heads/main"], cwd=small.path)
+    assert git.out(["rev-list", "--max-parents=0", "refs/heads/main"], cwd=mirror) == first
+
+
+def test_resume_after_a_crash_in_filter_repo_reuses_the_clone(small_plan: tuple[Small, Plan], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _small, plan = small_plan
+    wd = tmp_path / "wd"
+
+    def crash(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sanitize.rewrite._filter", crash)
+    with pytest.raises(KeyboardInterrupt):
+        rewrite(str(plan.path), str(wd))
+    assert Workdir(wd).stage("rewrite")["step"] == "filtering"
+    bundle_mtime = (wd / "backup.bundle").stat().st_mtime_ns
+    monkeypatch.undo()
+    # the mirror was never touched by the "crashed" filter: step is still "filtering", so it is re-cloned
+    # only if it no longer matches the bundle; here it does, so the clone and bundle are reused.
+    result = rewrite(str(plan.path), str(wd))
+    assert result.clean
+    assert (wd / "backup.bundle").stat().st_mtime_ns == bundle_mtime
+
+
+def test_a_value_that_survives_fails_verification_exit_1(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    # The value also names a file: --replace-text cannot reach path names, so it stays in a tree object.
+    small.commit("oops", {f"notes/{small.dsn_pw}.txt": "x\n"})
+    findings = small.write_findings(tmp_path / "findings.json")
+    plan = make_plan(str(findings), str(tmp_path / "plan.json"), recover=small.recover)
+    with pytest.raises(VerificationFailed):
+        rewrite(str(plan.path), str(tmp_path / "wd"))
+    detail = Workdir(tmp_path / "wd").stage("rewrite")
+    assert detail["status"] == "failed"
+    report = json.loads((tmp_path / "wd" / "rewrite-report.json").read_text())
+    assert not report["verification"]["clean"] and report["verification"]["problems"]
+    assert small.dsn_pw not in (tmp_path / "wd" / "rewrite-report.md").read_text()
+
+
+# Refusals: exit 2, nothing overwritten ----------------------------------------------------------
+def _snapshot(d: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()} if d.exists() else {}
+
+
+def test_tampered_plan_is_refused(small_plan: tuple[Small, Plan], tmp_path: Path) -> None:
+    _small, plan = small_plan
+    data = json.loads(plan.path.read_text())
+    data["actions"]["delete_paths"] = data["actions"]["delete_paths"][:1]
+    plan.path.write_text(json.dumps(data))
+    proc = _cli("rewrite", str(plan.path), "--workdir", str(tmp_path / "wd"))
+    assert proc.returncode == 2 and "digest" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "wd").exists()
+
+
+def test_missing_plan_secrets_is_refused(small_plan: tuple[Small, Plan], tmp_path: Path) -> None:
+    _small, plan = small_plan
+    plan.secrets_path.unlink()
+    proc = _cli("rewrite", str(plan.path), "--workdir", str(tmp_path / "wd"))
+    assert proc.returncode == 2 and "plan.secrets" in proc.stderr
+    assert not (tmp_path / "wd").exists()
+
+
+def test_plan_for_another_repository_is_refused(small_plan: tuple[Small, Plan], tmp_path: Path) -> None:
+    small, plan = small_plan
+    other = Small(tmp_path / "elsewhere", seed=99)
+    shutil.rmtree(small.path)
+    shutil.copytree(other.path, small.path)  # same path, different repository
+    proc = _cli("rewrite", str(plan.path), "--workdir", str(tmp_path / "wd"))
+    assert proc.returncode == 2 and "another repository" in proc.stderr
+    assert not (tmp_path / "wd").exists()
+
+
+def test_source_moved_since_the_scan_is_refused(small_plan: tuple[Small, Plan], tmp_path: Path) -> None:
+    small, plan = small_plan
+    small.commit("later", {"late.txt": "new\n"})
+    with pytest.raises(UsageError, match="differ from the scan"):
+        rewrite(str(plan.path), str(tmp_path / "wd"))
+    assert not (tmp_path / "wd").exists()
+
+
+def test_workdir_of_another_plan_or_foreign_files_is_refused(small_plan: tuple[Small, Plan], tmp_path: Path) -> None:
+    small, plan = small_plan
+    wd = tmp_path / "wd"
+    rewrite(str(plan.path), str(wd))
+    before = _snapshot(wd)
+    # a second, different plan for the same source
+    report = small.findings()
+    dsn_id = next(f.id for f in report.findings if f.rule == "dsn.password")
+    other = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "other" / "plan.json"),
+                      drop_findings=[dsn_id], recover=small.recover)
+    proc = _cli("rewrite", str(other.path), "--workdir", str(wd))
+    assert proc.returncode == 2 and "another plan" in proc.stderr
+    assert _snapshot(wd) == before
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("precious")
+    proc = _cli("rewrite", str(plan.path), "--workdir", str(foreign))
+    assert proc.returncode == 2 and "not empty" in proc.stderr
+    assert _snapshot(foreign) == {"keep.txt": b"precious"}
