@@ -31,6 +31,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from sanitize import git
 from sanitize.approval import current_digest, rewrite_detail
 from sanitize.errors import UsageError
+from sanitize.push import is_hidden
 from sanitize.workdir import Workdir, write_atomic
 
 DEFAULT_SENDER = "Security team <security@localhost>"
@@ -203,9 +204,10 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     at_scan: dict[str, str] = dict(rec.get("tips_at_scan") or {})
     tips: dict[str, str] = dict(rec.get("rewritten_tips") or {})
     changed_old = {ref: old for ref, old in at_scan.items() if tips.get(ref) != old}
-    changed = [{"ref": ref, "old": old, "new": tips.get(ref), "action": "deleted" if ref not in tips else "rewritten"}
-               for ref, old in sorted(changed_old.items())]
-    visible = [c for c in changed if not c["ref"].startswith(("refs/pull/", "refs/merge-requests/"))]
+    changed: list[dict[str, Any]] = [
+        {"ref": ref, "old": old, "new": tips.get(ref), "action": "deleted" if ref not in tips else "rewritten"}
+        for ref, old in sorted(changed_old.items())]
+    visible = [c for c in changed if not is_hidden(c["ref"])]
     pr_refs = [c["ref"] for c in changed if c["ref"].startswith(("refs/pull/", "refs/merge-requests/"))]
     first = sorted(rec.get("first_changed_commits") or set((rec.get("first_changed") or {}).values()))
     plan = json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file() else {}

@@ -71,8 +71,9 @@ class PushResult:
 
 
 def is_hidden(ref: str) -> bool:
-    """Forge-managed refs (pull/merge requests): left out of the push, listed for support."""
-    return ref.startswith(HIDDEN_PREFIXES)
+    """Refs no push can update: forge-managed (pull/merge requests) and one-level refs such as
+    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support."""
+    return ref.startswith(HIDDEN_PREFIXES) or ref.count("/") < 2
 
 
 def local_path(remote: str) -> Path | None:

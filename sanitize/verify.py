@@ -57,7 +57,7 @@ class VerifyResult:
             refs = sorted(self.mismatched)
             out.append(f"{len(refs)} ref(s) differ from the rewritten tips ({', '.join(refs[:3])})")
         if self.hidden_stale:
-            out.append(f"{len(self.hidden_stale)} host-managed ref(s) still hold old history "
+            out.append(f"{len(self.hidden_stale)} ref(s) no push can update still hold old history "
                        f"({', '.join(self.hidden_stale[:3])}): send notices/forge-support-request.md")
         if self.purged_present:
             out.append(f"{len(self.purged_present)} purged blob(s) still reachable")

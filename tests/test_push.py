@@ -135,3 +135,10 @@ def test_gc_remote_needs_a_path_remote(rewritten_workdir: RewrittenWorkdir, git_
     proc = cli("push", "--workdir", str(r.workdir), "--remote", git_daemon.url("nothing.git"), "--gc-remote")
     assert proc.returncode == 2 and "--gc-remote" in proc.stderr
     assert git.refs(r.remote) == r.tips_at_scan
+
+
+def test_refs_no_push_can_update_are_left_out() -> None:
+    from sanitize.push import is_hidden
+
+    assert is_hidden("refs/pull/3/head") and is_hidden("refs/merge-requests/1/head") and is_hidden("refs/stash")
+    assert not is_hidden("refs/heads/main") and not is_hidden("refs/tags/v1") and not is_hidden("refs/notes/commits")

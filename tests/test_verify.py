@@ -2,11 +2,13 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from sanitize import git
 from sanitize.approval import approve
+from sanitize.demo_repo import DemoRepo
 from sanitize.errors import VerificationFailed
 from sanitize.push import push
 from sanitize.verify import verify
@@ -71,3 +73,53 @@ def test_verify_fails_when_a_ref_was_pushed_back(rewritten_workdir: RewrittenWor
     git.run(["push", "-q", str(r.remote), "+refs/heads/main:refs/heads/old-main"], cwd=r.origin)
     with pytest.raises(VerificationFailed, match="refs/heads/old-main"):
         verify(r.workdir)
+
+
+def test_end_to_end_real_scan_plan_rewrite_then_coordinate(demo_repo: DemoRepo, tmp_path: Path) -> None:
+    """scan → plan → rewrite (the real stages) on the demo repository, then notify → approve → push → verify →
+    guard, and a collaborator's old clone carrying two local commits across with migrate."""
+    from sanitize.guard import install_guard
+    from sanitize.migrate import migrate
+    from sanitize.notify import notify
+    from sanitize.plan import make_plan
+    from sanitize.rewrite import rewrite
+    from sanitize.scan.engine import scan_repository
+
+    remote = tmp_path / "remote.git"
+    git.run(["clone", "-q", "--mirror", str(demo_repo.path), str(remote)])
+    # receive-pack refuses one-level refs such as refs/stash: a real remote never has one.
+    git.run(["update-ref", "-d", "refs/stash"], cwd=remote, check=False)
+    dev = tmp_path / "dev"
+    git.run(["clone", "-q", str(remote), str(dev)])
+    git.run(["config", "user.name", "Dev"], cwd=dev)
+    git.run(["config", "user.email", "dev@example.invalid"], cwd=dev)
+    for n in (1, 2):
+        (dev / f"local{n}.txt").write_text(f"local {n}\n")
+        git.run(["add", "."], cwd=dev)
+        git.run(["commit", "-qm", f"local {n}"], cwd=dev)
+
+    findings = tmp_path / "findings.json"
+    findings.write_text(scan_repository(str(remote)).to_json())
+    plan = make_plan(str(findings), str(tmp_path / "plan.json"))
+    wd = tmp_path / "wd"
+    rewrite(str(tmp_path / "plan.json"), str(wd))
+
+    result = notify(wd, deadline="2026-12-01")
+    assert {p.email for p in result.collaborators} >= {e for _, e in demo_repo.authors}
+    text = "\n".join(p.read_bytes().decode("utf-8", "replace") for p in (wd / "notices").rglob("*") if p.is_file())
+    leaked = [p.rule for p in demo_repo.planted if p.value in text]
+    assert leaked == []
+
+    approve(wd, approver="Alice", digest=plan.digest)
+    push(wd)
+    verified = verify(wd)
+    assert verified.clean and verified.rescanned
+    install_guard(wd, remote)
+    old = git.run(["push", "--force", "origin", "HEAD:refs/heads/main"], cwd=dev, check=False)
+    assert old.returncode != 0 and b"git-sanitize guard" in old.stderr
+
+    git.run(["fetch", "-q", "--force", "origin", "+refs/heads/*:refs/remotes/origin/*"], cwd=dev)
+    moved = migrate(dev, commit_map=str(wd / "notices" / "publish" / "commit-map"))
+    assert [(m.branch, m.commits) for m in moved.moved] == [("main", 2)] and moved.checked_purged
+    git.run(["push", "-q", "origin", "main"], cwd=dev)
+    assert git.out(["rev-parse", "main~2"], cwd=dev) == git.refs(wd / "mirror.git")["refs/heads/main"]
