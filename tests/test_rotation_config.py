@@ -255,3 +255,19 @@ def test_any_yaml_file_is_a_config_or_one_config_error(tmp_path_factory, lines: 
         load_config(p, env=ENV)
     except ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=40).filter(lambda t: "\x00" not in t))
+def test_any_password_round_trips_through_a_dsn(password: str) -> None:
+    dsn = with_password("postgresql://app:old@db.internal:5432/aurora?sslmode=require", password)
+    assert dsn_password(dsn) == password
+    parts = urlsplit(dsn)
+    assert (parts.hostname, parts.port, parts.path, parts.query) == ("db.internal", 5432, "/aurora", "sslmode=require")
+
+
+def test_unusable_lock_dir_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="lock_dir"):
+        SecretLock(blocker / "locks", "vault:x", "A").acquire()
