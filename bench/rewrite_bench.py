@@ -1,13 +1,30 @@
 """Rewrite bench: ``git-sanitize rewrite`` against plain ``git filter-repo`` with the same arguments.
 
-Only runs when the plan and rewrite stages exist in this checkout (``sanitize/plan.py``,
-``sanitize/rewrite.py``) and the scan finds something to remove; otherwise it says why it skipped.
+Steps: scan the repository and plan from the findings (untimed setup), then per round
+``git-sanitize rewrite PLAN --workdir FRESH`` (its own per-step timings come from
+``rewrite-report.json``: clone, backup bundle, filter-repo, rescan, ...) and the plain
+equivalent: ``git clone --mirror --no-local`` and ``git filter-repo`` with the arguments
+``sanitize.rewrite.filter_repo_args`` gives for the same plan. Target (issue 3): the
+filter-repo step within 1.2x of plain filter-repo. Everything happens in a private
+temporary directory (mirrors, backup bundles, plan.secrets) removed at the end.
+Skips with one line when the plan/rewrite stages are not in this checkout or nothing is planned.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import shlex
+import statistics
+import subprocess
+import tempfile
 from pathlib import Path
+from typing import Any
+
+from bench import measure, peers
+
+_PHASES = (("clone", "clone (git clone --mirror --no-local)"), ("bundle", "backup bundle"),
+           ("inventory", "inventory of the original"), ("filter_repo", "filter-repo (the rewrite step)"),
+           ("gc", "gc"), ("report", "report"), ("rescan", "rescan"), ("gitleaks", "gitleaks second opinion"))
 
 
 def available() -> str | None:
@@ -15,7 +32,35 @@ def available() -> str | None:
     for mod in ("sanitize.plan", "sanitize.rewrite"):
         if importlib.util.find_spec(mod) is None:
             return f"rewrite not available ({mod} is not in this checkout)"
+    exe = peers.find_binary("git-sanitize")
+    if exe is None:
+        return "rewrite not available (git-sanitize is not installed)"
+    for sub in ("scan", "plan", "rewrite"):
+        if subprocess.run([exe, sub, "--help"], capture_output=True, check=False).returncode != 0:
+            return f"rewrite not available (git-sanitize {sub} is missing)"
+    if peers.find_binary("git-filter-repo") is None:
+        return "git-filter-repo is not installed"
     return None
+
+
+def _prepare(repo: Path, work: Path, commands: list[str]) -> tuple[Path, Any] | str:
+    """Scan and plan (untimed). The plan, or a line saying why there is nothing to bench."""
+    from sanitize.plan import load_plan
+
+    exe = peers.find_binary("git-sanitize") or "git-sanitize"
+    findings, plan_path = work / "findings.json", work / "plan.json"
+    scan = [exe, "scan", str(repo), "--format", "json", "-o", str(findings)]
+    plan = [exe, "plan", str(findings), "-o", str(plan_path)]
+    for cmd, ok in ((scan, (0, 1)), (plan, (0,))):
+        commands.append(shlex.join(cmd))
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode not in ok:
+            last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1][:200]
+            return f"skipped: `{cmd[1]}` failed ({last})"
+    loaded = load_plan(str(plan_path))
+    if not loaded.paths and not loaded.planned_sha256s:
+        return "skipped: the scan found nothing to rewrite in this repository"
+    return plan_path, loaded
 
 
 def run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
@@ -23,4 +68,89 @@ def run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
     reason = available()
     if reason:
         return [f"skipped: {reason}"]
-    return ["skipped: rewrite not available (bench wiring pending)"]
+    from sanitize.rewrite import filter_repo_args, write_paths_file
+
+    with tempfile.TemporaryDirectory(prefix="git-sanitize-rewrite-bench-") as tmp:
+        work = Path(tmp)
+        prepared = _prepare(repo, work, commands)
+        if isinstance(prepared, str):
+            return [prepared]
+        plan_path, plan = prepared
+        exe = peers.find_binary("git-sanitize") or "git-sanitize"
+        filter_repo = peers.find_binary("git-filter-repo") or "git-filter-repo"
+        paths_file = write_paths_file(plan, work / "paths-to-delete")
+        secrets = plan.secrets_path if plan.planned_sha256s else None
+        plain_args = filter_repo_args(plan, paths_file, secrets)
+
+        ours: list[measure.Sample] = []
+        phases: dict[str, list[float]] = {}
+        clone_s: list[float] = []
+        plain_s: list[measure.Sample] = []
+        problems: list[str] = []
+        for r in range(rounds):
+            wd = work / f"wd-{r}"
+            cmd = [exe, "rewrite", str(plan_path), "--workdir", str(wd)]
+            sample = measure.run(cmd)
+            if r == 0:
+                commands.append(shlex.join(cmd))
+            if sample.returncode not in (0, 1):
+                return [f"git-sanitize rewrite failed: exit {sample.returncode}: {sample.error}"]
+            if sample.returncode == 1:
+                problems.append(f"round {r + 1}: rescan not clean ({sample.error})")
+            ours.append(sample)
+            report = wd / "rewrite-report.json"
+            if report.is_file():
+                import json
+
+                for k, v in json.loads(report.read_text(encoding="utf-8")).get("timings", {}).items():
+                    phases.setdefault(k, []).append(float(v))
+            subprocess.run(["rm", "-rf", str(wd)], check=False)
+
+            copy = work / f"plain-{r}.git"
+            clone = ["git", "clone", "-q", "--mirror", "--no-local", str(repo), str(copy)]
+            c = measure.run(clone)
+            fr = [filter_repo, *plain_args]
+            if r == 0:
+                commands.append(shlex.join(clone))
+                commands.append(f"(cd {shlex.quote(str(copy))} && {shlex.join(fr)})")
+            if c.returncode != 0:
+                return [f"plain clone failed: {c.error}"]
+            clone_s.append(c.seconds)
+            p = measure.run(fr, cwd=copy)
+            if p.returncode != 0:
+                return [f"plain git filter-repo failed: exit {p.returncode}: {p.error}"]
+            plain_s.append(p)
+            subprocess.run(["rm", "-rf", str(copy)], check=False)
+
+    return _table(plan, ours, phases, clone_s, plain_s, problems)
+
+
+def _table(plan: Any, ours: list[measure.Sample], phases: dict[str, list[float]], clone_s: list[float],
+           plain: list[measure.Sample], problems: list[str]) -> list[str]:
+    med = statistics.median
+    lines = [f"plan: {len(plan.paths)} path(s) to delete, {len(plan.planned_sha256s)} value(s) to replace; "
+             f"{len(ours)} round(s)", "", f"{'step':<44} {'median s':>9} {'peak MiB':>9}", "-" * 64]
+    lines.append(f"{'git-sanitize rewrite (whole command)':<44} {med(s.seconds for s in ours):>9.2f} "
+                 f"{max(s.tree_rss for s in ours) / 2**20:>9.0f}")
+    known = {k for k, _ in _PHASES}
+    for key, label in _PHASES:
+        if key in phases:
+            lines.append(f"  {label:<42} {med(phases[key]):>9.2f}")
+    for key in sorted(set(phases) - known):
+        lines.append(f"  {key:<42} {med(phases[key]):>9.2f}")
+    plain_med = med(s.seconds for s in plain)
+    lines.append(f"{'plain: git clone --mirror --no-local':<44} {med(clone_s):>9.2f}")
+    lines.append(f"{'plain: git filter-repo (same arguments)':<44} {plain_med:>9.2f} "
+                 f"{max(s.tree_rss for s in plain) / 2**20:>9.0f}")
+    lines.append("")
+    if "filter_repo" in phases:
+        ratio = med(phases["filter_repo"]) / plain_med
+        lines.append(f"rewrite step vs plain filter-repo: {ratio:.2f}x (target <= 1.2x: "
+                     f"{'met' if ratio <= 1.2 else 'MISSED'})")
+    else:
+        lines.append("rewrite step vs plain filter-repo: no per-step timings in rewrite-report.json")
+    total_plain = med(clone_s) + plain_med
+    lines.append(f"whole rewrite vs plain clone + filter-repo: {med(s.seconds for s in ours) / total_plain:.2f}x "
+                 "(ours also bundles, rescans and checks)")
+    lines += problems
+    return lines
