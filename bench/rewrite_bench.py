@@ -13,6 +13,7 @@ Skips with one line when the plan/rewrite stages are not in this checkout or not
 from __future__ import annotations
 
 import importlib.util
+import json
 import shlex
 import statistics
 import subprocess
@@ -68,6 +69,13 @@ def run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
     reason = available()
     if reason:
         return [f"skipped: {reason}"]
+    try:
+        return _run(repo, rounds, commands)
+    except (ImportError, AttributeError) as exc:  # the plan/rewrite interface moved under us
+        return [f"skipped: rewrite not available ({exc.__class__.__name__}: {exc})"]
+
+
+def _run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
     from sanitize.rewrite import filter_repo_args, write_paths_file
 
     with tempfile.TemporaryDirectory(prefix="git-sanitize-rewrite-bench-") as tmp:
@@ -100,8 +108,6 @@ def run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
             ours.append(sample)
             report = wd / "rewrite-report.json"
             if report.is_file():
-                import json
-
                 for k, v in json.loads(report.read_text(encoding="utf-8")).get("timings", {}).items():
                     phases.setdefault(k, []).append(float(v))
             subprocess.run(["rm", "-rf", str(wd)], check=False)
