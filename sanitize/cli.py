@@ -300,8 +300,14 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
     from sanitize.audit import AuditLog
 
     config = load_config(config_path)
-    summary = do_rotate(config, mode=mode, due=due, only=list(only) or None, findings=findings, dry_run=dry_run,
-                        audit=AuditLog(audit_log) if audit_log else None, log=click.echo)
+    try:
+        summary = do_rotate(config, mode=mode, due=due, only=list(only) or None, findings=findings,
+                            dry_run=dry_run, audit=AuditLog(audit_log) if audit_log else None, log=click.echo)
+    except SanitizeError as exc:
+        failed = getattr(exc, "summary", None)  # the run finished but some secrets failed: still summarise
+        if failed is not None:
+            click.echo(json.dumps({"step": "summary", "status": "failed", **failed.to_dict()}))
+        raise
     click.echo(json.dumps({"step": "summary", "status": "ok", **summary.to_dict()}))
 
 

@@ -187,6 +187,8 @@ def test_failed_rotation_is_exit_1_with_the_step(vault, pg, tmp_path: Path) -> N
     assert proc.returncode == 1
     line = one_line_error(proc)
     assert "DSN: set: postgres: cannot connect as admin" in line and "rolled back" in line
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["status"] == "failed" and summary["failed"] == ["DSN"]
     assert pw not in proc.stdout + proc.stderr + (tmp_path / "audit.log").read_text()
     assert vault.client.secrets.kv.v2.read_secret_version(path="db", raise_on_deleted_version=True)["data"][
         "data"]["DSN"] == dsn
