@@ -204,3 +204,40 @@ def test_print_schedule_rotates_nothing(tmp_path: Path, kind: str) -> None:
     if kind != "k8s":
         assert str(config) in proc.stdout
     assert not (tmp_path / "rotation-audit.log").exists()
+
+
+def test_rotate_with_the_story_repos_findings(story_repo, vault, pg, tmp_path: Path) -> None:
+    """The purge's last stage: the scan's findings say which stored secrets leaked; those rotate first."""
+    from sanitize.scan.engine import scan_repository
+
+    planted = {p.rule: p.value for p in story_repo.planted}
+    report = scan_repository(str(story_repo.path))
+    findings = tmp_path / "findings.json"
+    findings.write_text(report.to_json())
+    leaked_dsn = pg.create_role("aurora_app", planted["dsn.password"])
+    unexposed = fake(random.Random(99), 30)
+    kv = vault.client.secrets.kv.v2
+    kv.create_or_update_secret(path="aurora/app", secret={"API_KEY": unexposed,
+                                                          "JWT_SECRET": planted["default.jwt-secret"],
+                                                          "ADMIN_PASSWORD": planted["default.admin-password"]})
+    kv.create_or_update_secret(path="aurora/db", secret={"DATABASE_URL": leaked_dsn})
+    config = write_config(tmp_path, vault.url, [
+        {"name": "API_KEY", "path": "aurora/app", "key": "API_KEY", "generate": {"kind": "hex"}},
+        {"name": "JWT_SECRET", "path": "aurora/app", "key": "JWT_SECRET", "generate": {"kind": "hex", "bytes": 64}},
+        {"name": "ADMIN_PASSWORD", "path": "aurora/app", "key": "ADMIN_PASSWORD"},
+        {"name": "DATABASE_URL", "path": "aurora/db", "key": "DATABASE_URL",
+         "target": {"type": "postgres", "admin_dsn_env": "PG_ADMIN_DSN"}},
+    ])
+    env = base_env(VAULT_TOKEN=vault.token, PG_ADMIN_DSN=pg.admin_dsn)
+    proc = run_cli("--config", str(config), "--findings", str(findings), env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary = records[-1]
+    assert summary["exposed"] == ["JWT_SECRET", "ADMIN_PASSWORD", "DATABASE_URL"]
+    assert summary["rotated"] == ["JWT_SECRET", "ADMIN_PASSWORD", "DATABASE_URL", "API_KEY"]
+    assert [r["status"] for r in records if r["step"] == "match"] == [
+        "exposed in history: JWT_SECRET", "exposed in history: ADMIN_PASSWORD", "exposed in history: DATABASE_URL"]
+    assert any(r["status"] == "leaked credential rejected" for r in records)
+    output = proc.stdout + proc.stderr + (tmp_path / "audit.log").read_text()
+    for value in [*planted.values(), unexposed, leaked_dsn]:
+        assert value not in output
