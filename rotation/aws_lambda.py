@@ -5,8 +5,9 @@ with ``{"SecretId", "ClientRequestToken", "Step"}``; the steps are our
 create → set → test → finish, on the same :class:`AwsBackend` and targets
 the CLI uses, so one code path rotates whether we or AWS drive it:
 
-- ``createSecret``: generate a new value and stage it under AWSPENDING with
-  the token as VersionId (skipped if the token's version already has one);
+- ``createSecret``: generate a new value (or let a target that mints its own,
+  such as ``vault_db``, issue it) and stage it under AWSPENDING with the token
+  as VersionId (skipped if the token's version already has one);
 - ``setSecret``: make the target (database, hook) accept the pending value;
 - ``testSecret``: prove the target accepts it and the store returns it;
 - ``finishSecret``: move AWSCURRENT to the token (AWSPREVIOUS follows); in
@@ -179,8 +180,11 @@ def run_step(
             if backend.read_pending(ref, token) is not None:
                 return "already created"
             current = backend.read_current(ref)
-            backend.stage_pending(ref, generate(settings.generate, current.value), token)
-            return "created"
+            issue = getattr(target, "issue", None)
+            # A target that mints its own credential (vault_db) supplies the value; others get a generated one.
+            value = issue(current.value) if callable(issue) else generate(settings.generate, current.value)
+            backend.stage_pending(ref, value, token)
+            return "issued" if callable(issue) else "created"
         pending = backend.read_pending(ref, token)
         if pending is None:
             raise BackendError(f"no pending value for version {token}; run createSecret first")

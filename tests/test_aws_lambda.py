@@ -14,6 +14,7 @@ import string
 import uuid
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from rotation.aws_lambda import LambdaSettings, handler, run_step
@@ -21,6 +22,7 @@ from rotation.backends.aws import AwsBackend
 from rotation.errors import ConfigError, LeakStillValid, RotationError, TargetError
 from rotation.generate import GenerateSpec
 from rotation.targets.base import LeakProof, Target
+from rotation.targets.vault_db import VaultDbTarget
 from sanitize.secret import Secret
 from tests.plugins.moto_server import MotoServer
 
@@ -286,3 +288,47 @@ def test_unknown_step_and_bad_event(lambda_env: MotoServer) -> None:
 def test_bad_settings_are_one_config_error(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         LambdaSettings.from_env({"AWS_REGION": "us-east-1", **env})
+
+
+@pytest.mark.services
+def test_lambda_rotates_a_database_password_and_proves_the_leak_dead(
+    lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch, pg
+) -> None:
+    leaked = pg.create_role("aurora_app", word())
+    sid = make_rotating_secret(lambda_env, "aurora/DATABASE_URL", leaked)
+    monkeypatch.setenv("PG_ADMIN_DSN", pg.admin_dsn)
+    monkeypatch.setenv("ROTATION_TARGET", '{"type": "postgres", "admin_dsn_env": "PG_ADMIN_DSN"}')
+    monkeypatch.setenv("ROTATION_MODE", "compromised")
+    token = str(uuid.uuid4())
+
+    invoke(sid, token, "createSecret")
+    pending = value_at(lambda_env, sid, VersionId=token)
+    invoke(sid, token, "setSecret")
+    with pg.connect(pending) as conn:  # the database accepts the pending value before it is current
+        assert conn.execute("SELECT current_user").fetchone() == ("aurora_app",)
+    invoke(sid, token, "testSecret")
+    invoke(sid, token, "finishSecret")
+
+    assert value_at(lambda_env, sid, VersionStage="AWSCURRENT") == pending
+    assert holder(lambda_env, sid, "AWSPREVIOUS") == []
+    with pytest.raises(psycopg.OperationalError):
+        pg.connect(leaked)
+
+
+@pytest.mark.services
+def test_lambda_takes_the_value_from_a_vault_static_role(lambda_env: MotoServer, vault, pg) -> None:
+    """A DSN mirrored in Secrets Manager whose password Vault's database engine owns."""
+    from tests.test_vault_db import ROLE, setup_static_role
+
+    leaked = setup_static_role(vault, pg)
+    sid = make_rotating_secret(lambda_env, "aurora/DATABASE_URL", leaked)
+    target = VaultDbTarget(vault.url, Secret(vault.token), role=ROLE, admin_dsn=Secret(pg.admin_dsn))
+
+    outcomes = steps(lambda_env, sid, str(uuid.uuid4()), target, mode="compromised")
+
+    assert outcomes[0] == "issued" and outcomes[-1].startswith("finished; leaked credential rejected")
+    current = value_at(lambda_env, sid, VersionStage="AWSCURRENT")
+    vault_pw = vault.client.secrets.database.get_static_credentials(name=ROLE, mount_point="database")["data"]
+    assert urlsplit(current).password == vault_pw["password"]
+    with pg.connect(current) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("aurora_app",)
