@@ -128,8 +128,11 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
     write_atomic(path, approval.to_json())
     wd.audit.append("approved", approver=name, digest=expected, rewritten_tips=tips, expires=approval.expires,
                     file=path.name)
-    valid = valid_approvals(wd.root, now=now)
-    wd.record("approve", "done", approvers=sorted({a.approver for a in valid}), digest=expected)
+    # The gate opens ("done") only with the quorum a playbook asked for; push re-checks regardless.
+    approvers = sorted({a.approver for a in valid_approvals(wd.root, now=now)})
+    required = int(wd.meta().get("approvals_required", 1))
+    wd.record("approve", "done" if len(approvers) >= required else "waiting", approvers=approvers,
+              required=required, digest=expected)
     return approval
 
 

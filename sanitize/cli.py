@@ -144,15 +144,16 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
 @click.option("--templates", type=click.Path(file_okay=False), default=None,
               help="Directory of notice templates overriding the built-in ones (same file names).")
 @click.option("--deadline", default=None, help="Date by which every clone must be fresh or reset.")
+@click.option("--freeze", default=None, help="The freeze window, as the notices should state it.")
 @click.option("--from", "sender", default=None, help="From: address of the .eml notices.")
 @_guard
-def notify(workdir: str, roster: str | None, templates: str | None, deadline: str | None,
+def notify(workdir: str, roster: str | None, templates: str | None, deadline: str | None, freeze: str | None,
            sender: str | None) -> None:
     """Render a notice per collaborator (Markdown, .eml, text), a team summary and the forge request."""
     from sanitize.notify import DEFAULT_SENDER
     from sanitize.notify import notify as do_notify
 
-    result = do_notify(workdir, roster=roster, templates=templates, deadline=deadline,
+    result = do_notify(workdir, roster=roster, templates=templates, deadline=deadline, freeze=freeze,
                        sender=sender or DEFAULT_SENDER)
     click.echo(f"{len(result.collaborators)} notices (Markdown, .eml, text) in {result.team_summary.parent}")
     click.echo(f"team summary: {result.team_summary}")

@@ -186,9 +186,7 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
     root = git.git_dir(repo)
     work = Path(git.out(["rev-parse", "--show-toplevel"], cwd=repo, check=False) or repo)
     cmap = load_commit_map(commit_map)
-    if purged is None and "://" not in commit_map and (Path(commit_map).parent / "purged.json").is_file():
-        purged = str(Path(commit_map).parent / "purged.json")
-    purge_list = load_purged(purged) if purged else None
+    purge_list = load_purged(purged) if purged else _sibling_purged(commit_map)
     if git.out(["status", "--porcelain", "--untracked-files=no"], cwd=work):
         raise UsageError("uncommitted changes in this clone: commit or stash them first (nothing was moved)")
     if git.run(["rev-parse", "-q", "--verify", "REBASE_HEAD"], cwd=work, check=False).returncode == 0:
@@ -240,6 +238,17 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
         raise
     _return_to(work, head, head_sha, force=False)
     return MigrateResult(done, skipped, checked_purged=purge_list is not None)
+
+
+def _sibling_purged(commit_map: str) -> Purged | None:
+    """``purged.json`` published beside the commit-map (notify writes both), if there is one."""
+    if "://" in commit_map:
+        try:
+            return load_purged(commit_map.rsplit("/", 1)[0] + "/purged.json")
+        except UsageError:
+            return None
+    sibling = Path(commit_map).parent / "purged.json"
+    return load_purged(str(sibling)) if sibling.is_file() else None
 
 
 def _free_backup_ref(work: Path, ref: str) -> str:

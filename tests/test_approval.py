@@ -98,3 +98,15 @@ def test_durations() -> None:
     assert parse_duration("90s") == timedelta(seconds=90)
     assert parse_duration("24h") == timedelta(hours=24)
     assert parse_duration("7d") == timedelta(days=7)
+
+
+def test_approve_stage_opens_only_with_the_playbooks_quorum(rewritten_workdir: RewrittenWorkdir) -> None:
+    from sanitize.workdir import Workdir
+
+    r = rewritten_workdir
+    wd = Workdir.open(r.workdir)
+    wd.set_meta(approvals_required=2)
+    approve(r.workdir, approver="Alice", digest=r.digest)
+    assert wd.stage("approve")["status"] == "waiting"
+    approve(r.workdir, approver="Bob", digest=r.digest)
+    assert wd.stage("approve")["status"] == "done" and wd.stage("approve")["approvers"] == ["Alice", "Bob"]

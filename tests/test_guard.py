@@ -85,3 +85,20 @@ def test_guard_lists_every_purged_blob_and_old_commit(rewritten_workdir: Rewritt
     banned = set((hook.parent / "sanitize-guard-banned").read_text().split())
     assert set(r.purged_blobs) <= banned and set(r.first_changed_commits) <= banned
     assert install_guard(r.workdir, r.remote) == hook  # re-install over our own hook is fine
+
+
+def test_guard_rejects_a_purged_blob_re_added_on_new_history(rewritten_workdir: RewrittenWorkdir,
+                                                             tmp_path: Path) -> None:
+    r = rewritten_workdir
+    purged_and_guarded(r)
+    install_guard(r.workdir, r.remote)
+    fresh = tmp_path / "fresh"
+    git.run(["clone", "-q", str(r.remote), str(fresh)])
+    # The same file content as before the purge is the same blob id: the guard knows it.
+    (fresh / ".env").write_text(f"API_TOKEN={r.secrets[0]}\n")
+    git.run(["add", ".env"], cwd=fresh)
+    git.run([*IDENT, "commit", "-qm", "oops"], cwd=fresh)
+    pushed = git.run(["push", "origin", "main"], cwd=fresh, check=False)
+    assert pushed.returncode != 0 and b"git-sanitize guard: rejected refs/heads/main" in pushed.stderr
+    assert r.secrets[0].encode() not in pushed.stderr
+    assert git.refs(r.remote)["refs/heads/main"] == r.rewritten_tips["refs/heads/main"]

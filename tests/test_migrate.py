@@ -127,3 +127,12 @@ def test_bad_commit_map_is_a_usage_error(tmp_path: Path) -> None:
     bad.write_text("old new\nnot-a-sha also-not\n")
     with pytest.raises(Exception, match="not a commit-map line"):
         load_commit_map(str(bad))
+
+
+def test_migrate_reads_the_published_kit_by_url(rewritten_workdir: RewrittenWorkdir, dev_clone: Path) -> None:
+    r = rewritten_workdir
+    commit(dev_clone, ".env", "API_TOKEN=again\n", "env again")
+    cmap = publish(r, dev_clone)
+    proc = cli("migrate", "--commit-map", cmap.resolve().as_uri(), cwd=dev_clone)
+    # purged.json was found beside the commit-map URL: the re-added file is refused.
+    assert proc.returncode == 2 and "re-adds the removed file .env" in proc.stderr
