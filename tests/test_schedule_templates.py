@@ -155,6 +155,8 @@ def test_kubernetes_cronjob_never_overlaps_and_mounts_the_config() -> None:
     mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
     volume = next(v for v in pod["volumes"] if v["name"] == "config")
     assert mount["mountPath"] == "/etc/git-sanitize"
+    mounts = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert container["workingDir"] in mounts, "the audit log needs a writable working directory"
     assert volume["configMap"] == {
         "name": "rotation-config",
         "items": [{"key": "rotation.yml", "path": "rotation.yml"}],
@@ -200,3 +202,16 @@ def test_systemd_render_names_both_files() -> None:
     text = render_schedule("systemd", "/etc/r.yml", executable="/usr/bin/git-sanitize")
     assert "# ==> git-sanitize-rotate.service <==" in text
     assert "# ==> git-sanitize-rotate.timer <==" in text
+
+
+@pytest.mark.parametrize("kind", list(ScheduleKind))
+def test_rotate_print_schedule_renders_for_the_given_config(tmp_path: Path, kind: ScheduleKind) -> None:
+    from click.testing import CliRunner
+
+    from sanitize.cli import cli
+
+    config = tmp_path / "rotation.yml"
+    config.write_text("backend: {type: aws, region: us-east-1}\nsecrets:\n  - {name: A, secret_id: a}\n")
+    result = CliRunner().invoke(cli, ["rotate", "--config", str(config), "--print-schedule", kind.value])
+    assert result.exit_code == 0, result.output
+    assert str(config) in result.output and "--due" in result.output
