@@ -1,7 +1,7 @@
 """New secret values, from the OS CSPRNG (``secrets``), and DSN password surgery.
 
-A DSN keeps everything but its password: user, host, port, database and
-query parameters survive a rotation unchanged, so consumers need nothing
+A DSN (URL or libpq keyword form) keeps everything but its password: user,
+host, port, database and query parameters survive a rotation unchanged, so consumers need nothing
 but the new value. DSN passwords are drawn from URL-unreserved characters
 (and percent-encoded anyway) so no driver mis-parses them.
 """
@@ -65,8 +65,7 @@ def new_raw(spec: GenerateSpec, *, url_safe: bool = False) -> str:
     return random_string(spec.length, alphabet)
 
 
-def is_dsn(value: str) -> bool:
-    """True for a URL with a user and a password (``scheme://user:pw@host/...``)."""
+def _is_url_dsn(value: str) -> bool:
     try:
         parts = urlsplit(value)
         return bool(parts.scheme) and "@" in parts.netloc and parts.password is not None
@@ -74,23 +73,53 @@ def is_dsn(value: str) -> bool:
         return False
 
 
-def dsn_password(value: str) -> str | None:
-    """The decoded password of a URL DSN, or None if ``value`` is not one."""
-    if not is_dsn(value):
+def _keywords(value: str) -> dict[str, str] | None:
+    """A libpq keyword/value DSN (``host=… user=… password=…``) as a dict, or None."""
+    if "=" not in value or "password" not in value or "://" in value:
         return None
-    return unquote(urlsplit(value).password or "")
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(value)
+    except Exception:  # noqa: BLE001 - psycopg raises ProgrammingError; anything else also means "not a DSN"
+        return None
+    if "password" not in params or "user" not in params:
+        return None
+    return {k: str(v) for k, v in params.items()}
+
+
+def is_dsn(value: str) -> bool:
+    """True for a DSN with a user and a password: ``scheme://user:pw@host/...`` or libpq ``user=… password=…``."""
+    return _is_url_dsn(value) or _keywords(value) is not None
+
+
+def dsn_password(value: str) -> str | None:
+    """The decoded password of a DSN, or None if ``value`` is not one."""
+    if _is_url_dsn(value):
+        return unquote(urlsplit(value).password or "")
+    params = _keywords(value)
+    return params["password"] if params else None
 
 
 def dsn_user(value: str) -> str | None:
-    """The decoded user name of a URL DSN, or None."""
-    if not is_dsn(value):
-        return None
-    user = urlsplit(value).username
-    return unquote(user) if user else None
+    """The decoded user name of a DSN, or None."""
+    if _is_url_dsn(value):
+        user = urlsplit(value).username
+        return unquote(user) if user else None
+    params = _keywords(value)
+    return params["user"] if params else None
 
 
 def with_password(dsn: str, password: str) -> str:
-    """``dsn`` with its password replaced (percent-encoded); everything else byte-identical."""
+    """``dsn`` with its password replaced; every other parameter kept.
+
+    URL form: percent-encoded, the rest byte-identical. Keyword form: libpq quoting
+    (psycopg's ``make_conninfo``), the other parameters unchanged.
+    """
+    if not _is_url_dsn(dsn):
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(dsn, password=password)
     parts = urlsplit(dsn)
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user = userinfo.split(":", 1)[0]

@@ -271,3 +271,14 @@ def test_unusable_lock_dir_is_a_config_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(ConfigError, match="lock_dir"):
         SecretLock(blocker / "locks", "vault:x", "A").acquire()
+
+
+def test_keyword_dsn_keeps_every_other_parameter() -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    old = "host=db.internal port=6432 dbname=aurora user=app password='o ld' sslmode=require"
+    new = generate(GenerateSpec(kind="password", length=24), Secret(old)).reveal()
+    before, after = conninfo_to_dict(old), conninfo_to_dict(new)
+    assert after.pop("password") != before.pop("password")
+    assert after == before
+    assert exposure_hash(Secret(old)) == sha256_hex("o ld")

@@ -341,3 +341,16 @@ def test_vault_check_and_set_refusal_is_a_conflict(aurora: Aurora) -> None:
     app = aurora.kv("aurora/app")
     assert app["JWT_SECRET"] == aurora.old["JWT_SECRET"] and app["LATE"] == "writer"
     assert not any(info["destroyed"] for info in aurora.meta("aurora/app")["versions"].values())
+
+
+def test_keyword_form_dsn_is_rotated_in_the_database(aurora: Aurora) -> None:
+    pw = "kw-" + aurora.old["PG_PASSWORD"]
+    aurora.pg.create_role("kw_user", pw)
+    old = f"host=127.0.0.1 port={aurora.pg.port} dbname=postgres user=kw_user password={pw} connect_timeout=5"
+    aurora.vault.client.secrets.kv.v2.create_or_update_secret(path="aurora/db", secret={"DATABASE_URL": old},
+                                                              mount_point="secret")
+    summary = rotate(aurora.config(), only="DATABASE_URL")
+    new = aurora.kv("aurora/db")["DATABASE_URL"]
+    assert summary.outcomes[0].leaked_rejected is True
+    assert aurora.can_login(new) and not aurora.can_login(old)
+    assert "connect_timeout=5" in new and "user=kw_user" in new
