@@ -119,8 +119,9 @@ def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dic
     git.run(["init", "--quiet", "--bare", str(probe)])
     served: dict[str, bool] = {}
     for sha in list(commits)[:MAX_PROBES]:
-        proc = git.run(["-c", "protocol.version=2", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-                        remote, sha], cwd=probe, check=False)
+        # --depth=1: the answer is whether the server hands the commit out, not its whole history.
+        proc = git.run(["-c", "protocol.version=2", "fetch", "--quiet", "--depth=1", "--no-tags",
+                        "--no-write-fetch-head", remote, sha], cwd=probe, check=False)
         served[sha] = proc.returncode == 0
     return served
 

@@ -85,6 +85,10 @@ def test_guard_lists_every_purged_blob_and_old_commit(rewritten_workdir: Rewritt
     banned = set((hook.parent / "sanitize-guard-banned").read_text().split())
     assert set(r.purged_blobs) <= banned and set(r.first_changed_commits) <= banned
     assert install_guard(r.workdir, r.remote) == hook  # re-install over our own hook is fine
+    # Fail closed: without its list the hook refuses everything rather than letting anything through.
+    (hook.parent / "sanitize-guard-banned").unlink()
+    pushed = git.run(["push", str(r.remote), "refs/heads/main:refs/heads/copy"], cwd=r.origin, check=False)
+    assert pushed.returncode != 0 and b"is missing" in pushed.stderr
 
 
 def test_guard_rejects_a_purged_blob_re_added_on_new_history(rewritten_workdir: RewrittenWorkdir,

@@ -136,3 +136,36 @@ def test_migrate_reads_the_published_kit_by_url(rewritten_workdir: RewrittenWork
     proc = cli("migrate", "--commit-map", cmap.resolve().as_uri(), cwd=dev_clone)
     # purged.json was found beside the commit-map URL: the re-added file is refused.
     assert proc.returncode == 2 and "re-adds the removed file .env" in proc.stderr
+
+
+def test_migrate_moves_every_branch_and_returns_to_the_checked_out_one(rewritten_workdir: RewrittenWorkdir,
+                                                                       dev_clone: Path) -> None:
+    r = rewritten_workdir
+    git.run(["checkout", "-q", "-b", "feature", "origin/feature"], cwd=dev_clone)
+    commit(dev_clone, "f.txt", "f\n", "feature local")
+    git.run(["checkout", "-q", "main"], cwd=dev_clone)
+    commit(dev_clone, "m.txt", "m\n", "main local")
+    cmap = publish(r, dev_clone)
+    proc = cli("migrate", "--commit-map", str(cmap), cwd=dev_clone)
+    assert proc.returncode == 0, proc.stderr
+    assert git.out(["symbolic-ref", "--short", "HEAD"], cwd=dev_clone) == "main"
+    assert git.out(["rev-parse", "feature~1"], cwd=dev_clone) == r.rewritten_tips["refs/heads/feature"]
+    assert git.out(["rev-parse", "main~1"], cwd=dev_clone) == r.rewritten_tips["refs/heads/main"]
+    assert git.out(["log", "-1", "--format=%s", "feature"], cwd=dev_clone) == "feature local"
+
+
+def test_migrate_conflict_puts_every_branch_back(rewritten_workdir: RewrittenWorkdir, dev_clone: Path) -> None:
+    r = rewritten_workdir
+    # The natural fix (read the password from the environment) conflicts with the purge's replacement.
+    git.run(["checkout", "-q", "-b", "feature", "origin/feature"], cwd=dev_clone)
+    commit(dev_clone, "f.txt", "f\n", "feature local")
+    git.run(["checkout", "-q", "main"], cwd=dev_clone)
+    commit(dev_clone, "config.yml", "db:\n  user: app\n  password: ${DB_PASSWORD}\n", "read password from env")
+    before = {k: v for k, v in git.refs(dev_clone).items() if k.startswith("refs/heads/")}
+    cmap = publish(r, dev_clone)
+    proc = cli("migrate", "--commit-map", str(cmap), cwd=dev_clone)
+    assert proc.returncode == 2 and "conflict" in proc.stderr
+    assert {k: v for k, v in git.refs(dev_clone).items() if k.startswith("refs/heads/")} == before
+    assert git.out(["symbolic-ref", "--short", "HEAD"], cwd=dev_clone) == "main"
+    assert git.out(["status", "--porcelain", "--untracked-files=no"], cwd=dev_clone) == ""
+    assert r.secrets[1] not in proc.stderr
