@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from sanitize.workdir import Workdir, write_atomic
 ZERO = "0" * 40
 # What a workdir may hold before its first rewrite (a plan written straight into it, a playbook's scan).
 _PRE_REWRITE = {"plan.json", "plan.secrets", "plan.md", "findings.json", "state.json", "audit.log", "review"}
+_HEX = re.compile(rb"[0-9a-f]{40}")
 _SIGNATURES = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN SIGNED MESSAGE-----")
 
 
@@ -109,9 +111,9 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         if step == "cloned":
             t = time.monotonic()
             wd.record("rewrite", "running", step="filtering")
-            gitlinks = _filter(plan, wd, progress=progress)
-            inventory["gitlinks"] = gitlinks
+            inventory["gitlinks"] = _filter(plan, wd, progress=progress)
             inventory["unmapped"] = _complete_commit_map(wd, inventory)
+            inventory["notes_moved"] = _refile_notes(wd)
             write_atomic(inv_path, json.dumps(inventory) + "\n")
             timings["filter_repo"] = time.monotonic() - t
             wd.record("rewrite", "running", step="filtered")
@@ -352,7 +354,7 @@ def write_paths_file(plan: Plan, dest: Path) -> Path | None:
 
 
 def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
-    """Run git-filter-repo on the mirror; return gitlinks seen as [commit, path, target]."""
+    """Run git-filter-repo on the mirror; return the gitlinks it saw as [commit, path, target]."""
     import git_filter_repo as gfr
 
     paths_file = write_paths_file(plan, wd.root / "paths-to-delete")
@@ -416,6 +418,57 @@ def _complete_commit_map(wd: Workdir, inv: dict[str, Any]) -> list[str]:
         text = f"{'old':<40} new\n" + "".join(f"{o} {n}\n" for o, n in sorted(mapped.items()))
         write_atomic(wd.commit_map, text)
     return [c for c in inv["order"] if c not in mapped]
+
+
+def _refile_notes(wd: Workdir) -> list[str]:
+    """Re-file each note under the new id of the commit it annotates; return the old ids moved.
+
+    filter-repo passes notes commits through untouched (their blobs are still filtered), so notes on
+    rewritten commits would hang off ids that no longer exist. The tip notes commit is re-made with the
+    same parents, author, committer and message and a re-filed (flat) tree, so the notes history keeps
+    its length; commit-map and ref-map are updated to the re-made tip.
+    """
+    cmap = {old: new for old, new in _read_map(wd.commit_map)}
+    moved: list[str] = []
+    replaced: dict[str, str] = {}
+    for ref, tip in sorted(git.refs(wd.mirror).items()):
+        if not ref.startswith("refs/notes/"):
+            continue
+        entries = git.run(["ls-tree", "-r", "-z", "--full-tree", tip], cwd=wd.mirror).stdout.split(b"\0")
+        lines: list[bytes] = []
+        here: list[str] = []
+        for entry in filter(None, entries):
+            meta, _, path = entry.partition(b"\t")
+            flat = path.replace(b"/", b"")
+            if not _HEX.fullmatch(flat):
+                if b"/" in path:
+                    lines = []  # not a plain notes tree: leave it alone
+                    here = []
+                    break
+                lines.append(entry)
+                continue
+            old = flat.decode()
+            new = cmap.get(old, old)
+            if new != old:
+                here.append(old)
+            lines.append(meta + b"\t" + new.encode())
+        if not here:
+            continue
+        tree = git.run(["mktree", "-z"], cwd=wd.mirror, input=b"".join(x + b"\0" for x in lines)).stdout.strip()
+        raw = git.run(["cat-file", "commit", tip], cwd=wd.mirror).stdout
+        _head, sep, rest = raw.partition(b"\n")
+        new_tip = git.out(["hash-object", "-t", "commit", "-w", "--stdin"], cwd=wd.mirror,
+                          input=b"tree " + tree + sep + rest)
+        git.run(["update-ref", ref, new_tip, tip], cwd=wd.mirror)
+        replaced[tip] = new_tip
+        moved += here
+    if replaced:
+        rows = [[o, replaced.get(n, n)] for o, n in _read_map(wd.commit_map)]
+        write_atomic(wd.commit_map, f"{'old':<40} new\n" + "".join(f"{o} {n}\n" for o, n in rows))
+        refs = [[o, replaced.get(n, n), r] for o, n, r in _read_map(wd.ref_map)]
+        write_atomic(wd.ref_map, f"{'old':<40} {'new':<40} ref\n" + "".join(f"{o} {n} {r}\n" for o, n, r in refs))
+        _expire_and_gc(wd.mirror)
+    return sorted(set(moved))
 
 
 def _expire_and_gc(mirror: Path) -> None:
@@ -484,6 +537,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         },
         "lfs_objects_orphaned": lfs,
         "submodule_gitlinks_into_rewritten_history": gitlinks,
+        "notes_refiled": len(inv.get("notes_moved", [])),
         "fix_in_code": plan.fix_in_code,
         "first_changed_commits": first_changed_commits,
         "unmapped_commits": inv.get("unmapped", []),

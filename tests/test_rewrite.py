@@ -180,6 +180,16 @@ def test_report_lists_refs_paths_replacements_fix_in_code_and_second_opinion(
     assert "Fix in code" in md and "server/auth.ts" in md and "Independent check" in md
 
 
+def test_notes_follow_their_commit_to_its_new_id(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    demo, _plan, wd = demo_purge
+    mirror = wd / "mirror.git"
+    old_note = git.out(["notes", "show", "refs/heads/main"], cwd=demo.path)
+    new_note = git.out(["notes", "show", "refs/heads/main"], cwd=mirror)
+    assert git.refs(mirror)["refs/heads/main"] != git.refs(demo.path)["refs/heads/main"]
+    assert "***REMOVED***" in new_note and new_note != old_note
+    assert json.loads((wd / "rewrite-report.json").read_text())["notes_refiled"] == 1
+
+
 def test_rerun_after_done_is_a_no_op(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
     _demo, plan, wd = demo_purge
     tips = git.refs(wd / "mirror.git")
@@ -229,6 +239,31 @@ def test_resume_after_a_crash_in_filter_repo_reuses_the_clone(small_plan: tuple[
     result = rewrite(str(plan.path), str(wd))
     assert result.clean
     assert (wd / "backup.bundle").stat().st_mtime_ns == bundle_mtime
+
+
+def test_resume_after_a_crash_past_filter_repo_skips_to_the_rescan(small_plan: tuple[Small, Plan], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _small, plan = small_plan
+    wd = tmp_path / "wd"
+
+    def crash(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sanitize.rewrite._verify", crash)
+    with pytest.raises(KeyboardInterrupt):
+        rewrite(str(plan.path), str(wd))
+    assert Workdir(wd).stage("rewrite")["step"] == "filtered"
+    tips = git.refs(wd / "mirror.git")
+    cmap = (wd / "commit-map").read_text()
+    monkeypatch.undo()
+
+    def must_not_run(*a: object, **k: object) -> None:
+        raise AssertionError("filter-repo ran twice")
+
+    monkeypatch.setattr("sanitize.rewrite._filter", must_not_run)
+    result = rewrite(str(plan.path), str(wd))
+    assert result.clean and git.refs(wd / "mirror.git") == tips and (wd / "commit-map").read_text() == cmap
+    assert Workdir(wd).stage("rewrite")["status"] == "done"
 
 
 def test_a_value_that_survives_fails_verification_exit_1(tmp_path: Path) -> None:
