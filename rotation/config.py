@@ -109,7 +109,8 @@ def _mapping(value: object, key: str) -> Mapping[str, Any]:
 def _no_unknown(data: Mapping[str, Any], allowed: set[str], key: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ConfigError(f"unknown key '{key}.{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+        name = unknown[0] if unknown[0].isprintable() else repr(unknown[0])  # one line, whatever the key
+        raise ConfigError(f"unknown key '{key}.{name}' (allowed: {', '.join(sorted(allowed))})")
 
 
 def _str(data: Mapping[str, Any], name: str, key: str, *, required: bool = False, default: str | None = None

@@ -37,7 +37,7 @@ class CommandTarget(Target):
         """``{type: command, argv: [...], timeout: 60, prove_leak: false}``."""
         unknown = sorted(set(spec) - _KEYS)
         if unknown:
-            raise ConfigError(f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(_KEYS))})")
+            raise ConfigError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
         argv = spec.get("argv")
         if not isinstance(argv, list) or not argv or not all(isinstance(a, str) and a for a in argv):
             raise ConfigError("'argv' must be a non-empty list of strings")

@@ -59,7 +59,7 @@ class PostgresTarget(Target):
         """``{type: postgres, admin_dsn_env: NAME[, connect_timeout: N]}``; the admin DSN is read from env now."""
         unknown = sorted(set(spec) - _KEYS)
         if unknown:
-            raise ConfigError(f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(_KEYS))})")
+            raise ConfigError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
         env_name = spec.get("admin_dsn_env")
         if not isinstance(env_name, str) or not env_name:
             raise ConfigError("missing required key 'admin_dsn_env'")
