@@ -225,7 +225,17 @@ def _secret(data: object, index: int, backend: BackendConfig, env: Mapping[str, 
 def parse_config(data: object, *, base: Path | None = None, env: Mapping[str, str] | None = None,
                  path: Path | None = None) -> RotationConfig:
     """Validate a parsed YAML document into a RotationConfig (ConfigError otherwise)."""
-    env = os.environ if env is None else env
+    try:
+        return _parse(data, base=base, env=os.environ if env is None else env, path=path)
+    except ConfigError as exc:
+        text = str(exc)
+        if text.isprintable():
+            raise
+        # Names from the file (env var names, keys) may hold control characters: keep it one line.
+        raise ConfigError(text.encode("unicode_escape").decode("ascii")) from None
+
+
+def _parse(data: object, *, base: Path | None, env: Mapping[str, str], path: Path | None) -> RotationConfig:
     top = _mapping(data, "<top level>")
     _no_unknown(top, _TOP_KEYS, "<top level>")
     if "backend" not in top:

@@ -88,6 +88,7 @@ def test_aws_form_parses() -> None:
     (("backend", "tokn_env"), "X", "backend.tokn_env"),
     (("backend", "type"), "consul", "backend.type"),
     (("backend", "token_env"), "NOT_SET_ANYWHERE", "NOT_SET_ANYWHERE"),
+    (("backend", "token_env"), "TWO\nLINES", "TWO\\nLINES"),
     (("secrets", 0, "generate", "kind"), "rot13", "secrets[0].generate.kind"),
     (("secrets", 0, "generate", "bytes"), "64", "secrets[0].generate.bytes"),
     (("secrets", 0, "generate", "bytes"), True, "secrets[0].generate.bytes"),
