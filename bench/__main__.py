@@ -89,6 +89,8 @@ def run_scan_bench(repo: Path, rounds: int, planted: tuple[PlantedSecret, ...], 
                 if r == 0:
                     out.append(shlex.join(cmd))
                 sample = measure.run(cmd)
+                print(f"  round {r + 1}/{rounds} {row.tool.name}: {sample.seconds:.2f} s (exit {sample.returncode})",
+                      file=sys.stderr, flush=True)
                 if sample.returncode not in row.tool.ok_codes:
                     row.failed = f"exit {sample.returncode}: {sample.error}"
                     continue

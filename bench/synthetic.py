@@ -101,10 +101,9 @@ def _secret_specs(rng: random.Random) -> list[tuple[str, str, str, Callable[[str
 class _Builder:
     """Writes the fast-import stream; keeps each branch's files in memory as bytes."""
 
-    def __init__(self, seed: int, n_commits: int, sources: list[Path], emit: bool = True) -> None:
+    def __init__(self, seed: int, sources: list[Path], emit: bool = True) -> None:
         self.emit = emit
         self.rng = random.Random(seed)
-        self.n = n_commits
         self.sources = sources
         self.root = Path(sysconfig.get_paths()["stdlib"])
         self._text_cache: dict[int, list[bytes]] = {}
@@ -194,7 +193,7 @@ def generate(n_commits: int, seed: int, *, emit: bool = True) -> tuple[bytes, in
     sources = stdlib_sources()
     if not sources:
         raise RuntimeError("no Python standard library sources found on this machine")
-    b = _Builder(seed, n_commits, sources, emit)
+    b = _Builder(seed, sources, emit)
     secret_rng = random.Random(seed ^ 0x5EC2E7)
     specs = _secret_specs(secret_rng)
     # Plant at evenly spread commit numbers; remove most again 5-40 commits later.
@@ -280,8 +279,8 @@ def generate(n_commits: int, seed: int, *, emit: bool = True) -> tuple[bytes, in
     return b"".join(b.out) + b"done\n", b.commits, tuple(planted)
 
 
-def build(dest: Path, n_commits: int = 2000, seed: int = 2026) -> SyntheticRepo:
-    """Build the synthetic bare repository at ``dest`` (replaced if it exists)."""
+def build(dest: Path, n_commits: int = 3000, seed: int = 2026) -> SyntheticRepo:
+    """Build the synthetic bare repository at ``dest`` (which must not exist yet)."""
     stream, commits, planted = generate(n_commits, seed)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
@@ -301,7 +300,7 @@ def cache_key(n_commits: int, seed: int) -> str:
     return f"synthetic-v{FORMAT_VERSION}-py{sys.version_info[0]}{sys.version_info[1]}-{digest}-{n_commits}c-s{seed}"
 
 
-def cached(n_commits: int = 2000, seed: int = 2026, cache: Path = CACHE) -> SyntheticRepo:
+def cached(n_commits: int = 3000, seed: int = 2026, cache: Path = CACHE) -> SyntheticRepo:
     """The synthetic repository for (n_commits, seed), built once into ``cache`` and reused.
 
     The cache holds only the repository; the planted secrets are recomputed from the seed.
