@@ -382,6 +382,29 @@ def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
             # them into branches (and drop those that collide). Nothing to fetch either: we just cloned.
             return
 
+        def _setup_lfs_orphaning_checks(self) -> None:
+            super()._setup_lfs_orphaning_checks()
+            tracker = self._lfs_object_tracker
+            if tracker is None:
+                return
+            # filter-repo 2.47's LFS check asserts that every id-named file change is a blob; a gitlink
+            # (a commit id) then crashes the run. Gitlinks are never LFS pointers: skip them.
+            original = tracker.check_file_change_data
+            kinds = git.popen(["cat-file", "--batch-check=%(objecttype)"], cwd=wd.mirror, stdin=subprocess.PIPE)
+            opened.append(kinds)
+
+            def check(git_id: Any, source: bool) -> None:
+                if not isinstance(git_id, int):
+                    assert kinds.stdin is not None and kinds.stdout is not None
+                    kinds.stdin.write(git_id + b"\n")
+                    kinds.stdin.flush()
+                    if kinds.stdout.readline().strip() != b"blob":
+                        return
+                original(git_id, source)
+
+            tracker.check_file_change_data = check
+
+    opened: list[subprocess.Popen[bytes]] = []
     log_path = wd.root / "filter-repo.log"
     try:
         args = gfr.FilteringOptions.parse_args(filter_repo_args(plan, paths_file, secrets_file, quiet=not progress))
@@ -394,6 +417,10 @@ def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
         raise RewriteError(f"git-filter-repo failed: {str(exc.code).strip().splitlines()[0] if exc.code else 'exit'} "
                            f"(log: {log_path})") from None
     finally:
+        for proc in opened:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait()
         if paths_file is not None:
             paths_file.unlink(missing_ok=True)
     meta = wd.mirror / "filter-repo"

@@ -18,6 +18,8 @@ from sanitize.errors import UsageError, VerificationFailed
 from sanitize.plan import Plan, make_plan
 from sanitize.rewrite import rewrite
 from sanitize.scan.engine import scan_repository
+from sanitize.scan.report import Finding
+from sanitize.secret import sha256_hex
 from sanitize.workdir import Workdir
 from tests.test_plan import Small
 
@@ -341,3 +343,37 @@ def test_workdir_of_another_plan_or_foreign_files_is_refused(small_plan: tuple[S
     proc = _cli("rewrite", str(plan.path), "--workdir", str(foreign))
     assert proc.returncode == 2 and "not empty" in proc.stderr
     assert _snapshot(foreign) == {"keep.txt": b"precious"}
+
+
+# What the rewrite cannot keep: signatures, LFS objects, gitlinks into rewritten history ---------------
+def test_report_lists_dropped_signatures_orphaned_lfs_and_gitlinks(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    repo = small.path
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "signing")], check=True)
+    sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={tmp_path / 'signing.pub'}",
+            "-c", "user.name=T", "-c", "user.email=t@example.invalid"]
+    (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
+    oid = sha256_hex(os.urandom(16))
+    (repo / "dump.bin").write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize 42\n")
+    git.run(["add", ".gitattributes", "dump.bin"], cwd=repo)
+    git.run([*sign, "commit", "-q", "-S", "-m", "signed: lfs dump"], cwd=repo)
+    signed_commit = small.rev("HEAD")
+    git.run(["update-index", "--add", "--cacheinfo", f"160000,{small.key_commit},vendor/self"], cwd=repo)
+    git.run([*sign, "commit", "-q", "-m", "gitlink into our own history"], cwd=repo)
+    git.run([*sign, "tag", "-s", "v2", "-m", "signed release"], cwd=repo)
+    report = small.findings()
+    report.refs = git.refs(repo)
+    dump_blob = small.rev("HEAD:dump.bin")
+    report.findings.append(Finding("path.db-dump", "path", "dump.bin", dump_blob, signed_commit, None,
+                                   sha256_hex((repo / "dump.bin").read_bytes()), "vers…", ("refs/heads/main",)))
+    (tmp_path / "findings.json").write_text(report.to_json())
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "plan.json"), recover=small.recover)
+    result = rewrite(str(plan.path), str(tmp_path / "wd"))
+    r = result.report
+    assert signed_commit in r["signatures_dropped"]["commits"]
+    assert [t["ref"] for t in r["signatures_dropped"]["tags"]] == ["refs/tags/v2"]
+    assert f"sha256:{oid}" in r["lfs_objects_orphaned"]
+    assert [(g["path"], g["target"]) for g in r["submodule_gitlinks_into_rewritten_history"]] == [
+        ("vendor/self", small.key_commit)]
+    md = (tmp_path / "wd" / "rewrite-report.md").read_text()
+    assert "Signed tags whose signature was dropped: 1" in md and "LFS objects orphaned: 1" in md
