@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 import hyperscan
 from detect_secrets.filters import heuristic
@@ -151,7 +150,9 @@ class Detector:
             if not rule.keywords and not rule.hs_patterns:
                 self._always.append(index)
                 continue
-            base = hyperscan.HS_FLAG_SINGLEMATCH
+            # Line-local rules need every keyword position (they run on those lines only);
+            # a multi-line rule needs one (it runs over the whole blob).
+            base = hyperscan.HS_FLAG_SINGLEMATCH if _whole_blob(rule) else 0
             for kw in rule.keywords:
                 expressions.append(re.escape(kw).encode("utf-8"))
                 ids.append(index)
@@ -165,55 +166,46 @@ class Detector:
 
     # -- prefilter -------------------------------------------------------------------------
 
-    def candidates(self, data: bytes) -> list[int]:
-        """Indexes of the rules whose keywords occur in ``data``, in rule order."""
-        found: set[int] = set(self._always)
+    def candidates(self, data: bytes) -> dict[int, list[int]]:
+        """Rule index → end offsets of its keyword matches in ``data`` (empty list: run on all of it)."""
+        found: dict[int, list[int]] = {i: [] for i in self._always}
 
-        def on_match(rule_id: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
-            found.add(rule_id)
+        def on_match(rule_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            found.setdefault(rule_id, []).append(end)
 
         self._db.scan(data, match_event_handler=on_match)
-        return sorted(found)
+        return found
 
     # -- detection -------------------------------------------------------------------------
 
     def _matches(self, data: bytes, path: str) -> Iterator[tuple[str, int, str]]:
-        """(rule id, line, value) for every accepted match, rules in priority order."""
-        text: str | None = None
-        for index in self.candidates(data):
+        """(rule id, line, value) for every accepted match, rules in priority order.
+
+        Line-local rules run only on the lines that hold one of their keywords;
+        multi-line and keyword-less rules run over the whole blob.
+        """
+        found = self.candidates(data)
+        for index in sorted(found):
             rule = self.rules[index]
-            if isinstance(rule, ContentRule):
-                for m in rule.compiled.finditer(data):
-                    raw = m.group(rule.secret_group)
-                    if not raw:
-                        continue
-                    value = raw.decode("utf-8", "surrogateescape")
-                    if not rule.accepts(m, value):
-                        continue
-                    start = m.start(rule.secret_group)
-                    line_no = data.count(b"\n", 0, start) + 1
-                    if ALLOWLIST_PRAGMA.encode() in _line_at(data, start):
-                        continue
-                    yield rule.rule_id(m), line_no, value
+            if _whole_blob(rule) or not found[index]:
+                spans = [(0, len(data))]
             else:
-                if text is None:
-                    text = data.decode("utf-8", "surrogateescape")
-                for regex in rule.plugin.denylist:
-                    for m in regex.finditer(text):
-                        group = next((g for g in range(1, (m.lastindex or 0) + 1) if m.group(g)), 0)
-                        value = m.group(group)
-                        start = m.start(group)
-                        line = _line_at_str(text, start)
-                        if not _plugin_accepts(value, line, path):
-                            continue
-                        yield rule.id, text.count("\n", 0, start) + 1, value
+                starts = sorted({data.rfind(b"\n", 0, end) + 1 for end in found[index]})
+                spans = []
+                for ls in starts:
+                    le = data.find(b"\n", ls)
+                    spans.append((ls, le if le >= 0 else len(data)))
+            if isinstance(rule, ContentRule):
+                yield from _content_matches(rule, data, spans)
+            else:
+                yield from _plugin_matches(rule, data, spans, path)
 
     def scan_blob(self, data: bytes, path: str) -> list[Hit]:
         """Path and content findings for one blob at ``path`` (one per distinct value)."""
         hits: list[Hit] = []
         seen: set[str] = set()
         binary = b"\0" in data[:BINARY_PROBE]
-        name = PurePosixPath(path).name if path else ""
+        name = path.rsplit("/", 1)[-1] if path else ""
         if not binary and not (name and heuristic.is_non_text_file(name)):
             for rule_id, line, value in self._matches(data, path):
                 hit = _hit(rule_id, "content", line, value)
@@ -247,16 +239,42 @@ class Detector:
         return result
 
 
+def _whole_blob(rule: Rule) -> bool:
+    return isinstance(rule, ContentRule) and rule.multiline
+
+
+def _content_matches(rule: ContentRule, data: bytes, spans: list[tuple[int, int]]) -> Iterator[tuple[str, int, str]]:
+    for ls, le in spans:
+        for m in rule.compiled.finditer(data, ls, le):
+            raw = m.group(rule.secret_group)
+            if not raw:
+                continue
+            value = raw.decode("utf-8", "surrogateescape")
+            if not rule.accepts(m, value):
+                continue
+            start = m.start(rule.secret_group)
+            if ALLOWLIST_PRAGMA.encode() in _line_at(data, start):
+                continue
+            yield rule.rule_id(m), data.count(b"\n", 0, start) + 1, value
+
+
+def _plugin_matches(rule: PluginRule, data: bytes, spans: list[tuple[int, int]],
+                    path: str) -> Iterator[tuple[str, int, str]]:
+    # detect-secrets plugins are line-based: give them each candidate line, as detect-secrets does.
+    for ls, le in spans:
+        line = data[ls:le].decode("utf-8", "surrogateescape")
+        for regex in rule.plugin.denylist:
+            for m in regex.finditer(line):
+                group = next((g for g in range(1, (m.lastindex or 0) + 1) if m.group(g)), 0)
+                value = m.group(group)
+                if _plugin_accepts(value, line, path):
+                    yield rule.id, data.count(b"\n", 0, ls) + 1, value
+
+
 def _line_at(data: bytes, pos: int) -> bytes:
     start = data.rfind(b"\n", 0, pos) + 1
     end = data.find(b"\n", pos)
     return data[start : end if end >= 0 else len(data)]
-
-
-def _line_at_str(text: str, pos: int) -> str:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return text[start : end if end >= 0 else len(text)]
 
 
 def message_body(obj_type: str, raw: bytes) -> tuple[bytes, int]:
@@ -266,5 +284,3 @@ def message_body(obj_type: str, raw: bytes) -> tuple[bytes, int]:
         return b"", 0
     return body, head.count(b"\n") + 2
 
-
-MessageScanner = Callable[[bytes], list[Hit]]

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hyperscan
+
 from sanitize import git
 from sanitize.errors import GitError
 
@@ -95,51 +97,50 @@ class Origin:
     commits: tuple[str, ...]  # every commit whose diff brings the blob in (for refs)
 
 
+_NEW_SIDE_STATUS = (b"A", b"C", b"M", b"R", b"T", b"U", b"X")
+
+
 def resolve_blobs(repo: Path, blobs: set[str]) -> dict[str, Origin]:
     """First commit and path for each blob id in ``blobs`` (absent if no commit adds it).
 
-    Merges are diffed against their first parent, so a blob that only exists in a
-    stash's work-tree commit or arrives through a merge is still attributed.
+    One ``git log --raw`` over all of history in topological order (parents
+    first); hyperscan finds the wanted ids in its output instead of a Python
+    parse of every line. Merges are diffed against their first parent, so a blob
+    that exists only in a stash's work-tree commit or arrives through a merge is
+    still attributed. Renames are not followed: a moved file's blob keeps the
+    commit and path where it first appeared.
     """
     if not blobs:
         return {}
     args = ["-c", "core.quotePath=false", "log", "--all", "--topo-order", "--reverse", "--no-renames",
             "--diff-merges=first-parent", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H"]
-    proc = git.popen(args, cwd=repo)
-    assert proc.stdout is not None
+    data = git.run(args, cwd=repo).stdout
+    wanted = sorted(blobs)
+    # In "-z --raw" output a new-side id is followed by " <status>\0<path>\0"; an old-side id by " <id>".
+    positions: list[tuple[int, int]] = []
+
+    def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+        positions.append((end, index))
+
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=[f" {b} ".encode("ascii") for b in wanted], ids=list(range(len(wanted))),
+               elements=len(wanted), flags=[0] * len(wanted))
+    db.scan(data, match_event_handler=on_match)
     first: dict[str, tuple[str, str]] = {}
     every: dict[str, list[str]] = {}
-    commit = ""
-    data = proc.stdout.read()
-    proc.wait()
-    if proc.returncode != 0:
-        raise GitError("git log failed while locating findings")
-    fields = data.split(b"\0")
-    i = 0
-    n = len(fields)
-    while i < n:
-        f = fields[i]
-        if f.startswith(b"\x01") or f.startswith(b"\n\x01"):
-            commit = f.strip().lstrip(b"\x01").decode("ascii")[:64]
-            i += 1
-            continue
-        if f.startswith(b":") or f.startswith(b"\n:"):
-            meta = f.strip().split(b" ")
-            # :oldmode newmode oldsha newsha status, then the path in the next field
-            new = meta[3].decode("ascii") if len(meta) >= 5 else ""
-            path = fields[i + 1].decode("utf-8", "surrogateescape") if i + 1 < n else ""
-            if new in blobs:
-                if new not in first:
-                    first[new] = (commit, path)
-                    every[new] = []
-                if not every[new] or every[new][-1] != commit:
-                    every[new].append(commit)
-            i += 2
-            continue
-        # A format line may carry the next commit marker after a newline.
-        if b"\x01" in f:
-            commit = f[f.index(b"\x01") + 1 :].strip().decode("ascii")[:64]
-        i += 1
+    for end, index in sorted(positions):
+        if data[end : end + 1] not in _NEW_SIDE_STATUS:
+            continue  # the old side of a change (followed by the lowercase-hex new id)
+        mark = data.rfind(b"\x01", 0, end)
+        commit = data[mark + 1 : data.index(b"\0", mark)].decode("ascii").strip()
+        path_start = data.index(b"\0", end) + 1
+        path = data[path_start : data.index(b"\0", path_start)].decode("utf-8", "surrogateescape")
+        blob = wanted[index]
+        if blob not in first:
+            first[blob] = (commit, path)
+            every[blob] = []
+        if not every[blob] or every[blob][-1] != commit:
+            every[blob].append(commit)
     return {b: Origin(c, p, tuple(every[b])) for b, (c, p) in first.items()}
 
 

@@ -15,7 +15,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -98,6 +98,7 @@ class ContentRule:
     name_check: bool = False
     placeholder_check: bool = True
     min_len: int = 6
+    multiline: bool = False  # the pattern spans lines: run it over the whole blob, not keyword lines
     reject: str = ""  # a value matching this is not this rule's (e.g. a URL: the DSN rule owns it)
     description: str = ""
     compiled: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
@@ -146,7 +147,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         id="private-key.block",
         regex=r"-----BEGIN (?P<label>[A-Z0-9 ]{0,20}PRIVATE KEY(?: BLOCK)?)-----(?P<body>[\s\S]{64,}?)"
               r"-----END (?P=label)-----",
-        keywords=("PRIVATE KEY",), caseless=False, secret_group=0, placeholder_check=False,
+        keywords=("PRIVATE KEY",), caseless=False, secret_group=0, placeholder_check=False, multiline=True,
         description="A PEM/OpenSSH/PGP private key block.",
     ),
     ContentRule(
@@ -264,7 +265,7 @@ class PathRule:
 
     def matches(self, path: str, data: bytes, content_hits: int) -> bool:
         """Whether this blob at this path is secret-bearing."""
-        name = PurePosixPath(path).name
+        name = path.rsplit("/", 1)[-1]
         if self.id == "path.private-key":
             return _is_private_key_file(name, data)
         if self.id == "path.dotenv":
@@ -392,7 +393,7 @@ def _custom_rule(p: Path, index: int, entry: Any) -> ContentRule:
             raise UsageError(f"rule {rid}: invalid regex ({exc})") from exc
     if not isinstance(group, (int, str)) or isinstance(group, bool):
         raise UsageError(f"{p}: rule {rid}: 'secret_group' must be a group number or name")
-    return ContentRule(id=rid, regex=regex, keywords=tuple(keywords),
+    return ContentRule(id=rid, regex=regex, keywords=tuple(keywords), multiline=True,
                        secret_group=group, min_len=1, description=str(entry.get("description", "")))
 
 
