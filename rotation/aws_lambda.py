@@ -162,7 +162,10 @@ def run_step(
     if step not in STEPS:
         raise RotationError(f"unknown rotation step {step!r} (expected one of {', '.join(STEPS)})")
     ref = SecretRef(name=secret_id, secret_id=secret_id, key=settings.key)
-    desc = backend.describe(ref)
+    try:
+        desc = backend.describe(ref)
+    except RotationError as exc:
+        raise type(exc)(str(exc), step=step) from exc
     if not desc.get("RotationEnabled"):
         raise RotationError(f"rotation is not enabled for secret {secret_id!r}", step=step)
     versions: dict[str, list[str]] = dict(desc.get("VersionIdsToStages") or {})

@@ -251,6 +251,14 @@ def test_refuses_when_rotation_is_not_enabled(lambda_env: MotoServer) -> None:
 
 
 @pytest.mark.services
+def test_missing_secret_names_the_step(lambda_env: MotoServer) -> None:
+    with pytest.raises(RotationError) as exc:
+        invoke("aurora/nope", str(uuid.uuid4()), "createSecret")
+    assert exc.value.step == "createSecret"
+    assert str(exc.value).startswith("createSecret: AWS Secrets Manager: secret 'aurora/nope' not found")
+
+
+@pytest.mark.services
 def test_refuses_a_token_that_is_not_a_version(lambda_env: MotoServer) -> None:
     sid = make_rotating_secret(lambda_env, "aurora/ADMIN_PASSWORD", word())
     with pytest.raises(RotationError, match="has no version"):

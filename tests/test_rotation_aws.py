@@ -263,14 +263,24 @@ def test_bad_region_is_one_clear_line(moto: MotoServer, region: str) -> None:
 
 
 def test_missing_credentials_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     backend = AwsBackend("us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(BackendError, match="no AWS credentials found"):
+    with pytest.raises(BackendError, match="no AWS credentials found") as exc:
         backend.read_current(SecretRef(name="JWT_SECRET", secret_id="aurora/app"))
+    assert exc.value.exit_code == 2
 
 
 @pytest.mark.services
