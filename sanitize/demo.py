@@ -55,7 +55,7 @@ def _cli(args: list[str], env: dict[str, str]) -> int:
 
 
 def _write_config(out: Path, vault: OpenBaoDev, with_db: bool) -> Path:
-    db_target = "\n     target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}" if with_db else ""
+    db_target = ",\n     target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}" if with_db else ""
     config = out / "rotation.yml"
     config.write_text(
         "# Rotation of everything the Aurora history exposed (see README: scheduled rotation).\n"

@@ -233,9 +233,17 @@ class Runner:
         from rotation.config import load_config
         from rotation.engine import rotate
 
+        log_path = self.wd.root / "rotation.log"
+
+        def log(line: str) -> None:
+            with log_path.open("a", encoding="utf-8") as fh:
+                fh.write(line.rstrip("\n") + "\n")
+
         summary = rotate(load_config(self.pb.rotate), mode=self.pb.rotate_mode, findings=str(self.findings_path),
-                         audit=self.wd.audit, log=self.echo)
-        return str(summary)
+                         audit=self.wd.audit, log=log)
+        self.wd.record("rotate", "done", rotated=summary.rotated, exposed=summary.exposed,
+                       artifacts={log_path.name: file_sha256(log_path)} if log_path.exists() else {})
+        return f"{summary} (step log: {log_path})"
 
 
 def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> list[str]:

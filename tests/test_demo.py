@@ -1,0 +1,47 @@
+"""`make demo` end to end: the story purged, the remote clean, every leaked value rotated, nothing printed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sanitize.demo_repo import build_demo_repo
+
+pytestmark = pytest.mark.services
+
+
+def _leaked_values(tmp_path: Path) -> list[str]:
+    """The demo's fake secrets (same seed), and every long token inside the planted files."""
+    repo = build_demo_repo(tmp_path / "same-seed", story_only=True)
+    values = [p.value for p in repo.planted]
+    for p in repo.planted:
+        if p.kind == "path":
+            values += re.findall(r"[A-Za-z0-9/+_\-]{20,}", p.value)
+    return values
+
+
+def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    proc = subprocess.run([sys.executable, "-m", "sanitize.demo", "--out", str(out)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for name in ("JWT_SECRET", "ADMIN_PASSWORD", "DATABASE_URL"):
+        assert re.search(rf"{name}\s+rotated", proc.stdout)
+    assert "waiting for approval" in proc.stderr
+    assert "nothing: the purge is complete" in proc.stdout
+
+    workdir = out / ".sanitize" / "purge"
+    secret_bearing = {"backup.bundle", "plan.secrets"}
+    leaked = _leaked_values(tmp_path)
+    outputs = [proc.stdout.encode(), proc.stderr.encode()]
+    outputs += [f.read_bytes() for f in workdir.rglob("*")
+                if f.is_file() and "mirror.git" not in f.parts and f.name not in secret_bearing]
+    for value in leaked:
+        assert not any(value.encode() in blob for blob in outputs)
+    objects = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=out / "origin.git",
+                             capture_output=True, check=True).stdout
+    assert not any(v.encode() in objects for v in leaked), "the remote still serves a leaked value"
