@@ -184,6 +184,8 @@ def test_markdown_summarises_counts_lists_findings_and_says_what_next() -> None:
     summary = out.split("## Summary by rule")[1].split("## Findings")[0]
     dsn_row = next(line for line in summary.splitlines() if "`dsn.password`" in line)
     assert "| content | 2 | 2 |" in dsn_row  # two findings of the rule, counted together
+    distinct = out.split("## Distinct secrets")[1].split("## Findings")[0]
+    assert len([line for line in distinct.splitlines() if line.startswith("| `")]) == 6
     table = out.split("## Findings")[1].split("## What to do next")[0]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     assert len(rows) == len(report.findings)
@@ -196,6 +198,16 @@ def test_markdown_summarises_counts_lists_findings_and_says_what_next() -> None:
 def test_markdown_of_a_clean_scan_says_so() -> None:
     out = render(ScanReport(source="/r", refs={"refs/heads/main": "a" * 40}, stats=ScanStats(commits=3)), "markdown")
     assert "No secrets found" in out and "## Findings" not in out
+
+
+def test_markdown_groups_one_secret_seen_in_many_blobs() -> None:
+    report, _ = make_report()
+    same = report.findings[2]
+    copies = [Finding(**{**same.__dict__, "blob": f"{i:040x}", "path": f"v{i}/db.yml"}) for i in range(5)]
+    report.findings.extend(copies)
+    distinct = render(report, "markdown").split("## Distinct secrets")[1].split("## Findings")[0]
+    row = next(line for line in distinct.splitlines() if "`dsn.password`" in line and "| 6 |" in line)
+    assert "+3 more" in row  # 6 paths, 3 shown
 
 
 def test_markdown_table_is_capped_for_huge_reports(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,6 +45,20 @@ def render(report: ScanReport) -> str:
         out.append(f"| {_code(rule)} {_cell(info.title)} | {kind} | {len(fs)} | "
                    f"{len({f.secret_sha256 for f in fs})} | {info.severity:.1f} |")
 
+    out += ["", "## Distinct secrets", "",
+            "Each secret once (a secret in many versions of a file is one row here, one finding per blob below).",
+            "", "| Rule | Preview | Findings | Paths | Commit (first listed) |", "|---|---|---:|---|---|"]
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in report.findings:
+        groups.setdefault((f.rule, f.secret_sha256), []).append(f)
+    for (rule, _sha), fs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_ROWS]:
+        paths = sorted({f.path if f.path is not None else "(message)" for f in fs})
+        shown = ", ".join(_code(p) for p in paths[:MAX_REFS_SHOWN])
+        shown += f" +{len(paths) - MAX_REFS_SHOWN} more" if len(paths) > MAX_REFS_SHOWN else ""
+        first = fs[0]
+        where = f"{_code(first.commit[:12])}" if first.commit else ""
+        out.append(f"| {_code(rule)} | {_code(first.preview)} | {len(fs)} | {shown} | {where} |")
+
     out += ["", "## Findings", "", "| Rule | Path | Line | Commit | Refs | Preview |", "|---|---|---:|---|---|---|"]
     for f in report.findings[:MAX_ROWS]:
         path = _code(f.path) if f.path is not None else f"(message of {_code((f.commit or '?')[:12])})"
