@@ -101,12 +101,15 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
               help="Do not delete PATH from history (repeatable); values in it are still replaced.")
 @click.option("--drop", "drop_findings", multiple=True, metavar="FINDING_ID",
               help="Leave out a finding judged a false positive (repeatable).")
+@click.option("--rules", "rules_file", default=None, type=click.Path(dir_okay=False),
+              help="Rules file the scan used (recorded in the plan; the rewrite rescans with it).")
 @_guard
-def plan(findings: str, out: str, keep_paths: tuple[str, ...], drop_findings: tuple[str, ...]) -> None:
+def plan(findings: str, out: str, keep_paths: tuple[str, ...], drop_findings: tuple[str, ...],
+         rules_file: str | None) -> None:
     """Turn FINDINGS into a reviewable plan: paths to delete, values to replace, messages to reword."""
     from sanitize.plan import make_plan
 
-    p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings)
+    p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings, rules_file=rules_file)
     s = p.summary
     click.echo(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
     click.echo(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
@@ -118,7 +121,7 @@ def plan(findings: str, out: str, keep_paths: tuple[str, ...], drop_findings: tu
 @click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir (0700).")
 @click.option("--rules", "rules_file", default=None, type=click.Path(dir_okay=False),
-              help="Rules file the scan used (the rescan must use the same rules).")
+              help="Rules file for the rescan (default: the one recorded in the plan, else the built-in rules).")
 @click.option("--progress/--no-progress", default=False, help="Show git-filter-repo progress on stderr.")
 @_guard
 def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool) -> None:

@@ -293,12 +293,15 @@ class History:
 
 
 # Making the plan --------------------------------------------------------------------------
-def _default_recover(repo: str, findings: Iterable[Finding]) -> dict[str, Secret]:
-    try:
-        from sanitize.scan.engine import recover_values
-    except ImportError as exc:  # pragma: no cover - the engine ships with the package
-        raise UsageError("the scan engine is not installed; cannot recover values for the plan") from exc
-    return recover_values(repo, findings)
+def _engine_recover(rules_file: str | None) -> Recover:
+    def recover(repo: str, findings: Iterable[Finding]) -> dict[str, Secret]:
+        try:
+            from sanitize.scan.engine import recover_values
+        except ImportError as exc:  # pragma: no cover - the engine ships with the package
+            raise UsageError("the scan engine is not installed; cannot recover values for the plan") from exc
+        return recover_values(repo, findings, rules_file=rules_file)
+
+    return recover
 
 
 def _local_repo(source: str, tmp: Path) -> str:
@@ -333,13 +336,18 @@ def lineage_paths(all_changes: list[Change], blobs: set[str]) -> dict[str, str]:
 
 
 def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
-              drop_findings: Iterable[str] = (), recover: Recover | None = None) -> Plan:
+              drop_findings: Iterable[str] = (), rules_file: str | None = None,
+              recover: Recover | None = None) -> Plan:
     """Write plan.json, plan.secrets (0600) and plan.md for a findings file; return the plan.
 
     ``keep_paths``: paths not to delete (their content findings still get replaced).
     ``drop_findings``: finding ids the reviewer rejects as false positives.
+    ``rules_file``: the rules the scan used (values are re-detected with them, and the plan records
+    them so rewrite rescans with the same rules).
     ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
     """
+    if rules_file is not None and not Path(rules_file).is_file():
+        raise UsageError(f"{rules_file}: no such rules file")
     report = ScanReport.load(findings_path)
     keep = set(keep_paths)
     drop = set(drop_findings)
@@ -378,14 +386,14 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             raise UsageError(f"--keep-path {bad_keep[0]}: no path finding at that path in {findings_path}")
 
         value_findings = [f for f in findings if f.kind in ("content", "message")]
-        values = (recover or _default_recover)(repo, value_findings) if value_findings else {}
+        values = (recover or _engine_recover(rules_file))(repo, value_findings) if value_findings else {}
         by_sha: dict[str, Secret] = {}
         for f in value_findings:
             v = values.get(f.id)
-            if v is None or Secret(v).sha256 != f.secret_sha256:
+            if not isinstance(v, Secret) or v.sha256 != f.secret_sha256:
                 raise UsageError(f"finding {f.id} ({f.rule}): its value could not be recovered from the "
                                  f"repository; re-run scan, or --drop {f.id} if it is a false positive")
-            by_sha[f.secret_sha256] = Secret(v)
+            by_sha[f.secret_sha256] = v
 
         replace_groups: dict[str, list[Finding]] = defaultdict(list)
         message_groups: dict[str, list[Finding]] = defaultdict(list)
@@ -432,7 +440,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     secrets = b"".join(secret_line(by_sha[sha].reveal()) for sha in sorted(by_sha))
     out_path = Path(out)
     plan = Plan(path=out_path, source=report.source, tips=dict(report.refs), delete_paths=delete_paths,
-                replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="")
+                replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="",
+                extra={"rules": str(Path(rules_file).resolve())} if rules_file else {})
     digest = compute_digest(plan.body(), secrets)
     plan = Plan(**{**plan.__dict__, "digest": digest})
     out_path.parent.mkdir(parents=True, exist_ok=True)

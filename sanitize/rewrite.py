@@ -126,7 +126,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         report, detail = _report(plan, wd, inventory)
         timings["report"] = time.monotonic() - t
         t = time.monotonic()
-        verification = _verify(plan, wd, detail, rules_file=rules_file)
+        verification = _verify(plan, wd, detail, rules_file=rules_file or plan.extra.get("rules"))
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
         report["independent_check"] = _gitleaks(wd.mirror, plan)

@@ -377,3 +377,42 @@ def test_report_lists_dropped_signatures_orphaned_lfs_and_gitlinks(tmp_path: Pat
         ("vendor/self", small.key_commit)]
     md = (tmp_path / "wd" / "rewrite-report.md").read_text()
     assert "Signed tags whose signature was dropped: 1" in md and "LFS objects orphaned: 1" in md
+
+
+# CLI ------------------------------------------------------------------------------------------
+def test_cli_scan_plan_rewrite_with_custom_rules(tmp_path: Path) -> None:
+    import random
+    import string
+
+    rng = random.Random(5)
+    licence = "ACME-" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+    repo = tmp_path / "repo"
+    git.run(["init", "-q", "-b", "main", str(repo)])
+    (repo / "licence.txt").write_text(f"key = {licence}\n")
+    git.run(["add", "."], cwd=repo)
+    git.run(["-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "licence"], cwd=repo)
+    rules = tmp_path / "rules.yml"
+    rules.write_text("rules:\n  - id: acme.license\n    regex: 'ACME-([A-Z0-9]{16})'\n    keywords: ['ACME-']\n")
+    scan = _cli("scan", str(repo), "--rules", str(rules), "--format", "json", "-o", str(tmp_path / "f.json"))
+    assert scan.returncode in (0, 1), scan.stderr
+    plan = _cli("plan", str(tmp_path / "f.json"), "-o", str(tmp_path / "plan.json"), "--rules", str(rules))
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads((tmp_path / "plan.json").read_text())["rules"] == str(rules.resolve())
+    proc = _cli("rewrite", str(tmp_path / "plan.json"), "--workdir", str(tmp_path / "wd"))
+    assert proc.returncode == 0, proc.stderr
+    assert "verification clean" in proc.stdout
+    for out in (scan, plan, proc):
+        assert licence not in out.stdout + out.stderr and licence[5:] not in out.stdout + out.stderr
+    report = json.loads((tmp_path / "wd" / "rewrite-report.json").read_text())
+    assert report["verification"]["rescan"]["ran"] and "acme.license" not in report["verification"]["rescan"]["rules"]
+    assert licence[5:].encode() not in _all_objects(tmp_path / "wd" / "mirror.git")
+
+
+def test_cli_rewrite_exit_1_when_a_value_survives(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    small.commit("oops", {f"notes/{small.jwt}.txt": "x\n"})
+    findings = small.write_findings(tmp_path / "findings.json")
+    plan = make_plan(str(findings), str(tmp_path / "plan.json"), recover=small.recover)
+    proc = _cli("rewrite", str(plan.path), "--workdir", str(tmp_path / "wd"))
+    assert proc.returncode == 1 and "verification failed" in proc.stderr and "Traceback" not in proc.stderr
+    assert small.jwt not in proc.stdout + proc.stderr
