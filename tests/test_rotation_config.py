@@ -283,3 +283,14 @@ def test_keyword_dsn_keeps_every_other_parameter() -> None:
     assert after.pop("password") != before.pop("password")
     assert after == before
     assert exposure_hash(Secret(old)) == sha256_hex("o ld")
+
+
+def test_rotate_refuses_unknown_names_and_modes_before_touching_the_store(tmp_path: Path) -> None:
+    from rotation.engine import rotate
+
+    cfg = parse_config(GOOD, env=ENV, base=tmp_path)  # no server at its URL: nothing may be contacted
+    with pytest.raises(ConfigError, match="no secret named 'NOPE'"):
+        rotate(cfg, only=["JWT_SECRET", "NOPE"], lock_dir=tmp_path)
+    with pytest.raises(ConfigError, match="mode must be one of"):
+        rotate(cfg, mode="yolo", lock_dir=tmp_path)
+    assert not (tmp_path / "audit").exists()
