@@ -111,7 +111,11 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         record("test", "ok", current.version)
         step = "finish"
         result.new_version = backend.promote(ref, token, current.version, keep_previous=(mode == "scheduled"))
-    except Exception as exc:  # any failure must roll back before it propagates
+    except BaseException as exc:  # any failure must roll back before it propagates
+        if not isinstance(exc, Exception):  # Ctrl-C / exit mid-rotation: undo, then let it through
+            if not (step == "finish" and _promoted(backend, ref, new)):
+                _rollback(backend, ref, target, token, old, new, applied)
+            raise
         if step == "finish" and _promoted(backend, ref, new):
             # The new value is current: reverting the target now would break consumers.
             message = str(exc) if isinstance(exc, RotationError) else f"unexpected {type(exc).__name__}"

@@ -139,3 +139,22 @@ def test_failure_after_promotion_does_not_revert_the_target(seeded) -> None:
     with pytest.raises(RotationError, match="finish: promoted, but finishing failed: cleanup failed"):
         rotate_secret(backend, ref, GenerateSpec(kind="hex"), target)
     assert not target.reverted and current(seeded) != OLD
+
+
+class Interrupted(Exploding):
+    """The operator hits Ctrl-C while the target is being tested."""
+
+    def apply(self, old: Secret, new: Secret) -> None:
+        pass
+
+    def test(self, value: Secret) -> None:
+        raise KeyboardInterrupt
+
+
+def test_interrupt_mid_rotation_rolls_back_then_propagates(seeded) -> None:
+    backend = VaultBackend(seeded.url, Secret(seeded.token))
+    ref = SecretRef(name="API_TOKEN", path="svc/api", key="TOKEN")
+    target = Interrupted()
+    with pytest.raises(KeyboardInterrupt):
+        rotate_secret(backend, ref, GenerateSpec(kind="hex"), target, token="t-int")
+    assert target.reverted and current(seeded) == OLD and backend.read_pending(ref, "t-int") is None
