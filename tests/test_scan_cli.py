@@ -29,6 +29,7 @@ def _assert_one_line_error(proc: subprocess.CompletedProcess[str], fragment: str
 def test_findings_exit_1_and_json_is_the_documented_schema(demo_repo: DemoRepo) -> None:
     proc = _scan(str(demo_repo.path), "--format", "json", "--jobs", "2")
     assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal
     doc = json.loads(proc.stdout)
     assert doc["schema"] == "git-sanitize/findings/v1"
     assert set(doc["stats"]) == {"commits", "blobs", "bytes", "seconds"}

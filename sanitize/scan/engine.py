@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from sanitize.scan.rules import load_custom_rules
 from sanitize.secret import Secret
 
 _URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s:@]+@[^/\s:]+:)")
-_CHUNK_OBJECTS = 2000
+_CHUNK_OBJECTS = 4000  # objects per cat-file process: long enough to keep delta bases cached
 
 # Set in the parent before forking, so workers inherit the compiled rules.
 _DETECTOR: Detector | None = None
@@ -95,8 +95,9 @@ def scan_repository(source: str, *, rules_file: str | None = None, baseline: str
     with _repository(source) as (repo, shown):
         detector = Detector(extra)
         refs = history.list_refs(repo)
-        inv = history.inventory(repo, refs)
-        result = _read_all(repo, inv, detector, jobs, progress)
+        inv = history.Inventory()
+        result = _read_all(repo, history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS), detector, jobs,
+                           progress)
         findings = _locate(repo, refs, inv, result)
         ref_tips = {r.name: r.target for r in refs}
     if suppressor is not None:
@@ -126,32 +127,31 @@ def _result_sha1(result: _ChunkResult, finding: Finding) -> str | None:
 # --- reading --------------------------------------------------------------------------------
 
 
-def _chunks(inv: history.Inventory, jobs: int) -> list[list[tuple[str, str]]]:
-    """Contiguous slices of rev-list order (keeps delta chains local); commits/tags ride along."""
-    items: list[tuple[str, str]] = [(oid, path) for oid, path in inv.blobs]
-    items.extend((oid, "") for oid in inv.others)
-    size = max(1, min(_CHUNK_OBJECTS * 10, -(-len(items) // (jobs * 4))))
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _read_all(repo: Path, inv: history.Inventory, detector: Detector, jobs: int, progress: bool) -> _ChunkResult:
+def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Detector, jobs: int,
+              progress: bool) -> _ChunkResult:
+    """Scan every chunk as the enumeration yields it: sequentially, or on ``jobs`` forked workers."""
     global _DETECTOR, _PROGRESS
-    chunks = _chunks(inv, jobs)
-    total = sum(len(c) for c in chunks)
     merged = _ChunkResult()
     _DETECTOR = detector
     show = progress and sys.stderr.isatty()
     try:
-        if jobs == 1 or len(chunks) <= 1:
+        if jobs == 1:
             for chunk in chunks:
                 _merge(merged, _scan_chunk(str(repo), chunk))
             return merged
         ctx = multiprocessing.get_context("fork")
         counter = ctx.Value("q", 0)
         _PROGRESS = counter
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_scan_chunk, str(repo), chunk) for chunk in chunks]
-            _wait(futures, counter, total, show)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool, _progress(show) as update:
+            futures: list[Future[_ChunkResult]] = []
+            total = 0
+            for chunk in chunks:
+                futures.append(pool.submit(_scan_chunk, str(repo), chunk))
+                total += len(chunk)
+                update(counter.value, total)
+            while not all(f.done() for f in futures):
+                update(counter.value, total)
+                wait(futures, timeout=0.1)
             for fut in futures:
                 _merge(merged, fut.result())
         return merged
@@ -160,18 +160,15 @@ def _read_all(repo: Path, inv: history.Inventory, detector: Detector, jobs: int,
         _PROGRESS = None
 
 
-def _wait(futures: list[Future[_ChunkResult]], counter: Any, total: int, show: bool) -> None:
+@contextmanager
+def _progress(show: bool) -> Iterator[Callable[[int, int], None]]:
     if not show:
-        for fut in futures:
-            fut.result()
+        yield lambda _done, _total: None
         return
     from sanitize.scan.progress import bar
 
-    with bar(total) as update:
-        while not all(f.done() for f in futures):
-            update(counter.value)
-            time.sleep(0.1)
-        update(total)
+    with bar() as update:
+        yield update
 
 
 def _merge(into: _ChunkResult, part: _ChunkResult) -> None:
@@ -311,6 +308,3 @@ def recover_values(repo: str | Path, findings: Iterable[Finding], *,
         if secret is not None:
             out[f.id] = secret
     return out
-
-
-ProgressCallback = Callable[[int], None]

@@ -10,7 +10,7 @@ refs reach each of those commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,38 +53,57 @@ def list_refs(repo: Path) -> list[RefInfo]:
     return refs
 
 
-def inventory(repo: Path, refs: Iterable[RefInfo]) -> Inventory:
-    """The reachable objects, blobs with the first path rev-list saw them at.
+def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
+                   chunk_size: int = 4000) -> Iterator[list[tuple[str, str]]]:
+    """Yield the reachable objects in chunks of ``(oid, path)`` as git lists them, filling ``inv``.
 
-    Two walks: ``rev-list --all`` for every commit, and ``rev-list --objects
-    --filter=object:type=blob`` for blobs (its filter drops trees and all
-    commits but the tips, which the first walk already has).
+    Two walks: ``rev-list --all`` for every commit (path ""), then ``rev-list
+    --objects --filter=object:type=blob`` for blobs with the first path the walk
+    saw them at (its filter drops trees and all commits but the tips, which the
+    first walk already has). Streaming lets the reading start before the walk ends.
     """
     refs = list(refs)
     tags = {r.target for r in refs if r.commit != r.target and r.target}
-    inv = Inventory()
     commits = git.run(["rev-list", "--all"], cwd=repo).stdout.decode("ascii").split()
     inv.others.extend(commits)
     known = set(commits)
+    for i in range(0, len(commits), chunk_size):
+        yield [(c, "") for c in commits[i : i + chunk_size]]
     proc = git.popen(["rev-list", "--objects", "--all", "--filter=object:type=blob"], cwd=repo)
     assert proc.stdout is not None
+    chunk: list[tuple[str, str]] = []
     for raw in proc.stdout:
-        line = raw.rstrip(b"\n")
-        oid, sep, path = line.partition(b" ")
+        oid, sep, path = raw.rstrip(b"\n").partition(b" ")
         soid = oid.decode("ascii")
         if soid in known:
             continue
         if soid in tags:
             inv.others.append(soid)
             inv.tags.add(soid)
+            chunk.append((soid, ""))
         elif not sep:
             inv.others.append(soid)  # a blob or tree named directly by a ref: its type is known on read
+            chunk.append((soid, ""))
         else:
-            inv.blobs.append((soid, path.decode("utf-8", "surrogateescape")))
+            item = (soid, path.decode("utf-8", "surrogateescape"))
+            inv.blobs.append(item)
+            chunk.append(item)
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
     _, err = proc.communicate()
     if proc.returncode != 0:
         reason = err.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git rev-list failed: {reason[-1] if reason else proc.returncode}")
+
+
+def inventory(repo: Path, refs: Iterable[RefInfo]) -> Inventory:
+    """Every reachable object at once (see :func:`iter_inventory`)."""
+    inv = Inventory()
+    for _ in iter_inventory(repo, refs, inv):
+        pass
     return inv
 
 

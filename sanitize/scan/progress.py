@@ -10,14 +10,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 @contextmanager
-def bar(total: int, label: str = "scanning objects") -> Iterator[Callable[[int], None]]:
-    """Yield ``update(done)``; the bar is drawn on stderr and removed when done."""
+def bar(label: str = "scanning objects") -> Iterator[Callable[[int, int], None]]:
+    """Yield ``update(done, total)`` (the total grows while git lists objects); drawn on stderr, removed when done."""
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        task = progress.add_task(label, total=total)
+        task = progress.add_task(label, total=None)
 
-        def update(done: int) -> None:
-            progress.update(task, completed=min(done, total))
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=min(done, total), total=total)
 
         yield update

@@ -238,7 +238,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         id="keyword.{kw}",
         regex=r"(?i)(?P<kw>password|passwd|secret|token|api_?key)[a-z0-9_]*[\"']?\s*(?::=|=>|=|:)\s*"
               r"(?P<q>[\"'])(?P<secret>[^\"'\s]{6,200})(?P=q)",
-        keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject="://",
+        keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\",
         description="A quoted literal assigned to a password/secret/token/api_key field.",
     ),
 )
