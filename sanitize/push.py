@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,47 @@ def local_path(remote: str) -> Path | None:
     return Path(remote)
 
 
+@dataclass(frozen=True)
+class SshRemote:
+    """A bare repository reached over ssh (``ssh://[user@]host[:port]/path`` or ``user@host:path``)."""
+
+    host: str
+    path: str
+    port: str | None = None
+
+    def gc(self) -> None:
+        """Expire reflogs and prune there, over ssh (the operator's keys and ssh config apply)."""
+        repo = shlex.quote(self.path)
+        script = (f"git -C {repo} reflog expire --expire=now --expire-unreachable=now --all && "
+                  f"git -C {repo} -c gc.pruneExpire=now gc --quiet --prune=now")
+        cmd = [os.environ.get("GIT_SSH", "ssh"), "-o", "BatchMode=yes"]
+        if self.port:
+            cmd += ["-p", self.port]
+        try:
+            proc = subprocess.run([*cmd, self.host, script], capture_output=True, check=False, timeout=3600)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PushRejected(f"pushed, but the remote gc over ssh failed ({type(exc).__name__}); run "
+                               "'git reflog expire --expire=now --all && git gc --prune=now' there") from exc
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise PushRejected(f"pushed, but the remote gc over ssh failed ({err[-1] if err else proc.returncode}); "
+                               "run 'git reflog expire --expire=now --all && git gc --prune=now' there")
+
+
+def ssh_remote(remote: str) -> SshRemote | None:
+    """Parse an ssh remote; None for anything else."""
+    if remote.startswith(("ssh://", "git+ssh://", "ssh+git://")):
+        parsed = urllib.parse.urlsplit(remote)
+        if not parsed.hostname:
+            return None
+        host = f"{parsed.username}@{parsed.hostname}" if parsed.username else parsed.hostname
+        return SshRemote(host, urllib.parse.unquote(parsed.path), str(parsed.port) if parsed.port else None)
+    if "://" not in remote and _SCP.match(remote):
+        host, _, path = remote.partition(":")
+        return SshRemote(host, path)
+    return None
+
+
 def resolve_remote(wd: Workdir, remote: str | None) -> str:
     """The push target: ``--remote`` or the plan's source."""
     target = remote or rewrite_detail(wd).get("source")
@@ -146,6 +190,9 @@ def _explain(rejections: list[tuple[str, str]], updates: dict[str, RefUpdate]) -
     if "deletion prohibited" in why:
         return (f"the server refuses to delete {ref} (receive.denyDeletes); nothing was pushed. Allow deletions "
                 "for the purge window, or keep the ref by re-planning")
+    if "checked out" in why:
+        return (f"the remote is a non-bare repository with {ref} checked out; nothing was pushed. Push to its bare "
+                "upstream instead (--remote), or set receive.denyCurrentBranch=updateInstead there")
     if "hidden" in why:
         return f"{ref} is a ref the host hides and will not update; nothing was pushed. Leave it to the support request"
     return f"the remote refused {ref}: {why}; nothing was pushed"
@@ -187,9 +234,12 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     need = 1 if min_approvals is None else min_approvals
     if need < 1:
         raise UsageError("--min-approvals must be at least 1")
-    gc_path = local_path(target) if gc_remote else None
-    if gc_remote and (gc_path is None or not gc_path.exists()):
-        raise UsageError(f"--gc-remote needs a remote you control by path; {target} is not one (nothing was pushed)")
+    gc_path: Path | SshRemote | None = None
+    if gc_remote:
+        gc_path = local_path(target) or ssh_remote(target)
+        if gc_path is None or (isinstance(gc_path, Path) and not gc_path.exists()):
+            raise UsageError(f"--gc-remote needs a bare repository you control (a path or ssh); {target} is "
+                             "neither (nothing was pushed)")
     approvers = sorted(quorum(valid_approvals(wd.root)))
 
     if dry_run:
@@ -233,18 +283,22 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         wd.record("push", "failed", remote=target, rejected=[r for r, _ in rejected])
         wd.audit.append("push-rejected", remote=target, rejected=dict(rejected))
         raise PushRejected(msg)
-    gc_done = _maybe_gc(wd, gc_path)
-    wd.record("push", "done", remote=target, hidden_refs=hidden, approvers=approvers, gc_remote=gc_done,
+    wd.record("push", "done", remote=target, hidden_refs=hidden, approvers=approvers, gc_remote=False,
               updates=[_as_dict(u) for u in updates])
-    wd.audit.append("pushed", remote=target, digest=digest, approvers=approvers, hidden_refs=hidden,
-                    gc_remote=gc_done)
+    wd.audit.append("pushed", remote=target, digest=digest, approvers=approvers, hidden_refs=hidden)
+    gc_done = _maybe_gc(wd, gc_path)
+    if gc_done:
+        wd.record("push", "done", gc_remote=True)
     return PushResult(target, updates, hidden, approvers, gc_done=gc_done, porcelain=lines)
 
 
-def _maybe_gc(wd: Workdir, path: Path | None) -> bool:
+def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:
     if path is None:
         return False
-    gc_remote_repository(path)
+    if isinstance(path, SshRemote):
+        path.gc()
+    else:
+        gc_remote_repository(path)
     wd.audit.append("remote-gc", remote=str(path))
     return True
 

@@ -123,3 +123,27 @@ def test_end_to_end_real_scan_plan_rewrite_then_coordinate(demo_repo: DemoRepo, 
     assert [(m.branch, m.commits) for m in moved.moved] == [("main", 2)] and moved.checked_purged
     git.run(["push", "-q", "origin", "main"], cwd=dev)
     assert git.out(["rev-parse", "main~2"], cwd=dev) == git.refs(wd / "mirror.git")["refs/heads/main"]
+
+
+def test_push_gc_and_verify_over_ssh(rewritten_workdir: RewrittenWorkdir, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ssh remote: git's transport, the remote gc and verify all go through $GIT_SSH. Here that is a
+    stand-in that runs the remote command locally (no sshd on the test machine); the git side is real."""
+    from sanitize.push import SshRemote, ssh_remote
+
+    assert ssh_remote("ssh://git@example.invalid:2222/srv/repo.git") == SshRemote(
+        "git@example.invalid", "/srv/repo.git", "2222")
+    assert ssh_remote("git@example.invalid:team/repo.git") == SshRemote("git@example.invalid", "team/repo.git")
+    assert ssh_remote("/srv/repo.git") is None and ssh_remote("https://example.invalid/r.git") is None
+    fake = tmp_path / "fake-ssh"
+    fake.write_text('#!/bin/sh\nwhile [ $# -gt 2 ]; do shift; done\nshift\nexec sh -c "$1"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH", str(fake))
+    monkeypatch.setenv("GIT_SSH_VARIANT", "simple")
+    r = rewritten_workdir
+    url = f"ssh://localhost{r.remote}"
+    approve(r.workdir, approver="Alice", digest=r.digest)
+    result = push(r.workdir, remote=url, gc_remote=True)
+    assert result.gc_done and git.refs(r.remote) == r.rewritten_tips
+    verified = verify(r.workdir, remote=url)
+    assert verified.clean and verified.old_commits_served and not verified.still_served
