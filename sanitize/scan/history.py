@@ -10,6 +10,7 @@ refs reach each of those commits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,8 +202,10 @@ def refs_naming(refs: list[RefInfo], obj: str) -> tuple[str, ...]:
 
 def mirror_clone(url: str, dest: Path) -> Path:
     """``git clone --mirror URL DEST`` (only what a client can fetch); returns DEST."""
-    try:
-        git.run(["clone", "--mirror", "--quiet", "--", url, str(dest)])
-    except GitError as exc:
-        raise GitError(f"cannot clone the source URL: {str(exc).split(': ', 1)[-1]}") from exc
+    proc = git.run(["clone", "--mirror", "--quiet", "--", url, str(dest)], check=False)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = next((ln for ln in lines if ln.startswith("fatal:")), lines[-1] if lines else "git clone failed")
+        reason = re.sub(r"://[^/@\s]*@", "://***@", reason)  # never echo URL credentials
+        raise GitError(f"cannot clone the source URL: {reason}")
     return dest
