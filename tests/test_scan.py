@@ -197,3 +197,28 @@ def test_bad_inputs_raise_one_clear_error(tmp_path: Path, demo_repo: DemoRepo) -
     rules.write_text("[x]\n")
     with pytest.raises(UsageError, match="unknown rules format"):
         scan_repository(str(demo_repo.path), rules_file=str(rules))
+
+
+def test_a_moved_secret_file_is_reported_at_every_path(tmp_path: Path) -> None:
+    import base64
+    import random
+
+    repo = tmp_path / "r"
+    git.run(["init", "-q", "-b", "main", str(repo)])
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@x"}
+    dashes = "-" * 5
+    key = f"{dashes}BEGIN PRIVATE KEY{dashes}\n" + base64.b64encode(random.Random(3).randbytes(300)).decode() + \
+        f"\n{dashes}END PRIVATE KEY{dashes}\n"
+    (repo / ".ssl").mkdir()
+    (repo / ".ssl/key.pem").write_text(key)
+    git.run(["add", "."], cwd=repo)
+    git.run(["commit", "-qm", "add key"], cwd=repo, env=env)
+    first = git.out(["rev-parse", "HEAD"], cwd=repo)
+    (repo / "certs").mkdir()
+    git.run(["mv", ".ssl/key.pem", "certs/server.pem"], cwd=repo)
+    git.run(["commit", "-qm", "move key"], cwd=repo, env=env)
+    moved = git.out(["rev-parse", "HEAD"], cwd=repo)
+    report = scan_repository(str(repo), jobs=1)
+    path_findings = {(f.path, f.commit) for f in report.findings if f.kind == "path"}
+    assert path_findings == {(".ssl/key.pem", first), ("certs/server.pem", moved)}
+    assert len({f.id for f in report.findings}) == len(report.findings)

@@ -261,20 +261,25 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
     for blob, hits in result.blob_hits.items():
         origin = origins.get(blob)
         if origin is not None:
-            ref_names = sorted({r for c in origin.commits for r in reaching.get(c, ())})
+            ref_names = tuple(sorted({r for c in origin.commits for r in reaching.get(c, ())}))
             path, commit = origin.path, origin.commit
+            places = origin.paths or ((path, commit),)
         else:  # a blob named directly by a ref or a tag
-            ref_names = [r.name for r in refs if r.target == blob]
-            path, commit = paths.get(blob, ""), None
+            ref_names = tuple(r.name for r in refs if r.target == blob)
+            path, commit = paths.get(blob, ""), ""
+            places = ((path, commit),)
         for h in hits:
-            findings.append(Finding(rule=h.rule, kind=h.kind, path=path or paths.get(blob) or None,  # type: ignore[arg-type]
-                                    blob=blob, commit=commit, line=h.line, secret_sha256=h.secret_sha256,
-                                    preview=h.preview, refs=tuple(ref_names)))
+            # A secret-bearing file is reported at every path it had (a moved key must go from each);
+            # a content value is replaced wherever it is, so once is enough.
+            for where, first in (places if h.kind == "path" else ((path, commit),)):
+                findings.append(Finding(rule=h.rule, kind=h.kind, path=where or None,  # type: ignore[arg-type]
+                                        blob=blob, commit=first or None, line=h.line, secret_sha256=h.secret_sha256,
+                                        preview=h.preview, refs=ref_names))
     for oid, (typ, hits) in result.message_hits.items():
-        ref_names = list(reaching.get(oid, ())) if typ == "commit" else list(history.refs_naming(refs, oid))
+        msg_refs = reaching.get(oid, ()) if typ == "commit" else history.refs_naming(refs, oid)
         for h in hits:
             findings.append(Finding(rule=h.rule, kind="message", path=None, blob=None, commit=oid, line=h.line,
-                                    secret_sha256=h.secret_sha256, preview=h.preview, refs=tuple(ref_names)))
+                                    secret_sha256=h.secret_sha256, preview=h.preview, refs=msg_refs))
     findings.sort(key=lambda f: (f.kind != "path", f.path or "", f.commit or "", f.line or 0, f.rule))
     return findings
 

@@ -115,6 +115,7 @@ class Origin:
     commit: str
     path: str
     commits: tuple[str, ...]  # every commit whose diff brings the blob in (for refs)
+    paths: tuple[tuple[str, str], ...] = ()  # every path it had → the first commit it had it at
 
 
 _NEW_SIDE_STATUS = (b"A", b"C", b"M", b"R", b"T", b"U", b"X")
@@ -148,6 +149,7 @@ def resolve_blobs(repo: Path, blobs: set[str]) -> dict[str, Origin]:
     db.scan(data, match_event_handler=on_match)
     first: dict[str, tuple[str, str]] = {}
     every: dict[str, list[str]] = {}
+    at: dict[str, dict[str, str]] = {}
     for end, index in sorted(positions):
         if data[end : end + 1] not in _NEW_SIDE_STATUS:
             continue  # the old side of a change (followed by the lowercase-hex new id)
@@ -159,9 +161,11 @@ def resolve_blobs(repo: Path, blobs: set[str]) -> dict[str, Origin]:
         if blob not in first:
             first[blob] = (commit, path)
             every[blob] = []
+            at[blob] = {}
         if not every[blob] or every[blob][-1] != commit:
             every[blob].append(commit)
-    return {b: Origin(c, p, tuple(every[b])) for b, (c, p) in first.items()}
+        at[blob].setdefault(path, commit)
+    return {b: Origin(c, p, tuple(every[b]), tuple(at[b].items())) for b, (c, p) in first.items()}
 
 
 def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str]) -> dict[str, tuple[str, ...]]:
