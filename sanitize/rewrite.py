@@ -520,8 +520,11 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
     history = History(inv["order"], {c: tuple(p) for c, p in inv["parents"].items()})
     meta = mirror / "filter-repo"
     first_file = meta / "first-changed-commits"
-    first_changed_commits = sorted(
-        line.split()[0] for line in first_file.read_text().splitlines() if line.strip()) if first_file.is_file() else []
+    from_filter_repo = {line.split()[0] for line in first_file.read_text().splitlines() if line.strip()} \
+        if first_file.is_file() else set()
+    # filter-repo leaves out the commits it passes through (notes): a changed commit with no changed parent.
+    first_changed_commits = sorted(from_filter_repo | {
+        c for c in changed if c in history.parents and not any(p in changed for p in history.parents[c])})
     after_refs = git.refs(mirror)
     deleted_refs = sorted(r for r in plan.tips if r not in after_refs)
     per_ref: dict[str, Any] = {}

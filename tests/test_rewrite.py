@@ -158,6 +158,11 @@ def test_state_detail_has_every_contract_field(demo_purge: tuple[DemoRepo, Plan,
     assert set(detail["first_changed"]) <= set(detail["tips_at_scan"]) and detail["first_changed"]
     assert set(detail["first_changed"].values()) <= set(detail["old_commits"])
     assert set(detail["first_changed_commits"]) <= set(detail["old_commits"])
+    for c in detail["first_changed_commits"]:  # changed, with no changed parent
+        parents = git.out(["rev-list", "--parents", "-n1", c], cwd=demo.path).split()[1:]
+        assert not set(parents) & set(detail["old_commits"])
+    notes_root = git.out(["rev-list", "--max-parents=0", "refs/notes/commits"], cwd=demo.path)
+    assert notes_root in detail["first_changed_commits"]
     for b in detail["purged_blobs"]:
         assert git.run(["cat-file", "-e", b], cwd=wd / "mirror.git", check=False).returncode != 0
     assert git.run(["cat-file", "-e", detail["purged_blobs"][0]], cwd=demo.path, check=False).returncode == 0
