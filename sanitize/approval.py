@@ -111,7 +111,7 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
         raise UsageError("--approver must name a person")
     expected = current_digest(wd)
     if digest.strip().lower() != expected:
-        wd.audit.append("approval-refused", approver=name, digest=digest.strip()[:64], reason="wrong digest")
+        wd.audit.append("approval-refused", approver=name, digest=digest.strip()[:12], reason="wrong digest")
         raise UsageError(f"digest {digest.strip()[:12]}… is not the rewritten plan's digest {expected[:12]}…; "
                          "approve what was reviewed (see plan.json 'digest')")
     tips = current_tips(wd)

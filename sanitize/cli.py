@@ -183,6 +183,9 @@ def migrate(commit_map: str, purged: str | None, repo: str) -> None:
                    f"now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
     if not result.moved:
         click.echo("no local branch is on the old history; nothing to move")
+    else:
+        click.echo("check the moved branches, push them, then delete the backup refs (they hold old history): "
+                   "git for-each-ref --format='delete %(refname)' refs/sanitize-backup/ | git update-ref --stdin")
 
 
 @cli.command()

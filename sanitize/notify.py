@@ -174,7 +174,10 @@ def _commands(repo: str, repo_name: str, changed: list[dict[str, Any]], first: l
         "reset_commands": reset,
         "migrate_commands": ["git fetch origin --prune --force '+refs/heads/*:refs/remotes/origin/*'",
                              "git-sanitize migrate --commit-map commit-map --purged purged.json",
-                             "git push origin <branch>   # only the migrated branches"],
+                             "git push origin <branch>   # only the migrated branches",
+                             "# once the migrated work looks right, drop the backups (they hold old history):",
+                             "git for-each-ref --format='delete %(refname)' refs/sanitize-backup/ | "
+                             "git update-ref --stdin"],
         "selfcheck_commands": self_check,
     }
 
@@ -224,7 +227,8 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
 
     with tempfile.TemporaryDirectory(prefix="notify-", dir=wd.root) as tmp:
         old = _old_history(wd, Path(tmp))
-        people = _history_people(old, {c["ref"]: c["old"] for c in visible})
+        # Pull-request refs too: their authors (often outside the team) hold old history in their forks.
+        people = _history_people(old, {c["ref"]: c["old"] for c in changed})
         lfs = _lfs_objects(old, list(rec.get("purged_blobs") or []))
     for extra in read_roster(roster) if roster else []:
         known = people.get(extra.email.casefold())
