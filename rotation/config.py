@@ -191,6 +191,8 @@ def _target(data: object, key: str, name: str, backend: BackendConfig, env: Mapp
         target = TARGETS[kind](t, TargetContext(secret_name=name, backend=backend, env=env))
     except ConfigError as exc:
         raise ConfigError(f"'{key}': {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:  # a factory that did not validate a type itself
+        raise ConfigError(f"'{key}' has a value of the wrong type ({type(exc).__name__})") from None
     return dict(t), target
 
 

@@ -294,3 +294,14 @@ def test_rotate_refuses_unknown_names_and_modes_before_touching_the_store(tmp_pa
     with pytest.raises(ConfigError, match="mode must be one of"):
         rotate(cfg, mode="yolo", lock_dir=tmp_path)
     assert not (tmp_path / "audit").exists()
+
+
+def test_every_registered_target_type_is_reachable_from_the_config() -> None:
+    from rotation.targets import TARGETS
+
+    assert {"postgres", "command", "vault_db"} <= set(TARGETS)
+    doc = _with(("secrets", 2, "target"), {"type": "vault_db", "role": "aurora_app"})
+    assert parse_config(doc, env=ENV).secret("DATABASE_URL").target.kind == "vault_db"
+    bad = _with(("secrets", 2, "target"), {"type": "vault_db", "role": "r", "admin_dsn_env": ["not", "a", "name"]})
+    with pytest.raises(ConfigError, match=r"secrets\[2\]\.target"):
+        parse_config(bad, env=ENV)

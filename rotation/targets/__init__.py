@@ -47,4 +47,5 @@ def lazy(module: str, cls: str) -> TargetFactory:
 TARGETS: dict[str, TargetFactory] = {
     "postgres": lazy("rotation.targets.postgres", "PostgresTarget"),
     "command": lazy("rotation.targets.command", "CommandTarget"),
+    "vault_db": lazy("rotation.targets.vault_db", "VaultDbTarget"),
 }
