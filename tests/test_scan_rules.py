@@ -135,6 +135,8 @@ DECOYS = [
     'SECRET_KEY = os.environ["SECRET_KEY"]\n',
     "-----BEGIN " + "PRIVATE KEY-----\n...\n-----END " + "PRIVATE KEY-----\n",
     "sk-learn and scikit-learn are the same project\n",
+    'const JWT_SECRET = process.env.JWT_SECRET || "***REMOVED***";\n',  # after a rewrite
+    "url: postgresql://aurora_app:***REMOVED***@db.aurora.internal:5432/aurora\n",
 ]
 
 

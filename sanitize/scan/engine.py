@@ -68,7 +68,10 @@ def _repository(source: str) -> Iterator[tuple[Path, str]]:
     if is_url(source):
         tmp = Path(tempfile.mkdtemp(prefix="git-sanitize-scan-"))
         try:
-            yield history.mirror_clone(source, tmp / "mirror.git"), _redact_url(source)
+            mirror = history.mirror_clone(source, tmp / "mirror.git")
+            if git.is_shallow(mirror):
+                raise UsageError(f"{_redact_url(source)}: the source is a shallow repository, history incomplete")
+            yield mirror, _redact_url(source)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return

@@ -34,7 +34,8 @@ PLACEHOLDERS = frozenset({
     "your_password", "yourpassword", "s3cr3t", "p@ssw0rd", "password123", "bearer",
 })
 _PLACEHOLDER_PARTS = ("example", "your-", "your_", "yourpass", "yoursecret", "yourtoken", "replace_me", "replace-me",
-                      "insert_", "insert-", "dummy", "placeholder", "redacted", "xxxxx", "*****")
+                      "insert_", "insert-", "dummy", "placeholder", "redacted", "xxxxx", "*****",
+                      "***removed***")  # git-filter-repo's (and our plan's) replacement marker
 _TEMPLATE = re.compile(r"^(?:<[^>]*>?|\$\{?\w*\}?|\{\{.*|\{%.*|%\(.*|%[sd]|#\{.*|\[\[.*|\.\.\.+|__\w+__)$|\$\{|\{\{")
 
 
