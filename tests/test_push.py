@@ -142,3 +142,29 @@ def test_refs_no_push_can_update_are_left_out() -> None:
 
     assert is_hidden("refs/pull/3/head") and is_hidden("refs/merge-requests/1/head") and is_hidden("refs/stash")
     assert not is_hidden("refs/heads/main") and not is_hidden("refs/tags/v1") and not is_hidden("refs/notes/commits")
+
+
+def test_lease_failure_over_git_daemon_keeps_their_commit(rewritten_workdir: RewrittenWorkdir,
+                                                          git_daemon: GitDaemon, tmp_path: Path) -> None:
+    r = rewritten_workdir
+    served = git_daemon.base / "repo.git"
+    git.run(["clone", "-q", "--mirror", str(r.remote), str(served)])
+    url = git_daemon.url("repo.git")
+    approve(r.workdir, approver="Alice", digest=r.digest)
+    clone = tmp_path / "erin"
+    git.run(["clone", "-q", url, str(clone)])
+    git.run(["checkout", "-q", "feature"], cwd=clone)
+    theirs = commit_on(clone, "late-feature.txt")
+    git.run(["push", "-q", "origin", "feature"], cwd=clone)
+    before = git.refs(served)
+    proc = cli("push", "--workdir", str(r.workdir), "--remote", url)
+    assert proc.returncode == 2 and "moved since the scan (refs/heads/feature" in proc.stderr
+    assert git.refs(served) == before and before["refs/heads/feature"] == theirs
+
+
+def test_dry_run_lists_refs_left_for_the_host(rewritten_workdir_with_pulls: RewrittenWorkdir) -> None:
+    r = rewritten_workdir_with_pulls
+    proc = cli("push", "--workdir", str(r.workdir), "--dry-run")
+    assert proc.returncode == 0 and "left out (host-managed, read-only): refs/pull/1/head" in proc.stdout
+    updates = [line for line in proc.stdout.splitlines() if "left out" not in line]
+    assert not any("refs/pull/" in line for line in updates) and git.refs(r.remote) == r.tips_at_scan
