@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import git
-from sanitize.errors import SanitizeError, UsageError, VerificationFailed
+from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.plan import MARKER, History, Plan, copy_plan, load_plan, peel_commits
 from sanitize.workdir import Workdir, write_atomic
 
@@ -73,13 +73,13 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
     plan = load_plan(plan_path)
     root = Path(workdir)
     _check_workdir(root, plan)
+    prior = Workdir(root).stage("rewrite") if (root / "state.json").is_file() else {}
+    report_path = root / "rewrite-report.json"
+    if prior.get("status") == "done" and prior.get("plan_digest") == plan.digest and report_path.is_file():
+        # Done already (the source may even carry the rewritten history by now): nothing to redo.
+        return RewriteResult(root, json.loads(report_path.read_text(encoding="utf-8")))
     _check_source(plan)
     wd = Workdir.create(root)
-    prior = wd.stage("rewrite")
-    if prior.get("status") == "done" and prior.get("plan_digest") == plan.digest:
-        report_path = root / "rewrite-report.json"
-        if report_path.is_file():
-            return RewriteResult(root, json.loads(report_path.read_text(encoding="utf-8")))
     copy_plan(plan, root)
     step = prior.get("step") if prior.get("plan_digest") == plan.digest else None
     wd.record("rewrite", "running", plan_digest=plan.digest, source=plan.source, step=step or "started")
@@ -603,7 +603,8 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
             for sha, v in values.items():
                 if sha not in found and v in data:
                     found.add(sha)
-        proc.wait()
+        if proc.wait() != 0:
+            raise GitError(f"git cat-file failed while reading every object of {mirror}")
         problems += [f"planned value {sha[:12]}… still in an object" for sha in sorted(found)]
     # 2. no deleted path anywhere in history
     if plan.paths:

@@ -273,6 +273,14 @@ def test_resume_after_a_crash_past_filter_repo_skips_to_the_rescan(small_plan: t
     assert Workdir(wd).stage("rewrite")["status"] == "done"
 
 
+def test_rerun_after_done_does_not_need_the_source_unchanged(small_plan: tuple[Small, Plan], tmp_path: Path) -> None:
+    small, plan = small_plan
+    first = rewrite(str(plan.path), str(tmp_path / "wd"))
+    small.commit("after the purge", {"late.txt": "new\n"})  # e.g. the rewritten history was pushed back
+    again = rewrite(str(plan.path), str(tmp_path / "wd"))
+    assert again.report == first.report
+
+
 def test_a_value_that_survives_fails_verification_exit_1(tmp_path: Path) -> None:
     small = Small(tmp_path)
     # The value also names a file: --replace-text cannot reach path names, so it stays in a tree object.
