@@ -226,3 +226,16 @@ def test_bad_rules_files_are_usage_errors(tmp_path: Path, name: str, content: st
 def test_missing_rules_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such rules file"):
         load_custom_rules(tmp_path / "absent.yml")
+
+
+def test_detect_secrets_plugins_cover_their_formats() -> None:
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    jwt = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(b'{"sub":"' + _r(ALNUM, 12).encode() + b'"}') + "." + \
+        b64(RNG.randbytes(32))
+    basic_pw = _pw()
+    text = f"session = '{jwt}'\ngit remote add origin https://deploy:{basic_pw}@git.example.org/app.git\n"
+    hits = {(h.rule, h.secret_sha256) for h in Detector().scan_blob(text.encode(), "notes.txt")}
+    assert ("ds.JwtTokenDetector", sha256_hex(jwt)) in hits
+    assert ("ds.BasicAuthDetector", sha256_hex(basic_pw)) in hits

@@ -55,6 +55,7 @@ class PluginRule:
     keywords: tuple[str, ...] = ()
     hs_patterns: tuple[str, ...] = ()
     caseless: bool = True
+    extend: re.Pattern[str] | None = None  # the plugin's match stops early: extend it over these characters
 
     @property
     def id(self) -> str:
@@ -107,7 +108,8 @@ def _plugins() -> tuple[PluginRule, ...]:
         PluginRule(gitlab_token.GitLabTokenDetector(),
                    ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "gr1348941", "glcbt-", "glimt-", "glptt-",
                     "glagent-", "gloas-")),
-        PluginRule(jwt.JwtTokenDetector(), ("eyJ",), caseless=False),
+        # Its pattern ends lazily after "header.payload."; the signature is part of the token.
+        PluginRule(jwt.JwtTokenDetector(), ("eyJ",), caseless=False, extend=re.compile(r"[A-Za-z0-9_\-.+/=]*")),
         PluginRule(mailchimp.MailchimpDetector(), hs_patterns=(r"[0-9a-z]{32}-us[0-9]",)),
         PluginRule(npm.NpmDetector(), ("_authtoken",)),
         PluginRule(pypi_token.PypiTokenDetector(), ("pypi-ageichlwas5vcmc", "pypi-agendgvzdc5wexbplm9yzw")),
@@ -267,6 +269,9 @@ def _plugin_matches(rule: PluginRule, data: bytes, spans: list[tuple[int, int]],
             for m in regex.finditer(line):
                 group = next((g for g in range(1, (m.lastindex or 0) + 1) if m.group(g)), 0)
                 value = m.group(group)
+                if rule.extend is not None:
+                    tail = rule.extend.match(line, m.end(group))
+                    value += tail.group(0) if tail else ""
                 if _plugin_accepts(value, line, path):
                     yield rule.id, data.count(b"\n", 0, ls) + 1, value
 
