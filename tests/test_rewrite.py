@@ -429,3 +429,22 @@ def test_cli_rewrite_exit_1_when_a_value_survives(tmp_path: Path) -> None:
     proc = _cli("rewrite", str(plan.path), "--workdir", str(tmp_path / "wd"))
     assert proc.returncode == 1 and "verification failed" in proc.stderr and "Traceback" not in proc.stderr
     assert small.jwt not in proc.stdout + proc.stderr
+
+
+def test_baseline_still_suppresses_accepted_findings_after_the_rewrite(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    report = scan_repository(str(small.path))
+    (tmp_path / "findings.json").write_text(report.to_json())
+    accepted = [f for f in report.findings if f.secret_sha256 == sha256_hex(small.dsn_pw)]
+    assert accepted  # the scan reports the DSN; the reviewer accepts it (e.g. a test database)
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "plan.json"),
+                     drop_findings=[f.id for f in accepted])
+    result = rewrite(str(plan.path), str(tmp_path / "wd"))
+    # The accepted value stays in history, now in rewritten commits with new ids ...
+    again = scan_repository(str(result.mirror))
+    assert any(f.secret_sha256 == sha256_hex(small.dsn_pw) for f in again.findings)
+    assert {f.commit for f in again.findings if f.secret_sha256 == sha256_hex(small.dsn_pw)}.isdisjoint(
+        {f.commit for f in accepted})
+    # ... and the original findings file, used as a baseline, still suppresses it.
+    quiet = scan_repository(str(result.mirror), baseline=str(tmp_path / "findings.json"))
+    assert not any(f.secret_sha256 == sha256_hex(small.dsn_pw) for f in quiet.findings)
