@@ -1,5 +1,6 @@
 """verify: a fresh clone of the remote equals the rewrite; old commits served by id are reported."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,26 @@ def test_push_gc_and_verify_over_ssh(rewritten_workdir: RewrittenWorkdir, tmp_pa
     assert result.gc_done and git.refs(r.remote) == r.rewritten_tips
     verified = verify(r.workdir, remote=url)
     assert verified.clean and verified.old_commits_served and not verified.still_served
+
+
+def test_verify_rescan_fails_when_a_planned_value_is_still_served(rewritten_workdir: RewrittenWorkdir,
+                                                                  tmp_path: Path) -> None:
+    """Tips match and no purged blob is left, yet the value survives in a new file: only the rescan sees it."""
+    r = rewritten_workdir
+    approve(r.workdir, approver="Alice", digest=r.digest)
+    push(r.workdir)
+    clone = tmp_path / "c"
+    git.run(["clone", "-q", str(r.remote), str(clone)])
+    (clone / "settings.py").write_text(f'DATABASE_URL = "postgresql://app:{r.secrets[1]}@db.internal:5432/app"\n')
+    git.run(["add", "settings.py"], cwd=clone)
+    git.run(["-c", "user.name=D", "-c", "user.email=d@example.invalid", "commit", "-qm", "settings"], cwd=clone)
+    git.run(["push", "-q", "origin", "main"], cwd=clone)
+    # Pretend the rewrite had produced exactly this (as if it had missed the value).
+    tip = git.out(["rev-parse", "HEAD"], cwd=clone)
+    git.run(["fetch", "-q", str(clone), f"+{tip}:refs/heads/main"], cwd=r.workdir / "mirror.git")
+    state = json.loads((r.workdir / "state.json").read_text())
+    state["stages"]["rewrite"]["rewritten_tips"]["refs/heads/main"] = tip
+    (r.workdir / "state.json").write_text(json.dumps(state))
+    with pytest.raises(VerificationFailed, match="rescan still finds 1 planned secret") as err:
+        verify(r.workdir)
+    assert r.secrets[1] not in str(err.value)
