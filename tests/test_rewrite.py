@@ -448,3 +448,17 @@ def test_baseline_still_suppresses_accepted_findings_after_the_rewrite(tmp_path:
     # ... and the original findings file, used as a baseline, still suppresses it.
     quiet = scan_repository(str(result.mirror), baseline=str(tmp_path / "findings.json"))
     assert not any(f.secret_sha256 == sha256_hex(small.dsn_pw) for f in quiet.findings)
+
+
+def test_url_source_is_cloned_for_plan_and_rewrite(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    bare = tmp_path / "remote.git"
+    git.run(["clone", "-q", "--mirror", str(small.path), str(bare)])
+    report = small.findings()
+    report.source = bare.resolve().as_uri()
+    (tmp_path / "findings.json").write_text(report.to_json())
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "plan.json"), recover=small.recover)
+    assert plan.source.startswith("file://") and plan.paths == ["certs/key.pem", "tls/server.key"]
+    result = rewrite(str(plan.path), str(tmp_path / "wd"))
+    assert result.clean and small.jwt.encode() not in _all_objects(result.mirror)
+    assert git.refs(bare) == report.refs  # the source itself is never touched
