@@ -72,8 +72,13 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
 
     Exit 0 when clean, 1 when there are findings, 2 on bad input.
     """
+    from pathlib import Path
+
+    from sanitize.errors import UsageError
     from sanitize.scan.engine import scan_repository
 
+    if output and not Path(output).parent.is_dir():
+        raise UsageError(f"{output}: its directory does not exist")
     report = scan_repository(source, rules_file=rules_file, baseline=baseline, jobs=jobs,
                              progress=sys.stderr.isatty())
     fmt = fmt or ("json" if output or not sys.stdout.isatty() else "text")
@@ -81,11 +86,12 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
 
     text = render(report, fmt)
     if output:
-        from pathlib import Path
-
         from sanitize.workdir import write_private
 
-        write_private(Path(output), text.encode("utf-8"))
+        try:
+            write_private(Path(output), text.encode("utf-8"))
+        except OSError as exc:
+            raise UsageError(f"{output}: cannot write the report ({exc.strerror or exc.__class__.__name__})") from exc
     else:
         click.echo(text, nl=not text.endswith("\n"))
     if report.findings:

@@ -102,7 +102,7 @@ def test_custom_rules_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["not-a-repo", "missing", "shallow", "baseline-unreadable", "baseline-garbage",
-                                  "rules-format", "bad-url"])
+                                  "rules-format", "bad-url", "output-dir-missing"])
 def test_bad_input_exits_2_with_one_line(case: str, tmp_path: Path, story_repo: DemoRepo) -> None:
     repo = str(story_repo.path)
     if case == "not-a-repo":
@@ -120,6 +120,8 @@ def test_bad_input_exits_2_with_one_line(case: str, tmp_path: Path, story_repo: 
         bad = tmp_path / "baseline.json"
         bad.write_text("{not json")
         proc, fragment = _scan(repo, "--baseline", str(bad)), "not valid JSON"
+    elif case == "output-dir-missing":
+        proc, fragment = _scan(repo, "-o", str(tmp_path / "no" / "such" / "dir" / "f.json")), "does not exist"
     elif case == "bad-url":
         proc = _scan("http://scanner:hunter2secret@127.0.0.1:1/repo.git")
         fragment = "cannot clone the source URL"
