@@ -41,6 +41,7 @@ ZERO = "0" * 40
 # What a workdir may hold before its first rewrite (a plan written straight into it, a playbook's scan).
 _PRE_REWRITE = {"plan.json", "plan.secrets", "plan.md", "findings.json", "state.json", "audit.log", "review"}
 _HEX = re.compile(rb"[0-9a-f]{40}")
+_WORD = re.compile(rb"[A-Za-z0-9_]")
 _SIGNATURES = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN SIGNED MESSAGE-----")
 
 
@@ -342,14 +343,24 @@ def filter_repo_args(plan: Plan, paths_file: Path | None, secrets_file: Path | N
     return args
 
 
+def path_line(path: str) -> bytes:
+    """One --paths-from-file line that matches exactly ``path`` (and anything under it).
+
+    ``literal:`` normally; a path with a newline or ``==>`` (which filter-repo would read as a line
+    break or a rename) becomes an anchored ``regex:`` with every non-word byte hex-escaped.
+    """
+    raw = path.encode("utf-8", "surrogateescape")
+    if b"\n" not in raw and b"\r" not in raw and b"==>" not in raw:
+        return b"literal:" + raw + b"\n"
+    escaped = b"".join(bytes([c]) if _WORD.fullmatch(bytes([c])) else b"\\x%02x" % c for c in raw)
+    return b"regex:^" + escaped + b"(?:/|\\Z)\n"
+
+
 def write_paths_file(plan: Plan, dest: Path) -> Path | None:
-    """``literal:PATH`` lines for --paths-from-file (None when no path is deleted)."""
+    """--paths-from-file lines for the plan's paths (None when no path is deleted)."""
     if not plan.paths:
         return None
-    bad = [p for p in plan.paths if "\n" in p or "\r" in p]
-    if bad:
-        raise RewriteError("a path to delete contains a newline; git-filter-repo cannot match it by path")
-    dest.write_bytes(b"".join(b"literal:" + p.encode("utf-8", "surrogateescape") + b"\n" for p in plan.paths))
+    dest.write_bytes(b"".join(path_line(p) for p in plan.paths))
     return dest
 
 
@@ -690,4 +701,5 @@ def render_report(report: dict[str, Any]) -> str:
     return env.get_template("rewrite-report.md.j2").render(r=report, marker=MARKER)
 
 
-__all__ = ["RewriteError", "RewriteResult", "filter_repo_args", "render_report", "rewrite", "write_paths_file"]
+__all__ = ["RewriteError", "RewriteResult", "filter_repo_args", "path_line", "render_report", "rewrite",
+           "write_paths_file"]

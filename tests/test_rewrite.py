@@ -18,7 +18,7 @@ from sanitize.errors import UsageError, VerificationFailed
 from sanitize.plan import Plan, make_plan
 from sanitize.rewrite import rewrite
 from sanitize.scan.engine import scan_repository
-from sanitize.scan.report import Finding
+from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import sha256_hex
 from sanitize.workdir import Workdir
 from tests.test_plan import Small
@@ -462,3 +462,33 @@ def test_url_source_is_cloned_for_plan_and_rewrite(tmp_path: Path) -> None:
     result = rewrite(str(plan.path), str(tmp_path / "wd"))
     assert result.clean and small.jwt.encode() not in _all_objects(result.mirror)
     assert git.refs(bare) == report.refs  # the source itself is never touched
+
+
+def test_awkward_path_names_are_deleted_exactly(tmp_path: Path) -> None:
+    import random
+    import string
+
+    rng = random.Random(11)
+    repo = tmp_path / "repo"
+    git.run(["init", "-q", "-b", "main", str(repo)])
+    names = ["odd==>name.pem", "multi\nline.key", "# hash.pem", " lead space.pem", ":colon.pem", "dir/ünï.pem",
+             'quote".pem']
+    keep = {"odd": "decoy\n", "multi": "decoy\n", "dir/ünï.pem.txt": "decoy\n", "odd==>name.pem.bak": "decoy\n"}
+    keys = {n: "".join(rng.choice(string.ascii_letters) for _ in range(48)) + "\n" for n in names}
+    for name, content in {**keys, **keep}.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(content, encoding="utf-8")
+    git.run(["add", "-A"], cwd=repo)
+    git.run(["-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "awkward"], cwd=repo)
+    head = git.out(["rev-parse", "HEAD"], cwd=repo)
+    tree = _tree_files(repo, "HEAD")
+    findings = [Finding("path.private-key", "path", n, tree[n], head, None, sha256_hex(keys[n]), "…",
+                        ("refs/heads/main",)) for n in names]
+    (tmp_path / "f.json").write_text(ScanReport(str(repo), git.refs(repo), findings=findings).to_json())
+    plan = make_plan(str(tmp_path / "f.json"), str(tmp_path / "plan.json"), recover=lambda r, fs: {})
+    assert sorted(plan.paths) == sorted(names)
+    result = rewrite(str(plan.path), str(tmp_path / "wd"))
+    after = _tree_files(result.mirror, "refs/heads/main")
+    assert set(after) == set(keep)
+    objects = _all_objects(result.mirror)
+    assert not any(k.encode() in objects for k in keys.values())
