@@ -129,6 +129,19 @@ def ssh_remote(remote: str) -> SshRemote | None:
     return None
 
 
+def redact_url(remote: str) -> str:
+    """The remote as it may be shown or logged: a password in the URL becomes ``***``."""
+    if "://" not in remote:
+        return remote
+    parts = urllib.parse.urlsplit(remote)
+    if parts.password is None:
+        return remote
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{parts.username}:***@{host}{port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def resolve_remote(wd: Workdir, remote: str | None) -> str:
     """The push target: ``--remote`` or the plan's source."""
     target = remote or rewrite_detail(wd).get("source")
@@ -229,6 +242,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     """
     wd = Workdir.open(workdir)
     target = resolve_remote(wd, remote)
+    shown = redact_url(target)
     digest = current_digest(wd)
     updates, hidden = planned_updates(wd)
     need = 1 if min_approvals is None else min_approvals
@@ -238,14 +252,14 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     if gc_remote:
         gc_path = local_path(target) or ssh_remote(target)
         if gc_path is None or (isinstance(gc_path, Path) and not gc_path.exists()):
-            raise UsageError(f"--gc-remote needs a bare repository you control (a path or ssh); {target} is "
+            raise UsageError(f"--gc-remote needs a bare repository you control (a path or ssh); {shown} is "
                              "neither (nothing was pushed)")
     approvers = sorted(quorum(valid_approvals(wd.root)))
 
     if dry_run:
-        return PushResult(target, updates, hidden, approvers, dry_run=True)
+        return PushResult(shown, updates, hidden, approvers, dry_run=True)
     if len(approvers) < need:
-        wd.record("push", "waiting", remote=target, approvals=len(approvers), required=need)
+        wd.record("push", "waiting", remote=shown, approvals=len(approvers), required=need)
         wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest)
         raise AwaitingApproval(
             f"push needs {need} distinct valid approval(s) of plan digest {digest[:12]}…, has {len(approvers)}; "
@@ -254,12 +268,12 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     now = _ls_remote(target)
     if all((now.get(u.ref) == u.new) for u in updates):
         gc_done = _maybe_gc(wd, gc_path)
-        wd.record("push", "done", remote=target, hidden_refs=hidden, already_pushed=True)
-        return PushResult(target, updates, hidden, approvers, already_pushed=True, gc_done=gc_done)
+        wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True)
+        return PushResult(shown, updates, hidden, approvers, already_pushed=True, gc_done=gc_done)
     known = {u.ref for u in updates}
     newcomers = sorted(r for r in now if r not in known and not is_hidden(r))
     if newcomers:
-        wd.record("push", "failed", remote=target, reason="refs created after the scan", refs=newcomers)
+        wd.record("push", "failed", remote=shown, reason="refs created after the scan", refs=newcomers)
         raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "
                            "pushed. Their history was never scanned: scan, plan and rewrite again")
 
@@ -268,28 +282,28 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         args.append(f"--force-with-lease={u.ref}:{u.old or ''}")
     for u in updates:
         args.append(f":{u.ref}" if u.new is None else f"{u.ref}:{u.ref}")
-    wd.record("push", "running", remote=target)
-    wd.audit.append("push-started", remote=target, digest=digest, approvers=approvers,
+    wd.record("push", "running", remote=shown)
+    wd.audit.append("push-started", remote=shown, digest=digest, approvers=approvers,
                     refs={u.ref: u.new for u in updates if u.action != "unchanged"})
     proc = git.run(args, cwd=wd.mirror, check=False)
     lines, rejected = _parse_porcelain(proc.stdout.decode("utf-8", "replace"))
     if proc.returncode != 0 or rejected:
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = err[-1] if err else f"exit {proc.returncode}"
+            reason = (err[-1] if err else f"exit {proc.returncode}").replace(target, shown)
             msg = f"push to the remote failed: {reason}; nothing was pushed"
         else:
             msg = _explain(rejected, {u.ref: u for u in updates})
-        wd.record("push", "failed", remote=target, rejected=[r for r, _ in rejected])
-        wd.audit.append("push-rejected", remote=target, rejected=dict(rejected))
+        wd.record("push", "failed", remote=shown, rejected=[r for r, _ in rejected])
+        wd.audit.append("push-rejected", remote=shown, rejected=dict(rejected))
         raise PushRejected(msg)
-    wd.record("push", "done", remote=target, hidden_refs=hidden, approvers=approvers, gc_remote=False,
+    wd.record("push", "done", remote=shown, hidden_refs=hidden, approvers=approvers, gc_remote=False,
               updates=[_as_dict(u) for u in updates])
-    wd.audit.append("pushed", remote=target, digest=digest, approvers=approvers, hidden_refs=hidden)
+    wd.audit.append("pushed", remote=shown, digest=digest, approvers=approvers, hidden_refs=hidden)
     gc_done = _maybe_gc(wd, gc_path)
     if gc_done:
         wd.record("push", "done", gc_remote=True)
-    return PushResult(target, updates, hidden, approvers, gc_done=gc_done, porcelain=lines)
+    return PushResult(shown, updates, hidden, approvers, gc_done=gc_done, porcelain=lines)
 
 
 def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:
