@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026, help="seed of the synthetic history (default 2026)")
     ap.add_argument("--cache", type=Path, default=synthetic.CACHE, help="where synthetic histories are cached")
     ap.add_argument("--no-rewrite", action="store_true", help="skip the rewrite bench")
+    ap.add_argument("--no-scan", action="store_true", help="skip the scan bench (rewrite only)")
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
@@ -181,11 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.rounds} round(s) per tool; planted secrets: {len(planted) or 'none (not synthetic)'}\n", flush=True)
 
     commands: list[str] = []
-    rows = run_scan_bench(repo, args.rounds, planted, commands)
     print("== scan ==")
-    print("\n".join(format_table(rows)))
-    print()
-    print("\n".join(verdict(rows)))
+    if args.no_scan:
+        print("skipped: --no-scan")
+    else:
+        rows = run_scan_bench(repo, args.rounds, planted, commands)
+        print("\n".join(format_table(rows)))
+        print()
+        print("\n".join(verdict(rows)))
 
     print("\n== rewrite ==")
     if args.no_rewrite:
