@@ -20,6 +20,7 @@ and clones again (the backup bundle already holds the original).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -142,7 +143,9 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             raise VerificationFailed(
                 f"rewrite verification failed: {len(verification['problems'])} planned item(s) still reachable in "
                 f"{wd.mirror} (see {root / 'rewrite-report.md'}); do not push")
-        wd.record("rewrite", "done", step="done", **detail)
+        artifacts = {name: _file_sha256(root / name) for name in
+                     ("plan.json", "plan.secrets", "commit-map", "ref-map", "rewrite-report.json")}
+        wd.record("rewrite", "done", step="done", artifacts=artifacts, **detail)
         wd.audit.append("rewrite.done", plan_digest=plan.digest, commits_changed=len(detail["old_commits"]),
                         refs_changed=len(detail["first_changed"]))
     except SanitizeError:
@@ -150,6 +153,10 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             wd.record("rewrite", "failed")
         raise
     return RewriteResult(root, report, timings)
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # Refusals (before anything is written) -----------------------------------------------------

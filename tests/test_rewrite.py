@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -152,6 +153,7 @@ def test_state_detail_has_every_contract_field(demo_purge: tuple[DemoRepo, Plan,
     assert detail["status"] == "done"
     assert CONTRACT_FIELDS <= set(detail)
     assert detail["plan_digest"] == plan.digest and detail["source"] == plan.source
+    assert detail["artifacts"]["commit-map"] == hashlib.sha256((wd / "commit-map").read_bytes()).hexdigest()
     assert detail["tips_at_scan"] == git.refs(demo.path)
     assert detail["rewritten_tips"] == git.refs(wd / "mirror.git")
     assert detail["deleted_refs"] == []
