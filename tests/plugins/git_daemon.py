@@ -38,10 +38,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     for _ in range(200):
         if proc.poll() is not None:
-            raise RuntimeError(f"git daemon exited early: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"git daemon exited early: {log.read_text(errors='replace')[-500:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -55,14 +55,17 @@ def git_daemon(tmp_path: Path) -> Iterator[GitDaemon]:
     """Serve ``tmp_path/daemon`` over git:// (read and push) for the test's duration."""
     base = tmp_path / "daemon"
     base.mkdir()
+    log = tmp_path / "git-daemon.log"
     for _attempt in range(3):
         port = _free_port()
-        proc = subprocess.Popen(
-            ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", "--informative-errors",
-             f"--base-path={base}", "--listen=127.0.0.1", f"--port={port}", str(base)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=git_env())
+        # Its log goes to a file: a pipe nobody reads could fill up and stall the daemon.
+        with log.open("ab") as sink:
+            proc = subprocess.Popen(
+                ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", "--informative-errors",
+                 f"--base-path={base}", "--listen=127.0.0.1", f"--port={port}", str(base)],
+                stdout=subprocess.DEVNULL, stderr=sink, env=git_env())
         try:
-            _wait_ready(port, proc)
+            _wait_ready(port, proc, log)
             break
         except RuntimeError:
             if proc.poll() is None:
@@ -79,5 +82,3 @@ def git_daemon(tmp_path: Path) -> Iterator[GitDaemon]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
