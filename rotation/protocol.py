@@ -94,10 +94,18 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
     result.old_version = current.version
     record("read", "ok", current.version)
 
-    new = generate(spec, old)
+    issue = getattr(target, "issue", None)
+    new = old  # until a new value exists, a rollback has only the old one to restore
     applied = False
     step = "create"
     try:
+        if callable(issue):
+            # Targets that mint the credential themselves (Vault static roles) change it here.
+            step, applied = "set", True
+            new = issue(old)
+            step = "create"
+        else:
+            new = generate(spec, old)
         backend.stage_pending(ref, new, token)
         record("create", "ok", current.version, token=token)
         step = "set"

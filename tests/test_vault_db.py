@@ -117,21 +117,21 @@ def test_issue_then_store_then_promote_in_vault_kv(vault, pg) -> None:
 
 
 @pytest.mark.services
-def test_a_value_vault_did_not_issue_is_refused_and_nothing_changes(vault, pg) -> None:
-    """Today's protocol generates the value itself: the target refuses it at ``set`` and all rolls back."""
+def test_the_protocol_rotates_through_the_role_vault_issues_the_value(vault, pg) -> None:
+    """The target mints the credential (rotate-role); the protocol stores it and the leak is proven dead."""
     leaked = setup_static_role(vault, pg)
     vault.client.secrets.kv.v2.create_or_update_secret(path="aurora/db", secret={"DATABASE_URL": leaked})
     backend = VaultBackend(vault.url, Secret(vault.token), mount="secret")
     ref = SecretRef(name="DATABASE_URL", path="aurora/db", key="DATABASE_URL")
     before = backend.read_current(ref)
 
-    with pytest.raises(TargetError) as exc:
-        rotate_secret(backend, ref, GenerateSpec(), target_for(vault), mode="compromised")
+    rotate_secret(backend, ref, GenerateSpec(), target_for(vault, pg), mode="compromised")
 
-    assert exc.value.step == "set" and "Vault chooses role aurora-app's password itself" in str(exc.value)
-    assert "rolled back: store unchanged" in str(exc.value)
-    assert backend.read_current(ref).version == before.version
-    assert logs_in(pg, leaked), "nothing was rotated, so the stored credential still works"
+    after = backend.read_current(ref)
+    assert after.version != before.version
+    assert after.value.reveal() != leaked
+    assert logs_in(pg, after.value.reveal())
+    assert not logs_in(pg, leaked), "the leaked credential must be rejected"
 
 
 @pytest.mark.services

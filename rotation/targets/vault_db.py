@@ -93,7 +93,7 @@ class VaultDbTarget(Target):
         """
         unknown = sorted(set(spec) - _KEYS)
         if unknown:
-            raise ConfigError(f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(_KEYS))})")
+            raise ConfigError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
         role = spec.get("role")
         if not isinstance(role, str) or not role.strip() or "/" in role:
             raise ConfigError("missing or invalid key 'role' (the static role's name)")
