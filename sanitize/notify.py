@@ -263,13 +263,19 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
         files.append(out / "publish" / name)
     subject = f"[action required] {repo_name}: history rewritten to remove secrets, reset your clone by {deadline_text}"
     try:
+        used: set[str] = {"team-summary", "forge-support-request", "publish"}
         for person in collaborators:
             pctx = {**ctx, "person": person}
+            stem, n = person.slug, 1
+            while stem in used:  # a.b@x and a-b@x share a slug: one notice each all the same
+                n += 1
+                stem = f"{person.slug}-{n}"
+            used.add(stem)
             for ext, tpl in (("md", "notice.md.j2"), ("txt", "notice.txt.j2")):
-                path = out / f"{person.slug}.{ext}"
+                path = out / f"{stem}.{ext}"
                 write_atomic(path, env.get_template(tpl).render(pctx))
                 files.append(path)
-            eml = out / f"{person.slug}.eml"
+            eml = out / f"{stem}.eml"
             eml.write_bytes(_email(person, env.get_template("notice.eml.j2").render(pctx), subject, sender, kit))
             files.append(eml)
         summary = out / "team-summary.md"

@@ -180,3 +180,12 @@ def test_following_the_notice_leaves_a_clone_that_passes_its_self_check(
             assert proc.returncode != 0, line
         else:
             assert proc.stdout == "", (line, proc.stdout)  # no ref holds old history
+
+
+def test_people_whose_addresses_share_a_file_name_each_get_a_notice(rewritten_workdir: RewrittenWorkdir,
+                                                                   tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email,role\nA Dot,a.b@example.invalid,dev\nA Dash,a-b@example.invalid,dev\n")
+    notify(rewritten_workdir.workdir, roster=roster)
+    texts = [p.read_text() for p in (rewritten_workdir.workdir / "notices").glob("a-b-example-invalid*.md")]
+    assert len(texts) == 2 and any("Hello A Dot" in t for t in texts) and any("Hello A Dash" in t for t in texts)
