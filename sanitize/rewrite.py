@@ -375,6 +375,8 @@ def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
     """Run git-filter-repo on the mirror; return the gitlinks it saw as [commit, path, target]."""
     import git_filter_repo as gfr
 
+    # Metadata of an earlier, interrupted run would make filter-repo treat this one as its continuation.
+    shutil.rmtree(wd.mirror / "filter-repo", ignore_errors=True)
     paths_file = write_paths_file(plan, wd.root / "paths-to-delete")
     secrets_file = wd.plan_secrets if plan.planned_sha256s else None
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]

@@ -494,3 +494,15 @@ def test_awkward_path_names_are_deleted_exactly(tmp_path: Path) -> None:
     assert set(after) == set(keep)
     objects = _all_objects(result.mirror)
     assert not any(k.encode() in objects for k in keys.values())
+
+
+def test_a_plan_with_nothing_to_do_keeps_every_id(small_plan: tuple[Small, Plan], tmp_path: Path) -> None:
+    small, _plan = small_plan
+    report = small.findings()
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "empty" / "plan.json"),
+                     drop_findings=[f.id for f in report.findings], recover=small.recover)
+    assert not plan.paths and not plan.planned_sha256s
+    result = rewrite(str(plan.path), str(tmp_path / "wd"))
+    assert result.clean and git.refs(result.mirror) == git.refs(small.path)
+    detail = Workdir(tmp_path / "wd").stage("rewrite")
+    assert detail["old_commits"] == [] and detail["first_changed"] == {} and detail["purged_blobs"] == []
