@@ -164,6 +164,8 @@ def _commands(repo: str, repo_name: str, changed: list[dict[str, Any]], first: l
     reset += [f"git tag -d {_short(t['ref'])}" for t in tags]
     if any(t["new"] for t in tags):
         reset.append("git fetch origin --force --tags")
+    if any(c["ref"].startswith("refs/notes/") for c in changed):
+        reset.append("git fetch origin --force '+refs/notes/*:refs/notes/*'   # only if you fetch notes")
     reset += ["git stash list   # stashes made before the purge hold old history: re-apply, then git stash clear",
               "git reflog expire --expire=now --all",
               "git gc --prune=now"]
