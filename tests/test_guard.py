@@ -106,3 +106,11 @@ def test_guard_rejects_a_purged_blob_re_added_on_new_history(rewritten_workdir: 
     assert pushed.returncode != 0 and b"git-sanitize guard: rejected refs/heads/main" in pushed.stderr
     assert r.secrets[0].encode() not in pushed.stderr
     assert git.refs(r.remote)["refs/heads/main"] == r.rewritten_tips["refs/heads/main"]
+
+
+def test_guard_install_needs_a_bare_repository(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "guard", "install", "--workdir", str(r.workdir),
+                           "--remote", str(r.origin)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "not a bare repository" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (r.origin / ".git" / "hooks" / "pre-receive").exists()

@@ -34,7 +34,8 @@ def test_every_author_gets_a_notice_in_three_formats(rewritten_workdir: Rewritte
     roster = tmp_path / "roster.csv"
     roster.write_text("name,email,role\nDana Ops,dana@example.invalid,ops\nAlice A.,ALICE@example.invalid,lead\n")
     proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "notify", "--workdir", str(r.workdir),
-                           "--roster", str(roster), "--deadline", "2026-12-01"], capture_output=True, text=True)
+                           "--roster", str(roster), "--deadline", "2026-12-01", "--freeze",
+                           "Mon 09:00 to Tue 18:00 UTC"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     notices = r.workdir / "notices"
     emails = {e for _, e in AUTHORS} | {"dana@example.invalid"}
@@ -45,7 +46,7 @@ def test_every_author_gets_a_notice_in_three_formats(rewritten_workdir: Rewritte
     assert len(list(notices.glob("*.md"))) == len(emails) + 2  # + team summary + forge request
     carol = (notices / "carol-example-invalid.md").read_text()
     assert "refs/heads/feature" in carol and "refs/heads/main" not in carol.split("Refs you committed")[1][:200]
-    assert "2026-12-01" in carol
+    assert "2026-12-01" in carol and "**Freeze:** Mon 09:00 to Tue 18:00 UTC" in carol
     for c in r.first_changed_commits:
         assert f"git cat-file -t {c}" in carol and f"git for-each-ref --contains {c}" in carol
     assert "git checkout main && git reset --hard origin/main" in carol
