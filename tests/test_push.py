@@ -178,3 +178,13 @@ def test_a_password_in_the_remote_url_is_never_shown() -> None:
         "https://bot:***@git.example.invalid:8443/team/repo.git"
     assert redact_url("https://git.example.invalid/r.git") == "https://git.example.invalid/r.git"
     assert redact_url("/srv/git/r.git") == "/srv/git/r.git"
+
+
+def test_push_with_only_an_expired_approval_is_refused(rewritten_workdir: RewrittenWorkdir) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    r = rewritten_workdir
+    approve(r.workdir, approver="Alice", digest=r.digest, expires="1h", now=datetime.now(UTC) - timedelta(hours=2))
+    proc = cli("push", "--workdir", str(r.workdir))
+    assert proc.returncode == 3 and "has 0" in proc.stderr
+    assert git.refs(r.remote) == r.tips_at_scan
