@@ -50,7 +50,7 @@ def _samples() -> dict[int, list[tuple[str, str, str]]]:
     openai = "sk" + "-proj-" + _r(ALNUM + "_-", 48)
     openai_legacy = "sk" + "-" + _r(ALNUM, 48)
     pem = _pem("RSA PRIVATE" + " KEY")
-    pws = [_pw() for _ in range(12)]
+    pws = [_pw() for _ in range(14)]
     bearer = _r(ALNUM, 40)
     by_desc = {r.description: i for i, r in enumerate(BUILTIN_CONTENT_RULES)}
 
@@ -89,6 +89,8 @@ def _samples() -> dict[int, list[tuple[str, str, str]]]:
         idx("A credential constant"): [(f'const ADMIN_PASSWORD = "{pws[9]}";\n', pws[9], "default.admin-password")],
         idx("A credential in env/shell"): [(f"export JWT_SECRET={pws[10]}\n", pws[10], "default.jwt-secret")],
         idx("A quoted literal"): [(f'db_password = "{pws[11]}"\n', pws[11], "keyword.password")],
+        idx("An unquoted"): [(f"production:\n  password: {pws[12]}\n", pws[12], "keyword.password"),
+                             (f"[client]\nauth_token = {pws[13]}  # rotated yearly\n", pws[13], "keyword.token")],
     }
 
 
@@ -108,7 +110,7 @@ def test_builtin_rule_catches_its_case(index: int) -> None:
         direct = [m for m in rule.compiled.finditer(text.encode()) if rule.accepts(m, m.group(rule.secret_group)
                                                                                .decode())]
         assert direct, (rule.id, text)
-        hits = detector.scan_blob(text.encode(), "src/sample.txt")
+        hits = detector.scan_blob(text.encode(), "config/sample.yml" if rule.paths else "src/sample.txt")
         assert (rule_id, sha256_hex(value)) in {(h.rule, h.secret_sha256) for h in hits}, (rule.id, hits)
 
 
@@ -143,6 +145,16 @@ DECOYS = [
 @pytest.mark.parametrize("text", DECOYS, ids=range(len(DECOYS)))
 def test_decoys_are_not_reported(text: str) -> None:
     assert Detector().scan_blob(text.encode(), "docs/setup.md") == []
+    assert Detector().scan_blob(text.encode(), "config/settings.yml") == []
+
+
+def test_unquoted_config_values_only_count_in_config_files() -> None:
+    text = f"password: {_pw()}\n".encode()
+    assert [h.rule for h in Detector().scan_blob(text, "deploy/values.yaml")] == ["keyword.password"]
+    assert Detector().scan_blob(text, "src/app.py") == []
+    for line in ("password: self.password", "token: tokens[0]", "secret: ${SECRET}", "api_key: {{ key }}",
+                 "password: <your-password>", "token_type: bearer", "password: changeme"):
+        assert Detector().scan_blob(f"{line}\n".encode(), "config/app.yml") == [], line
 
 
 def test_binary_blobs_are_skipped_but_path_rules_still_apply() -> None:

@@ -189,6 +189,8 @@ class Detector:
         found = self.candidates(data)
         for index in sorted(found):
             rule = self.rules[index]
+            if isinstance(rule, ContentRule) and not rule.applies_to(path):
+                continue
             if _whole_blob(rule) or not found[index]:
                 spans = [(0, len(data))]
             else:

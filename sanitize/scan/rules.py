@@ -101,19 +101,26 @@ class ContentRule:
     min_len: int = 6
     multiline: bool = False  # the pattern spans lines: run it over the whole blob, not keyword lines
     reject: str = ""  # a value matching this is not this rule's (e.g. a URL: the DSN rule owns it)
+    paths: str = ""  # only for files whose path matches (e.g. config formats); never for messages
     description: str = ""
     compiled: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
+    compiled_paths: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "compiled", re.compile(self.regex.encode("utf-8")))
         except re.error as exc:
             raise UsageError(f"rule {self.id}: invalid regex ({exc})") from exc
+        object.__setattr__(self, "compiled_paths", re.compile(self.paths) if self.paths else None)
         group = self.secret_group
         if isinstance(group, str) and group not in self.compiled.groupindex:
             raise UsageError(f"rule {self.id}: regex has no group named {group!r}")
         if isinstance(group, int) and not 0 <= group <= self.compiled.groups:
             raise UsageError(f"rule {self.id}: regex has no group {group}")
+
+    def applies_to(self, path: str) -> bool:
+        """Whether the rule runs on a blob at ``path`` ("" for a message)."""
+        return self.compiled_paths is None or bool(path and self.compiled_paths.search(path))
 
     def rule_id(self, match: re.Match[bytes]) -> str:
         """The reported id; ``{name}`` in the id is filled from the match."""
@@ -137,6 +144,7 @@ class ContentRule:
 
 
 _Q = "[\"'`]"
+_CONFIG_PATHS = r"(?i)\.(?:ya?ml|ini|cfg|conf|cnf|properties|toml|tfvars|env)$|(?:^|/)\.env(?:\.[\w.-]+)?$"
 _SECRET_NAMES = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY",
                  "CREDENTIAL", "AUTH_KEY", "SIGNING_KEY", "CLIENT_SECRET", "DSN", "DATABASE_URL")
 _UPPER_NAME = r"(?P<name>[A-Z0-9_]*(?:" + "|".join(_SECRET_NAMES) + r")[A-Z0-9_]*)"
@@ -241,6 +249,14 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
               r"(?P<q>[\"'])(?P<secret>[^\"'\s]{6,200})(?P=q)",
         keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\",
         description="A quoted literal assigned to a password/secret/token/api_key field.",
+    ),
+    ContentRule(
+        id="keyword.{kw}",
+        regex=r"(?im)^[ \t-]*[\w.-]*?(?P<kw>password|passwd|secret|token|api_?key)[\w.-]*[ \t]*[:=][ \t]*"
+              r"(?P<secret>[^\s\"'`#{}()\[\]$<>,;|&]{6,200})[ \t]*(?:#.*)?$",
+        keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\|^[A-Za-z_]\w*\.\w",
+        paths=_CONFIG_PATHS,
+        description="An unquoted password/secret/token in a config file (YAML, INI, properties, tfvars).",
     ),
 )
 
