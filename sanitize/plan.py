@@ -317,14 +317,14 @@ def _local_repo(source: str, tmp: Path) -> str:
 def lineage_paths(all_changes: list[Change], blobs: set[str]) -> dict[str, str]:
     """Every path where one of ``blobs`` appeared, plus where those files were later renamed/moved.
 
-    Returns path → how it was found ("blob" or "renamed from X").
+    Returns path → how it was found ("held the flagged file" or "renamed from X").
     """
     found: dict[str, str] = {}
     for ch in all_changes:
         if ch.blob in blobs and ch.mode != "160000":
-            found.setdefault(ch.path, "blob")
+            found.setdefault(ch.path, "held the flagged file")
             if ch.old_path is not None:
-                found.setdefault(ch.old_path, "blob")
+                found.setdefault(ch.old_path, "held the flagged file")
     grew = True
     while grew:
         grew = False
@@ -375,7 +375,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             if not f.path:
                 continue
             found = lineage_paths(all_changes, {f.blob} if f.blob else set())
-            found.setdefault(f.path, "blob")
+            found.setdefault(f.path, "held the flagged file")
             for p, why in found.items():
                 delete[p].add(f.id)
                 how.setdefault(p, why)
