@@ -24,6 +24,12 @@ class BackendError(RotationError):
     """The secret store refused, failed, or could not be reached."""
 
 
+class BackendUnavailable(BackendError):
+    """The store cannot be reached or refuses our credentials: a setup problem (exit 2)."""
+
+    exit_code = 2
+
+
 class ConflictError(BackendError):
     """A concurrent writer changed the secret (check-and-set failed); nothing was overwritten."""
 

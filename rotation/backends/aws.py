@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from rotation.backends.base import CurrentValue, SecretBackend, SecretRef
-from rotation.errors import BackendError, ConflictError
+from rotation.errors import BackendError, BackendUnavailable, ConflictError
 from sanitize.secret import REDACTED, Secret
 
 CURRENT = "AWSCURRENT"
@@ -40,12 +40,6 @@ _REFUSED = {
     "ExpiredTokenException",
     "InvalidClientTokenId",
 }
-
-
-class AwsUnavailable(BackendError):
-    """Secrets Manager cannot be reached or refuses our credentials: a setup problem (exit 2)."""
-
-    exit_code = 2
 
 
 def _one_line(text: str) -> str:
@@ -79,7 +73,8 @@ class AwsBackend(SecretBackend):
             session = boto3.session.Session()
             return session.client("secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config)
         except (BotoCoreError, ValueError) as exc:  # InvalidRegionError, bad endpoint URL
-            raise AwsUnavailable(f"AWS Secrets Manager: cannot use region {region!r}: {_one_line(str(exc))}") from exc
+            raise BackendUnavailable(
+                f"AWS Secrets Manager: cannot use region {region!r}: {_one_line(str(exc))}") from exc
 
     # -- error boundary ---------------------------------------------------------------------------------------
 
@@ -116,22 +111,22 @@ class AwsBackend(SecretBackend):
             if code == "ResourceNotFoundException":
                 raise BackendError(f"AWS Secrets Manager: secret {secret_id!r} not found ({where})") from exc
             if code in _REFUSED:
-                raise AwsUnavailable(
+                raise BackendUnavailable(
                     f"AWS Secrets Manager: access denied for {operation} on {secret_id!r} ({where}): {message}"
                 ) from exc
             raise BackendError(f"AWS Secrets Manager: {operation} on {secret_id!r} failed: {code}: {message}") from exc
         except EndpointConnectionError as exc:
-            raise AwsUnavailable(
+            raise BackendUnavailable(
                 f"AWS Secrets Manager: cannot reach {exc.kwargs.get('endpoint_url', where)} "
                 f"(check region {self.region!r} and endpoint_url)"
             ) from exc
         except NoCredentialsError as exc:
-            raise AwsUnavailable(
+            raise BackendUnavailable(
                 "AWS Secrets Manager: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
                 "AWS_SECRET_ACCESS_KEY, or run with an instance/task role)"
             ) from exc
         except NoRegionError as exc:
-            raise AwsUnavailable("AWS Secrets Manager: no region configured (set backend.region)") from exc
+            raise BackendUnavailable("AWS Secrets Manager: no region configured (set backend.region)") from exc
         except ParamValidationError as exc:  # its message quotes the parameter values
             raise BackendError(
                 f"AWS Secrets Manager: {operation} on {secret_id!r}: invalid request parameters"

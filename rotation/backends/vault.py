@@ -33,17 +33,11 @@ import requests
 from hvac import exceptions as hv
 
 from rotation.backends.base import CurrentValue, SecretBackend, SecretRef
-from rotation.errors import BackendError, ConflictError
+from rotation.errors import BackendError, BackendUnavailable, ConflictError
 from sanitize.secret import Secret
 
 PENDING_PREFIX = "_rotation-pending"
 T = TypeVar("T")
-
-
-class BackendUnavailable(BackendError):
-    """The store cannot be reached or refuses our credentials: a config problem (exit 2)."""
-
-    exit_code = 2
 
 
 def _parse_time(value: object) -> datetime | None:
