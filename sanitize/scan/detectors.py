@@ -40,8 +40,9 @@ class Hit:
 def _hit(rule: str, kind: str, line: int | None, value: str | bytes) -> Hit:
     raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
     shown = value if isinstance(value, str) else value.decode("utf-8", "replace")
-    return Hit(rule, kind, line, sha256_hex(raw), hashlib.sha1(raw, usedforsecurity=False).hexdigest(),
-               preview_of(shown))
+    # A file's first characters may be a newline or a tab: keep the preview on one printable line.
+    preview = "".join(c if c.isprintable() else "·" for c in preview_of(shown))
+    return Hit(rule, kind, line, sha256_hex(raw), hashlib.sha1(raw, usedforsecurity=False).hexdigest(), preview)
 
 
 # --- detect-secrets plugins ---------------------------------------------------------------

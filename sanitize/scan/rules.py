@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -412,8 +411,3 @@ def _custom_rule(p: Path, index: int, entry: Any) -> ContentRule:
         raise UsageError(f"{p}: rule {rid}: 'secret_group' must be a group number or name")
     return ContentRule(id=rid, regex=regex, keywords=tuple(keywords), multiline=True,
                        secret_group=group, min_len=1, description=str(entry.get("description", "")))
-
-
-def all_rule_ids(rules: Iterable[ContentRule], path_rules: Sequence[PathRule] = BUILTIN_PATH_RULES) -> list[str]:
-    """Every rule id (templated ids as written), for documentation and tests."""
-    return [r.id for r in path_rules] + [r.id for r in rules]
