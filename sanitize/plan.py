@@ -439,7 +439,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
 
     secrets = b"".join(secret_line(by_sha[sha].reveal()) for sha in sorted(by_sha))
     out_path = Path(out)
-    plan = Plan(path=out_path, source=report.source, tips=dict(report.refs), delete_paths=delete_paths,
+    source = str(Path(report.source).resolve()) if Path(report.source).exists() else report.source
+    plan = Plan(path=out_path, source=source, tips=dict(report.refs), delete_paths=delete_paths,
                 replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="",
                 extra={"rules": str(Path(rules_file).resolve())} if rules_file else {})
     digest = compute_digest(plan.body(), secrets)

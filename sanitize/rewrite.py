@@ -73,7 +73,7 @@ class RewriteResult:
 def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file: str | None = None) -> RewriteResult:
     """Rewrite a mirror of the plan's source into ``workdir``; VerificationFailed if anything planned remains."""
     plan = load_plan(plan_path)
-    root = Path(workdir)
+    root = Path(workdir).absolute()  # git and filter-repo run inside the mirror: relative paths would break
     _check_workdir(root, plan)
     prior = Workdir(root).stage("rewrite") if (root / "state.json").is_file() else {}
     report_path = root / "rewrite-report.json"

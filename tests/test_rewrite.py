@@ -28,8 +28,8 @@ CONTRACT_FIELDS = {"plan_digest", "source", "tips_at_scan", "rewritten_tips", "d
                    "old_commits", "purged_blobs", "first_changed_commits"}
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True,
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
 
 
@@ -418,7 +418,7 @@ def test_cli_scan_plan_rewrite_with_custom_rules(tmp_path: Path) -> None:
     plan = _cli("plan", str(tmp_path / "f.json"), "-o", str(tmp_path / "plan.json"), "--rules", str(rules))
     assert plan.returncode == 0, plan.stderr
     assert json.loads((tmp_path / "plan.json").read_text())["rules"] == str(rules.resolve())
-    proc = _cli("rewrite", str(tmp_path / "plan.json"), "--workdir", str(tmp_path / "wd"))
+    proc = _cli("rewrite", "plan.json", "--workdir", "wd", cwd=tmp_path)  # relative paths
     assert proc.returncode == 0, proc.stderr
     assert "verification clean" in proc.stdout
     for out in (scan, plan, proc):
