@@ -70,7 +70,7 @@ def run_scan_bench(repo: Path, rounds: int, planted: tuple[PlantedSecret, ...], 
     """Run every scan tool ``rounds`` times on ``repo``; fill recall from the last report."""
     tools = peers.scan_tools(redact=not planted)
     rows = [Row(t, skipped=t.skip_reason()) for t in tools]
-    with tempfile.TemporaryDirectory(prefix="git-sanitize-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
         work = Path(tmp)  # 0700: peer reports hold what they found
         empty = work / "empty"
         empty.mkdir()

@@ -78,7 +78,7 @@ def run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
 def _run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
     from sanitize.rewrite import filter_repo_args, write_paths_file
 
-    with tempfile.TemporaryDirectory(prefix="git-sanitize-rewrite-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-rewrite-") as tmp:
         work = Path(tmp)
         prepared = _prepare(repo, work, commands)
         if isinstance(prepared, str):
@@ -87,7 +87,11 @@ def _run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
         exe = peers.find_binary("git-sanitize") or "git-sanitize"
         filter_repo = peers.find_binary("git-filter-repo") or "git-filter-repo"
         paths_file = write_paths_file(plan, work / "paths-to-delete")
-        secrets = plan.secrets_path if plan.planned_sha256s else None
+        secrets = None
+        if plan.planned_sha256s:  # the plain run gets its own copy: the rewrite may consume or move the plan's
+            secrets = work / "plain.secrets"
+            secrets.write_bytes(plan.secrets_path.read_bytes())
+            secrets.chmod(0o600)
         plain_args = filter_repo_args(plan, paths_file, secrets)
 
         ours: list[measure.Sample] = []
