@@ -255,11 +255,11 @@ def generate(n_commits: int, seed: int, *, emit: bool = True) -> tuple[bytes, in
         parent = tips.get(ref)
         mark = b.commit(ref, message, changes, parent=parent)
         tips[ref] = mark
-        for path, content in changes.items():
-            if content is None:
+        for path, change in changes.items():
+            if change is None:
                 files.pop(path, None)
             else:
-                files[path] = content
+                files[path] = change
         if ref == "refs/heads/main":
             n_main += 1
             if n_main % 100 == 0:
