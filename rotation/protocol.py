@@ -20,6 +20,7 @@ from rotation.backends.base import SecretBackend, SecretRef
 from rotation.errors import LeakStillValid, RotationError, TargetError
 from rotation.generate import GenerateSpec, generate
 from rotation.targets.base import LeakProof, StoreOnly, Target
+from sanitize.faults import fault_point
 from sanitize.secret import Secret
 
 MODES = ("compromised", "scheduled")
@@ -108,15 +109,18 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
             new = generate(spec, old)
         backend.stage_pending(ref, new, token)
         record("create", "ok", current.version, token=token)
+        fault_point("rotate:after-create")
         step = "set"
         applied = True  # a half-applied change is reverted too
         target.apply(old, new)
         record("set", "ok", current.version, target=target.kind)
+        fault_point("rotate:after-set")
         step = "test"
         target.test(new)
         if backend.read_pending(ref, token) != new:
             raise RotationError("the store did not return the pending value that was written")
         record("test", "ok", current.version)
+        fault_point("rotate:before-finish")
         step = "finish"
         result.new_version = backend.promote(ref, token, current.version, keep_previous=(mode == "scheduled"))
     except BaseException as exc:  # any failure must roll back before it propagates

@@ -10,8 +10,6 @@ the plan no longer describes the repository and the run stops.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,10 +18,10 @@ from typing import Any
 
 from sanitize import git
 from sanitize.errors import AwaitingApproval, UsageError
+from sanitize.faults import fault_point
 from sanitize.playbook_config import Playbook
 from sanitize.workdir import STAGES, Workdir, file_sha256, write_private
 
-FAULT_ENV = "GIT_SANITIZE_FAULT_AT"
 FINDINGS = "findings.json"
 REVIEW = "review"
 
@@ -35,12 +33,6 @@ class RunResult:
     ran: list[str] = field(default_factory=list)
     complete: bool = False
     clean: bool = False
-
-
-def _fault_point(stage: str) -> None:
-    """Fault injection for crash tests: SIGKILL ourselves right after ``stage`` is recorded done."""
-    if os.environ.get(FAULT_ENV) == stage:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _is_url(location: str) -> bool:
@@ -84,6 +76,11 @@ class Runner:
             raise UsageError(f"{self.wd.root}: workdir belongs to a purge of {meta['source']}; use another workdir")
         self.wd.set_meta(source=self.source, remote=self.remote, playbook=str(self.pb.path),
                          approvals_required=self.pb.approvals_required)
+
+    @property
+    def rules_file(self) -> str | None:
+        """The playbook's extra rules: scan, plan and the rewrite's rescan must all use the same ones."""
+        return str(self.pb.rules) if self.pb.rules else None
 
     @property
     def findings_path(self) -> Path:
@@ -130,7 +127,7 @@ class Runner:
                 self.wd.record(name, "done")
             result.ran.append(name)
             self.echo(f"[{number}/{len(steps)}] {name}: {summary} ({time.monotonic() - started:.1f} s)")
-            _fault_point(name)
+            fault_point(name)  # crash tests: killed right after the stage is recorded done
         result.complete = True
         return result
 
@@ -149,7 +146,7 @@ class Runner:
 
         report = scan_repository(
             self.source,
-            rules_file=str(self.pb.rules) if self.pb.rules else None,
+            rules_file=self.rules_file,
             baseline=str(self.pb.baseline) if self.pb.baseline else None,
             progress=self.progress,
         )
@@ -163,7 +160,7 @@ class Runner:
 
         review = self.wd.root / REVIEW
         review.mkdir(mode=0o700, exist_ok=True)
-        make_plan(str(self.findings_path), str(self.plan_path))
+        make_plan(str(self.findings_path), str(self.plan_path), rules_file=self.rules_file)
         plan = json.loads(self.plan_path.read_text(encoding="utf-8"))
         digest = plan["digest"]
         self.wd.set_meta(plan_digest=digest)
@@ -174,7 +171,7 @@ class Runner:
     def _rewrite(self) -> str:
         from sanitize.rewrite import rewrite
 
-        rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress)
+        rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file)
         detail = self.wd.stage("rewrite")
         return f"{len(detail.get('first_changed', {}))} refs rewritten; rescan clean"
 

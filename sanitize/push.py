@@ -27,6 +27,7 @@ from typing import Any
 from sanitize import git
 from sanitize.approval import current_digest, current_tips, quorum, rewrite_detail, valid_approvals
 from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
+from sanitize.faults import fault_point
 from sanitize.workdir import Workdir
 
 # Namespaces forges manage themselves: readable, never updatable by a push.
@@ -285,7 +286,9 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     wd.record("push", "running", remote=shown)
     wd.audit.append("push-started", remote=shown, digest=digest, approvers=approvers,
                     refs={u.ref: u.new for u in updates if u.action != "unchanged"})
+    fault_point("push:before-transfer")
     proc = git.run(args, cwd=wd.mirror, check=False)
+    fault_point("push:after-transfer")
     lines, rejected = _parse_porcelain(proc.stdout.decode("utf-8", "replace"))
     if proc.returncode != 0 or rejected:
         if not rejected:

@@ -17,7 +17,7 @@ import pytest
 
 from sanitize import git
 from sanitize.demo_repo import DemoRepo
-from sanitize.playbook import FAULT_ENV
+from sanitize.faults import FAULT_ENV
 from sanitize.secret import sha256_hex
 
 pytestmark = pytest.mark.services

@@ -1,0 +1,144 @@
+"""Fault injection: the process is SIGKILLed at each boundary, then the same command is run again.
+
+After each: the re-run finishes correctly, the remote is entirely old or
+entirely new, and the database password and the store's current value agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sanitize import git
+from sanitize.demo_repo import DemoRepo
+from sanitize.faults import FAULT_ENV
+
+pytestmark = pytest.mark.services
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True,
+                          env=env or _clean_env(), cwd=cwd, timeout=240)
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    env.update(extra)
+    return env
+
+
+# Rotation ------------------------------------------------------------------------------------
+
+
+def _logs_in(dsn: str) -> bool:
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("point", ["rotate:after-create", "rotate:after-set", "rotate:before-finish"])
+def test_rotation_killed_at_each_step_then_rerun_leaves_store_and_database_agreeing(
+        point: str, vault, pg, tmp_path: Path) -> None:
+    leaked = pg.create_role("aurora_app", secrets.token_urlsafe(18))
+    vault.client.secrets.kv.v2.create_or_update_secret(path="aurora/db", mount_point="secret",
+                                                       secret={"DATABASE_URL": leaked, "OTHER": "kept"})
+    config = tmp_path / "rotation.yml"
+    config.write_text(
+        f'backend: {{type: vault, url: "{vault.url}", token_env: VAULT_TOKEN, mount: secret}}\n'
+        "secrets:\n"
+        "  - {name: DATABASE_URL, path: aurora/db, key: DATABASE_URL, generate: {kind: password, length: 32},\n"
+        "     target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}}\n")
+    args = ["rotate", "--config", str(config), "--audit-log", str(tmp_path / "audit.log")]
+    env = _clean_env(VAULT_TOKEN=vault.token, PG_ADMIN_DSN=pg.admin_dsn)
+
+    killed = _cli(*args, env={**env, FAULT_ENV: point})
+    assert killed.returncode == -signal.SIGKILL
+
+    again = _cli(*args, env=env)
+    assert again.returncode == 0, again.stderr
+    data = vault.client.secrets.kv.v2.read_secret_version(path="aurora/db", mount_point="secret",
+                                                          raise_on_deleted_version=True)["data"]["data"]
+    assert data["OTHER"] == "kept"
+    assert data["DATABASE_URL"] != leaked
+    assert _logs_in(data["DATABASE_URL"]), "the store's current DSN must log in"
+    assert not _logs_in(leaked), "the leaked DSN must be rejected"
+
+
+# Push ----------------------------------------------------------------------------------------
+
+
+class Rewritten:
+    """The story repository behind a bare remote, scanned, planned, rewritten and approved."""
+
+    def __init__(self, tmp: Path, repo: DemoRepo) -> None:
+        self.origin = tmp / "origin.git"
+        git.run(["init", "-q", "--bare", str(self.origin)])
+        git.run(["push", "-q", "--mirror", str(self.origin)], cwd=repo.path)
+        self.workdir = tmp / "wd"
+        assert _cli("scan", str(self.origin), "--format", "json", "-o", str(tmp / "findings.json")).returncode == 1
+        assert _cli("plan", str(tmp / "findings.json"), "-o", str(tmp / "plan.json")).returncode == 0
+        proc = _cli("rewrite", str(tmp / "plan.json"), "--workdir", str(self.workdir))
+        assert proc.returncode == 0, proc.stderr
+        digest = json.loads((tmp / "plan.json").read_text())["digest"]
+        assert _cli("approve", "--workdir", str(self.workdir), "--approver", "Dana Reyes",
+                    "--digest", digest).returncode == 0
+        self.before = git.refs(self.origin)
+        self.rewritten = git.refs(self.workdir / "mirror.git")
+
+    def remote_is_all_old_or_all_new(self) -> str:
+        now = git.refs(self.origin)
+        if now == self.before:
+            return "old"
+        assert {r: now.get(r) for r in self.before} == {r: self.rewritten.get(r) for r in self.before}
+        return "new"
+
+
+@pytest.fixture
+def rewritten(tmp_path: Path, story_repo: DemoRepo) -> Rewritten:
+    return Rewritten(tmp_path, story_repo)
+
+
+@pytest.mark.parametrize("point", ["push:before-transfer", "push:after-transfer"])
+def test_push_killed_before_or_after_the_transfer_then_rerun_pushes_once(point: str, rewritten: Rewritten) -> None:
+    killed = _cli("push", "--workdir", str(rewritten.workdir), env=_clean_env(**{FAULT_ENV: point}))
+    assert killed.returncode == -signal.SIGKILL
+    assert rewritten.remote_is_all_old_or_all_new() == ("old" if point == "push:before-transfer" else "new")
+
+    again = _cli("push", "--workdir", str(rewritten.workdir))
+    assert again.returncode == 0, again.stderr
+    assert rewritten.remote_is_all_old_or_all_new() == "new"
+
+
+def test_push_killed_mid_transfer_leaves_the_remote_entirely_old(rewritten: Rewritten, tmp_path: Path) -> None:
+    marker = tmp_path / "receiving"
+    hook = rewritten.origin / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 60\n")
+    hook.chmod(0o755)
+    proc = subprocess.Popen([sys.executable, "-m", "sanitize.cli", "push", "--workdir", str(rewritten.workdir)],
+                            env=_clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the push never reached the remote"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole transfer: git-sanitize, git push, receive-pack, hook
+        proc.wait(timeout=30)
+    assert rewritten.remote_is_all_old_or_all_new() == "old"
+
+    hook.unlink()
+    again = _cli("push", "--workdir", str(rewritten.workdir))
+    assert again.returncode == 0, again.stderr
+    assert rewritten.remote_is_all_old_or_all_new() == "new"
