@@ -20,7 +20,6 @@ and clones again (the backup bundle already holds the original).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -35,8 +34,9 @@ from typing import Any
 
 from sanitize import git
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
+from sanitize.faults import fault_point
 from sanitize.plan import MARKER, History, Plan, copy_plan, load_plan, peel_commits
-from sanitize.workdir import Workdir, write_atomic
+from sanitize.workdir import Workdir, file_sha256, write_atomic
 
 ZERO = "0" * 40
 # What a workdir may hold before its first rewrite (a plan written straight into it, a playbook's scan).
@@ -100,6 +100,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
                 t = time.monotonic()
                 _clone(plan, wd)
                 timings["clone"] = time.monotonic() - t
+                fault_point("rewrite:after-clone")
                 t = time.monotonic()
                 write_atomic(inv_path, json.dumps(_inventory(wd.mirror, plan)) + "\n")
                 timings["inventory"] = time.monotonic() - t
@@ -107,6 +108,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
                 t = time.monotonic()
                 _backup(wd)
                 timings["bundle"] = time.monotonic() - t
+                fault_point("rewrite:after-bundle")
             wd.record("rewrite", "running", step="cloned")
             step = "cloned"
         inventory = json.loads(inv_path.read_text(encoding="utf-8"))
@@ -143,7 +145,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             raise VerificationFailed(
                 f"rewrite verification failed: {len(verification['problems'])} planned item(s) still reachable in "
                 f"{wd.mirror} (see {root / 'rewrite-report.md'}); do not push")
-        artifacts = {name: _file_sha256(root / name) for name in
+        artifacts = {name: file_sha256(root / name) for name in
                      ("plan.json", "plan.secrets", "commit-map", "ref-map", "rewrite-report.json")}
         wd.record("rewrite", "done", step="done", artifacts=artifacts, **detail)
         wd.audit.append("rewrite.done", plan_digest=plan.digest, commits_changed=len(detail["old_commits"]),
@@ -153,10 +155,6 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             wd.record("rewrite", "failed")
         raise
     return RewriteResult(root, report, timings)
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # Refusals (before anything is written) -----------------------------------------------------
@@ -326,8 +324,9 @@ class _Env:
     def __enter__(self) -> None:
         self._old_cwd = os.getcwd()
         self._old_env = dict(os.environ)
+        env = git.git_env()  # computed before clearing: it keeps PATH and HOME
         os.environ.clear()
-        os.environ.update(git.git_env())
+        os.environ.update(env)
         os.chdir(self.cwd)
 
     def __exit__(self, *exc: object) -> None:
@@ -391,6 +390,7 @@ def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
                     blob.data = blob.data.replace(v, marker)
 
     def commit_callback(commit: Any, _meta: Any) -> None:
+        fault_point("rewrite:inside-filter-repo")  # crash tests: killed mid-rewrite
         for fc in commit.file_changes:
             if fc.type == b"M" and fc.mode == b"160000":
                 gitlinks.append([(commit.original_id or b"").decode(), fc.filename.decode("utf-8", "replace"),

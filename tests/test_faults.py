@@ -75,6 +75,34 @@ def test_rotation_killed_at_each_step_then_rerun_leaves_store_and_database_agree
     assert not _logs_in(leaked), "the leaked DSN must be rejected"
 
 
+# Rewrite -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", ["rewrite:after-clone", "rewrite:after-bundle", "rewrite:inside-filter-repo"])
+def test_rewrite_killed_at_each_boundary_then_rerun_finishes_and_the_original_is_recoverable(
+        point: str, tmp_path: Path, story_repo: DemoRepo) -> None:
+    origin = tmp_path / "origin.git"
+    git.run(["init", "-q", "--bare", str(origin)])
+    git.run(["push", "-q", "--mirror", str(origin)], cwd=story_repo.path)
+    original = git.refs(origin)
+    assert _cli("scan", str(origin), "--format", "json", "-o", str(tmp_path / "findings.json")).returncode == 1
+    assert _cli("plan", str(tmp_path / "findings.json"), "-o", str(tmp_path / "plan.json")).returncode == 0
+    args = ("rewrite", str(tmp_path / "plan.json"), "--workdir", str(tmp_path / "wd"))
+
+    killed = _cli(*args, env=_clean_env(**{FAULT_ENV: point}))
+    assert killed.returncode == -signal.SIGKILL
+    assert git.refs(origin) == original, "the source is never touched"
+
+    again = _cli(*args)
+    assert again.returncode == 0, again.stderr
+    objects = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=tmp_path / "wd" / "mirror.git",
+                             capture_output=True, check=True).stdout
+    assert not any(p.value.encode() in objects for p in story_repo.planted)
+    restored = _cli("restore", "--workdir", str(tmp_path / "wd"), "--to", str(tmp_path / "restored.git"))
+    assert restored.returncode == 0, restored.stderr
+    assert git.refs(tmp_path / "restored.git") == original
+
+
 # Push ----------------------------------------------------------------------------------------
 
 
