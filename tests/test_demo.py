@@ -10,18 +10,14 @@ from pathlib import Path
 import pytest
 
 from sanitize.demo_repo import build_demo_repo
+from tests.plugins.demo_repo import secret_needles
 
 pytestmark = pytest.mark.services
 
 
-def _leaked_values(tmp_path: Path) -> list[str]:
-    """The demo's fake secrets (same seed), and every long token inside the planted files."""
-    repo = build_demo_repo(tmp_path / "same-seed", story_only=True)
-    values = [p.value for p in repo.planted]
-    for p in repo.planted:
-        if p.kind == "path":
-            values += re.findall(r"[A-Za-z0-9/+_\-]{20,}", p.value)
-    return values
+def _leaked_values(tmp_path: Path) -> set[str]:
+    """The demo's fake secrets: the same seed builds the same values."""
+    return secret_needles(build_demo_repo(tmp_path / "same-seed", story_only=True))
 
 
 def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:

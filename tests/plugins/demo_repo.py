@@ -1,5 +1,6 @@
 """Fixtures: the generated repositories with planted fake secrets (see sanitize/demo_repo.py)."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,3 +19,16 @@ def demo_repo(tmp_path: Path) -> Iterator[DemoRepo]:
 def story_repo(tmp_path: Path) -> Iterator[DemoRepo]:
     """Only the DESIGN.md story (key.pem, transcript, auth.ts, users.ts, database.yml, .env)."""
     yield build_demo_repo(tmp_path / "story", seed=2026, story_only=True)
+
+
+def secret_needles(repo: DemoRepo) -> set[str]:
+    """Every planted value, plus every token-like run inside planted files (a key inside a transcript).
+
+    Identifiers such as ``AWS_SECRET_ACCESS_KEY`` are names, not values: a needle has a digit and a letter.
+    """
+    needles = {p.value for p in repo.planted}
+    for p in repo.planted:
+        if p.kind == "path":
+            needles |= {t for t in re.findall(r"[A-Za-z0-9/+_\-]{16,}", p.value)
+                        if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)}
+    return needles
