@@ -30,6 +30,14 @@ class BackendUnavailable(BackendError):
     exit_code = 2
 
 
+class PromotedButUnfinished(BackendError):
+    """The new value is current, but a clean-up after promotion failed (a re-run finishes it).
+
+    Raised by backends after their commit point, so the protocol knows not to
+    revert the target without having to ask a store that just went away.
+    """
+
+
 class ConflictError(BackendError):
     """A concurrent writer changed the secret (check-and-set failed); nothing was overwritten."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotation.backends.base import SecretBackend, SecretRef
-from rotation.errors import LeakStillValid, RotationError, TargetError
+from rotation.errors import LeakStillValid, PromotedButUnfinished, RotationError, TargetError
 from rotation.generate import GenerateSpec, generate
 from rotation.targets.base import LeakProof, StoreOnly, Target
 from sanitize.faults import fault_point
@@ -124,15 +124,16 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         step = "finish"
         result.new_version = backend.promote(ref, token, current.version, keep_previous=(mode == "scheduled"))
     except BaseException as exc:  # any failure must roll back before it propagates
+        promoted = step == "finish" and (isinstance(exc, PromotedButUnfinished) or _promoted(backend, ref, new))
         if not isinstance(exc, Exception):  # Ctrl-C / exit mid-rotation: undo, then let it through
-            if not (step == "finish" and _promoted(backend, ref, new)):
+            if not promoted:
                 _rollback(backend, ref, target, token, old, new, applied)
             raise
-        if step == "finish" and _promoted(backend, ref, new):
+        if promoted:
             # The new value is current: reverting the target now would break consumers.
             message = str(exc) if isinstance(exc, RotationError) else f"unexpected {type(exc).__name__}"
             record(step, "failed", None, error=message, rollback="none: the new value is already current")
-            raise RotationError(f"promoted, but finishing failed: {message}", step=step) from exc
+            raise RotationError(f"promoted, but finishing failed: {message}; re-run to finish", step=step) from exc
         problems = _rollback(backend, ref, target, token, old, new, applied)
         suffix = "rolled back: store unchanged" + (", target reverted" if applied else "")
         if problems:

@@ -75,6 +75,96 @@ def test_rotation_killed_at_each_step_then_rerun_leaves_store_and_database_agree
     assert not _logs_in(leaked), "the leaked DSN must be rejected"
 
 
+class VanishingVault:
+    """An HTTP proxy in front of the Vault API that goes away after N requests, until restored.
+
+    Requests past the limit get their connection dropped without an answer, exactly what a client
+    sees when the server dies mid-run.
+    """
+
+    def __init__(self, upstream: str, limit: int) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        self.limit, self.seen = limit, 0
+        host, port = urlsplit(upstream).hostname, urlsplit(upstream).port
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                proxy.seen += 1
+                if proxy.limit and proxy.seen > proxy.limit:
+                    self.close_connection = True
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+                conn.request(self.command, self.path, body=body or None,
+                             headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_LIST = do_PATCH = _forward
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def restore(self) -> None:
+        self.limit = 0
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("after_requests", [2, 4, 6, 8, 10])
+def test_vault_going_away_mid_rotation_then_rerun_leaves_store_and_database_agreeing(
+        after_requests: int, vault, pg, tmp_path: Path) -> None:
+    leaked = pg.create_role("aurora_app", secrets.token_urlsafe(18))
+    vault.client.secrets.kv.v2.create_or_update_secret(path="aurora/db", mount_point="secret",
+                                                       secret={"DATABASE_URL": leaked})
+    proxy = VanishingVault(vault.url, after_requests)
+    try:
+        config = tmp_path / "rotation.yml"
+        config.write_text(
+            f'backend: {{type: vault, url: "{proxy.url}", token_env: VAULT_TOKEN, mount: secret}}\n'
+            "secrets:\n"
+            "  - {name: DATABASE_URL, path: aurora/db, key: DATABASE_URL, generate: {kind: password, length: 32},\n"
+            "     target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}}\n")
+        args = ["rotate", "--config", str(config), "--audit-log", str(tmp_path / "audit.log")]
+        env = _clean_env(VAULT_TOKEN=vault.token, PG_ADMIN_DSN=pg.admin_dsn)
+
+        failed = _cli(*args, env=env)
+        assert failed.returncode in (1, 2), failed.stdout + failed.stderr
+        assert "Traceback" not in failed.stderr
+        current = vault.client.secrets.kv.v2.read_secret_version(
+            path="aurora/db", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]["DATABASE_URL"]
+        assert _logs_in(current), "whatever the store holds as current must still log in"
+
+        proxy.restore()
+        again = _cli(*args, env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        proxy.close()
+    data = vault.client.secrets.kv.v2.read_secret_version(path="aurora/db", mount_point="secret",
+                                                          raise_on_deleted_version=True)["data"]["data"]
+    assert data["DATABASE_URL"] != leaked
+    assert _logs_in(data["DATABASE_URL"])
+    assert not _logs_in(leaked)
+
+
 # Rewrite -------------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from rotation.backends.base import CurrentValue, SecretBackend, SecretRef
-from rotation.errors import BackendError, BackendUnavailable, ConflictError
+from rotation.errors import BackendError, BackendUnavailable, ConflictError, PromotedButUnfinished
 from sanitize.secret import REDACTED, Secret
 
 CURRENT = "AWSCURRENT"
@@ -313,13 +313,16 @@ class AwsBackend(SecretBackend):
                 # AWS moves AWSPREVIOUS by itself; do it here if the endpoint did not.
                 self._move_label(ref, PREVIOUS, to=expected_version, away_from=self._holder(ref, PREVIOUS))
                 stages = self._stages(ref)
-        if PENDING in stages.get(token, []):
-            # The rotation is over; a pending label left behind blocks the next RotateSecret.
-            self._move_label(ref, PENDING, away_from=token)
-        if not keep_previous:
-            for vid, labels in stages.items():
-                if PREVIOUS in labels and vid != token:
-                    self._move_label(ref, PREVIOUS, away_from=vid)
+        try:  # past the commit point: a failure here must not make the protocol revert the target
+            if PENDING in stages.get(token, []):
+                # The rotation is over; a pending label left behind blocks the next RotateSecret.
+                self._move_label(ref, PENDING, away_from=token)
+            if not keep_previous:
+                for vid, labels in stages.items():
+                    if PREVIOUS in labels and vid != token:
+                        self._move_label(ref, PREVIOUS, away_from=vid)
+        except BackendError as exc:
+            raise PromotedButUnfinished(f"{ref.name}: version {token} is current, but {exc}") from exc
         return token
 
     def discard_pending(self, ref: SecretRef, token: str) -> None:

@@ -33,7 +33,7 @@ import requests
 from hvac import exceptions as hv
 
 from rotation.backends.base import CurrentValue, SecretBackend, SecretRef
-from rotation.errors import BackendError, BackendUnavailable, ConflictError
+from rotation.errors import BackendError, BackendUnavailable, ConflictError, PromotedButUnfinished
 from sanitize.secret import Secret
 
 PENDING_PREFIX = "_rotation-pending"
@@ -185,10 +185,13 @@ class VaultBackend(SecretBackend):
                                     f"on version {expected_version} failed); nothing overwritten") from exc
             raise
         new_version = int(resp["data"]["version"])
-        self._record_rotation(path, key)
-        if not keep_previous:
-            self._destroy_before(path, new_version)
-        self.discard_pending(ref, token)
+        try:  # past the commit point: a failure here must not make the protocol revert the target
+            self._record_rotation(path, key)
+            if not keep_previous:
+                self._destroy_before(path, new_version)
+            self.discard_pending(ref, token)
+        except BackendError as exc:
+            raise PromotedButUnfinished(f"{ref.name}: version {new_version} is current, but {exc}") from exc
         return str(new_version)
 
     def discard_pending(self, ref: SecretRef, token: str) -> None:
