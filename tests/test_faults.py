@@ -165,6 +165,42 @@ def test_vault_going_away_mid_rotation_then_rerun_leaves_store_and_database_agre
     assert not _logs_in(leaked)
 
 
+@pytest.mark.parametrize("after_requests", [2, 4, 6, 8])
+def test_secrets_manager_going_away_mid_rotation_then_rerun_leaves_store_and_database_agreeing(
+        after_requests: int, moto, pg, tmp_path: Path) -> None:
+    sid = "aurora/db/DATABASE_URL"
+    leaked = pg.create_role("aurora_app", secrets.token_urlsafe(18))
+    moto.client().create_secret(Name=sid, SecretString=leaked)
+
+    def current() -> str:
+        return moto.client().get_secret_value(SecretId=sid, VersionStage="AWSCURRENT")["SecretString"]
+
+    proxy = VanishingVault(moto.endpoint_url, after_requests)
+    try:
+        config = tmp_path / "rotation.yml"
+        config.write_text(
+            f'backend: {{type: aws, region: {moto.region}, endpoint_url: "{proxy.url}"}}\n'
+            "secrets:\n"
+            f"  - {{name: DATABASE_URL, secret_id: {sid}, generate: {{kind: password, length: 32}},\n"
+            "     target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}}\n")
+        args = ["rotate", "--config", str(config), "--audit-log", str(tmp_path / "audit.log")]
+        env = _clean_env(PG_ADMIN_DSN=pg.admin_dsn)
+
+        failed = _cli(*args, env=env)
+        assert failed.returncode in (1, 2), failed.stdout + failed.stderr
+        assert "Traceback" not in failed.stderr
+        assert _logs_in(current()), "whatever the store holds as current must still log in"
+
+        proxy.restore()
+        again = _cli(*args, env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        proxy.close()
+    assert current() != leaked
+    assert _logs_in(current())
+    assert not _logs_in(leaked)
+
+
 # Rewrite -------------------------------------------------------------------------------------
 
 
