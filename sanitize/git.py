@@ -110,6 +110,14 @@ def is_shallow(repo: str | os.PathLike[str]) -> bool:
     return out(["rev-parse", "--is-shallow-repository"], cwd=repo) == "true"
 
 
+def is_partial(repo: str | os.PathLike[str]) -> bool:
+    """True for a partial clone (``--filter``): some objects live only on a promisor remote."""
+    proc = run(["config", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.promisor)$"], cwd=repo,
+               check=False)
+    return any(line.split(" ", 1)[-1].strip() not in ("false", "") for line in
+               proc.stdout.decode("utf-8", "replace").splitlines())
+
+
 def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
     """Every ref (branches, tags, notes, stash, remote-tracking) → the object it names."""
     text = out(["for-each-ref", "--format=%(objectname) %(refname)"], cwd=repo)

@@ -66,6 +66,8 @@ class Runner:
         self.remote: str = playbook.remote or playbook.source
         self.echo = echo
         self.progress = progress
+        if not _is_url(self.source):
+            git.git_dir(self.source)  # a missing or non-repository source fails before anything is created
         self.wd = Workdir.create(playbook.workdir)
         self._claim_workdir()
 

@@ -37,6 +37,7 @@ def test_a_workdir_belongs_to_one_source(tmp_path: Path, story_repo) -> None:
     Runner(playbook_config.load(_playbook(tmp_path, str(story_repo.path))), echo=lambda _: None)
     other = tmp_path / "other"
     other.mkdir()
+    git.run(["init", "-q", "--bare", str(tmp_path / "elsewhere.git")])
     (other / "purge.yml").write_text(f"source: {tmp_path / 'elsewhere.git'}\nworkdir: {tmp_path / 'wd'}\n")
     with pytest.raises(UsageError, match="belongs to a purge of"):
         Runner(playbook_config.load(other / "purge.yml"), echo=lambda _: None)
