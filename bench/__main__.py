@@ -128,6 +128,9 @@ def format_table(rows: list[Row]) -> list[str]:
         lines.append(f"{row.tool.name:<14} {row.median:>9.2f} {min(times):>6.2f}-{max(times):<6.2f} "
                      f"{_mib(row.max_rss):>8} {_mib(row.tree_rss):>9} {ratio:>8} {findings:>9} {found:>14}"
                      + (f"  (failed later: {row.failed})" if row.failed else ""))
+    for row in rows:
+        if row.recall and row.recall.missed:
+            lines.append(f"  {row.tool.name} missed: {', '.join(row.recall.missed)}")
     return lines
 
 

@@ -36,6 +36,7 @@ class Recall:
     findings: int
     found: int | None  # None: nothing was planted (not a synthetic repository)
     planted: int
+    missed: tuple[str, ...] = ()  # names (never values) of the planted secrets not reported
 
 
 class Tool:
@@ -101,9 +102,9 @@ class GitSanitize(Tool):
         findings = doc.get("findings", [])
         hashes = {f.get("secret_sha256") for f in findings}
         path_hits = {f.get("path") for f in findings if f.get("kind") == "path"}
-        found = sum(1 for p in planted if sha256_hex(p.value) in hashes or p.blob_sha256 in hashes
-                    or (p.path_rule and p.path in path_hits))
-        return Recall(findings=len(findings), found=found if planted else None, planted=len(planted))
+        hit = [sha256_hex(p.value) in hashes or p.blob_sha256 in hashes or (p.path_rule and p.path in path_hits)
+               for p in planted]
+        return _recall(len(findings), planted, hit)
 
 
 def _strings(node: Any) -> Iterator[str]:
@@ -117,8 +118,15 @@ def _strings(node: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def _needles_found(strings: list[str], planted: Sequence[PlantedSecret]) -> int:
-    return sum(1 for p in planted if any(p.needle in s for s in strings))
+def _needles_found(strings: list[str], planted: Sequence[PlantedSecret]) -> list[bool]:
+    return [any(p.needle in s for s in strings) for p in planted]
+
+
+def _recall(findings: int, planted: Sequence[PlantedSecret], hit: list[bool]) -> Recall:
+    if not planted:
+        return Recall(findings=findings, found=None, planted=0)
+    return Recall(findings=findings, found=sum(hit), planted=len(planted),
+                  missed=tuple(p.name for p, h in zip(planted, hit, strict=True) if not h))
 
 
 class Gitleaks(Tool):
@@ -138,8 +146,7 @@ class Gitleaks(Tool):
     def recall(self, report: Path, planted: Sequence[PlantedSecret]) -> Recall | None:
         doc = json.loads(report.read_text(encoding="utf-8") or "[]")
         strings = [s for item in doc for s in (item.get("Secret", ""), item.get("Match", ""))]
-        found = _needles_found(strings, planted) if planted else None
-        return Recall(findings=len(doc), found=found, planted=len(planted))
+        return _recall(len(doc), planted, _needles_found(strings, planted))
 
 
 class Kingfisher(Tool):
@@ -164,8 +171,7 @@ class Kingfisher(Tool):
     def recall(self, report: Path, planted: Sequence[PlantedSecret]) -> Recall | None:
         doc = json.loads(report.read_text(encoding="utf-8"))
         findings = doc.get("findings", []) if isinstance(doc, dict) else doc
-        found = _needles_found(list(_strings(findings)), planted) if planted else None
-        return Recall(findings=len(findings), found=found, planted=len(planted))
+        return _recall(len(findings), planted, _needles_found(list(_strings(findings)), planted))
 
 
 def scan_tools(redact: bool) -> list[Tool]:
