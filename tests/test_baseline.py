@@ -170,3 +170,30 @@ def test_parse_baseline_accepts_decoded_documents() -> None:
     value = fake_value(9)
     b = parse_baseline(_ds_doc({"type": "T", "hashed_secret": sha1_hex(value)}), "inline")
     assert b.path == "inline" and b.suppresses(finding(value), value)
+
+
+# --- end to end: the scan engine applies a baseline -------------------------------------------------------
+
+def test_scan_with_its_own_findings_as_baseline_reports_only_new_secrets(story_repo: Any, tmp_path: Path) -> None:
+    engine = pytest.importorskip("sanitize.scan.engine")
+    first = engine.scan_repository(str(story_repo.path))
+    assert first.findings
+    keep = first.findings[0]
+    accepted = ScanReport(source=first.source, refs=first.refs,
+                          findings=[f for f in first.findings if (f.rule, f.secret_sha256) != (keep.rule,
+                                                                                               keep.secret_sha256)])
+    again = engine.scan_repository(str(story_repo.path), baseline=str(write(tmp_path, accepted.to_json())))
+    assert again.findings and {(f.rule, f.secret_sha256) for f in again.findings} == {(keep.rule, keep.secret_sha256)}
+    everything = write(tmp_path, first.to_json(), "all.json")
+    assert engine.scan_repository(str(story_repo.path), baseline=str(everything)).findings == []
+
+
+def test_scan_matches_a_detect_secrets_baseline_by_value(story_repo: Any, tmp_path: Path) -> None:
+    engine = pytest.importorskip("sanitize.scan.engine")
+    content = [p for p in story_repo.planted if p.kind == "content"]
+    target = content[0]
+    doc = _ds_doc({"type": "Secret Keyword", "hashed_secret": sha1_hex(target.value), "line_number": 1})
+    report = engine.scan_repository(str(story_repo.path), baseline=str(write(tmp_path, doc, ".secrets.baseline")))
+    hashes = {f.secret_sha256 for f in report.findings}
+    assert sha256_hex(target.value) not in hashes  # suppressed through the SHA-1 of the value
+    assert all(sha256_hex(p.value) in hashes for p in content[1:] if p.value != target.value)
