@@ -168,6 +168,18 @@ def test_sarif_validates_against_the_oasis_schema() -> None:
         json.loads(render(report, Format.SARIF)))
 
 
+def test_non_utf8_file_names_render_everywhere() -> None:
+    report, values = make_report()
+    raw_name = b"legacy/caf\xe9.cfg".decode("utf-8", "surrogateescape")  # a Latin-1 name, as git stores it
+    report.findings[2] = Finding(**{**report.findings[2].__dict__, "path": raw_name})
+    for fmt in Format:
+        out = render(report, fmt)
+        out.encode("utf-8")  # writable as UTF-8: no lone surrogate leaks into the text
+        assert values[2] not in out
+    uri = json.loads(render(report, "sarif"))["runs"][0]["results"][2]["locations"][0]["physicalLocation"]
+    assert uri["artifactLocation"]["uri"] == "legacy/caf%E9.cfg"
+
+
 def test_sarif_of_a_clean_scan_is_still_a_valid_upload() -> None:
     report = ScanReport(source="/r", refs={}, stats=ScanStats())
     log = json.loads(render(report, "sarif"))

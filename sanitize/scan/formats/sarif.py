@@ -76,7 +76,8 @@ def _rule(rule: str) -> dict[str, Any]:
 def artifact_uri(finding: Finding) -> str:
     """A relative URI for the finding: its path (percent-encoded), or a pseudo-path for messages."""
     if finding.path is not None:
-        return quote(finding.path, safe="/")
+        # Git paths are bytes; ours decode them with surrogateescape, so encode back the same way.
+        return quote(finding.path.encode("utf-8", "surrogateescape"), safe="/")
     obj = finding.commit or "unknown"
     return f"git-message/{quote(obj, safe='')}"
 
