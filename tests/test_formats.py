@@ -11,6 +11,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sanitize.errors import UsageError
 from sanitize.scan.formats import FORMATS, Format, render, suffix_for
@@ -264,3 +266,34 @@ def test_real_scan_renders_in_every_format_without_planted_values(demo_repo: Any
         jsonschema.Draft4Validator(schema).validate(log)
     assert len(outputs[Format.TEXT].splitlines()) == len(report.findings)
     assert ScanReport.from_dict(json.loads(outputs[Format.JSON])) == report
+
+
+# --- any finding renders: one line per finding in text, one row per finding in Markdown -----------------------
+
+_hex = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40)
+_findings = st.builds(
+    Finding,
+    rule=st.text(min_size=1, max_size=20),
+    kind=st.sampled_from(["path", "content", "message"]),
+    path=st.none() | st.text(max_size=30),
+    blob=st.none() | _hex,
+    commit=st.none() | _hex,
+    line=st.none() | st.integers(min_value=1, max_value=10**6),
+    secret_sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    preview=st.text(max_size=5),
+    refs=st.lists(st.text(min_size=1, max_size=15), max_size=5).map(tuple),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(findings=st.lists(_findings, min_size=1, max_size=6))
+def test_any_findings_render_in_every_format(findings: list[Finding]) -> None:
+    report = ScanReport(source="/r", refs={}, findings=findings)
+    for fmt in Format:
+        render(report, fmt).encode("utf-8")
+    assert len(render(report, "text").splitlines()) == len(findings)
+    # Headings are whole lines; a finding's path may spell one inside its table cell.
+    table = render(report, "markdown").split("\n## Findings\n")[1].split("\n## What to do next\n")[0]
+    assert len([line for line in table.splitlines() if line.startswith("| `")]) == len(findings)
+    log = json.loads(render(report, "sarif"))
+    jsonschema.validate(log, GITHUB_REQUIRED)

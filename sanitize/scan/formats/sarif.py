@@ -75,11 +75,12 @@ def _rule(rule: str) -> dict[str, Any]:
 
 def artifact_uri(finding: Finding) -> str:
     """A relative URI for the finding: its path (percent-encoded), or a pseudo-path for messages."""
-    if finding.path is not None:
+    if finding.path:
         # Git paths are bytes; ours decode them with surrogateescape, so encode back the same way.
         return quote(finding.path.encode("utf-8", "surrogateescape"), safe="/")
-    obj = finding.commit or "unknown"
-    return f"git-message/{quote(obj, safe='')}"
+    if finding.kind != "message":
+        return "unknown-path"  # a malformed findings file; a location is still required
+    return f"git-message/{quote((finding.commit or 'unknown').encode('utf-8', 'surrogateescape'), safe='')}"
 
 
 def _result(f: Finding, rule_index: int) -> dict[str, Any]:

@@ -12,13 +12,14 @@ def render(report: ScanReport) -> str:
 
 
 def line(f: Finding) -> str:
-    """One finding as one line (control characters in paths escaped)."""
+    """One finding as one line: every field from the findings file is escaped (a path may hold a newline)."""
     if f.kind == "message":
-        where = f"<message of {(f.commit or '?')[:12]}>"
+        where = f"<message of {clean((f.commit or '?')[:12])}>"
     else:
         where = clean(f.path or "?") + (f":{f.line}" if f.line else "")
-    commit = f" commit {f.commit[:12]}" if f.commit and f.kind != "message" else ""
+    commit = f" commit {clean(f.commit[:12])}" if f.commit and f.kind != "message" else ""
     refs = ""
     if f.refs:
         refs = f" refs {clean(f.refs[0])}" + (f" +{len(f.refs) - 1}" if len(f.refs) > 1 else "")
-    return f"{where}: {f.rule} [{f.kind}]{commit}{refs} preview {clean(f.preview)!s} sha256 {f.secret_sha256[:12]}"
+    return (f"{where}: {clean(f.rule)} [{f.kind}]{commit}{refs} preview {clean(f.preview)} "
+            f"sha256 {clean(f.secret_sha256[:12])}")
