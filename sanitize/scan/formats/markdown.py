@@ -83,6 +83,9 @@ def render(report: ScanReport) -> str:
         "5. Rotate every exposed secret: `git-sanitize rotate --config rotation.yml --mode compromised`.",
         "6. Fix the code that held literals (hardcoded defaults) so the secret comes from the environment or a store.",
         "",
+        "The coordinated-purge playbook runs these steps in order and stops at the approval gate: "
+        "`git-sanitize run PLAYBOOK`.",
+        "",
     ]
     return "\n".join(out)
 
