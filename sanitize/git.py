@@ -126,3 +126,13 @@ def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
         sha, _, name = line.partition(" ")
         result[name] = sha
     return result
+
+
+def remote_refs(location: str) -> dict[str, str]:
+    """Every ref a repository (path or URL) advertises, as ``git ls-remote`` sees it; HEAD and peeled tags left out."""
+    result: dict[str, str] = {}
+    for line in out(["ls-remote", location]).splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/") and not ref.endswith("^{}"):
+            result[ref] = sha
+    return result

@@ -41,13 +41,7 @@ def _is_url(location: str) -> bool:
 
 def source_tips(source: str) -> dict[str, str]:
     """Every ref the source advertises now (peeled tag lines and HEAD left out)."""
-    text = git.out(["ls-remote", source])
-    tips: dict[str, str] = {}
-    for line in text.splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/") and not ref.endswith("^{}"):
-            tips[ref] = sha
-    return tips
+    return git.remote_refs(source)
 
 
 def moved_refs(seen: dict[str, str], now: dict[str, str]) -> list[str]:

@@ -174,16 +174,6 @@ def planned_updates(wd: Workdir) -> tuple[list[RefUpdate], list[str]]:
     return updates, hidden
 
 
-def _ls_remote(remote: str) -> dict[str, str]:
-    text = git.out(["ls-remote", remote])
-    result: dict[str, str] = {}
-    for line in text.splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/") and not ref.endswith("^{}"):
-            result[ref] = sha
-    return result
-
-
 def _explain(rejections: list[tuple[str, str]], updates: dict[str, RefUpdate]) -> str:
     """One actionable sentence for the root cause (not the 'atomic push failed' echoes)."""
     roots = [(r, why) for r, why in rejections if "atomic push fail" not in why] or rejections
@@ -266,7 +256,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
             f"push needs {need} distinct valid approval(s) of plan digest {digest[:12]}…, has {len(approvers)}; "
             f"each approver runs: git-sanitize approve --workdir {wd.root} --approver NAME --digest {digest}")
 
-    now = _ls_remote(target)
+    now = git.remote_refs(target)
     if all((now.get(u.ref) == u.new) for u in updates):
         gc_done = _maybe_gc(wd, gc_path)
         wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True)
