@@ -14,15 +14,16 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -145,22 +146,36 @@ def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Det
         ctx = multiprocessing.get_context("fork")
         counter = ctx.Value("q", 0)
         _PROGRESS = counter
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool, _progress(show) as update:
-            futures: list[Future[_ChunkResult]] = []
-            total = 0
-            for chunk in chunks:
-                futures.append(pool.submit(_scan_chunk, str(repo), chunk))
-                total += len(chunk)
-                update(counter.value, total)
-            while not all(f.done() for f in futures):
-                update(counter.value, total)
-                wait(futures, timeout=0.1)
-            for fut in futures:
-                _merge(merged, fut.result())
+        pool = ctx.Pool(processes=jobs, initializer=_ignore_sigint)
+        try:
+            with _progress(show) as update:
+                results: list[AsyncResult[_ChunkResult]] = []
+                total = 0
+                for chunk in chunks:
+                    results.append(pool.apply_async(_scan_chunk, (str(repo), chunk)))
+                    total += len(chunk)
+                    update(counter.value, total)
+                for res in results:
+                    while not res.ready():
+                        update(counter.value, total)
+                        res.wait(0.1)
+                    _merge(merged, res.get())
+            pool.close()
+        except BaseException:
+            # Ctrl-C or a failed chunk: stop the workers now instead of finishing the whole history.
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
         return merged
     finally:
         _DETECTOR = None
         _PROGRESS = None
+
+
+def _ignore_sigint() -> None:
+    # Workers leave Ctrl-C to the parent, which stops the scan with one line.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextmanager
