@@ -1,11 +1,17 @@
 """The scan stage: every unique blob and message reachable from every ref, read once.
 
-Flow: list the refs and the reachable objects (``rev-list --objects --all``),
-split them into contiguous chunks, and let ``jobs`` forked workers each stream
-their chunks through their own ``git cat-file --batch`` into the
-:class:`~sanitize.scan.detectors.Detector`. Workers return hashes and previews
-only, never values. Then only the blobs with findings are located in history
-(first commit, path, refs) by :mod:`sanitize.scan.history`.
+Flow: list the refs, then stream the reachable objects (``rev-list --all`` for
+commits, ``rev-list --objects --all`` for blobs, never the reflog or unreachable
+objects) in chunks to ``jobs`` forked workers, each of which reads its chunk
+through its own ``git cat-file --batch`` into the
+:class:`~sanitize.scan.detectors.Detector`; reading starts while git is still
+listing. Workers return hashes and previews only, never values. Then only the
+blobs with findings are located in history (first commit, paths, refs) by
+:mod:`sanitize.scan.history`.
+
+Measured on pytest-dev/pytest's full history (7,980 refs, 27.9k commits, 52.6k
+blobs, 1.5 GB; 2 shared cores): about 1.5x the time of reading every object
+once, 2-3x faster than gitleaks and kingfisher (``make bench``).
 """
 
 from __future__ import annotations
