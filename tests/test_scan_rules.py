@@ -137,6 +137,10 @@ DECOYS = [
     'SECRET_KEY = os.environ["SECRET_KEY"]\n',
     "-----BEGIN " + "PRIVATE KEY-----\n...\n-----END " + "PRIVATE KEY-----\n",
     "sk-learn and scikit-learn are the same project\n",
+    "NO_ETC_PASSWD = YesPlease\n",
+    "export GIT_TEST_CREDENTIAL_HELPER=store\n",
+    "JWT_SECRET_FILE=/run/secrets/jwt\n",
+    'const TOKEN_TTL = "3600s";\n',
     'const JWT_SECRET = process.env.JWT_SECRET || "***REMOVED***";\n',  # after a rewrite
     "url: postgresql://aurora_app:***REMOVED***@db.aurora.internal:5432/aurora\n",
 ]

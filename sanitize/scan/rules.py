@@ -65,9 +65,15 @@ _SECRETISH = re.compile(r"(?i)secret|passw|pwd|token|api_?key|private_?key|acces
                         r"signing_?key|encryption_?key|dsn|database_url|db_url|session_?key|client_?secret")
 
 
+# Names that mention a credential but hold something else: a switch, a file, a length, a helper.
+_NOT_A_VALUE = re.compile(r"(?i)^no_|etc_?passwd|_(?:file|path|dir|len|length|min|max|type|name|header|field|param|"
+                          r"helper|timeout|ttl|expiry|expires|enabled|required|policy|method|algorithm|alg|version|"
+                          r"prefix|mode|store|backend|provider|location|endpoint|rotation|count|size|id)s?$")
+
+
 def is_secretish_name(name: str) -> bool:
-    """True for a variable name that conventionally holds a credential (JWT_SECRET, not PORT)."""
-    return bool(_SECRETISH.search(name))
+    """True for a variable name that conventionally holds a credential (JWT_SECRET, not PORT or TOKEN_TTL)."""
+    return bool(_SECRETISH.search(name)) and not _NOT_A_VALUE.search(name)
 
 
 def slug(name: str) -> str:
@@ -233,27 +239,29 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="default.{name}",
         regex=r"(?<![A-Za-z0-9_.])" + _UPPER_NAME + r"\s*(?::=|=|:)\s*(?P<q>[\"'])(?P<secret>[^\"'\r\n]{4,})(?P=q)",
-        keywords=_SECRET_NAMES, caseless=False, reject="://",
+        keywords=_SECRET_NAMES, caseless=False, reject="://", name_check=True,
         description="A credential constant with a literal: ADMIN_PASSWORD = \"…\".",
     ),
     ContentRule(
         id="default.{name}",
         regex=r"(?m)(?<![A-Za-z0-9_.])" + _UPPER_NAME + r"=(?P<secret>[^\s\"'`$<>{}();,]{4,})",
-        keywords=_SECRET_NAMES, caseless=False, reject="://",
+        keywords=_SECRET_NAMES, caseless=False, reject="://", name_check=True,
         description="A credential in env/shell syntax: JWT_SECRET=literal.",
     ),
     ContentRule(
         id="keyword.{kw}",
-        regex=r"(?i)(?P<kw>password|passwd|secret|token|api_?key)[a-z0-9_]*[\"']?\s*(?::=|=>|=|:)\s*"
+        regex=r"(?i)(?<![a-z0-9_])(?P<name>[a-z0-9_]*?(?P<kw>password|passwd|secret|token|api_?key)[a-z0-9_]*)"
+              r"[\"']?\s*(?::=|=>|=|:)\s*"
               r"(?P<q>[\"'])(?P<secret>[^\"'\s]{6,200})(?P=q)",
-        keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\",
+        keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\", name_check=True,
         description="A quoted literal assigned to a password/secret/token/api_key field.",
     ),
     ContentRule(
         id="keyword.{kw}",
-        regex=r"(?im)^[ \t-]*[\w.-]*?(?P<kw>password|passwd|secret|token|api_?key)[\w.-]*[ \t]*[:=][ \t]*"
+        regex=r"(?im)^[ \t-]*(?P<name>[\w.-]*?(?P<kw>password|passwd|secret|token|api_?key)[\w.-]*)[ \t]*[:=][ \t]*"
               r"(?P<secret>[^\s\"'`#{}()\[\]$<>,;|&]{6,200})[ \t]*(?:#.*)?$",
         keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\|^[A-Za-z_]\w*\.\w",
+        name_check=True,
         paths=_CONFIG_PATHS,
         description="An unquoted password/secret/token in a config file (YAML, INI, properties, tfvars).",
     ),
