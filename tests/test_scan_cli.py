@@ -131,3 +131,29 @@ def test_bad_input_exits_2_with_one_line(case: str, tmp_path: Path, story_repo: 
         rules.write_text("[rules]\n")
         proc, fragment = _scan(repo, "--rules", str(rules)), "unknown rules format"
     _assert_one_line_error(proc, fragment)
+
+
+def test_progress_bar_only_on_a_terminal(story_repo: DemoRepo, tmp_path: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "scan", str(story_repo.path), "-o",
+                               str(tmp_path / "f.json")], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=slave, timeout=240)
+        os.close(slave)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 1
+    assert b"scanning objects" in drawn
+    for p in story_repo.planted:
+        assert p.value.encode() not in drawn
