@@ -133,14 +133,15 @@ def test_bad_input_exits_2_with_one_line(case: str, tmp_path: Path, story_repo: 
     _assert_one_line_error(proc, fragment)
 
 
-def test_progress_bar_only_on_a_terminal(story_repo: DemoRepo, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_progress_bar_only_on_a_terminal(story_repo: DemoRepo, tmp_path: Path, jobs: str) -> None:
     import pty
 
     master, slave = pty.openpty()
     try:
         proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "scan", str(story_repo.path), "-o",
-                               str(tmp_path / "f.json")], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=slave, timeout=240)
+                               str(tmp_path / "f.json"), "--jobs", jobs], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=slave, timeout=240)
         os.close(slave)
         drawn = b""
         while True:

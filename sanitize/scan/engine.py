@@ -146,8 +146,12 @@ def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Det
     show = progress and sys.stderr.isatty()
     try:
         if jobs == 1:
-            for chunk in chunks:
-                _merge(merged, _scan_chunk(str(repo), chunk))
+            with _progress(show) as update:
+                done = 0
+                for chunk in chunks:
+                    _merge(merged, _scan_chunk(str(repo), chunk))
+                    done += len(chunk)
+                    update(done, done)
             return merged
         ctx = multiprocessing.get_context("fork")
         counter = ctx.Value("q", 0)
