@@ -159,6 +159,9 @@ def test_unquoted_config_values_only_count_in_config_files() -> None:
     for line in ("password: self.password", "token: tokens[0]", "secret: ${SECRET}", "api_key: {{ key }}",
                  "password: <your-password>", "token_type: bearer", "password: changeme"):
         assert Detector().scan_blob(f"{line}\n".encode(), "config/app.yml") == [], line
+    crlf = f"[db]\r\npassword = {(value := _pw())}\r\n".encode()
+    assert [(h.rule, h.secret_sha256) for h in Detector().scan_blob(crlf, "app.ini")] == \
+        [("keyword.password", sha256_hex(value))]
 
 
 def test_binary_blobs_are_skipped_but_path_rules_still_apply() -> None:

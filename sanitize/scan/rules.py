@@ -259,7 +259,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="keyword.{kw}",
         regex=r"(?im)^[ \t-]*(?P<name>[\w.-]*?(?P<kw>password|passwd|secret|token|api_?key)[\w.-]*)[ \t]*[:=][ \t]*"
-              r"(?P<secret>[^\s\"'`#{}()\[\]$<>,;|&]{6,200})[ \t]*(?:#.*)?$",
+              r"(?P<secret>[^\s\"'`#{}()\[\]$<>,;|&]{6,200})[ \t\r]*(?:#.*)?$",
         keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\|^[A-Za-z_]\w*\.\w",
         name_check=True,
         paths=_CONFIG_PATHS,
