@@ -177,6 +177,8 @@ def test_binary_blobs_are_skipped_but_path_rules_still_apply() -> None:
     ("deploy/id_rsa", _pem("OPENSSH PRIVATE" + " KEY") + "\n", "path.private-key"),
     ("certs/server.key", _pem("EC PRIVATE" + " KEY") + "\n", "path.private-key"),
     ("android/release.jks", "\x00\x01binary keystore\x00", "path.private-key"),
+    ("keys/server.ppk", "PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\n" + _r(ALNUM, 44) + "\n",
+     "path.private-key"),
     (".env", "JWT_SECRET=" + _r(ALNUM, 24) + "\n", "path.dotenv"),
     (".env.production", "API_URL=https://api.test\nSESSION_KEY=" + _r(ALNUM, 24) + "\n", "path.dotenv"),
     ("chat/log.json", '{"messages": [{"role": "user", "password": "' + _pw() + '"}]}', "path.credential-json"),

@@ -270,7 +270,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
 
 # --- path rules ---------------------------------------------------------------------------
 
-_KEY_NAMES = re.compile(r"(?i)^(?:id_(?:rsa|dsa|ecdsa|ed25519)|.+\.(?:key|p12|pfx|jks|keystore|p8|pkcs12)|"
+_KEY_NAMES = re.compile(r"(?i)^(?:id_(?:rsa|dsa|ecdsa|ed25519)|.+\.(?:key|p12|pfx|jks|keystore|p8|pkcs12|ppk)|"
                         r"keystore|.+\.pem)$")
 _DOTENV = re.compile(r"^\.env(?:\.[A-Za-z0-9_.-]+)?$")
 _DOTENV_TEMPLATES = ("example", "sample", "template", "dist", "defaults", "schema", "tpl", "tmpl", "in")
