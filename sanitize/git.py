@@ -9,6 +9,7 @@ must not put secret values on a git command line.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -136,3 +137,16 @@ def remote_refs(location: str) -> dict[str, str]:
         if ref.startswith("refs/") and not ref.endswith("^{}"):
             result[ref] = sha
     return result
+
+
+_URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s:@]+@[^/\s:]+:)")
+
+
+def is_url(location: str) -> bool:
+    """A URL (``scheme://`` or scp-like ``user@host:path``) rather than a local path."""
+    return bool(_URL.match(location)) and not Path(location).exists()
+
+
+def redact_url(location: str) -> str:
+    """A location as it may be shown or logged: any user info in a URL (a token may sit there) becomes ``***``."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1***@", location)

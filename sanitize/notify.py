@@ -31,7 +31,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from sanitize import git
 from sanitize.approval import current_digest, rewrite_detail
 from sanitize.errors import UsageError
-from sanitize.push import is_hidden, redact_url
+from sanitize.push import is_hidden
 from sanitize.workdir import Workdir, write_atomic
 
 DEFAULT_SENDER = "Security team <security@localhost>"
@@ -204,7 +204,7 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     wd = Workdir.open(workdir)
     rec = rewrite_detail(wd)
     digest = current_digest(wd)
-    source = redact_url(str(rec.get("source") or ""))
+    source = git.redact_url(str(rec.get("source") or ""))
     repo_name = Path(source.rstrip("/")).name.removesuffix(".git") or "repository"
     at_scan: dict[str, str] = dict(rec.get("tips_at_scan") or {})
     tips: dict[str, str] = dict(rec.get("rewritten_tips") or {})

@@ -35,10 +35,6 @@ class RunResult:
     clean: bool = False
 
 
-def _is_url(location: str) -> bool:
-    return "://" in location or (":" in location and "@" in location.split(":", 1)[0])
-
-
 def source_tips(source: str) -> dict[str, str]:
     """Every ref the source advertises now (peeled tag lines and HEAD left out)."""
     return git.remote_refs(source)
@@ -60,7 +56,7 @@ class Runner:
         self.remote: str = playbook.remote or playbook.source
         self.echo = echo
         self.progress = progress
-        if not _is_url(self.source):
+        if not git.is_url(self.source):
             git.git_dir(self.source)  # a missing or non-repository source fails before anything is created
         self.wd = Workdir.create(playbook.workdir)
         self._claim_workdir()
@@ -211,7 +207,7 @@ class Runner:
         if not self.pb.guard:
             self.wd.record("guard", "skipped", reason="guard: false in the playbook")
             return "skipped (guard: false)"
-        if _is_url(self.remote):
+        if git.is_url(self.remote):
             self.wd.record("guard", "skipped", reason="remote is not a local path")
             return "skipped: install the pre-receive hook on the server (`git-sanitize guard install`)"
         from sanitize.guard import install_guard

@@ -7,7 +7,6 @@ names the file and the key.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from sanitize import git
 from sanitize.errors import UsageError
 
 _TOP_KEYS = {"source", "workdir", "remote", "approvals", "notify", "rules", "baseline", "rotate", "rotate_mode",
@@ -22,7 +22,6 @@ _TOP_KEYS = {"source", "workdir", "remote", "approvals", "notify", "rules", "bas
 _MODES = ("compromised", "scheduled")
 _NOTIFY_KEYS = {"roster", "deadline", "templates", "freeze"}
 _APPROVAL_KEYS = {"required", "expires"}
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^[^/]+@[^/]+:")
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def _check_keys(path: Path, where: str, data: dict[str, Any], allowed: set[str])
 def _location(base: Path, value: Any, path: Path, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(path, f"{key!r} must be a non-empty string")
-    if _URL.match(value):
+    if git.is_url(value):
         return value
     return str((base / value).resolve())
 

@@ -130,19 +130,6 @@ def ssh_remote(remote: str) -> SshRemote | None:
     return None
 
 
-def redact_url(remote: str) -> str:
-    """The remote as it may be shown or logged: a password in the URL becomes ``***``."""
-    if "://" not in remote:
-        return remote
-    parts = urllib.parse.urlsplit(remote)
-    if parts.password is None:
-        return remote
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    netloc = f"{parts.username}:***@{host}{port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def resolve_remote(wd: Workdir, remote: str | None) -> str:
     """The push target: ``--remote`` or the plan's source."""
     target = remote or rewrite_detail(wd).get("source")
@@ -233,7 +220,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     """
     wd = Workdir.open(workdir)
     target = resolve_remote(wd, remote)
-    shown = redact_url(target)
+    shown = git.redact_url(target)
     digest = current_digest(wd)
     updates, hidden = planned_updates(wd)
     need = 1 if min_approvals is None else min_approvals

@@ -22,7 +22,7 @@ from typing import Any
 from sanitize import git
 from sanitize.approval import current_tips, rewrite_detail
 from sanitize.errors import VerificationFailed
-from sanitize.push import is_hidden, redact_url, resolve_remote
+from sanitize.push import is_hidden, resolve_remote
 from sanitize.workdir import Workdir
 
 MAX_PROBES = 20
@@ -136,7 +136,7 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
     rec = rewrite_detail(wd)
     target = resolve_remote(wd, remote)
     tips = current_tips(wd)
-    wd.record("verify", "running", remote=redact_url(target))
+    wd.record("verify", "running", remote=git.redact_url(target))
     with tempfile.TemporaryDirectory(prefix="verify-", dir=wd.root) as tmp:
         scratch = Path(tmp)
         clone = scratch / "clone.git"
@@ -157,7 +157,7 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
         findings, rescanned = _rescan(clone, shas, paths)
         old = rec.get("first_changed_commits") or sorted(set((rec.get("first_changed") or {}).values()))
         served = probe_old_commits(target, old, scratch)
-    result = VerifyResult(redact_url(target), mismatched, hidden_stale, purged_present, findings, rescanned, served)
+    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, findings, rescanned, served)
     detail: dict[str, Any] = {
         "remote": result.remote, "clean": result.clean, "rescanned": rescanned, "problems": result.problems(),
         "old_commits_served": result.still_served,

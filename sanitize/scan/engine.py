@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -42,7 +41,6 @@ from sanitize.scan.report import Finding, ScanReport, ScanStats
 from sanitize.scan.rules import load_custom_rules
 from sanitize.secret import Secret
 
-_URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s:@]+@[^/\s:]+:)")
 _CHUNK_OBJECTS = 4000  # objects per cat-file process: long enough to keep delta bases cached
 
 # Set in the parent before forking, so workers inherit the compiled rules.
@@ -59,26 +57,16 @@ class _ChunkResult:
     commits: int = 0
 
 
-def is_url(source: str) -> bool:
-    """A URL (``scheme://`` or scp-like ``user@host:path``) rather than a local path."""
-    return bool(_URL.match(source)) and not Path(source).exists()
-
-
-def _redact_url(url: str) -> str:
-    # A URL may carry credentials (https://user:token@host/...): never echo them.
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1***@", url)
-
-
 @contextmanager
 def _repository(source: str) -> Iterator[tuple[Path, str]]:
     """The local git dir to scan and the source as reported (URL or absolute path)."""
-    if is_url(source):
+    if git.is_url(source):
         tmp = Path(tempfile.mkdtemp(prefix="git-sanitize-scan-"))
         try:
             mirror = history.mirror_clone(source, tmp / "mirror.git")
             if git.is_shallow(mirror):
-                raise UsageError(f"{_redact_url(source)}: the source is a shallow repository, history incomplete")
-            yield mirror, _redact_url(source)
+                raise UsageError(f"{git.redact_url(source)}: the source is a shallow repository, history incomplete")
+            yield mirror, git.redact_url(source)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
@@ -88,6 +76,9 @@ def _repository(source: str) -> Iterator[tuple[Path, str]]:
     gdir = git.git_dir(path)
     if git.is_shallow(gdir):
         raise UsageError(f"{source}: shallow clone, history incomplete; run `git fetch --unshallow` first")
+    if git.is_partial(gdir):
+        raise UsageError(f"{source}: partial clone (objects left on the server), history incomplete; "
+                         "scan a full clone (`git clone --mirror`)")
     yield gdir, str(path.resolve())
 
 

@@ -1,0 +1,98 @@
+"""Bad input across the commands: one clear line on stderr, exit 2, no traceback, nothing changed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sanitize import git
+
+
+def _cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=120)
+
+
+def _one_line_exit_2(proc: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert needle in proc.stderr, proc.stderr
+
+
+def _workdir(tmp_path: Path, state: str) -> Path:
+    wd = tmp_path / "wd"
+    wd.mkdir(mode=0o700)
+    (wd / "state.json").write_text(state)
+    return wd
+
+
+@pytest.mark.parametrize("state", ["{oops", "[]", '{"schema": "something/else", "stages": {}}'])
+@pytest.mark.parametrize("command", [["status"], ["push"], ["verify"], ["notify"],
+                                     ["approve", "--approver", "x", "--digest", "0" * 64]])
+def test_a_corrupt_state_file_is_refused_and_left_as_it_was(tmp_path: Path, state: str, command: list[str]) -> None:
+    wd = _workdir(tmp_path, state)
+    proc = _cli(command[0], "--workdir", str(wd), *command[1:])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert (wd / "state.json").read_text() == state
+
+
+def test_a_workdir_open_to_other_users_is_refused(tmp_path: Path) -> None:
+    wd = _workdir(tmp_path, '{"schema": "git-sanitize/state/v1", "stages": {}}')
+    wd.chmod(0o755)
+    _one_line_exit_2(_cli("status", "--workdir", str(wd)), "accessible to other users")
+
+
+def test_a_partial_clone_is_refused_by_the_scan(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    git.run(["init", "-q", str(src)])
+    (src / "a.txt").write_text("hello\n")
+    git.run(["add", "a.txt"], cwd=src)
+    git.run(["commit", "-q", "-m", "a"], cwd=src)
+    git.run(["config", "uploadpack.allowFilter", "true"], cwd=src)
+    git.run(["clone", "-q", "--filter=blob:none", "--no-local", f"file://{src}", str(tmp_path / "partial")])
+    _one_line_exit_2(_cli("scan", str(tmp_path / "partial")), "partial clone")
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("source: [unclosed\n", "malformed YAML"),
+    ("source: ./x.git\nworkdir: wd\ncolour: blue\n", "unknown key 'colour'"),
+    ("workdir: wd\n", "missing required key 'source'"),
+    ("source: ./x.git\nworkdir: wd\napprovals: {required: 0}\n", "approvals.required"),
+    ("source: ./x.git\nworkdir: wd\nnotify: {deadline: soon}\n", "notify.deadline"),
+])
+def test_a_bad_playbook_is_one_line(tmp_path: Path, text: str, needle: str) -> None:
+    p = tmp_path / "purge.yml"
+    p.write_text(text)
+    _one_line_exit_2(_cli("run", str(p)), needle)
+    assert not (tmp_path / "wd").exists(), "nothing is created for a bad playbook"
+
+
+def test_run_with_a_missing_source_creates_nothing_it_cannot_use(tmp_path: Path) -> None:
+    p = tmp_path / "purge.yml"
+    p.write_text("source: ./missing.git\nworkdir: wd\n")
+    _one_line_exit_2(_cli("run", str(p)), "no such file or directory")
+    assert not (tmp_path / "wd").exists()
+
+
+@pytest.mark.parametrize("findings", ["", "{}", '{"schema": "git-sanitize/findings/v1"}', "\xff\xfe"])
+def test_plan_of_a_corrupt_findings_file_is_one_line(tmp_path: Path, findings: str) -> None:
+    f = tmp_path / "findings.json"
+    f.write_text(findings, encoding="utf-8", errors="surrogateescape")
+    proc = _cli("plan", str(f), "-o", str(tmp_path / "plan.json"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_rotate_with_a_missing_token_variable_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "rotation.yml"
+    cfg.write_text('backend: {type: vault, url: "http://127.0.0.1:1", token_env: GS_NO_SUCH_TOKEN, mount: secret}\n'
+                   "secrets:\n  - {name: A, path: app, key: A, generate: {kind: hex, bytes: 8}}\n")
+    env = {k: v for k, v in os.environ.items() if k != "GS_NO_SUCH_TOKEN"}
+    _one_line_exit_2(_cli("rotate", "--config", str(cfg), env=env), "GS_NO_SUCH_TOKEN")
