@@ -171,11 +171,11 @@ def test_dry_run_lists_refs_left_for_the_host(rewritten_workdir_with_pulls: Rewr
 
 
 def test_a_password_in_the_remote_url_is_never_shown() -> None:
-    from sanitize.push import redact_url
+    from sanitize.git import redact_url
 
     pw = "pw" + "-" + "x" * 8
     assert redact_url(f"https://bot:{pw}@git.example.invalid:8443/team/repo.git") == \
-        "https://bot:***@git.example.invalid:8443/team/repo.git"
+        "https://***@git.example.invalid:8443/team/repo.git"
     assert redact_url("https://git.example.invalid/r.git") == "https://git.example.invalid/r.git"
     assert redact_url("/srv/git/r.git") == "/srv/git/r.git"
 
