@@ -143,6 +143,11 @@ DECOYS = [
     'const TOKEN_TTL = "3600s";\n',
     'const JWT_SECRET = process.env.JWT_SECRET || "***REMOVED***";\n',  # after a rewrite
     "url: postgresql://aurora_app:***REMOVED***@db.aurora.internal:5432/aurora\n",
+    # Plain words in generic fields: replacing "address" in every file of history would damage the code.
+    "token_type = 'header'\n",
+    'api_token = "address"\n',
+    'secret_name = "mailbox"\n',
+    "auth_token: bearer\n",
 ]
 
 
@@ -150,6 +155,12 @@ DECOYS = [
 def test_decoys_are_not_reported(text: str) -> None:
     assert Detector().scan_blob(text.encode(), "docs/setup.md") == []
     assert Detector().scan_blob(text.encode(), "config/settings.yml") == []
+
+
+@pytest.mark.parametrize("value", ["P4$$word", "hunter2hunter2", "correcthorsebatterystaple"])
+def test_generic_fields_still_report_password_like_values(value: str) -> None:
+    hits = Detector().scan_blob(f'password = "{value}"\n'.encode(), "app/settings.py")
+    assert [h.rule for h in hits] == ["keyword.password"]
 
 
 def test_unquoted_config_values_only_count_in_config_files() -> None:

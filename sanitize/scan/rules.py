@@ -103,6 +103,7 @@ class ContentRule:
     secret_group: str | int = "secret"
     name_check: bool = False
     placeholder_check: bool = True
+    word_check: bool = False  # generic field names: a plain word ("address") is not a secret
     min_len: int = 6
     multiline: bool = False  # the pattern spans lines: run it over the whole blob, not keyword lines
     reject: str = ""  # a value matching this is not this rule's (e.g. a URL: the DSN rule owns it)
@@ -145,7 +146,21 @@ class ContentRule:
             name = match.groupdict().get("name")
             if name is None or not is_secretish_name(name.decode("utf-8", "replace")):
                 return False
+        if self.word_check and not looks_random(value):
+            return False
         return not (self.placeholder_check and is_placeholder(value))
+
+
+def looks_random(value: str) -> bool:
+    """Two or more character classes (lower, upper, digit, symbol), or long: a password, not a word.
+
+    Generic ``token = "…"`` fields hold words as often as secrets; replacing a word
+    such as ``header`` in every file of history would damage the code, so only
+    values that look generated or chosen as passwords are reported by those rules.
+    """
+    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
+                   any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
+    return classes >= 2 or len(value) >= 16
 
 
 _Q = "[\"'`]"
@@ -254,6 +269,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
               r"[\"']?\s*(?::=|=>|=|:)\s*"
               r"(?P<q>[\"'])(?P<secret>[^\"'\s]{6,200})(?P=q)",
         keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\", name_check=True,
+        word_check=True,
         description="A quoted literal assigned to a password/secret/token/api_key field.",
     ),
     ContentRule(
@@ -261,7 +277,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         regex=r"(?im)^[ \t-]*(?P<name>[\w.-]*?(?P<kw>password|passwd|secret|token|api_?key)[\w.-]*)[ \t]*[:=][ \t]*"
               r"(?P<secret>[^\s\"'`#{}()\[\]$<>,;|&]{6,200})[ \t\r]*(?:#.*)?$",
         keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\|^[A-Za-z_]\w*\.\w",
-        name_check=True,
+        name_check=True, word_check=True,
         paths=_CONFIG_PATHS,
         description="An unquoted password/secret/token in a config file (YAML, INI, properties, tfvars).",
     ),
