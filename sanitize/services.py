@@ -50,7 +50,8 @@ def free_port(pair: bool = False) -> int:
     raise ServiceError("no free port on 127.0.0.1")
 
 
-def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server we started, then kill it if it does not stop within 10 s."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -99,7 +100,7 @@ class OpenBaoDev:
                 )
             if self._wait_ready(hvac.Client(url=self.url, token=self.token)):
                 return self
-            _stop_process(self.proc)
+            stop_process(self.proc)
         raise ServiceError(f"bao server -dev did not start; see {log}")
 
     def _wait_ready(self, client: Any, timeout: float = 20.0) -> bool:
@@ -125,7 +126,7 @@ class OpenBaoDev:
     def stop(self) -> None:
         """Stop the server we started."""
         if self.proc is not None:
-            _stop_process(self.proc)
+            stop_process(self.proc)
 
     def __enter__(self) -> OpenBaoDev:
         return self.start()

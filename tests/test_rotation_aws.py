@@ -25,7 +25,8 @@ from rotation.generate import GenerateSpec
 from rotation.protocol import rotate_secret
 from rotation.targets.postgres import PostgresTarget
 from sanitize.secret import Secret
-from tests.plugins.moto_server import MotoServer, free_port
+from sanitize.services import free_port
+from tests.plugins.moto_server import MotoServer
 
 RNG = random.Random(5150)
 

@@ -24,7 +24,7 @@ from rotation.protocol import rotate_secret
 from rotation.targets import TargetContext
 from rotation.targets.vault_db import VaultDbTarget
 from sanitize.secret import Secret
-from tests.plugins.moto_server import free_port
+from sanitize.services import free_port
 
 ROLE = "aurora-app"
 DB_USER = "aurora_app"

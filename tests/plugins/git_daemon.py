@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sanitize.git import git_env
+from sanitize.services import free_port, stop_process
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,6 @@ class GitDaemon:
     def url(self, name: str) -> str:
         """``git://127.0.0.1:PORT/name`` for a repository under ``base``."""
         return f"git://127.0.0.1:{self.port}/{name}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -57,7 +52,7 @@ def git_daemon(tmp_path: Path) -> Iterator[GitDaemon]:
     base.mkdir()
     log = tmp_path / "git-daemon.log"
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         # Its log goes to a file: a pipe nobody reads could fill up and stall the daemon.
         with log.open("ab") as sink:
             proc = subprocess.Popen(
@@ -76,9 +71,4 @@ def git_daemon(tmp_path: Path) -> Iterator[GitDaemon]:
     try:
         yield GitDaemon(base=base, port=port, pid=proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

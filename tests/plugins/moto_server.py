@@ -7,7 +7,6 @@ from one test into the next. The server is stopped by the PID we started.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from sanitize.services import free_port, stop_process
 
 REGION = "us-east-1"
 
@@ -41,13 +42,6 @@ class MotoServer:
         req = urllib.request.Request(self.endpoint_url + "/moto-api/reset", data=b"", method="POST")
         with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the server binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _moto_server_binary() -> str:
@@ -85,8 +79,7 @@ def moto_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServe
         try:
             _wait_ready(url, proc)
         except RuntimeError:
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop_process(proc)
             continue  # port taken between our probe and its bind: try another
         break
     else:
@@ -94,12 +87,7 @@ def moto_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServe
     try:
         yield MotoServer(url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
 
 
 @pytest.fixture
