@@ -213,8 +213,10 @@ def peel_commits(repo: str | os.PathLike[str], shas: Iterable[str]) -> dict[str,
     return result
 
 
-def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bool = True) -> Iterator[Change]:
-    """Every path change in the history of ``commits``, merges included (combined diff).
+def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bool = True,
+            walk: bool = True) -> Iterator[Change]:
+    """Every path change in the history of ``commits`` (or, with ``walk`` False, in those commits only),
+    merges included (combined diff).
 
     Used to find every path a blob ever lived at, and where that file was moved.
     """
@@ -223,6 +225,8 @@ def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bo
         return
     args = ["log", "--stdin", "--raw", "-z", "--no-abbrev", "-c", "--format=%x01%H", "--no-color"]
     args.append("-M" if renames else "--no-renames")
+    if not walk:
+        args.append("--no-walk=unsorted")
     data = git.run(args, cwd=repo, input=starts.encode()).stdout
     for chunk in data.split(b"\x01")[1:]:
         commit = chunk[:64].split(b"\0", 1)[0].strip().decode()
@@ -314,25 +318,26 @@ def _local_repo(source: str, tmp: Path) -> str:
     return str(dest)
 
 
-def lineage_paths(all_changes: list[Change], blobs: set[str]) -> dict[str, str]:
+def lineage_paths(repo: str | os.PathLike[str], all_changes: list[Change], blobs: set[str]) -> dict[str, str]:
     """Every path where one of ``blobs`` appeared, plus where those files were later renamed/moved.
 
-    Returns path → how it was found ("held the flagged file" or "renamed from X").
+    ``all_changes`` come without rename detection (cheap on any history); renames are
+    then looked for only in the commits that delete one of the paths found so far,
+    since a rename shows there as a deletion. Returns path → how it was found.
     """
     found: dict[str, str] = {}
     for ch in all_changes:
         if ch.blob in blobs and ch.mode != "160000":
             found.setdefault(ch.path, "held the flagged file")
-            if ch.old_path is not None:
-                found.setdefault(ch.old_path, "held the flagged file")
-    grew = True
-    while grew:
-        grew = False
-        for ch in all_changes:
+    examined: set[str] = set()
+    while True:
+        deleting = {ch.commit for ch in all_changes if "D" in ch.status and ch.path in found} - examined
+        if not deleting:
+            return found
+        examined |= deleting
+        for ch in changes(repo, deleting, renames=True, walk=False):
             if ch.old_path is not None and ch.old_path in found and ch.path not in found:
                 found[ch.path] = f"renamed from {ch.old_path}"
-                grew = True
-    return found
 
 
 def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
@@ -365,7 +370,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             raise UsageError(f"{report.source}: ref {missing[0]} tip from the scan is not in the repository; "
                              f"scan again")
         tip_commits = sorted(set(peeled.values()))
-        all_changes = list(changes(repo, tip_commits))
+        all_changes = list(changes(repo, tip_commits, renames=False))
         history = History.load(repo, tip_commits)
 
         # Path deletions follow the blob to every path it lived at, and on through renames.
@@ -374,7 +379,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         for f in path_findings:
             if not f.path:
                 continue
-            found = lineage_paths(all_changes, {f.blob} if f.blob else set())
+            found = lineage_paths(repo, all_changes, {f.blob} if f.blob else set())
             found.setdefault(f.path, "held the flagged file")
             for p, why in found.items():
                 delete[p].add(f.id)
