@@ -549,14 +549,13 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
     deleted_refs = sorted(r for r in plan.tips if r not in after_refs)
     per_ref: dict[str, Any] = {}
     first_changed: dict[str, str] = {}
+    per_tip = history.changes_per_tip({r: inv["peeled"].get(o, "") for r, o in sorted(plan.tips.items())}, changed)
     for ref, old in sorted(plan.tips.items()):
-        tip = inv["peeled"].get(old)
-        mine = history.changed_reachable(tip, changed) if tip else set()
-        first = history.first(mine)
+        count, first = per_tip[ref]
         if first:
             first_changed[ref] = first
-        if mine or after_refs.get(ref) != old:
-            per_ref[ref] = {"old": old, "new": after_refs.get(ref), "commits_rewritten": len(mine),
+        if count or after_refs.get(ref) != old:
+            per_ref[ref] = {"old": old, "new": after_refs.get(ref), "commits_rewritten": count,
                             "first_changed": first}
     after_objects = _objects(mirror)
     before_blobs = set(inv["blobs"])
