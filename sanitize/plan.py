@@ -323,10 +323,8 @@ class History:
 # Making the plan --------------------------------------------------------------------------
 def _engine_recover(rules_file: str | None) -> Recover:
     def recover(repo: str, findings: Iterable[Finding]) -> dict[str, Secret]:
-        try:
-            from sanitize.scan.engine import recover_values
-        except ImportError as exc:  # pragma: no cover - the engine ships with the package
-            raise UsageError("the scan engine is not installed; cannot recover values for the plan") from exc
+        from sanitize.scan.engine import recover_values
+
         return recover_values(repo, findings, rules_file=rules_file)
 
     return recover

@@ -632,19 +632,15 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
         if hits:
             problems.append(f"a deleted path is still in {len(hits.splitlines())} commit(s)")
     # 3. the scan's rules, on the rewritten mirror
-    rescan: dict[str, Any] = {"ran": False}
-    try:
-        from sanitize.scan.engine import scan_repository
-    except ImportError:
-        rescan["reason"] = "scan engine not installed"
-    else:
-        rep = scan_repository(str(mirror), rules_file=rules_file)
-        planned = plan.planned_sha256s
-        paths = set(plan.paths)
-        bad = [f for f in rep.findings if f.secret_sha256 in planned or (f.kind == "path" and f.path in paths)]
-        rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(bad),
-                  "rules": sorted({f.rule for f in rep.findings})}
-        problems += [f"rescan: {f.rule} finding {f.id} still present" for f in bad]
+    from sanitize.scan.engine import scan_repository
+
+    rep = scan_repository(str(mirror), rules_file=rules_file)
+    planned = plan.planned_sha256s
+    paths = set(plan.paths)
+    bad = [f for f in rep.findings if f.secret_sha256 in planned or (f.kind == "path" and f.path in paths)]
+    rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(bad),
+              "rules": sorted({f.rule for f in rep.findings})}
+    problems += [f"rescan: {f.rule} finding {f.id} still present" for f in bad]
     return {"clean": not problems, "problems": problems, "objects_read": objects_read, "rescan": rescan}
 
 

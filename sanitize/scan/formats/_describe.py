@@ -70,17 +70,12 @@ def describe(rule: str) -> RuleInfo:
 
 @cache
 def _table() -> dict[str, str]:
-    """Rule id (or ``family.`` for templated ids such as ``default.{name}``) → description, from the scan's table.
+    """Rule id (or ``family.`` for templated ids such as ``default.{name}``) → description, from the scan's table."""
+    from sanitize.scan.rules import BUILTIN_CONTENT_RULES, BUILTIN_PATH_RULES
 
-    Read defensively: the formats must render any findings file, even without the scan engine.
-    """
-    try:
-        from sanitize.scan import rules
-    except ImportError:
-        return {}
     found: dict[str, set[str]] = {}
-    for rule in (*getattr(rules, "BUILTIN_PATH_RULES", ()), *getattr(rules, "BUILTIN_CONTENT_RULES", ())):
-        rid, text = str(getattr(rule, "id", "")), str(getattr(rule, "description", "") or "")
+    pairs = [(r.id, r.description) for r in BUILTIN_PATH_RULES] + [(r.id, r.description) for r in BUILTIN_CONTENT_RULES]
+    for rid, text in pairs:
         if rid and text:
             found.setdefault(rid.split("{", 1)[0] if "{" in rid else rid, set()).add(text)
     # Several templated rules can share a family (default.{name}): then no single description is right.
