@@ -31,6 +31,7 @@ from typing import Any
 
 from sanitize import git
 from sanitize.errors import UsageError
+from sanitize.inputs import read_text
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import Secret
 from sanitize.workdir import write_atomic, write_private
@@ -150,10 +151,8 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read and verify a plan; UsageError if missing, malformed, tampered, or its secrets are gone."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"{p}: no such plan file") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_text(p, "plan file"))
+    except json.JSONDecodeError as exc:
         raise UsageError(f"{p}: not a readable plan JSON file ({exc.__class__.__name__})") from exc
     if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
         raise UsageError(f"{p}: not a git-sanitize plan (schema {PLAN_SCHEMA} expected)")

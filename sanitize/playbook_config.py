@@ -16,6 +16,7 @@ import yaml
 
 from sanitize import git
 from sanitize.errors import UsageError
+from sanitize.inputs import read_text
 
 _TOP_KEYS = {"source", "workdir", "remote", "approvals", "notify", "rules", "baseline", "rotate", "rotate_mode",
              "due", "gc_remote", "guard", "description"}
@@ -86,12 +87,7 @@ def _opt_path(base: Path, value: Any, path: Path, key: str) -> Path | None:
 def load(path: str | Path) -> Playbook:
     """Read and validate a playbook file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise UsageError(f"{p}: no such playbook") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{p}: cannot read playbook ({exc.__class__.__name__})") from exc
+    text = read_text(p, "playbook")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

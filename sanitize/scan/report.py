@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sanitize.errors import UsageError
+from sanitize.inputs import read_text
 
 SCHEMA = "git-sanitize/findings/v1"
 Kind = Literal["path", "content", "message"]
@@ -138,9 +139,7 @@ class ScanReport:
         """Read a findings file; UsageError if missing, unreadable or malformed."""
         p = Path(path)
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise UsageError(f"{p}: no such findings file") from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(read_text(p, "findings file"))
+        except json.JSONDecodeError as exc:
             raise UsageError(f"{p}: not a readable findings JSON file ({exc.__class__.__name__})") from exc
         return cls.from_dict(data)

@@ -21,6 +21,7 @@ import yaml
 from detect_secrets.filters import heuristic
 
 from sanitize.errors import UsageError
+from sanitize.inputs import read_text
 
 # --- shared value filters -----------------------------------------------------------------
 
@@ -394,12 +395,7 @@ def load_custom_rules(path: str | Path) -> tuple[ContentRule, ...]:
     suffix = p.suffix.lower()
     if suffix not in (".yml", ".yaml", ".toml"):
         raise UsageError(f"{p}: unknown rules format {suffix or '(none)'!r}; use .yml, .yaml or .toml")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise UsageError(f"{p}: no such rules file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{p}: cannot read rules file ({exc.__class__.__name__})") from exc
+    text = read_text(p, "rules file")
     try:
         data: Any = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
