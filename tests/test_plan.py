@@ -235,3 +235,34 @@ def test_cli_plan_on_the_story_repo_with_the_scan_engine(story_repo, tmp_path: P
     replaced = {p.sha256 for p in story_repo.planted if p.action == "replace"}
     assert replaced <= plan.planned_sha256s
     assert {f["path"] for f in plan.fix_in_code} >= {"server/auth.ts", "server/users.ts"}
+
+
+# Scan → plan through the real engine: every finding the scan reports has a recoverable value --------
+def test_plan_recovers_values_of_path_restricted_rules(tmp_path: Path) -> None:
+    """``password: <value>`` in YAML/INI/properties fires only at a config path; the plan re-detects it there."""
+    from sanitize.scan.engine import scan_repository
+
+    rng = random.Random(11)
+    values = ["".join(rng.choice(ALNUM) for _ in range(20)) + "9aZ" for _ in range(3)]
+    repo = tmp_path / "cfg"
+    git.run(["init", "-q", "-b", "main", str(repo)])
+    files = {"config/app.yml": f"db:\n  password: {values[0]}\n", "conf/app.ini": f"[db]\npassword = {values[1]}\n",
+             "src/main/resources/app.properties": f"spring.datasource.password={values[2]}\n"}
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    git.run(["add", "-A"], cwd=repo)
+    git.run(["-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "cfg"], cwd=repo)
+    # The same blob under a second name: the scan sees one name, the finding may name the other.
+    (repo / "deploy").mkdir()
+    git.run(["mv", "config/app.yml", "deploy/prod.yaml"], cwd=repo)
+    git.run(["-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "mv"], cwd=repo)
+    report = scan_repository(str(repo), jobs=1)
+    found = {f.secret_sha256 for f in report.findings}
+    assert {sha256_hex(v) for v in values} <= found
+    findings_path = tmp_path / "findings.json"
+    findings_path.write_text(report.to_json(), encoding="utf-8")
+    plan = make_plan(str(findings_path), str(tmp_path / "out" / "plan.json"))
+    secrets = (tmp_path / "out" / "plan.secrets").read_text(encoding="utf-8")
+    assert all(v in secrets for v in values)
+    assert plan.digest

@@ -184,16 +184,17 @@ class Detector:
 
     # -- detection -------------------------------------------------------------------------
 
-    def _matches(self, data: bytes, path: str) -> Iterator[tuple[str, int, str]]:
+    def _matches(self, data: bytes, path: str, *, any_path: bool = False) -> Iterator[tuple[str, int, str]]:
         """(rule id, line, value) for every accepted match, rules in priority order.
 
         Line-local rules run only on the lines that hold one of their keywords;
-        multi-line and keyword-less rules run over the whole blob.
+        multi-line and keyword-less rules run over the whole blob. ``any_path``
+        runs path-restricted rules too, as if the blob sat at a path each accepts.
         """
         found = self.candidates(data)
         for index in sorted(found):
             rule = self.rules[index]
-            if isinstance(rule, ContentRule) and not rule.applies_to(path):
+            if isinstance(rule, ContentRule) and not any_path and not rule.applies_to(path):
                 continue
             if _whole_blob(rule) or not found[index]:
                 spans = [(0, len(data))]
@@ -239,10 +240,14 @@ class Detector:
                 hits.append(hit)
         return hits
 
-    def values(self, data: bytes, path: str | None) -> dict[str, Secret]:
-        """secret_sha256 → the value, for every content secret in ``data`` (used by the plan)."""
+    def values(self, data: bytes, path: str | None, *, any_path: bool = False) -> dict[str, Secret]:
+        """secret_sha256 → the value, for every content secret in ``data`` (used by the plan).
+
+        ``path`` must be where the blob was scanned, or path-restricted rules stay silent;
+        ``any_path`` lifts those restrictions (a blob scanned under another of its names).
+        """
         result: dict[str, Secret] = {}
-        for _rule, _line, value in self._matches(data, path or ""):
+        for _rule, _line, value in self._matches(data, path or "", any_path=any_path):
             result.setdefault(sha256_hex(value), Secret(value))
         return result
 

@@ -310,25 +310,37 @@ def recover_values(repo: str | Path, findings: Iterable[Finding], *,
                    rules_file: str | None = None) -> dict[str, Secret]:
     """finding.id → the exact secret value, re-detected from the blob or message it names.
 
-    Path findings are omitted (the plan deletes the file; no value is needed).
-    Findings whose value can no longer be re-derived are omitted too.
+    Re-detection runs the same rules at the finding's path (path-restricted rules,
+    such as ``password:`` in YAML, only fire there); a value still not found is looked
+    for with every path restriction lifted, since the scan may have seen the blob under
+    another of its names. Path findings are omitted (the plan deletes the file; no
+    value is needed), and so are findings whose value can no longer be re-derived.
     """
     wanted = [f for f in findings if f.kind != "path"]
     if not wanted:
         return {}
     detector = Detector(load_custom_rules(rules_file) if rules_file else ())
     gdir = git.git_dir(repo)
-    oids = sorted({(f.blob if f.kind == "content" else f.commit) or "" for f in wanted} - {""})
-    values: dict[str, dict[str, Secret]] = {}
-    for oid, obj_type, data in read_objects(gdir, oids):
-        if obj_type == "blob":
-            values[oid] = detector.values(data, None)
-        elif obj_type in ("commit", "tag"):
-            values[oid] = detector.values(message_body(obj_type, data)[0], None)
-    out: dict[str, Secret] = {}
+    by_oid: dict[str, list[Finding]] = {}
     for f in wanted:
         oid = (f.blob if f.kind == "content" else f.commit) or ""
-        secret = values.get(oid, {}).get(f.secret_sha256)
-        if secret is not None:
-            out[f.id] = secret
+        if oid:
+            by_oid.setdefault(oid, []).append(f)
+    out: dict[str, Secret] = {}
+    for oid, obj_type, data in read_objects(gdir, sorted(by_oid)):
+        if obj_type in ("commit", "tag"):
+            data = message_body(obj_type, data)[0]
+        elif obj_type != "blob":
+            continue
+        cache: dict[tuple[str | None, bool], dict[str, Secret]] = {}
+        for f in by_oid[oid]:
+            path = f.path if obj_type == "blob" else None
+            for any_path in (False, True):
+                key = (path, any_path)
+                if key not in cache:
+                    cache[key] = detector.values(data, path, any_path=any_path)
+                secret = cache[key].get(f.secret_sha256)
+                if secret is not None:
+                    out[f.id] = secret
+                    break
     return out
