@@ -456,6 +456,9 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
 
     opened: list[subprocess.Popen[bytes]] = []
     log_path = wd.root / "filter-repo.log"
+    tracker_class = gfr.LFSObjectTracker
+    find_all = tracker_class.find_all_lfs_objects_in_repo
+    tracker_class.find_all_lfs_objects_in_repo = _find_all_lfs_objects_in_repo
     try:
         args = gfr.FilteringOptions.parse_args(filter_repo_args(plan, paths_file, secrets_file, quiet=not progress,
                                                                 refs=radius.rev_list_args()))
@@ -468,6 +471,7 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
         raise RewriteError(f"git-filter-repo failed: {str(exc.code).strip().splitlines()[0] if exc.code else 'exit'} "
                            f"(log: {log_path})") from None
     finally:
+        tracker_class.find_all_lfs_objects_in_repo = find_all
         for proc in opened:
             if proc.stdin is not None:
                 proc.stdin.close()
@@ -478,6 +482,31 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
     for name in ("commit-map", "ref-map"):
         shutil.copyfile(meta / name, wd.root / name)
     return gitlinks
+
+
+def _find_all_lfs_objects_in_repo(tracker: Any, repo: bytes, source: bool) -> None:
+    """LFS pointers reachable from any ref, for filter-repo's orphan check in a restricted (--refs) run.
+
+    filter-repo 2.47 reads ``rev-list --objects --all`` there and asserts every named object is a
+    blob, which fails on the first named tree (any subdirectory). Same result, blobs only.
+    """
+    import git_filter_repo as gfr
+
+    if not source:
+        tracker.file_info = gfr.FileInfoValueHelper(None, None, repo)
+    found = tracker.source_objects if source else tracker.target_objects
+    cwd = os.fsdecode(repo)
+    listing = git.run(["rev-list", "--objects", "--all"], cwd=cwd).stdout
+    ids = b"".join(line.split(b" ", 1)[0] + b"\n" for line in listing.splitlines() if b" " in line)
+    info = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], cwd=cwd, input=ids)
+    for line in info.stdout.splitlines():
+        oid, kind, size = line.split()
+        if kind == b"blob" and int(size) < 1024:
+            lfs_id = tracker._get_lfs_values(tracker.file_info.get_contents_by_identifier(oid)).get(b"oid")
+            if lfs_id:
+                found.objects.add(lfs_id)
+    if not source:
+        tracker.file_info.finalize()
 
 
 def _complete_commit_map(wd: Workdir, inv: dict[str, Any]) -> list[str]:
