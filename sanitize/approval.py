@@ -126,14 +126,26 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
         n += 1
         path = wd.approvals / f"{stamp}-{_NAME.sub('_', name)[:40]}-{n}.json"
     write_atomic(path, approval.to_json())
+    from sanitize.blast_radius import record_summary
+
+    changing = record_summary(rewrite_detail(wd))
     wd.audit.append("approved", approver=name, digest=expected, rewritten_tips=tips, expires=approval.expires,
-                    file=path.name)
+                    file=path.name, commits_changing=changing.get("commits_changing"),
+                    refs_changing=sorted(changing.get("refs_changing") or {}))
     # The gate opens ("done") only with the quorum a playbook asked for; push re-checks regardless.
     approvers = sorted({a.approver for a in valid_approvals(wd.root, now=now)})
     required = int(wd.meta().get("approvals_required", 1))
     wd.record("approve", "done" if len(approvers) >= required else "waiting", approvers=approvers,
               required=required, digest=expected)
     return approval
+
+
+def describe_approval(workdir: str | os.PathLike[str], approval: Approval) -> str:
+    """What was approved, in the rewrite record's own numbers (the ones plan, report and notices state)."""
+    from sanitize.blast_radius import describe, record_summary
+
+    summary = record_summary(rewrite_detail(Workdir.open(workdir)))
+    return f"approved by {approval.approver} for plan {approval.digest[:12]}…: {describe(summary)}"
 
 
 def load_approvals(workdir: str | os.PathLike[str]) -> list[Approval]:

@@ -80,12 +80,26 @@ class BlastRadius:
 def describe(summary: dict[str, Any]) -> str:
     """One line for people: how many commits and refs change, why, and what cannot survive."""
     refs = summary.get("refs_changing") or {}
+    if "commits_carrying_purged_content" not in summary:
+        return (f"{summary.get('commits_changing', 0)} commit(s) on {len(refs)} of {summary.get('refs_total', 0)} "
+                f"ref(s)")
     return (f"{summary.get('commits_changing', 0)} commit(s) on {len(refs)} of {summary.get('refs_total', 0)} ref(s) "
-            f"change ({summary.get('commits_carrying_purged_content', 0)} carry purged content, "
+            f"({summary.get('commits_carrying_purged_content', 0)} carry purged content, "
             f"{summary.get('commits_descendants_only', 0)} only descend from one); "
             f"{summary.get('signed_commits_losing_signature', 0)} signed commit(s) and "
             f"{summary.get('signed_tags_losing_signature', 0)} signed tag(s) lose their signature; "
             f"{summary.get('refs_untouched', 0)} ref(s) untouched")
+
+
+def record_summary(rec: dict[str, Any]) -> dict[str, Any]:
+    """The blast-radius numbers of a finished rewrite's record (derived for records made before they were kept)."""
+    if isinstance(rec.get("blast_radius"), dict):
+        return dict(rec["blast_radius"])
+    at_scan: dict[str, str] = dict(rec.get("tips_at_scan") or {})
+    after: dict[str, str] = dict(rec.get("rewritten_tips") or {})
+    moved = {r: 0 for r, old in at_scan.items() if after.get(r) != old}
+    return {"commits_changing": len(rec.get("old_commits") or []), "refs_total": len(at_scan),
+            "refs_changing": moved, "refs_untouched": len(at_scan) - len(moved)}
 
 
 def matches_path(path: str, deleted: Iterable[str]) -> bool:
@@ -250,4 +264,4 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
                        signed_tags=signed_tags)
 
 
-__all__ = ["BlastRadius", "compute", "describe", "is_signed_commit", "is_signed_tag", "matches_path"]
+__all__ = ["BlastRadius", "compute", "describe", "record_summary", "is_signed_commit", "is_signed_tag", "matches_path"]

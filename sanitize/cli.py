@@ -113,14 +113,15 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
 def plan(findings: str, out: str, keep_paths: tuple[str, ...], drop_findings: tuple[str, ...],
          rules_file: str | None) -> None:
     """Turn FINDINGS into a reviewable plan: paths to delete, values to replace, messages to reword."""
+    from sanitize.blast_radius import describe
     from sanitize.plan import make_plan
 
     p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings, rules_file=rules_file)
     s = p.summary
     click.echo(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
     click.echo(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
-               f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s); "
-               f"{s['commits_changing']} commit(s) on {len(s['refs_changing'])} ref(s) will change")
+               f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s)")
+    click.echo(f"  will change: {describe(s)}")
 
 
 @cli.command()
@@ -132,11 +133,12 @@ def plan(findings: str, out: str, keep_paths: tuple[str, ...], drop_findings: tu
 @_guard
 def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool) -> None:
     """Apply PLAN to a fresh mirror in WORKDIR with git-filter-repo; exit 1 unless the rescan is clean."""
+    from sanitize.blast_radius import describe
     from sanitize.rewrite import rewrite as do_rewrite
 
     result = do_rewrite(plan_path, workdir, progress=progress, rules_file=rules_file)
     r = result.report
-    click.echo(f"rewrote {r['commits']['rewritten']} of {r['commits']['total']} commits on {len(r['refs'])} ref(s); "
+    click.echo(f"rewrote {describe(r['blast_radius']['result'])}; "
                f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
                f"verification clean")
     click.echo(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
@@ -203,12 +205,11 @@ def migrate(commit_map: str, purged: str | None, repo: str) -> None:
 def approve(workdir: str, approver: str, digest: str, expires: str) -> None:
     """Approve the force-push of the exact plan digest and the current rewritten tips."""
     from sanitize.approval import approve as do_approve
-    from sanitize.approval import quorum, valid_approvals
+    from sanitize.approval import describe_approval, quorum, valid_approvals
 
     a = do_approve(workdir, approver=approver, digest=digest, expires=expires)
     n = len(quorum(valid_approvals(workdir)))
-    click.echo(f"approved by {a.approver} for plan {a.digest[:12]}… and {len(a.rewritten_tips)} rewritten refs, "
-               f"until {a.expires}; {n} distinct valid approver(s) now")
+    click.echo(f"{describe_approval(workdir, a)}; until {a.expires}; {n} distinct valid approver(s) now")
 
 
 @cli.command()
