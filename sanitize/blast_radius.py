@@ -264,4 +264,4 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
                        signed_tags=signed_tags)
 
 
-__all__ = ["BlastRadius", "compute", "describe", "record_summary", "is_signed_commit", "is_signed_tag", "matches_path"]
+__all__ = ["BlastRadius", "compute", "describe", "is_signed_commit", "is_signed_tag", "matches_path", "record_summary"]
