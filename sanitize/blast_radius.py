@@ -44,7 +44,7 @@ class BlastRadius:
     first_changed: dict[str, str]  # ref → the earliest changed commit it reaches
     exported: list[str]        # the changed commits git-filter-repo rewrites (all but re-filed notes tips)
     export_refs: list[str]     # the refs git-filter-repo rewrites (notes refs only re-filed are left out)
-    boundary: list[str]        # unchanged parents of changed commits: their history is not exported
+    boundary: list[str]        # unchanged parents of changed commits (and commits under re-made tags): not exported
     notes_refiled: list[str]   # notes refs whose tip is re-made because a note's commit changes
     signed_commits: list[str]  # changed commits that are signed: the signature cannot survive
     signed_tags: list[str]     # refs of signed tags that are re-made: the signature cannot survive
@@ -248,7 +248,10 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
                 first_changed[ref] = first
         if tag_message or peeled.get(sha) in rewritten:
             export.append(ref)
-    boundary = sorted({p for c in rewritten for p in history.parents[c] if p not in rewritten})
+    # Not exported: the unchanged parents' history, and the unchanged commit under a tag whose message changes.
+    boundary = sorted({p for c in rewritten for p in history.parents[c] if p not in rewritten} |
+                      {peeled[tips[r]] for r in export if tips[r] in message_tags and peeled.get(tips[r])
+                       and peeled[tips[r]] not in rewritten})
     carriers = _carriers(repo, [c for c in history.order if c in rewritten], deleted, blob_paths, bad_blobs,
                          message_commits)
     order = [c for c in history.order if c in changed]

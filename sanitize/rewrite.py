@@ -586,8 +586,11 @@ def _refile_notes(wd: Workdir) -> list[str]:
 
 
 def _expire_and_gc(mirror: Path) -> None:
+    """Drop the old history's objects. gc is idempotent: one failed repack (seen rarely on a loaded
+    machine: "bad revision 'pack …'") is retried once before giving up."""
     git.run(["reflog", "expire", "--expire=now", "--all"], cwd=mirror)
-    git.run(["gc", "--quiet", "--prune=now"], cwd=mirror)
+    if git.run(["gc", "--quiet", "--prune=now"], cwd=mirror, check=False).returncode != 0:
+        git.run(["gc", "--quiet", "--prune=now"], cwd=mirror)
 
 
 def _read_map(path: Path) -> list[list[str]]:

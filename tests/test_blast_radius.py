@@ -243,3 +243,24 @@ def test_a_rewrite_that_would_change_less_than_needed_fails_closed(tmp_path: Pat
     rep = json.loads((wd / "rewrite-report.json").read_text())
     assert not rep["blast_radius"]["matches"]
     assert any(p.startswith("blast radius:") for p in rep["verification"]["problems"])
+
+
+def test_a_value_in_a_tag_message_remakes_that_tag_only(tmp_path: Path) -> None:
+    s = Signed(tmp_path, seed=3)
+    for n in range(3):
+        s.commit(f"c{n}", {f"f{n}.txt": f"{n}\n"})
+    s.git("tag", "-s", "v1", "-m", "release 1", "HEAD~1")
+    s.git("tag", "-s", "v2", "-m", f"release 2, deployed with postgres://app:{s.db_pw}@db.internal/app", "HEAD~1")
+    before = git.refs(s.path)
+    (tmp_path / "findings.json").write_text(scan_repository(str(s.path)).to_json())
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "review" / "plan.json"))
+    assert plan.summary["refs_changing"] == {"refs/tags/v2": 0} and plan.summary["commits_changing"] == 0
+    assert plan.summary["signed_tags_losing_signature"] == 1
+    result = rewrite(str(plan.path), str(tmp_path / "wd"))
+    after = git.refs(result.mirror)
+    assert result.clean and result.report["blast_radius"]["matches"]
+    assert {r for r in before if after.get(r) != before[r]} == {"refs/tags/v2"}
+    assert s.verify_tag(result.mirror, "v1") and not s.verify_tag(result.mirror, "v2")
+    assert s.db_pw not in git.out(["cat-file", "tag", "v2"], cwd=result.mirror)
+    for c in git.out(["rev-list", "--all"], cwd=s.path).splitlines():
+        assert s.verify_commit(result.mirror, c)
