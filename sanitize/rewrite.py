@@ -589,8 +589,13 @@ def _expire_and_gc(mirror: Path) -> None:
     """Drop the old history's objects. gc is idempotent: one failed repack (seen rarely on a loaded
     machine: "bad revision 'pack …'") is retried once before giving up."""
     git.run(["reflog", "expire", "--expire=now", "--all"], cwd=mirror)
-    if git.run(["gc", "--quiet", "--prune=now"], cwd=mirror, check=False).returncode != 0:
-        git.run(["gc", "--quiet", "--prune=now"], cwd=mirror)
+    for attempt in range(3):
+        proc = git.run(["gc", "--quiet", "--prune=now"], cwd=mirror, check=False)
+        if proc.returncode == 0:
+            return
+        time.sleep(1 + attempt)
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    raise GitError(f"git gc failed in {mirror}: {' / '.join(lines[-3:]) or proc.returncode}")
 
 
 def _read_map(path: Path) -> list[list[str]]:

@@ -59,7 +59,8 @@ class Signed:
             f.write_text(text)
             git.run(["add", name], cwd=self.path)
         self.n += 1
-        env = {"GIT_AUTHOR_DATE": f"2026-01-01T00:{self.n:02d}:00Z", "GIT_COMMITTER_DATE": f"2026-01-01T00:{self.n:02d}:00Z"}
+        when = f"2026-01-01T00:{self.n:02d}:00Z"
+        env = {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
         git.run([*self.sign, "commit", "-q", "-S", "--allow-empty", "-m", msg], cwd=self.path, env=env)
         return self.git("rev-parse", "HEAD")
 
@@ -130,7 +131,7 @@ def _cmap(wd: Path) -> dict[str, str]:
 
 
 def test_the_scan_found_the_leaks_the_history_was_built_with(purged: Any) -> None:
-    s, _ids, _before, plan, _wd, _report = purged
+    _s, _ids, _before, plan, _wd, _report = purged
     assert ".env" in plan.paths
     assert len(plan.planned_sha256s) >= 2  # the DSN password and the JWT default
 
