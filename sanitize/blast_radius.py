@@ -118,7 +118,11 @@ def _objects_with_values(repo: str | os.PathLike[str], values: list[bytes]) -> t
     tags: set[str] = set()
     if not values:
         return blobs, commits, tags
-    pattern = re.compile(b"|".join(re.escape(v) for v in sorted(set(values), key=len, reverse=True)))
+    needles = sorted(set(values))
+
+    def holds(data: bytes) -> bool:  # bytes.__contains__ per value: far faster than one regex alternation
+        return any(v in data for v in needles)
+
     proc = git.popen(["cat-file", "--batch-all-objects", "--batch", "--unordered"], cwd=repo)
     stream = proc.stdout
     assert stream is not None
@@ -130,11 +134,11 @@ def _objects_with_values(repo: str | os.PathLike[str], values: list[bytes]) -> t
         data = stream.read(int(size))
         stream.read(1)
         if kind == b"blob":
-            if pattern.search(data):
+            if holds(data):
                 blobs.add(sha.decode())
         elif kind in (b"commit", b"tag"):
             _head, _, message = data.partition(b"\n\n")
-            if pattern.search(message):
+            if holds(message):
                 (commits if kind == b"commit" else tags).add(sha.decode())
     if proc.wait() != 0:
         raise GitError(f"git cat-file failed while reading every object of {repo}")
