@@ -113,6 +113,9 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             wd.record("rewrite", "running", step="cloned")
             step = "cloned"
         inventory = json.loads(inv_path.read_text(encoding="utf-8"))
+        if step == "cloned" and "blast" not in inventory:  # an inventory from before the blast radius was kept
+            inventory = _inventory(wd.mirror, plan)
+            write_atomic(inv_path, json.dumps(inventory) + "\n")
         if step == "cloned":
             t = time.monotonic()
             wd.record("rewrite", "running", step="filtering")
