@@ -169,26 +169,58 @@ def is_signed_tag(raw: bytes) -> bool:
     return any(sig in raw for sig in _TAG_SIGNATURES)
 
 
-def _carriers(repo: str | os.PathLike[str], candidates: list[str], deleted: list[str], blob_paths: set[str],
-              bad_blobs: set[str], message_commits: set[str]) -> list[str]:
-    """The candidates whose own tree holds a deleted path or a bad blob, or whose message holds a value."""
-    queries = [(c, p) for c in candidates for p in sorted(set(deleted) | blob_paths)]
-    found = {c for c in candidates if c in message_commits}
-    if queries:
-        names = [f"{c}:{p}".encode("utf-8", "surrogateescape") for c, p in queries]
-        data = git.run(["cat-file", "-z", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                       input=b"".join(n + b"\0" for n in names)).stdout
-        pos = 0
-        for (c, p), name in zip(queries, names, strict=True):
-            if data.startswith(name + b" missing\n", pos):  # a missing name is echoed back (may hold a newline)
-                pos += len(name) + len(b" missing\n")
-                continue
-            end = data.index(b"\n", pos)
-            oid = data[pos:end].split(b" ", 1)[0].decode()
-            pos = end + 1
-            if p in deleted or oid in bad_blobs:
-                found.add(c)
-    return sorted(found)
+def _holding(repo: str | os.PathLike[str], queries: list[tuple[str, str]], deleted: list[str],
+             bad_blobs: set[str]) -> set[tuple[str, str]]:
+    """The (commit, path) pairs whose tree entry is a deleted path or a bad blob (one cat-file -z)."""
+    held: set[tuple[str, str]] = set()
+    if not queries:
+        return held
+    names = [f"{c}:{p}".encode("utf-8", "surrogateescape") for c, p in queries]
+    data = git.run(["cat-file", "-z", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
+                   input=b"".join(n + b"\0" for n in names)).stdout
+    pos = 0
+    for (c, p), name in zip(queries, names, strict=True):
+        if data.startswith(name + b" missing\n", pos):  # a missing name is echoed back (may hold a newline)
+            pos += len(name) + len(b" missing\n")
+            continue
+        end = data.index(b"\n", pos)
+        oid = data[pos:end].split(b" ", 1)[0].decode()
+        pos = end + 1
+        if matches_path(p, deleted) or oid in bad_blobs:
+            held.add((c, p))
+    return held
+
+
+def _carriers(repo: str | os.PathLike[str], history: History, rewritten: set[str], all_changes: list[Change],
+              deleted: list[str], paths: set[str], bad_blobs: set[str], message_commits: set[str]) -> list[str]:
+    """The rewritten commits whose own tree holds a deleted path or a bad blob, or whose message a value.
+
+    One pass in topological order carries the set of purged paths in each tree (a commit outside the
+    rewritten set holds none; ``paths``: every path purged content ever lived at): a commit's own
+    changes add or drop paths; a merge keeps what all its
+    parents hold, and git is asked only about paths some parents hold that the merge's combined diff
+    does not show (the merge took one parent's version, which one the diff does not say).
+    """
+    touched: dict[str, list[tuple[str, bool]]] = {}
+    for ch in all_changes:
+        if ch.commit in rewritten and ch.path in paths:
+            bad = ch.blob != ZERO and (ch.blob in bad_blobs or matches_path(ch.path, deleted))
+            touched.setdefault(ch.commit, []).append((ch.path, bad))
+    empty: frozenset[str] = frozenset()
+    state: dict[str, frozenset[str]] = {}
+    for c in history.order:
+        if c not in rewritten:
+            continue
+        held = [state.get(p, empty) for p in history.parents[c]]
+        base = held[0] if len(held) == 1 else (frozenset.intersection(*held) if held else empty)
+        shown = dict(touched.get(c, ()))
+        maybe = (frozenset().union(*held) - base - set(shown)) if len(held) > 1 else empty
+        if maybe:
+            base = base | {p for _c, p in _holding(repo, [(c, p) for p in sorted(maybe)], deleted, bad_blobs)}
+        if shown:
+            base = frozenset({p for p in base if p not in shown} | {p for p, bad in shown.items() if bad})
+        state[c] = base
+    return sorted(c for c, paths in state.items() if paths or c in message_commits)
 
 
 def _notes_on(repo: str | os.PathLike[str], tip: str) -> set[str]:
@@ -227,6 +259,7 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
             blob_paths.add(ch.path)
         elif deleted and matches_path(ch.path, deleted):
             seeds.add(ch.commit)
+            blob_paths.add(ch.path)
     rewritten = history.descendants_closure(seeds)
 
     # Notes on a changed commit are re-filed under its new id: the notes ref's tip is re-made.
@@ -256,8 +289,7 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
     boundary = sorted({p for c in rewritten for p in history.parents[c] if p not in rewritten} |
                       {peeled[tips[r]] for r in export if tips[r] in message_tags and peeled.get(tips[r])
                        and peeled[tips[r]] not in rewritten})
-    carriers = _carriers(repo, [c for c in history.order if c in rewritten], deleted, blob_paths, bad_blobs,
-                         message_commits)
+    carriers = _carriers(repo, history, rewritten, all_changes, deleted, blob_paths, bad_blobs, message_commits)
     order = [c for c in history.order if c in changed]
     raws = _raw_objects(repo, order)
     signed_commits = sorted(c for c in order if is_signed_commit(raws.get(c, b"")))

@@ -265,3 +265,54 @@ def test_a_value_in_a_tag_message_remakes_that_tag_only(tmp_path: Path) -> None:
     assert s.db_pw not in git.out(["cat-file", "tag", "v2"], cwd=result.mirror)
     for c in git.out(["rev-list", "--all"], cwd=s.path).splitlines():
         assert s.verify_commit(result.mirror, c)
+
+
+def _brute_carriers(repo: Path, radius: BlastRadius, paths: list[str], values: list[bytes]) -> list[str]:
+    bad_blobs, message_commits, _tags = blast_radius._objects_with_values(repo, values)
+    brute = set()
+    for c in radius.exported:
+        for entry in git.out(["ls-tree", "-r", "-z", "--full-tree", c], cwd=repo).split("\0"):
+            if entry:
+                meta, _, path = entry.partition("\t")
+                if blast_radius.matches_path(path, paths) or meta.split()[2] in bad_blobs:
+                    brute.add(c)
+        if c in message_commits:
+            brute.add(c)
+    return sorted(brute)
+
+
+def test_carriers_match_a_tree_by_tree_check_on_the_demo_history(tmp_path: Path) -> None:
+    """The one-pass carrier count (merges resolved from their combined diff) equals asking git per commit."""
+    from sanitize.demo_repo import build_demo_repo
+
+    demo = build_demo_repo(tmp_path / "demo", seed=7)
+    (tmp_path / "findings.json").write_text(scan_repository(str(demo.path)).to_json())
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "review" / "plan.json"))
+    values = [v.reveal().encode() for v in plan.secret_values()]
+    radius = blast_radius.compute(demo.path, plan.tips, plan.paths, values)
+    assert radius.carriers == _brute_carriers(demo.path, radius, plan.paths, values) and radius.carriers
+
+
+def test_merges_that_keep_or_drop_the_leak_are_told_apart(tmp_path: Path) -> None:
+    """Neither merge shows .env in its combined diff: one kept it from a parent, the other took the deletion."""
+    s = Signed(tmp_path, seed=5)
+    s.commit("root", {"a.txt": "a\n"})
+    s.git("checkout", "-q", "-b", "side")
+    s.commit("side work", {"b.txt": "b\n"})
+    s.git("checkout", "-q", "main")
+    leak = s.commit("settings", {".env": f"DATABASE_URL=postgres://app:{s.db_pw}@db.internal/app\n"})
+    s.git("merge", "-q", "--no-ff", "-m", "merge side (keeps .env)", "side")
+    keeps = s.git("rev-parse", "HEAD")
+    s.git("checkout", "-q", "-b", "cleanup")
+    git.run(["rm", "-q", ".env"], cwd=s.path)
+    s.commit("drop settings", {})
+    s.git("checkout", "-q", "main")
+    s.commit("unrelated", {"c.txt": "c\n"})
+    s.git("merge", "-q", "--no-ff", "-m", "merge cleanup (drops .env)", "cleanup")
+    drops = s.git("rev-parse", "HEAD")
+    assert git.run(["cat-file", "-e", f"{drops}:.env"], cwd=s.path, check=False).returncode != 0
+    tips = git.refs(s.path)
+    radius = blast_radius.compute(s.path, tips, [".env"], [s.db_pw.encode()])
+    carriers = set(radius.carriers)
+    assert leak in carriers and keeps in carriers and drops not in carriers and drops in radius.changed
+    assert radius.carriers == _brute_carriers(s.path, radius, [".env"], [s.db_pw.encode()])
