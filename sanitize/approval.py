@@ -230,8 +230,13 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
         n += 1
         path = wd.approvals / f"{stamp}-{_NAME.sub('_', name)[:40]}-{n}.json"
     write_atomic(path, approval.to_json())
+    from sanitize.blast_radius import record_summary
+
+    changing = record_summary(rewrite_detail(wd))
     wd.audit.append("approved", approver=name, digest=expected, rewritten_tips=tips, expires=approval.expires,
-                    file=path.name, signed=approval.signature is not None)
+                    file=path.name, signed=approval.signature is not None,
+                    commits_changing=changing.get("commits_changing"),
+                    refs_changing=sorted(changing.get("refs_changing") or {}))
     # The gate opens ("done") only with the quorum a playbook asked for; push re-checks regardless.
     recorded = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
     if recorded is not None:
@@ -240,6 +245,15 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
         wd.record("approve", "done" if len(approvers) >= required else "waiting", approvers=approvers,
                   required=required, digest=expected)
     return approval
+
+
+def describe_approval(workdir: str | os.PathLike[str], approval: Approval) -> str:
+    """What was approved, in the rewrite record's own numbers (the ones plan, report and notices state)."""
+    from sanitize.blast_radius import describe, record_summary
+
+    summary = record_summary(rewrite_detail(Workdir.open(workdir)))
+    signed = "signed" if approval.signature else "unsigned"
+    return f"approved by {approval.approver} ({signed}) for plan {approval.digest[:12]}…: {describe(summary)}"
 
 
 def load_approvals(workdir: str | os.PathLike[str]) -> list[tuple[str, Approval]]:

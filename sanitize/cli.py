@@ -135,6 +135,7 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
     from pathlib import Path
 
     from sanitize import git
+    from sanitize.blast_radius import describe
     from sanitize.errors import UsageError
     from sanitize.plan import make_plan
 
@@ -151,8 +152,8 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
     s = p.summary
     click.echo(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
     click.echo(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
-               f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s); "
-               f"{s['commits_changing']} commit(s) on {len(s['refs_changing'])} ref(s) will change")
+               f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s)")
+    click.echo(f"  will change: {describe(s)}")
 
 
 @cli.command()
@@ -165,11 +166,12 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
 @_exclusive
 def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool) -> None:
     """Apply PLAN to a fresh mirror in WORKDIR with git-filter-repo; exit 1 unless the rescan is clean."""
+    from sanitize.blast_radius import describe
     from sanitize.rewrite import rewrite as do_rewrite
 
     result = do_rewrite(plan_path, workdir, progress=progress, rules_file=rules_file)
     r = result.report
-    click.echo(f"rewrote {r['commits']['rewritten']} of {r['commits']['total']} commits on {len(r['refs'])} ref(s); "
+    click.echo(f"rewrote {describe(r['blast_radius']['result'])}; "
                f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
                f"verification clean")
     click.echo(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
@@ -240,15 +242,14 @@ def migrate(commit_map: str, purged: str | None, repo: str) -> None:
 @_exclusive
 def approve(workdir: str, approver: str, digest: str, key: str | None, expires: str | None) -> None:
     """Approve the force-push of the exact plan digest and the current rewritten tips."""
-    from sanitize.approval import ApprovalPolicy, approvers_of, judge
+    from sanitize.approval import ApprovalPolicy, approvers_of, describe_approval, judge
     from sanitize.approval import approve as do_approve
     from sanitize.workdir import Workdir
 
     wd = Workdir.open(workdir)
     a = do_approve(workdir, approver=approver, digest=digest, key=key,
                    expires=expires or str(wd.meta().get("approval_expires", "24h")))
-    click.echo(f"approved by {a.approver} ({'signed' if a.signature else 'unsigned'}) for plan {a.digest[:12]}… "
-               f"and {len(a.rewritten_tips)} rewritten refs, until {a.expires}")
+    click.echo(f"{describe_approval(workdir, a)}; until {a.expires}")
     policy = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
     if policy is not None:
         click.echo(f"{len(approvers_of(judge(workdir, policy)))} distinct valid approver(s) now "

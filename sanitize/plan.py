@@ -442,24 +442,17 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
 
         fix = [x for x in _fix_in_code(repo, report, findings, by_sha) if x["path"] not in delete]
 
-        # What will change: commits whose tree holds a purged path or blob, or whose message holds a value.
-        bad_blobs = {f.blob for f in value_findings if f.blob}
-        seeds = {c.commit for c in all_changes if c.path in delete or c.blob in bad_blobs}
-        seeds |= {m["object"] for m in messages if m["object"] in history.parents}
-        changed = history.descendants_closure(seeds)
-        refs_changing = {}
-        per_tip = history.changes_per_tip({r: peeled.get(s, "") for r, s in sorted(report.refs.items())}, changed)
-        for ref, sha in sorted(report.refs.items()):
-            n = per_tip[ref][0]
-            tag_msg = any(m["object"] == sha for m in messages)
-            if n or tag_msg:
-                refs_changing[ref] = n
+        # What will change, and why: the same computation the rewrite exports and checks against.
+        from sanitize.blast_radius import compute as blast_radius
+
+        radius = blast_radius(repo, report.refs, list(delete),
+                              [by_sha[sha].reveal().encode("utf-8", "surrogateescape") for sha in sorted(by_sha)],
+                              all_changes=all_changes, history=history)
         summary = {
             "findings": len(report.findings), "findings_planned": len(findings),
             "dropped_findings": sorted(drop), "kept_paths": sorted(keep),
             "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),
-            "fix_in_code": len(fix), "commits_total": len(history.order), "commits_changing": len(changed),
-            "refs_changing": refs_changing, "refs_total": len(report.refs),
+            "fix_in_code": len(fix), **radius.summary(),
             "short_values": sum(1 for r in replace if r["short"]),
         }
 

@@ -181,7 +181,9 @@ class Runner:
 
         rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file)
         detail = self.wd.stage("rewrite")
-        return f"{len(detail.get('first_changed', {}))} refs rewritten; rescan clean"
+        from sanitize.blast_radius import describe, record_summary
+
+        return f"rewrote {describe(record_summary(detail))}; rescan clean"
 
     def _notify(self) -> str:
         from sanitize.notify import notify
