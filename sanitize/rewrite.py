@@ -589,14 +589,11 @@ def _refile_notes(wd: Workdir) -> list[str]:
 
 
 def _expire_and_gc(mirror: Path) -> None:
-    """Drop the old history's objects. gc is idempotent: one failed repack (seen rarely on a loaded
-    machine: "bad revision 'pack …'") is retried once before giving up."""
+    """Drop the old history's objects (filter-repo's --refs mode leaves that to us)."""
     git.run(["reflog", "expire", "--expire=now", "--all"], cwd=mirror)
-    for attempt in range(3):
-        proc = git.run(["gc", "--quiet", "--prune=now"], cwd=mirror, check=False)
-        if proc.returncode == 0:
-            return
-        time.sleep(1 + attempt)
+    proc = git.run(["gc", "--quiet", "--prune=now"], cwd=mirror, check=False)
+    if proc.returncode == 0:
+        return
     lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
     raise GitError(f"git gc failed in {mirror}: {' / '.join(lines[-3:]) or proc.returncode}")
 
