@@ -39,6 +39,8 @@ class Finding:
     secret_sha256: str
     preview: str
     refs: tuple[str, ...] = ()
+    context: str = ""  # where it lives: source, test, docs, example, vendored, generated (scan/context.py)
+    confidence: str = ""  # high, medium or low (scan/context.py)
 
     @property
     def id(self) -> str:
@@ -51,6 +53,9 @@ class Finding:
         """The documented JSON object, plus ``id``."""
         d = asdict(self)
         d["refs"] = list(self.refs)
+        for optional in ("context", "confidence"):  # written only when set: older readers never see them
+            if not d[optional]:
+                del d[optional]
         d["id"] = self.id
         return d
 
@@ -77,6 +82,8 @@ class Finding:
                 secret_sha256=sha,
                 preview=str(d.get("preview", ""))[:5],
                 refs=tuple(str(r) for r in d.get("refs", [])),
+                context=str(d.get("context") or ""),
+                confidence=str(d.get("confidence") or ""),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"malformed finding: {exc}") from exc

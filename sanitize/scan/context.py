@@ -1,0 +1,133 @@
+"""Where a finding lives and how sure we are, so a reviewer decides fast.
+
+``context`` says what kind of file holds the finding, from its path alone:
+``source`` (code, config and data: the default), ``test``, ``docs``,
+``example`` (examples, samples, demos, fixtures), ``vendored`` (third-party
+code committed with the project: ``vendor/``, ``node_modules/``, a committed
+virtualenv) or ``generated`` (minified bundles, build output, lock files).
+
+``confidence`` comes from the rule family first: a provider-format token, a
+private key, a credential file or a connection-string password has a shape
+nothing else has (``high``). A generic assignment (``SECRET_KEY = "…"``,
+``password: …``) is ``medium`` when its value looks machine-generated and
+``low`` when it reads like a chosen word, and ``low`` in tests, docs and
+vendored code whatever it holds: there such values are fixtures, illustrations
+and other people's defaults far more often than leaks. The plan's default
+(:mod:`sanitize.plan`) holds back only low-confidence findings outside source.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Literal
+
+Context = Literal["source", "test", "docs", "example", "vendored", "generated"]
+Confidence = Literal["high", "medium", "low"]
+CONTEXTS: tuple[Context, ...] = ("source", "test", "docs", "example", "vendored", "generated")
+CONFIDENCES: tuple[Confidence, ...] = ("high", "medium", "low")
+
+#: Contexts whose low-confidence findings the default plan lists for review instead of rewriting.
+REVIEW_CONTEXTS: frozenset[str] = frozenset({"test", "docs", "example", "vendored"})
+
+#: Rule families that match a generic name = value shape rather than a format of their own.
+GENERIC_FAMILIES: frozenset[str] = frozenset({"default", "keyword", "generic"})
+
+# Directory names, compared case-insensitively against every directory of the path.
+_VENDORED_DIRS = frozenset({
+    "vendor", "vendors", "vendored", "_vendor", "node_modules", "bower_components", "jspm_packages",
+    "third_party", "third-party", "thirdparty", "3rdparty", "site-packages", "dist-packages", "venv", ".venv",
+    "virtualenv", ".virtualenv", ".tox", ".nox", "pods", "carthage", ".bundle", "external_libs",
+})
+_GENERATED_DIRS = frozenset({"dist", "build", "out", "target", ".next", ".nuxt", "__generated__", "generated",
+                             "coverage", "htmlcov", "_build", ".cache"})
+_TEST_DIRS = frozenset({"test", "tests", "testing", "testsuite", "testsuites", "__tests__", "__test__", "spec",
+                        "specs", "testdata", "test_data", "test-data", "e2e", "t"})
+_EXAMPLE_DIRS = frozenset({"example", "examples", "sample", "samples", "demo", "demos", "fixture", "fixtures",
+                           "__fixtures__", "__mocks__", "mocks", "tutorial", "tutorials", "quickstart"})
+_DOCS_DIRS = frozenset({"doc", "docs", "documentation", "man", "manual", "wiki", "website"})
+
+_GENERATED_FILES = re.compile(
+    r"(?i)(?:\.min\.(?:js|css|mjs)|\.(?:js|css)\.map|[-.]bundle\.js|\.pb\.go|_pb2(?:_grpc)?\.py|\.g\.dart|"
+    r"\.generated\.\w+|\.designer\.cs)$|"
+    r"^(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|pipfile\.lock|"
+    r"cargo\.lock|gemfile\.lock|composer\.lock|go\.sum|pdm\.lock|uv\.lock|flake\.lock|mix\.lock|"
+    r"packages\.lock\.json|podfile\.lock)$")
+_TEST_FILES = re.compile(
+    r"(?i)^(?:test_.+\.py|.+_tests?\.py|conftest\.py|.+_test\.(?:go|rb|exs?|dart|c|cc|cpp|rs)|"
+    r".+\.(?:test|spec)\.[cm]?[jt]sx?|.+_spec\.rb|.+(?:Test|Tests|Spec|IT)\.(?:java|kt|scala|groovy|cs|swift|php))$")
+_EXAMPLE_FILES = re.compile(r"(?i)^(?:example|sample|demo)s?(?:[._-].*)?$|[._-](?:example|sample|dist|template)$")
+_DOCS_FILES = re.compile(
+    r"(?i)\.(?:md|markdown|mdx|rst|adoc|asciidoc|txt|rdoc|pod|tex)$|"
+    r"^(?:readme|changelog|changes|history|contributing|authors|news)(?:\.\w+)?$")
+_DOCS_KEEP_AS_SOURCE = re.compile(r"(?i)^(?:requirements.*|constraints.*|robots|license|copying)\.txt$")
+
+
+def classify(path: str | None) -> Context:
+    """The context of a file at ``path`` (a commit or tag message counts as ``source``).
+
+    The first that applies wins: vendored (third-party code inside any tree,
+    even a committed virtualenv under ``examples/``), generated, test, example,
+    docs; anything else is source, config or data.
+    """
+    if not path:
+        return "source"
+    parts = path.replace("\\", "/").strip("/").split("/")
+    dirs = [d.lower() for d in parts[:-1]]
+    name = parts[-1]
+    if any(d in _VENDORED_DIRS or d.endswith((".dist-info", ".egg-info")) for d in dirs):
+        return "vendored"
+    if _GENERATED_FILES.search(name) or any(d in _GENERATED_DIRS for d in dirs):
+        return "generated"
+    if _TEST_FILES.match(name) or any(d in _TEST_DIRS for d in dirs):
+        return "test"
+    if _EXAMPLE_FILES.search(name) or any(d in _EXAMPLE_DIRS for d in dirs):
+        return "example"
+    if (_DOCS_FILES.search(name) and not _DOCS_KEEP_AS_SOURCE.match(name)) or any(d in _DOCS_DIRS for d in dirs):
+        return "docs"
+    return "source"
+
+
+def family(rule: str) -> str:
+    """``keyword.secret`` → ``keyword``."""
+    return rule.split(".", 1)[0]
+
+
+def is_generic(rule: str) -> bool:
+    """Whether ``rule`` matches a generic assignment shape (not a format of its own)."""
+    return family(rule) in GENERIC_FAMILIES
+
+
+def confidence(rule: str, context: str, *, generated_value: bool) -> Confidence:
+    """How likely a finding of ``rule`` in ``context`` is a live credential (see the module docstring).
+
+    ``generated_value``: whether the value looks machine-generated (:func:`looks_generated`).
+    """
+    if not is_generic(rule):
+        return "high"
+    if context in ("test", "docs", "vendored"):
+        return "low"
+    return "medium" if generated_value else "low"
+
+
+_WORDY = re.compile(r"^[A-Za-z]+(?:[ _.:/+-]+[A-Za-z]+)*[ _.:/+-]*\d{0,4}[!.?]?$")
+
+
+def looks_generated(value: str) -> bool:
+    """A value a machine made (a random hex or base64 key), not a word or phrase a person typed.
+
+    At least 16 characters, not words with separators (``my-dev-key``, ``test key 1``),
+    and a Shannon entropy of at least 3 bits per character (a 32-hex-digit key has about 3.7).
+    """
+    v = value.strip()
+    if len(v) < 16 or _WORDY.match(v):
+        return False
+    counts = Counter(v)
+    entropy = -sum(n / len(v) * math.log2(n / len(v)) for n in counts.values())
+    return entropy >= 3.0
+
+
+def held_for_review(context: str, conf: str) -> bool:
+    """Whether the plan's default leaves this finding out (listed for review, ``--include`` brings it in)."""
+    return conf == "low" and context in REVIEW_CONTEXTS
