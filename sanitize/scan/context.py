@@ -18,10 +18,13 @@ and other people's defaults far more often than leaks. The plan's default
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from typing import Literal
+
+from sanitize.scan.rules import looks_generated
+
+__all__ = ["CONFIDENCES", "CONTEXTS", "REVIEW_CONTEXTS", "classify", "confidence", "held_for_review", "is_generic",
+           "looks_generated"]
 
 Context = Literal["source", "test", "docs", "example", "vendored", "generated"]
 Confidence = Literal["high", "medium", "low"]
@@ -45,8 +48,8 @@ _GENERATED_DIRS = frozenset({"dist", "build", "out", "target", ".next", ".nuxt",
 _TEST_DIRS = frozenset({"test", "tests", "testing", "testsuite", "testsuites", "__tests__", "__test__", "spec",
                         "specs", "testdata", "test_data", "test-data", "e2e", "t"})
 _EXAMPLE_DIRS = frozenset({"example", "examples", "sample", "samples", "demo", "demos", "fixture", "fixtures",
-                           "__fixtures__", "__mocks__", "mocks", "tutorial", "tutorials", "quickstart"})
-_DOCS_DIRS = frozenset({"doc", "docs", "documentation", "man", "manual", "wiki", "website"})
+                           "__fixtures__", "__mocks__", "mocks", "quickstart"})
+_DOCS_DIRS = frozenset({"doc", "docs", "documentation", "man", "manual", "wiki", "website", "tutorial", "tutorials"})
 
 _GENERATED_FILES = re.compile(
     r"(?i)(?:\.min\.(?:js|css|mjs)|\.(?:js|css)\.map|[-.]bundle\.js|\.pb\.go|_pb2(?:_grpc)?\.py|\.g\.dart|"
@@ -68,8 +71,8 @@ def classify(path: str | None) -> Context:
     """The context of a file at ``path`` (a commit or tag message counts as ``source``).
 
     The first that applies wins: vendored (third-party code inside any tree,
-    even a committed virtualenv under ``examples/``), generated, test, example,
-    docs; anything else is source, config or data.
+    even a committed virtualenv under ``examples/``), generated, test, a docs
+    directory, example, a documentation file; anything else is source, config or data.
     """
     if not path:
         return "source"
@@ -82,9 +85,11 @@ def classify(path: str | None) -> Context:
         return "generated"
     if _TEST_FILES.match(name) or any(d in _TEST_DIRS for d in dirs):
         return "test"
+    if any(d in _DOCS_DIRS for d in dirs):
+        return "docs"
     if _EXAMPLE_FILES.search(name) or any(d in _EXAMPLE_DIRS for d in dirs):
         return "example"
-    if (_DOCS_FILES.search(name) and not _DOCS_KEEP_AS_SOURCE.match(name)) or any(d in _DOCS_DIRS for d in dirs):
+    if _DOCS_FILES.search(name) and not _DOCS_KEEP_AS_SOURCE.match(name):
         return "docs"
     return "source"
 
@@ -109,23 +114,6 @@ def confidence(rule: str, context: str, *, generated_value: bool) -> Confidence:
     if context in ("test", "docs", "vendored"):
         return "low"
     return "medium" if generated_value else "low"
-
-
-_WORDY = re.compile(r"^[A-Za-z]+(?:[ _.:/+-]+[A-Za-z]+)*[ _.:/+-]*\d{0,4}[!.?]?$")
-
-
-def looks_generated(value: str) -> bool:
-    """A value a machine made (a random hex or base64 key), not a word or phrase a person typed.
-
-    At least 16 characters, not words with separators (``my-dev-key``, ``test key 1``),
-    and a Shannon entropy of at least 3 bits per character (a 32-hex-digit key has about 3.7).
-    """
-    v = value.strip()
-    if len(v) < 16 or _WORDY.match(v):
-        return False
-    counts = Counter(v)
-    entropy = -sum(n / len(v) * math.log2(n / len(v)) for n in counts.values())
-    return entropy >= 3.0
 
 
 def held_for_review(context: str, conf: str) -> bool:
