@@ -23,8 +23,8 @@ from typing import Literal
 
 from sanitize.scan.rules import looks_generated
 
-__all__ = ["CONFIDENCES", "CONTEXTS", "REVIEW_CONTEXTS", "classify", "confidence", "held_for_review", "is_generic",
-           "looks_generated"]
+__all__ = ["CONFIDENCES", "CONTEXTS", "REVIEW_CONTEXTS", "classify", "confidence", "docstring_spans",
+           "has_docstrings", "held_for_review", "is_generic", "looks_generated", "only_in_spans"]
 
 Context = Literal["source", "test", "docs", "example", "vendored", "generated"]
 Confidence = Literal["high", "medium", "low"]
@@ -119,3 +119,46 @@ def confidence(rule: str, context: str, *, generated_value: bool) -> Confidence:
 def held_for_review(context: str, conf: str) -> bool:
     """Whether the plan's default leaves this finding out (listed for review, ``--include`` brings it in)."""
     return conf == "low" and context in REVIEW_CONTEXTS
+
+
+_TRIPLE = re.compile(rb"\"\"\"|'''")
+_STATEMENT_START = re.compile(rb"(?:^|\n)[ \t]*[rRuUbB]{0,2}$")
+
+
+def has_docstrings(path: str) -> bool:
+    """Whether files at ``path`` are Python, whose docstrings hold documentation."""
+    return path.lower().endswith((".py", ".pyi", ".pyw"))
+
+
+def docstring_spans(data: bytes) -> list[tuple[int, int]]:
+    """Byte ranges of triple-quoted strings that stand as a statement of their own (docstrings).
+
+    A triple-quoted string assigned or passed somewhere (``CONFIG = \"\"\"…\"\"\"``) is data, not
+    documentation: it may be a config template holding a real value, so it is left out.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while True:
+        m = _TRIPLE.search(data, pos)
+        if m is None:
+            return spans
+        end = data.find(m.group(0), m.end())
+        if end < 0:
+            return spans
+        head = data[max(0, m.start() - 200):m.start()]
+        if _STATEMENT_START.search(head):
+            spans.append((m.end(), end))
+        pos = end + 3
+
+
+def only_in_spans(data: bytes, value: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether every occurrence of ``value`` in ``data`` lies inside one of ``spans``."""
+    needle = value.encode("utf-8", "surrogateescape")
+    at = data.find(needle)
+    if at < 0:
+        return False
+    while at >= 0:
+        if not any(s <= at and at + len(needle) <= e for s, e in spans):
+            return False
+        at = data.find(needle, at + 1)
+    return True

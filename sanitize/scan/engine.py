@@ -53,6 +53,7 @@ class _ChunkResult:
     blob_hits: dict[str, list[Hit]] = field(default_factory=dict)  # blob oid -> hits
     message_hits: dict[str, tuple[str, list[Hit]]] = field(default_factory=dict)  # oid -> (type, hits)
     generated: dict[str, set[str]] = field(default_factory=dict)  # blob oid -> sha256s of machine-made values
+    documented: dict[str, set[str]] = field(default_factory=dict)  # blob oid -> sha256s seen only in docstrings
     blobs: int = 0
     bytes: int = 0
     commits: int = 0
@@ -195,6 +196,7 @@ def _merge(into: _ChunkResult, part: _ChunkResult) -> None:
     into.blob_hits.update(part.blob_hits)
     into.message_hits.update(part.message_hits)
     into.generated.update(part.generated)
+    into.documented.update(part.documented)
     into.blobs += part.blobs
     into.bytes += part.bytes
     into.commits += part.commits
@@ -214,9 +216,11 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
             hits = detector.scan_blob(data, paths.get(oid, ""))
             if hits:
                 result.blob_hits[oid] = hits
-                strong = _generated_values(detector, data, paths.get(oid, ""), hits)
+                strong, documented = _value_traits(detector, data, paths.get(oid, ""), hits)
                 if strong:
                     result.generated[oid] = strong
+                if documented:
+                    result.documented[oid] = documented
         elif obj_type in ("commit", "tag"):
             if obj_type == "commit":
                 result.commits += 1
@@ -234,17 +238,27 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
     return result
 
 
-def _generated_values(detector: Detector, data: bytes, path: str, hits: list[Hit]) -> set[str]:
-    """sha256s of the generic-rule values in this blob that look machine-made (for their confidence).
+def _value_traits(detector: Detector, data: bytes, path: str, hits: list[Hit]) -> tuple[set[str], set[str]]:
+    """sha256s of this blob's generic-rule values that look machine-made, and of those that only
+    occur inside Python docstrings (documentation kept in a source file: ``SECRET_KEY = 'dev'``).
 
     Hits carry no values, so the few blobs with generic findings are detected once more here,
-    in the worker, and only a hash leaves it.
+    in the worker, and only hashes leave it.
     """
-    wanted = {h.secret_sha256 for h in hits if h.kind == "content" and context.is_generic(h.rule)}
-    if not wanted:
-        return set()
+    generic = [h for h in hits if h.kind == "content" and context.is_generic(h.rule)]
+    if not generic:
+        return set(), set()
     values = detector.values(data, path)
-    return {sha for sha in wanted if sha in values and context.looks_generated(values[sha].reveal())}
+    strong = {h.secret_sha256 for h in generic
+              if h.secret_sha256 in values and context.looks_generated(values[h.secret_sha256].reveal())}
+    documented: set[str] = set()
+    if context.has_docstrings(path):
+        spans = context.docstring_spans(data)
+        for h in generic:
+            secret = values.get(h.secret_sha256)
+            if secret is not None and spans and context.only_in_spans(data, secret.reveal(), spans):
+                documented.add(h.secret_sha256)
+    return strong, documented
 
 
 def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, bytes]]:
@@ -306,12 +320,15 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
             path, commit = paths.get(blob, ""), ""
             places = ((path, commit),)
         strong = result.generated.get(blob, set())
+        documented = result.documented.get(blob, set())
         for h in hits:
             # A secret-bearing file is reported at every path it had (a moved key must go from each);
             # a content value is replaced wherever it is, so once is enough.
             for where, first in (places if h.kind == "path" else ((path, commit),)):
                 # A value is replaced wherever it is: it is as exposed as the most exposed path of its blob.
                 ctx = context.classify(where) if h.kind == "path" else _widest_context(places)
+                if ctx == "source" and h.secret_sha256 in documented:
+                    ctx = "docs"  # an example in a docstring is documentation, whatever the file
                 conf = context.confidence(h.rule, ctx, generated_value=h.secret_sha256 in strong)
                 findings.append(Finding(rule=h.rule, kind=h.kind, path=where or None,  # type: ignore[arg-type]
                                         blob=blob, commit=first or None, line=h.line, secret_sha256=h.secret_sha256,
