@@ -23,7 +23,7 @@ from typing import Literal
 
 from sanitize.scan.rules import looks_generated
 
-__all__ = ["CONFIDENCES", "CONTEXTS", "REVIEW_CONTEXTS", "classify", "confidence", "docstring_spans",
+__all__ = ["ALWAYS_LOW_CONTEXTS", "CONFIDENCES", "CONTEXTS", "REVIEW_CONTEXTS", "classify", "confidence", "docstring_spans",
            "has_docstrings", "held_for_review", "is_generic", "looks_generated", "only_in_spans"]
 
 Context = Literal["source", "test", "docs", "example", "vendored", "generated"]
@@ -33,6 +33,9 @@ CONFIDENCES: tuple[Confidence, ...] = ("high", "medium", "low")
 
 #: Contexts whose low-confidence findings the default plan lists for review instead of rewriting.
 REVIEW_CONTEXTS: frozenset[str] = frozenset({"test", "docs", "example", "vendored"})
+
+#: Contexts where a generic assignment is low-confidence whatever its value looks like.
+ALWAYS_LOW_CONTEXTS: frozenset[str] = frozenset({"test", "docs", "vendored"})
 
 #: Rule families that match a generic name = value shape rather than a format of their own.
 GENERIC_FAMILIES: frozenset[str] = frozenset({"default", "keyword", "generic"})
@@ -111,7 +114,7 @@ def confidence(rule: str, context: str, *, generated_value: bool) -> Confidence:
     """
     if not is_generic(rule):
         return "high"
-    if context in ("test", "docs", "vendored"):
+    if context in ALWAYS_LOW_CONTEXTS:
         return "low"
     return "medium" if generated_value else "low"
 

@@ -246,8 +246,8 @@ def _value_traits(detector: Detector, data: bytes, path: str, hits: list[Hit]) -
     in the worker, and only hashes leave it.
     """
     generic = [h for h in hits if h.kind == "content" and context.is_generic(h.rule)]
-    if not generic:
-        return set(), set()
+    if not generic or context.classify(path) in context.ALWAYS_LOW_CONTEXTS:
+        return set(), set()  # there a generic value is low-confidence whatever it looks like
     values = detector.values(data, path)
     strong = {h.secret_sha256 for h in generic
               if h.secret_sha256 in values and context.looks_generated(values[h.secret_sha256].reveal())}
