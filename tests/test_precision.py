@@ -266,3 +266,17 @@ def test_rewrite_removes_what_is_planned_and_leaves_what_is_held_back(repo: Repo
     text = git.run(["log", "--all", "-p", "--format="], cwd=mirror).stdout.decode()
     assert repo.gh not in text and repo.word["source"] not in text and repo.gen["shared"] not in text
     assert repo.word["docs"] in text and repo.word["test"] in text  # not silently rewritten
+
+
+def test_findings_files_without_context_get_the_same_default(repo: Repo, tmp_path: Path) -> None:
+    """A findings file from before the scan recorded context: the plan derives it the same way."""
+    findings = _scan(repo, tmp_path / "findings.json")
+    doc = json.loads(findings.read_text())
+    for f in doc["findings"]:
+        f.pop("context"), f.pop("confidence")
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(doc))
+    with_ctx = make_plan(str(findings), str(tmp_path / "a" / "plan.json"))
+    without = make_plan(str(bare), str(tmp_path / "b" / "plan.json"))
+    assert without.planned_sha256s == with_ctx.planned_sha256s
+    assert without.extra["held_back"] == with_ctx.extra["held_back"]
