@@ -172,6 +172,9 @@ def test_scan_records_context_and_confidence_on_every_finding(tmp_path: Path) ->
     assert "[content, test, high]" in text and "[content, vendored, low]" in text
     md = render(report, "markdown")
     assert "Distinct secrets by context/confidence:" in md and "test, high" in md
+    sarif = json.loads(render(report, "sarif"))
+    props = [r["properties"] for r in sarif["runs"][0]["results"]]
+    assert {(p["context"], p["confidence"]) for p in props} >= {("test", "high"), ("vendored", "low")}
 
 
 def test_findings_without_context_keep_the_v1_shape() -> None:
