@@ -280,3 +280,13 @@ def test_findings_files_without_context_get_the_same_default(repo: Repo, tmp_pat
     without = make_plan(str(bare), str(tmp_path / "b" / "plan.json"))
     assert without.planned_sha256s == with_ctx.planned_sha256s
     assert without.extra["held_back"] == with_ctx.extra["held_back"]
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://scott:tiger@localhost/test",
+    "amqp://guest:guest@localhost:5672//",
+    "postgres://postgres:postgres@127.0.0.1:5432/app",
+    "redis://[[username]:[password]]@localhost:6379/0",
+])
+def test_no_stock_documentation_login_in_a_dsn(detector: Detector, url: str) -> None:
+    assert found(detector, "lib/engine.py", f'engine = create_engine("{url}")\n') == set()

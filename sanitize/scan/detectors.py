@@ -288,6 +288,8 @@ def _plugin_matches(rule: PluginRule, data: bytes, spans: list[tuple[int, int]],
                 valid = getattr(rule.plugin, "is_formally_valid", None)
                 if valid is not None and not valid(value):
                     continue
+                if line[m.start():m.start(group)].endswith(f"/{value}:"):
+                    continue  # scheme://postgres:postgres@: a stock development login (user == password)
                 if _plugin_accepts(value, line, path):
                     yield rule.id, data.count(b"\n", 0, ls) + 1, value
 

@@ -37,6 +37,7 @@ PLACEHOLDERS = frozenset({
     "none", "nil", "undefined", "true", "false", "test", "testing", "admin", "root", "user", "username", "foo",
     "bar", "foobar", "xxx", "todo", "fixme", "hunter2", "letmein", "mysecret", "mypassword", "secretkey",
     "your_password", "yourpassword", "s3cr3t", "p@ssw0rd", "password123", "bearer",
+    "tiger", "guest",  # scott:tiger and guest:guest, the stock credentials of database and broker docs
 })
 _PLACEHOLDER_PARTS = ("example", "your-", "your_", "yourpass", "yoursecret", "yourtoken", "replace_me", "replace-me",
                       "insert_", "insert-", "dummy", "placeholder", "redacted", "xxxxx", "*****",
@@ -219,6 +220,9 @@ class ContentRule:
         """Whether a match is a secret (not a placeholder, not a non-credential variable)."""
         if len(value) < self.min_len or (self.reject and re.search(self.reject, value)):
             return False
+        user = match.groupdict().get("user")
+        if user is not None and user.decode("utf-8", "replace") == value:
+            return False  # postgres://postgres:postgres@…: a stock development login, not a secret
         if self.name_check:
             raw_name = match.groupdict().get("name")
             name = raw_name.decode("utf-8", "replace") if raw_name is not None else ""
