@@ -52,7 +52,7 @@ _TEST_DIRS = frozenset({"test", "tests", "testing", "testsuite", "testsuites", "
                         "specs", "testdata", "test_data", "test-data", "e2e", "t"})
 _EXAMPLE_DIRS = frozenset({"example", "examples", "sample", "samples", "demo", "demos", "fixture", "fixtures",
                            "__fixtures__", "__mocks__", "mocks", "quickstart"})
-_DOCS_DIRS = frozenset({"doc", "docs", "documentation", "man", "manual", "wiki", "website", "tutorial", "tutorials"})
+_DOCS_DIRS = frozenset({"doc", "docs", "documentation", "man", "manual", "wiki", "tutorial", "tutorials"})
 
 _GENERATED_FILES = re.compile(
     r"(?i)(?:\.min\.(?:js|css|mjs)|\.(?:js|css)\.map|[-.]bundle\.js|\.pb\.go|_pb2(?:_grpc)?\.py|\.g\.dart|"
