@@ -290,3 +290,12 @@ def test_findings_files_without_context_get_the_same_default(repo: Repo, tmp_pat
 ])
 def test_no_stock_documentation_login_in_a_dsn(detector: Detector, url: str) -> None:
     assert found(detector, "lib/engine.py", f'engine = create_engine("{url}")\n') == set()
+
+
+def test_a_random_value_under_a_bare_token_name_is_reported(detector: Detector) -> None:
+    """Random mixed-case letters are not words, and a random dotted token is not a variable reference."""
+    rng = random.Random(6)
+    letters = "".join(rng.choice(string.ascii_letters) for _ in range(34))
+    dotted = f"{generated(rng, 14)}.{generated(rng, 8)}.{generated(rng, 40)}"
+    text = f'TOKEN = "xy_{letters}"\ntoken = "{dotted}"\n'
+    assert found(detector, "app/hub.py", text) == {sha256_hex(f"xy_{letters}"), sha256_hex(dotted)}

@@ -98,8 +98,9 @@ def is_reference(value: str) -> bool:
     v = value.strip()
     if _WIN_ENV.match(v) or (_ENV_NAME.match(v) and is_secretish_name(v)):
         return True
-    # A dotted path of identifiers (not a domain or a version): every part starts with a letter or _.
-    return bool(_DOTTED_REF.match(v)) and not re.search(r"\.(?:com|org|net|io|dev|local|internal)$", v, re.I)
+    # A dotted path of identifiers written by a person (not a domain, not a random dotted token).
+    return (bool(_DOTTED_REF.match(v)) and not looks_generated(v)
+            and not re.search(r"\.(?:com|org|net|io|dev|local|internal)$", v, re.I))
 
 
 _CREDENTIAL_WORD = re.compile(r"(?i)\b(?:password|passwort|passphrase|passwd|secret|token|pin|api key|login)\b")
@@ -247,7 +248,16 @@ def _in_tuple_target(match: re.Match[bytes]) -> bool:
 
 _TUPLE_HEAD = re.compile(rb"^[ \t]*(?:[A-Za-z_][\w.]*[ \t]*,[ \t]*)+$")
 
-_WORDY = re.compile(r"^[A-Za-z]+(?:[ _.:/+-]+[A-Za-z]+)*[ _.:/+-]*\d{0,4}[!.?]?$")
+# One word as people write them: lower, Capitalized, UPPER or camelCase humps, maybe a short number after.
+_WORD = re.compile(r"^(?:(?:[a-z]+|[A-Z][a-z]*|[A-Z]+|[A-Z]?[a-z]+(?:[A-Z][a-z]+)+)\d{0,4}|\d{1,4})$")
+_SEPARATORS = re.compile(r"[ _.:/+\-]+")
+
+
+def is_wordy(value: str) -> bool:
+    """Words with separators (``my-dev-key``, ``tokenType``, ``begin of statement block``), not random
+    letters: a random mixed-case string always has a hump no person writes (``fFjkBYcf``)."""
+    parts = [p for p in _SEPARATORS.split(value.strip().rstrip("!.?")) if p]
+    return bool(parts) and all(_WORD.match(p) for p in parts)
 
 
 def looks_generated(value: str) -> bool:
@@ -257,7 +267,7 @@ def looks_generated(value: str) -> bool:
     and a Shannon entropy of at least 3 bits per character (a 32-hex-digit key has about 3.7).
     """
     v = value.strip()
-    if len(v) < 16 or _WORDY.match(v):
+    if len(v) < 16 or is_wordy(v):
         return False
     counts = Counter(v)
     entropy = -sum(n / len(v) * math.log2(n / len(v)) for n in counts.values())
