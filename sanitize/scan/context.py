@@ -23,8 +23,8 @@ from typing import Literal
 
 from sanitize.scan.rules import looks_generated
 
-__all__ = ["ALWAYS_LOW_CONTEXTS", "CONFIDENCES", "CONTEXTS", "REVIEW_CONTEXTS", "classify", "confidence", "docstring_spans",
-           "has_docstrings", "held_for_review", "is_generic", "looks_generated", "only_in_spans"]
+__all__ = ["ALWAYS_LOW_CONTEXTS", "CONFIDENCES", "CONTEXTS", "REVIEW_CONTEXTS", "classify", "confidence",
+           "docstring_spans", "has_docstrings", "held_for_review", "is_generic", "looks_generated", "only_in_spans"]
 
 Context = Literal["source", "test", "docs", "example", "vendored", "generated"]
 Confidence = Literal["high", "medium", "low"]
