@@ -12,8 +12,13 @@ nothing else has (``high``). A generic assignment (``SECRET_KEY = "…"``,
 ``password: …``) is ``medium`` when its value looks machine-generated and
 ``low`` when it reads like a chosen word, and ``low`` in tests, docs and
 vendored code whatever it holds: there such values are fixtures, illustrations
-and other people's defaults far more often than leaks. The plan's default
-(:mod:`sanitize.plan`) holds back only low-confidence findings outside source.
+and other people's defaults far more often than leaks. An example inside a
+Python docstring counts as ``docs`` (the scan checks where the value sits).
+The plan's default (:mod:`sanitize.plan`) holds back only low-confidence
+findings in tests, docs, examples and vendored code.
+
+A new rule family that matches a generic ``name = value`` shape must be added
+to :data:`GENERIC_FAMILIES`; any other family is treated as a format of its own.
 """
 
 from __future__ import annotations
