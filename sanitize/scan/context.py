@@ -24,6 +24,7 @@ to :data:`GENERIC_FAMILIES`; any other family is treated as a format of its own.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 from sanitize.scan.rules import looks_generated
@@ -75,6 +76,7 @@ _DOCS_FILES = re.compile(
 _DOCS_KEEP_AS_SOURCE = re.compile(r"(?i)^(?:requirements.*|constraints.*|robots|license|copying)\.txt$")
 
 
+@lru_cache(maxsize=65536)  # a pure function of the path; a history repeats the same paths thousands of times
 def classify(path: str | None) -> Context:
     """The context of a file at ``path`` (a commit or tag message counts as ``source``).
 
