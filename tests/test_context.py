@@ -177,9 +177,9 @@ def test_scan_records_context_and_confidence_on_every_finding(tmp_path: Path) ->
     assert {(p["context"], p["confidence"]) for p in props} >= {("test", "high"), ("vendored", "low")}
 
 
-def test_findings_without_context_keep_the_v1_shape() -> None:
+def test_findings_without_context_omit_the_fields() -> None:
     f = Finding("dsn.password", "content", "a.yml", "b" * 40, "c" * 40, 1, "d" * 64, "ab…")
-    d = f.to_dict()
+    d = f.to_dict(0)
     assert "context" not in d and "confidence" not in d
-    g = Finding.from_dict({**d, "context": "test", "confidence": "low"})
+    g = Finding.from_dict({**d, "context": "test", "confidence": "low"}, [()])
     assert (g.context, g.confidence) == ("test", "low") and g.id == f.id  # the id does not depend on them

@@ -223,6 +223,7 @@ def test_include_brings_a_held_back_value_into_the_plan(repo: Repo, tmp_path: Pa
     findings = _scan(repo, tmp_path / "findings.json")
     default = make_plan(str(findings), str(tmp_path / "a" / "plan.json"))
     target = next(h for h in default.extra["held_back"] if h["contexts"] == ["docs"])
+    (tmp_path / "b").mkdir()
     proc = _cli("plan", str(findings), "-o", str(tmp_path / "b" / "plan.json"), *target["include"].split())
     assert proc.returncode == 0, proc.stderr
     included = load_plan(tmp_path / "b" / "plan.json")
@@ -237,6 +238,7 @@ def test_include_of_an_unknown_or_planned_finding_is_one_line_and_exit_2(repo: R
     findings = _scan(repo, tmp_path / "findings.json")
     report = json.loads(findings.read_text())
     planned_id = next(f["id"] for f in report["findings"] if f["secret_sha256"] == repo.sha(repo.gh))
+    (tmp_path / "x").mkdir()
     for bad in ("0123456789abcdef", planned_id):
         proc = _cli("plan", str(findings), "-o", str(tmp_path / "x" / "plan.json"), "--include", bad)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
