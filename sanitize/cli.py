@@ -126,11 +126,14 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
               help="Do not delete PATH from history (repeatable); values in it are still replaced.")
 @click.option("--drop", "drop_findings", multiple=True, metavar="FINDING_ID",
               help="Leave out a finding judged a false positive (repeatable).")
+@click.option("--include", "include_findings", multiple=True, metavar="FINDING_ID",
+              help="Purge a finding the default holds back (a low-confidence value in a test, doc, example or "
+                   "vendored file; plan.md lists them with this option). Repeatable.")
 @click.option("--rules", "rules_file", default=None, type=click.Path(dir_okay=False),
               help="Rules file the scan used (recorded in the plan; the rewrite rescans with it).")
 @_guard
 def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findings: tuple[str, ...],
-         rules_file: str | None) -> None:
+         include_findings: tuple[str, ...], rules_file: str | None) -> None:
     """Turn FINDINGS into a reviewable plan: paths to delete, values to replace, messages to reword."""
     from pathlib import Path
 
@@ -148,12 +151,16 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
     if not Path(out).resolve().parent.is_dir():
         raise UsageError(f"-o {out}: the directory {Path(out).resolve().parent} does not exist")
 
-    p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings, rules_file=rules_file)
+    p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings,
+                  include_findings=include_findings, rules_file=rules_file)
     s = p.summary
     click.echo(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
     click.echo(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
                f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s)")
     click.echo(f"  will change: {describe(s)}")
+    if s.get("held_back_values"):
+        click.echo(f"  {s['held_back_values']} low-confidence value(s) in tests/docs/examples/vendored code held "
+                   f"back, not rewritten: review them in {p.markdown_path} (--include FINDING_ID to purge one)")
 
 
 @cli.command()

@@ -49,6 +49,8 @@ class Finding:
     secret_sha256: str
     preview: str
     refs: tuple[str, ...] = ()
+    context: str = ""  # where it lives: source, test, docs, example, vendored, generated (scan/context.py)
+    confidence: str = ""  # high, medium or low (scan/context.py)
 
     @property
     def id(self) -> str:
@@ -60,9 +62,15 @@ class Finding:
     def to_dict(self, ref_set: int) -> dict[str, Any]:
         """The documented JSON object, plus ``id``; ``ref_set`` indexes the document's ``ref_sets``."""
         # Written out by hand: dataclasses.asdict deep-copies and was most of the render time.
-        return {"rule": self.rule, "kind": self.kind, "path": self.path, "blob": self.blob, "commit": self.commit,
-                "line": self.line, "secret_sha256": self.secret_sha256, "preview": self.preview,
-                "ref_set": ref_set, "id": self.id}
+        d: dict[str, Any] = {"rule": self.rule, "kind": self.kind, "path": self.path, "blob": self.blob,
+                             "commit": self.commit, "line": self.line, "secret_sha256": self.secret_sha256,
+                             "preview": self.preview, "ref_set": ref_set}
+        if self.context:  # written only when set (scan/context.py)
+            d["context"] = self.context
+        if self.confidence:
+            d["confidence"] = self.confidence
+        d["id"] = self.id
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], ref_sets: Sequence[tuple[str, ...]] = ()) -> Finding:
@@ -94,6 +102,8 @@ class Finding:
                 secret_sha256=sha,
                 preview=str(d.get("preview", ""))[:5],
                 refs=refs,
+                context=str(d.get("context") or ""),
+                confidence=str(d.get("confidence") or ""),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"malformed finding: {exc}") from exc
