@@ -348,7 +348,8 @@ def _unproven_why(s: SecretConfig, mode: str) -> str:
 
 def _state_of(s: SecretConfig, mode: str, result: RotationResult, outcome: SecretOutcome) -> None:
     if result.leak is not None and result.leak.leaked_rejected:
-        outcome.state, outcome.proof = PROVEN_DEAD, result.leak.detail or "the target refused the leaked value"
+        outcome.state = result.leak.state or PROVEN_DEAD
+        outcome.proof = result.leak.detail or "the target refused the leaked value"
         if result.leak.sessions_terminated:
             outcome.proof += f"; {result.leak.sessions_terminated} session(s) opened before the change ended"
     else:

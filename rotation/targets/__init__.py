@@ -50,4 +50,5 @@ TARGETS: dict[str, TargetFactory] = {
     "vault_db": lazy("rotation.targets.vault_db", "VaultDbTarget"),
     "mysql": lazy("rotation.targets.mysql", "MysqlTarget"),
     "redis": lazy("rotation.targets.redis", "RedisTarget"),
+    "aws_iam": lazy("rotation.targets.aws_iam", "AwsIamTarget"),
 }
