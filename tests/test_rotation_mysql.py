@@ -95,6 +95,18 @@ def test_every_host_entry_of_the_user_is_rotated(vault, mariadb) -> None:
         assert cur.fetchall() == ()  # no entry keeps the leaked password
 
 
+def test_a_leaked_admin_dsn_rotates_itself(vault, mariadb) -> None:
+    """The leaked DSN is the admin's own: the target keeps working with the password it just set."""
+    leaked = mariadb.admin_dsn
+    vault.client.secrets.kv.v2.create_or_update_secret(path="shop/db", secret={"MYSQL_URL": leaked})
+    backend = VaultBackend(vault.url, Secret(vault.token))
+    ref = SecretRef(name="MYSQL_URL", path="shop/db", key="MYSQL_URL")
+    result = rotate_secret(backend, ref, GenerateSpec(), MysqlTarget(Secret(leaked)))
+    assert result.leak is not None and result.leak.leaked_rejected
+    new = backend.read_current(ref).value.reveal()
+    assert can_login(new, mariadb) and not can_login(leaked, mariadb)
+
+
 def test_rollback_restores_the_old_password_when_the_test_fails(vault, mariadb) -> None:
     password = fake(random.Random(2))
     leaked = mariadb.create_user("shop_app", password)

@@ -12,14 +12,16 @@ than the admin connection's id right after the change (connection ids only
 grow), then proves a fresh login with the leaked DSN is refused (error 1045)
 and the new one works.
 
-PyMySQL's error text can echo the user and host but not the password; errors
-here carry the user name and the MySQL error number only.
+When the admin DSN is the rotated account itself (a leaked root DSN), the
+admin connection follows the password this target set. PyMySQL's error text
+can echo the user and host but not the password; errors here carry the user
+name and the MySQL error number only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -143,6 +145,8 @@ class MysqlTarget(Target):
                 for host in hosts:
                     cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password.reveal()))
                     self._changed = True
+                    if user == self.admin.user:
+                        self.admin = replace(self.admin, password=password)  # our own login changed with it
                 cur.execute("SELECT CONNECTION_ID()")
                 row = cur.fetchone()
                 self._kill_below = int(row[0]) if row else None
