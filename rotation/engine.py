@@ -64,8 +64,9 @@ class SecretOutcome:
     """One credential's result.
 
     ``status`` is what this run did: ``rotated``, ``would rotate``, ``not due``,
-    ``skipped``, ``failed``, ``not rotated`` (the config cannot rotate this kind)
-    or ``not in config`` (an exposed finding no configured secret holds).
+    ``skipped``, ``failed``, ``not rotated`` (the config cannot rotate this kind),
+    ``not selected`` (exposed, but ``--only`` named others) or ``not in config``
+    (an exposed finding no configured secret holds).
     ``state`` is where the credential stands (:mod:`rotation.states`), set for
     everything rotated, failed or exposed; ``proof`` says what was proven,
     ``why`` why a ``rotated-unproven`` one could not be, ``action`` what the
@@ -130,7 +131,8 @@ class RotationSummary:
         parts = [f"{self.mode} rotation on {self.backend}" + (" (dry run)" if self.dry_run else "")]
         if self.exposed:
             parts.append("exposed in history: " + ", ".join(self.exposed))
-        for status in ("rotated", "would rotate", "not due", "skipped", "failed", "not rotated", "not in config"):
+        for status in ("rotated", "would rotate", "not due", "skipped", "failed", "not rotated", "not selected",
+                       "not in config"):
             names = self.named(status)
             if names:
                 parts.append(f"{status}: {', '.join(names)}")
@@ -204,9 +206,20 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
 
     finding_list: list[Any] = []
     hashes: set[str] = set()
+    other_matched: set[str] = set()  # exposed hashes held by configured secrets outside --only
+    unselected: list[str] = []  # those secrets: exposed and still live, but not asked for
     if findings is not None:
         hashes, finding_list = _load_findings(findings)
         exposed: list[SecretConfig] = []
+        for s in config.secrets:
+            if s not in selected:  # not rotated now, but what it holds is not "in no configured secret"
+                try:
+                    value = backend.read_current(s.ref).value
+                except SanitizeError:
+                    continue
+                if {exposure_hash(value), value.sha256} & hashes:
+                    other_matched.update({exposure_hash(value), value.sha256} & hashes)
+                    unselected.append(s.name)
         for s in selected:
             try:
                 value = backend.read_current(s.ref).value
@@ -267,9 +280,15 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         audit.append("rotation.secret", secret=s.name, backend=identity, mode=mode, steps=steps,
                      **_fields(outcome), **extra)
 
+    for name in unselected:
+        outcome = SecretOutcome(name=name, status="not selected", exposed=True, state=STILL_LIVE,
+                                reason="exposed in history; not rotated because --only named other secrets",
+                                action=f"run `git-sanitize rotate --only {name}` (with the same --findings)")
+        line(name, "match", "not selected", reason=outcome.reason)
+        summary.outcomes.append(outcome)
+        audit.append("rotation.secret", secret=name, backend=identity, mode=mode, **_fields(outcome))
     if finding_list:
-        _unconfigured(finding_list, set().union(*exposure.values()) if exposure else set(), acks, summary, line,
-                      audit, identity)
+        _unconfigured(finding_list, other_matched.union(*exposure.values()), acks, summary, line, audit, identity)
 
     audit.append("rotation.end", backend=identity, mode=mode, rotated=summary.rotated, failed=summary.failed,
                  skipped=summary.named("skipped"), not_due=summary.named("not due"), exposed=summary.exposed,

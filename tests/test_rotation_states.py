@@ -166,3 +166,23 @@ def test_every_kind_can_be_rotated_or_has_a_step() -> None:
     for kind in KINDS.values():
         assert kind.targets or kind.store_only or len(kind.action) > 40, kind.id
         assert "--ack X" in kind.instruction("X")
+
+
+def test_only_reports_the_other_exposed_secrets_as_still_live(vault, tmp_path: Path) -> None:
+    from rotation.config import parse_config
+    from rotation.engine import rotate
+    from sanitize.scan.report import Finding, ScanReport
+
+    rng = random.Random(5)
+    a, b = fake(rng, 40), fake(rng, 40)
+    vault.client.secrets.kv.v2.create_or_update_secret(path="app", secret={"A": a, "B": b})
+    doc = {"backend": {"type": "vault", "url": vault.url, "token_env": "VAULT_TOKEN"},
+           "audit_log": str(tmp_path / "audit.log"), "lock_dir": str(tmp_path / "locks"),
+           "secrets": [{"name": "A", "path": "app", "key": "A"}, {"name": "B", "path": "app", "key": "B"}]}
+    report = ScanReport(source="/repo", refs={}, findings=[Finding(
+        rule="default.jwt-secret", kind="content", path="auth.ts", blob="b" * 40, commit="c" * 40, line=1,
+        secret_sha256=Secret(v).sha256, preview="…", refs=["refs/heads/main"]) for v in (a, b)])
+    summary = rotate(parse_config(doc, env={"VAULT_TOKEN": vault.token}), only=["A"], findings=report)
+    assert summary.rotated == ["A"] and summary.named("not selected") == ["B"]
+    assert summary.still_live == ["B"] and summary.exit_code == 1
+    assert summary.named("not in config") == []  # B's finding is B's, not an unknown credential
