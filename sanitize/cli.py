@@ -361,10 +361,17 @@ def guard_install(workdir: str, remote: str) -> None:
 @click.option("--print-schedule", "print_schedule", type=click.Choice(["cron", "systemd", "k8s"]), default=None,
               help="Print a crontab line, systemd service+timer, or Kubernetes CronJob that runs "
                    "`rotate --mode scheduled --due` with this config; rotate nothing.")
+@click.option("--ack", "acks", multiple=True, metavar="NAME",
+              help="Record that NAME (a secret, or an exposed finding as the summary names it) was revoked or "
+                   "replaced by hand; rotate nothing. Repeatable; goes to the audit log.")
+@click.option("--note", default="", help="With --ack: a short note for the audit log (a ticket id, who did it).")
 @_guard
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
-           audit_log: str | None, print_schedule: str | None) -> None:
-    """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout."""
+           audit_log: str | None, print_schedule: str | None, acks: tuple[str, ...], note: str) -> None:
+    """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout.
+
+    Exit 0 when every exposed credential is rotated or revoked, 1 while any is still live.
+    """
     import json
 
     if print_schedule:
@@ -380,6 +387,13 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
     from sanitize.audit import AuditLog
 
     config = load_config(config_path)
+    if acks:
+        from rotation.engine import acknowledge
+
+        for ack in acknowledge(config, list(acks), note=note, audit=AuditLog(audit_log) if audit_log else None):
+            click.echo(json.dumps({"step": "ack", "status": "acknowledged", "secret": ack.name, "actor": ack.actor,
+                                   "ts": ack.ts, "note": ack.note}))
+        return
     try:
         summary = do_rotate(config, mode=mode, due=due, only=list(only) or None, findings=findings,
                             dry_run=dry_run, audit=AuditLog(audit_log) if audit_log else None, log=click.echo)
@@ -388,6 +402,12 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
         if failed is not None:
             click.echo(json.dumps({"step": "summary", "status": "failed", **failed.to_dict()}))
         raise
+    if summary.still_live:
+        from rotation.errors import StillLive
+
+        click.echo(json.dumps({"step": "summary", "status": "still live", **summary.to_dict()}))
+        raise StillLive(f"{len(summary.still_live)} exposed credential(s) still live: "
+                        f"{', '.join(summary.still_live)} (each summary outcome's action says what to do)")
     click.echo(json.dumps({"step": "summary", "status": "ok", **summary.to_dict()}))
 
 

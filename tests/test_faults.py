@@ -165,7 +165,7 @@ def test_vault_going_away_mid_rotation_then_rerun_leaves_store_and_database_agre
     assert not _logs_in(leaked)
 
 
-@pytest.mark.parametrize("after_requests", [2, 4, 6, 8])
+@pytest.mark.parametrize("after_requests", [2, 4, 6, 7, 8])
 def test_secrets_manager_going_away_mid_rotation_then_rerun_leaves_store_and_database_agreeing(
         after_requests: int, moto, pg, tmp_path: Path) -> None:
     sid = "aurora/db/DATABASE_URL"

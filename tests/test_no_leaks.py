@@ -72,10 +72,12 @@ def test_no_command_prints_or_writes_a_secret(tmp_path: Path, demo_repo: DemoRep
     cli("push", "--workdir", str(workdir), "--remote", str(origin), "--allow-unsigned", "--gc-remote")
     cli("verify", "--workdir", str(workdir), "--remote", str(origin))
     cli("guard", "install", "--workdir", str(workdir), "--remote", str(origin))
+    # Exit 1: the history exposes many credentials rotation.yml does not hold; they are listed still live
+    # (by finding name and provider step, never by value).
     cli("rotate", "--config", "rotation.yml", "--findings", "findings.json", "--dry-run",
-        "--audit-log", str(workdir / "rotation-audit.log"))
+        "--audit-log", str(workdir / "rotation-audit.log"), expect=1)
     cli("rotate", "--config", "rotation.yml", "--findings", "findings.json",
-        "--audit-log", str(workdir / "rotation-audit.log"))
+        "--audit-log", str(workdir / "rotation-audit.log"), expect=1)
 
     rotated = vault.client.secrets.kv.v2.read_secret_version(path="aurora/app", mount_point="secret",
                                                              raise_on_deleted_version=True)["data"]["data"]
