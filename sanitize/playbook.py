@@ -10,6 +10,7 @@ the plan no longer describes the repository and the run stops.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,8 +122,8 @@ class Runner:
             except AwaitingApproval:
                 raise
             except BaseException:
-                if name != "approve":
-                    self.wd.record(name, "failed")
+                if name != "approve" and self.wd.stage(name).get("status") != "waiting":
+                    self.wd.record(name, "failed")  # a stage that said it waits (rotate: still live) stays so
                 raise
             if self.wd.stage(name).get("status") not in ("done", "skipped"):
                 self.wd.record(name, "done")
@@ -248,8 +249,20 @@ class Runner:
 
         summary = rotate(load_config(self.pb.rotate), mode=self.pb.rotate_mode, findings=str(self.findings_path),
                          audit=self.wd.audit, log=log)
-        self.wd.record("rotate", "done", rotated=summary.rotated, exposed=summary.exposed,
-                       artifacts={log_path.name: file_sha256(log_path)} if log_path.exists() else {})
+        artifacts = {log_path.name: file_sha256(log_path)} if log_path.exists() else {}
+        if summary.still_live:
+            from rotation.errors import StillLive
+
+            # Not done: the purge is not over while a leaked value still works. A re-run rotates again
+            # (what is already rotated is read back from the audit log) and finishes once all are dead or acked.
+            self.wd.record("rotate", "waiting", rotated=summary.rotated, exposed=summary.exposed,
+                           still_live=summary.still_live, artifacts=artifacts)
+            raise StillLive(f"{len(summary.still_live)} exposed credential(s) still live: "
+                            f"{', '.join(summary.still_live)}; see each one's action in {log_path}, then "
+                            f"`git-sanitize rotate --config {shlex.quote(str(self.pb.rotate))} --audit-log "
+                            f"{shlex.quote(str(self.wd.audit.path))} --ack NAME` once each is revoked, and run this "
+                            "playbook again")
+        self.wd.record("rotate", "done", rotated=summary.rotated, exposed=summary.exposed, artifacts=artifacts)
         return f"{summary} (step log: {log_path})"
 
 
@@ -302,5 +315,11 @@ def _next_step(wd: Workdir, stages: dict[str, dict[str, Any]], meta: dict[str, A
     playbook = meta.get("playbook", "PLAYBOOK")
     if first == "approve" and have < required:
         return f"approve: {approve_command(wd, str(meta.get('plan_digest', '?')))} ({have} of {required} so far)"
+    live = wd.stage("rotate").get("still_live") or []
+    if first == "rotate" and stages[first]["status"] == "waiting" and live:
+        return (f"rotate: {len(live)} exposed credential(s) still live ({', '.join(live[:4])}"
+                f"{', …' if len(live) > 4 else ''}): revoke each as {wd.root / 'rotation.log'} says, record it with "
+                f"git-sanitize rotate --config CONFIG --audit-log {shlex.quote(str(wd.audit.path))} --ack NAME, "
+                f"then git-sanitize run {shlex.quote(str(playbook))}")
     verb = "resume" if stages[first]["status"] in ("running", "failed", "waiting") else "run"
     return f"{first}: git-sanitize run {playbook} ({verb}s at {first})"
