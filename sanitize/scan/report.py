@@ -39,6 +39,7 @@ class Finding:
     secret_sha256: str
     preview: str
     refs: tuple[str, ...] = ()
+    encoding: tuple[str, ...] = ()  # how the value was decoded from the blob, outermost first ("gzip", "base64")
 
     @property
     def id(self) -> str:
@@ -51,6 +52,10 @@ class Finding:
         """The documented JSON object, plus ``id``."""
         d = asdict(self)
         d["refs"] = list(self.refs)
+        if self.encoding:
+            d["encoding"] = list(self.encoding)
+        else:
+            del d["encoding"]
         d["id"] = self.id
         return d
 
@@ -77,6 +82,7 @@ class Finding:
                 secret_sha256=sha,
                 preview=str(d.get("preview", ""))[:5],
                 refs=tuple(str(r) for r in d.get("refs", [])),
+                encoding=tuple(str(e) for e in d.get("encoding", [])),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"malformed finding: {exc}") from exc
