@@ -81,7 +81,7 @@ def _tar_gz(name: str, text: str) -> bytes:
 def cases(seed: int) -> list[Case]:
     """Every decoding case, with values from ``seed``."""
     rng = random.Random(seed)
-    v = [_value(rng) for _ in range(16)]
+    v = [_value(rng) for _ in range(17)]
     out: list[Case] = []
 
     text = json.dumps({"role": "user", "text": f"DB is postgres://app:{v[0]}@db.internal/app\nthanks"})
@@ -137,6 +137,13 @@ def cases(seed: int) -> list[Case]:
             f"  .dockerconfigjson: {enc}\n")
     out.append(Case("kubernetes-dockerconfigjson", "k8s/pull-secret.yaml", pull.encode(), v[15],
                     ("base64", "base64"), enc.encode()))
+    enc = _b64(v[16])
+    xml = ('<?xml version="1.0"?>\n<FileZilla3>\n  <RecentServers>\n    <Server>\n'
+           '      <Host>ftp.example.invalid</Host>\n'
+           f'      <User>deploy</User>\n      <Pass encoding="base64">{enc}</Pass>\n    </Server>\n'
+           f'  </RecentServers>\n</FileZilla3>\n')
+    out.append(Case("filezilla-base64-pass", "filezilla/recentservers.xml", xml.encode(), v[16], ("base64",),
+                    enc.encode()))
     return out
 
 
@@ -268,8 +275,13 @@ def test_every_decoded_finding_is_planned_and_gone_after_rewrite(tmp_path: Path)
     assert any(f.get("encoding") == ["gzip"] for f in doc["findings"])
     assert all("encoding" not in f or f["encoding"] for f in doc["findings"])  # only when non-empty
 
+    # JSON files with credentials are deleted whole by default (path.credential-json); keep them, so the
+    # values inside their JSON strings must be replaced in place, exactly as they are escaped there.
+    json_paths = sorted({c.path for c in planted if c.path.endswith((".json", ".jsonl"))})
+    assert {f.path for f in report.findings if f.kind == "path"} == set(json_paths)
     plan_path = tmp_path / "plan" / "plan.json"
-    proc = _cli("plan", str(findings), "-o", str(plan_path))
+    keep = [arg for p in json_paths for arg in ("--keep-path", p)]
+    proc = _cli("plan", str(findings), "-o", str(plan_path), *keep)
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(plan_path.read_text(encoding="utf-8"))
     deleted = {d["path"] for d in plan["actions"]["delete_paths"]}
@@ -304,7 +316,10 @@ def test_every_decoded_finding_is_planned_and_gone_after_rewrite(tmp_path: Path)
         assert case.data not in blob_bytes, case.name
     # Replaced in place, not deleted: the manifest and the notebook are still there.
     files = git.out(["ls-tree", "-r", "--name-only", "main"], cwd=mirror).splitlines()
-    assert "k8s/db-secret.yaml" in files and "analysis/explore.ipynb" in files and "README.md" in files
+    assert {"k8s/db-secret.yaml", "analysis/explore.ipynb", "README.md", *json_paths} <= set(files)
     assert not whole & set(files)
-    notebook = git.run(["show", "main:analysis/explore.ipynb"], cwd=mirror).stdout
-    json.loads(notebook)  # still a valid notebook: the value was replaced inside its JSON string
+    for path in ("analysis/explore.ipynb", *json_paths):
+        text = git.run(["show", f"main:{path}"], cwd=mirror).stdout.decode()
+        for line in filter(None, text.splitlines() if path.endswith(".jsonl") else [text]):
+            json.loads(line)  # still valid JSON: the value was replaced inside its JSON string
+        assert "***REMOVED***" in text, path

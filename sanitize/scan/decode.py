@@ -404,7 +404,7 @@ class Site:
     ``yields``: ``"text"`` — decoded text the rules then scan; ``"password"`` —
     a ``user:password`` pair whose password is reported as rule ``id``;
     ``"value"`` — the decoded value itself is the secret (a Kubernetes Secret's
-    ``data:`` entry under a credential-like key). ``keywords`` feed the
+    ``data:`` entry under a credential-like key, a base64 password element). ``keywords`` feed the
     detector's prefilter; a site runs only on the lines that hold one (or, with
     ``whole``, on the whole view).
     """
@@ -490,6 +490,11 @@ SITES: Final[tuple[Site, ...]] = (
          re.compile(rb"(?i)(?<![A-Za-z0-9])basic[ \t]+(?P<b64>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"),
          keywords=("basic",),
          description="HTTP Basic credentials (Authorization: Basic …): base64 of user:password."),
+    Site("xml.base64-password", "value",
+         re.compile(rb"(?i)<(?P<tag>[\w:.-]*pass[\w:.-]*)[^<>]*\bencoding=[\"']base64[\"'][^<>]*>[ \t]*"
+                    rb"(?P<b64>[A-Za-z0-9+/]{8,}={0,2})[ \t]*</(?P=tag)>"),
+         keywords=("base64",),
+         description="A password element stored base64-encoded (FileZilla <Pass encoding=\"base64\">)."),
     Site("base64", "text", re.compile(rb""),
          hs_patterns=(rf"[A-Za-z0-9+/]{{{MIN_BASE64_RUN}}}[^A-Za-z0-9+/]", rf"[A-Za-z0-9+/]{{{MIN_BASE64_RUN}}}\z"),
          finder=_standalone_runs,
@@ -538,7 +543,7 @@ def base64_children(view: View, hits: dict[Site, list[int]], budget: Budget) -> 
                 if sep and user and len(password) >= 4 and "\n" not in password and not is_placeholder(password):
                     yield Credential(site.id, password, line, anchor, enc)
                 continue
-            if site.yields == "value" and key and is_secretish_name(key):
+            if site.yields == "value" and (site.finder is None or (key and is_secretish_name(key))):
                 value = decoded.decode("utf-8", "surrogateescape").rstrip("\r\n")
                 if value and "\n" not in value and len(value) >= 4 and not is_placeholder(value):
                     yield Credential(site.id, value, line, anchor, enc)
