@@ -186,8 +186,12 @@ def test_decoding_depth_is_bounded(detector: Detector) -> None:
     value = _value(rng)
     two = _b64(_b64(f"padding text around it\nJWT_SECRET={value}\nmore padding text"))
     three = _b64(two)
-    assert sha256_hex(value) in {h.secret_sha256 for h in detector.scan_blob(f"x: {two}\n".encode(), "a.txt")}
-    assert sha256_hex(value) not in {h.secret_sha256 for h in detector.scan_blob(f"x: {three}\n".encode(), "a.txt")}
+
+    def found(text: str) -> set[str]:
+        return {h.secret_sha256 for h in detector.scan_blob(text.encode(), "a.txt")}
+
+    assert sha256_hex(value) in found(f"payload_b64: {two}\n")
+    assert sha256_hex(value) not in found(f"payload_b64: {three}\n")
 
 
 def test_compression_bomb_is_not_inflated_past_the_ratio_cap(detector: Detector) -> None:

@@ -415,6 +415,7 @@ class Site:
     keywords: tuple[str, ...] = ()
     hs_patterns: tuple[str, ...] = ()
     whole: bool = False
+    keyed: bool = False  # a "value" counts only under a credential-like key (Kubernetes data: keys)
     description: str = ""
     finder: Callable[[bytes, list[int]], Iterator[tuple[int, int, str]]] | None = field(default=None, compare=False)
 
@@ -425,36 +426,18 @@ _K8S_ENTRY = re.compile(rb"^(?P<ind>[ \t]+)(?P<key>[\w.-]+):[ \t]*[\"']?(?P<b64>
 
 
 _B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_B64_SET = frozenset(_B64_CHARS)
+_B64_WS = _B64_CHARS + b"= \t\r\n"
 _HEX_CHARS = b"0123456789abcdefABCDEF"
 
 
-def _standalone_runs(data: bytes, ends: list[int]) -> Iterator[tuple[int, int, str]]:
-    """Base64 runs of :data:`MIN_BASE64_RUN`+ characters; ``ends``: where the prefilter saw one end.
-
-    A whole file of wrapped base64 lines is one run. Hex strings (hashes, ids) are
-    valid base64 but never text: they are skipped before decoding.
-    """
-    if len(data) <= 1 << 20 and not data.translate(None, _B64_CHARS + b"= \t\r\n") and b"\n" in data.strip():
-        start = len(data) - len(data.lstrip())
-        yield start, len(data.rstrip()), ""
-        return
-    last = -1
-    for n, end in enumerate(sorted(set(ends))):
-        if n >= MAX_RUNS:
-            return
-        if end > 0 and data[end - 1] not in _B64_SET:
-            end -= 1  # the prefilter match ends on the character after the run
-        seg = data[max(0, end - 65536):end]
-        start = end - (len(seg) - len(seg.rstrip(_B64_CHARS)))
-        if start <= last or (start > 0 and data[start - 1:start] in (b"-", b"_", b"=")):
-            continue
-        last = start
-        while end < len(data) and end - start < 65538 and data[end:end + 1] == b"=":
-            end += 1
-        if not data[start:end].strip(_HEX_CHARS):
-            continue
-        yield start, end, ""
+def _whole_base64(data: bytes) -> tuple[int, int] | None:
+    """The span of a file that is nothing but (wrapped) base64, probed on its first bytes first."""
+    if len(data) < MIN_BASE64_RUN or len(data) > 1 << 20 or data[:256].translate(None, _B64_WS):
+        return None
+    if data.translate(None, _B64_WS):
+        return None
+    start = len(data) - len(data.lstrip())
+    return start, len(data.rstrip())
 
 
 def _kubernetes_data(data: bytes, _ends: list[int]) -> Iterator[tuple[int, int, str]]:
@@ -480,7 +463,7 @@ def _kubernetes_data(data: bytes, _ends: list[int]) -> Iterator[tuple[int, int, 
 #: Where base64 hides credentials in text, most specific first.
 SITES: Final[tuple[Site, ...]] = (
     Site("kubernetes.secret-data", "value", re.compile(rb""), keywords=("Secret",), whole=True,
-         finder=_kubernetes_data,
+         keyed=True, finder=_kubernetes_data,
          description="A Kubernetes Secret's data: value (base64) under a credential-like key; "
                      "its text is scanned too."),
     Site("docker.auth", "password",
@@ -495,11 +478,29 @@ SITES: Final[tuple[Site, ...]] = (
                     rb"(?P<b64>[A-Za-z0-9+/]{8,}={0,2})[ \t]*</(?P=tag)>"),
          keywords=("base64",),
          description="A password element stored base64-encoded (FileZilla <Pass encoding=\"base64\">)."),
-    Site("base64", "text", re.compile(rb""),
-         hs_patterns=(rf"[A-Za-z0-9+/]{{{MIN_BASE64_RUN}}}[^A-Za-z0-9+/]", rf"[A-Za-z0-9+/]{{{MIN_BASE64_RUN}}}\z"),
-         finder=_standalone_runs,
+    Site("base64", "text",
+         re.compile(rb"(?<![A-Za-z0-9+/=_-])(?P<b64>[A-Za-z0-9+/]{%d,}={0,2})(?![A-Za-z0-9+/=_-])" % MIN_BASE64_RUN),
+         # A keyword, then within 80 characters a run: as cheap for the prefilter as the keywords alone,
+         # and it fires on a few lines instead of every line that says "key" or "token".
+         hs_patterns=(r"(?i)(?:base64|b64|secret|passw|token|cred|key|auth|cert|config|data)[^\n]{0,80}"
+                      rf"[^A-Za-z0-9+/\n][A-Za-z0-9+/]{{{MIN_BASE64_RUN}}}",),
          description="A standalone base64 run that decodes to text (scanned with every rule)."),
 )
+
+
+def line_spans(data: bytes, ends: list[int]) -> list[tuple[int, int]]:
+    """The distinct lines (start, end without the newline) holding the prefilter match ends ``ends``."""
+    spans: list[tuple[int, int]] = []
+    le = -1
+    for end in sorted(ends):
+        if end <= le:
+            continue  # another keyword on the line we already have
+        ls = data.rfind(b"\n", 0, end - 1 if end > 0 and data[end - 1:end] == b"\n" else end) + 1
+        le = data.find(b"\n", ls)
+        le = len(data) if le < 0 else le
+        if not spans or spans[-1][0] != ls:
+            spans.append((ls, le))
+    return spans
 
 
 def site_spans(site: Site, data: bytes, lines: list[int]) -> Iterator[tuple[int, int, str]]:
@@ -507,10 +508,7 @@ def site_spans(site: Site, data: bytes, lines: list[int]) -> Iterator[tuple[int,
     if site.finder is not None:
         yield from site.finder(data, lines)
         return
-    starts = sorted({data.rfind(b"\n", 0, end) + 1 for end in lines}) if lines else [0]
-    for ls in starts:
-        le = data.find(b"\n", ls) if lines else len(data)
-        le = len(data) if le < 0 else le
+    for ls, le in line_spans(data, lines) if lines else [(0, len(data))]:
         for m in site.regex.finditer(data, ls, le):
             yield m.start("b64"), m.end("b64"), ""
 
@@ -521,30 +519,36 @@ def base64_children(view: View, hits: dict[Site, list[int]], budget: Budget) -> 
         return
     enc = (*view.encoding, "base64")
     done: set[tuple[int, int]] = set()
-    for site, lines in hits.items():
-        for start, end, key in site_spans(site, view.data, lines):
-            if (start, end) in done:
-                continue
-            raw = view.data[start:end]
-            decoded = b64decode(raw)
-            if not decoded or len(decoded) < 4:
-                continue
-            done.add((start, end))
-            anchor = raw if view.anchor is RAW else view.anchor
-            line = view.line if view.line is not None else view.data.count(b"\n", 0, start) + 1
-            if not is_text(decoded):
-                if budget.take(len(decoded)):
-                    yield from container_views(decoded, key or view.path, enc, anchor, budget, line)
-                continue
-            if not budget.take(len(decoded)):
-                return
-            if site.yields == "password":
-                user, sep, password = decoded.decode("utf-8", "surrogateescape").partition(":")
-                if sep and user and len(password) >= 4 and "\n" not in password and not is_placeholder(password):
-                    yield Credential(site.id, password, line, anchor, enc)
-                continue
-            if site.yields == "value" and (site.finder is None or (key and is_secretish_name(key))):
-                value = decoded.decode("utf-8", "surrogateescape").rstrip("\r\n")
-                if value and "\n" not in value and len(value) >= 4 and not is_placeholder(value):
-                    yield Credential(site.id, value, line, anchor, enc)
-            yield View(decoded, key or "", enc, anchor, line)
+    spans: list[tuple[Site, int, int, str]] = [(s, a, b, k) for s, lines in hits.items()
+                                               for a, b, k in site_spans(s, view.data, lines)]
+    whole = _whole_base64(view.data)
+    if whole is not None:
+        spans.append((SITES[-1], whole[0], whole[1], ""))
+    for site, start, end, key in spans[:MAX_RUNS]:
+        if (start, end) in done:
+            continue
+        raw = view.data[start:end]
+        if len(raw) >= MIN_BASE64_RUN and not raw.strip(_HEX_CHARS):
+            continue  # a hash or an id: valid base64, never text
+        decoded = b64decode(raw)
+        if not decoded or len(decoded) < 4:
+            continue
+        done.add((start, end))
+        anchor = raw if view.anchor is RAW else view.anchor
+        line = view.line if view.line is not None else view.data.count(b"\n", 0, start) + 1
+        if not is_text(decoded):
+            if budget.take(len(decoded)):
+                yield from container_views(decoded, key or view.path, enc, anchor, budget, line)
+            continue
+        if not budget.take(len(decoded)):
+            return
+        if site.yields == "password":
+            user, sep, password = decoded.decode("utf-8", "surrogateescape").partition(":")
+            if sep and user and len(password) >= 4 and "\n" not in password and not is_placeholder(password):
+                yield Credential(site.id, password, line, anchor, enc)
+            continue
+        if site.yields == "value" and (not site.keyed or (key and is_secretish_name(key))):
+            value = decoded.decode("utf-8", "surrogateescape").rstrip("\r\n")
+            if value and "\n" not in value and len(value) >= 4 and not is_placeholder(value):
+                yield Credential(site.id, value, line, anchor, enc)
+        yield View(decoded, key or "", enc, anchor, line)

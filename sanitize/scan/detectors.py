@@ -223,11 +223,7 @@ class Detector:
             if _whole_blob(rule) or not found[index]:
                 spans = [(0, len(data))]
             else:
-                starts = sorted({data.rfind(b"\n", 0, end) + 1 for end in found[index]})
-                spans = []
-                for ls in starts:
-                    le = data.find(b"\n", ls)
-                    spans.append((ls, le if le >= 0 else len(data)))
+                spans = decode.line_spans(data, found[index])
             for ls, le in spans:
                 # A JSON string holds its lines as \n and its quotes as \": the rules read it unescaped.
                 unescaped = decode.json_unescape(data[ls:le]) if not _whole_blob(rule) else None
