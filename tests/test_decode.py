@@ -262,10 +262,14 @@ def test_every_decoded_finding_is_planned_and_gone_after_rewrite(tmp_path: Path)
         target.write_bytes(case.data)
         git.run(["add", case.path], cwd=repo)
         git.run([*ident, "commit", "-qm", f"add {case.name} ({n})"], cwd=repo)
-    # A later, clean version of the dump: only the blob that holds the secret matters for the scan.
+    # A commit message with Basic credentials: reworded with the base64 literal, like blobs.
+    rng = random.Random(4243)
+    msg_value = _value(rng)
+    msg_literal = _b64(f"ci:{msg_value}")
     (repo / "README.md").write_text("# service\n", encoding="utf-8")
     git.run(["add", "README.md"], cwd=repo)
-    git.run([*ident, "commit", "-qm", "readme"], cwd=repo)
+    git.run([*ident, "commit", "-qm", f"readme\n\nchecked with: curl -H 'Authorization: Basic {msg_literal}' ..."],
+            cwd=repo)
 
     findings = tmp_path / "findings.json"
     proc = _cli("scan", str(repo), "-o", str(findings))
@@ -275,6 +279,8 @@ def test_every_decoded_finding_is_planned_and_gone_after_rewrite(tmp_path: Path)
     for case in planted:
         assert sha256_hex(case.value) in by_sha, case.name
         assert by_sha[sha256_hex(case.value)].encoding == case.encoding, case.name
+    message = next(f for f in report.findings if f.kind == "message")
+    assert message.secret_sha256 == sha256_hex(msg_value) and message.encoding == ("base64",)
     doc = json.loads(findings.read_text(encoding="utf-8"))
     assert any(f.get("encoding") == ["gzip"] for f in doc["findings"])
     assert all("encoding" not in f or f["encoding"] for f in doc["findings"])  # only when non-empty
@@ -312,8 +318,9 @@ def test_every_decoded_finding_is_planned_and_gone_after_rewrite(tmp_path: Path)
     rescan = _cli("scan", str(mirror), "-o", str(after))
     assert rescan.returncode in (0, 1), rescan.stderr
     left = {f.secret_sha256 for f in ScanReport.load(after).findings}
-    assert not left & {sha256_hex(c.value) for c in planted}
+    assert not left & ({sha256_hex(c.value) for c in planted} | {sha256_hex(msg_value)})
     blob_bytes = _all_objects(mirror)
+    assert msg_literal.encode() not in blob_bytes and b"Authorization: Basic ***REMOVED***" in blob_bytes
     for case in planted:
         if case.literal is not None:
             assert case.literal not in blob_bytes, case.name

@@ -537,8 +537,9 @@ def base64_children(view: View, hits: dict[Site, list[int]], budget: Budget) -> 
         anchor = raw if view.anchor is RAW else view.anchor
         line = view.line if view.line is not None else view.data.count(b"\n", 0, start) + 1
         if not is_text(decoded):
-            if budget.take(len(decoded)):
-                yield from container_views(decoded, key or view.path, enc, anchor, budget, line)
+            # An image in a notebook, a key's raw bytes: only a container is worth more work (it charges
+            # the budget for what it inflates), so binary payloads cannot starve the runs after them.
+            yield from container_views(decoded, key or view.path, enc, anchor, budget, line)
             continue
         if not budget.take(len(decoded)):
             return

@@ -5,8 +5,14 @@ scanned once by it, and only the rules (ours and detect-secrets' regex
 plugins) whose keywords occur run their full pattern, and only on the lines
 that hold a keyword (multi-line rules, such as private key blocks, on the
 whole blob). Python's case-insensitive regexes over whole blobs were 20x
-slower on pytest's history than this. Values
-never leave this module except as :class:`Hit` (hashes and a ≤4-char
+slower on pytest's history than this.
+
+Rules run on *views* of a blob (:mod:`sanitize.scan.decode`): the blob itself
+when it is text, with JSON string escapes read through on the lines that have
+them, plus what decoding yields (base64 at the sites the prefilter points at,
+gzip/zip/tar members, UTF-16/32 text). Each match carries the value, its
+encoding, and the literal in the blob that holds it, which the plan replaces.
+Values never leave this module except as :class:`Hit` (hashes and a ≤4-char
 preview) or, for :func:`Detector.values`, as :class:`~sanitize.secret.Secret`.
 """
 
