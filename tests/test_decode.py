@@ -334,3 +334,14 @@ def test_every_decoded_finding_is_planned_and_gone_after_rewrite(tmp_path: Path)
         for line in filter(None, text.splitlines() if path.endswith(".jsonl") else [text]):
             json.loads(line)  # still valid JSON: the value was replaced inside its JSON string
         assert "***REMOVED***" in text, path
+
+
+def test_notebook_source_with_escaped_quotes(detector: Detector) -> None:
+    """Code cells keep their quotes as \\" inside JSON strings: fallbacks and DSNs are still read exactly."""
+    rng = random.Random(13)
+    a, b, c = (_value(rng) for _ in range(3))
+    nb = {"cells": [{"cell_type": "code", "source": [
+        "import os\n", f'ADMIN_PASSWORD = "{a}"\n', f'key = os.getenv("API_KEY", "{b}")\n',
+        f"db = 'postgres://u:{c}@h/db'\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    shas = {h.secret_sha256 for h in detector.scan_blob(json.dumps(nb, indent=1).encode(), "n.ipynb")}
+    assert {sha256_hex(a), sha256_hex(b), sha256_hex(c)} <= shas
