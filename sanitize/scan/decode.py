@@ -462,7 +462,7 @@ def _kubernetes_data(data: bytes, _ends: list[int]) -> Iterator[tuple[int, int, 
 
 #: Where base64 hides credentials in text, most specific first.
 SITES: Final[tuple[Site, ...]] = (
-    Site("kubernetes.secret-data", "value", re.compile(rb""), keywords=("Secret",), whole=True,
+    Site("kubernetes.secret-data", "value", re.compile(rb""), hs_patterns=(r"kind:[ \t]*[\"']?Secret",), whole=True,
          keyed=True, finder=_kubernetes_data,
          description="A Kubernetes Secret's data: value (base64) under a credential-like key; "
                      "its text is scanned too."),

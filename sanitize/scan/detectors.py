@@ -220,6 +220,7 @@ class Detector:
         has escapes; multi-line and keyword-less rules run over the whole blob.
         ``any_path`` runs path-restricted rules too, as if the blob sat at a path each accepts.
         """
+        unescapes: dict[int, decode.Unescaped | None] = {}  # line start → that line unescaped, once per line
         for index in sorted(found):
             if index >= len(self.rules):
                 break  # base64 sites: handled by the caller
@@ -232,7 +233,11 @@ class Detector:
                 spans = decode.line_spans(data, found[index])
             for ls, le in spans:
                 # A JSON string holds its lines as \n and its quotes as \": the rules read it unescaped.
-                unescaped = decode.json_unescape(data[ls:le]) if not _whole_blob(rule) else None
+                unescaped = None
+                if not _whole_blob(rule) and data.find(b"\\", ls, le) >= 0:
+                    if ls not in unescapes:
+                        unescapes[ls] = decode.json_unescape(data[ls:le])
+                    unescaped = unescapes[ls]
                 buf, lo, hi = (unescaped.text, 0, len(unescaped.text)) if unescaped else (data, ls, le)
                 if isinstance(rule, ContentRule):
                     matches = _content_matches(rule, buf, lo, hi)
