@@ -81,7 +81,7 @@ def _tar_gz(name: str, text: str) -> bytes:
 def cases(seed: int) -> list[Case]:
     """Every decoding case, with values from ``seed``."""
     rng = random.Random(seed)
-    v = [_value(rng) for _ in range(17)]
+    v = [_value(rng) for _ in range(19)]
     out: list[Case] = []
 
     text = json.dumps({"role": "user", "text": f"DB is postgres://app:{v[0]}@db.internal/app\nthanks"})
@@ -144,6 +144,14 @@ def cases(seed: int) -> list[Case]:
            f'  </RecentServers>\n</FileZilla3>\n')
     out.append(Case("filezilla-base64-pass", "filezilla/recentservers.xml", xml.encode(), v[16], ("base64",),
                     enc.encode()))
+    enc = _b64(v[17])
+    listing = json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api"}, "type": "Opaque",
+                          "data": {"api-token": enc, "region": _b64("eu-west-1")}}, indent=4)
+    out.append(Case("kubernetes-secret-json", "ops/secret.json", listing.encode(), v[17], ("base64",), enc.encode()))
+    enc = _b64(v[18])
+    items = (f"apiVersion: v1\nitems:\n- apiVersion: v1\n  data:\n    db_password: {enc}\n  kind: Secret\n"
+             f"  metadata:\n    name: db\nkind: List\n")
+    out.append(Case("kubernetes-secret-list", "ops/secrets.yaml", items.encode(), v[18], ("base64",), enc.encode()))
     return out
 
 

@@ -420,8 +420,11 @@ class Site:
     finder: Callable[[bytes, list[int]], Iterator[tuple[int, int, str]]] | None = field(default=None, compare=False)
 
 
-_K8S_KIND = re.compile(rb"(?m)^kind:[ \t]*[\"']?Secret[\"']?[ \t]*\r?$")
-_K8S_DATA = re.compile(rb"(?m)^(?P<ind>[ \t]*)data:[ \t]*\r?$")
+_K8S_KIND = re.compile(rb"(?m)^[ \t-]*kind:[ \t]*[\"']?Secret[\"']?[ \t]*\r?$")
+_K8S_DATA = re.compile(rb"(?m)^(?P<ind>[ \t-]*)data:[ \t]*\r?$")
+_K8S_JSON_KIND = re.compile(rb'"kind"[ \t]*:[ \t]*"Secret"')
+_K8S_JSON_DATA = re.compile(rb'"data"\s*:\s*\{(?P<body>[^{}]*)\}')
+_K8S_JSON_ENTRY = re.compile(rb'"(?P<key>[\w.-]+)"\s*:\s*"(?P<b64>[A-Za-z0-9+/]+={0,2})"')
 _K8S_ENTRY = re.compile(rb"^(?P<ind>[ \t]+)(?P<key>[\w.-]+):[ \t]*[\"']?(?P<b64>[A-Za-z0-9+/]+={0,2})[\"']?[ \t]*\r?$")
 
 
@@ -441,7 +444,12 @@ def _whole_base64(data: bytes) -> tuple[int, int] | None:
 
 
 def _kubernetes_data(data: bytes, _ends: list[int]) -> Iterator[tuple[int, int, str]]:
-    """The base64 values of a Kubernetes Secret manifest's ``data:`` mapping (and their keys)."""
+    """The base64 values of a Kubernetes Secret manifest's ``data:`` mapping (and their keys), YAML or
+    JSON (``kubectl get secret -o json``)."""
+    if _K8S_JSON_KIND.search(data):
+        for block in _K8S_JSON_DATA.finditer(data):
+            for m in _K8S_JSON_ENTRY.finditer(data, block.start("body"), block.end("body")):
+                yield m.start("b64"), m.end("b64"), m.group("key").decode("utf-8", "replace")
     if not _K8S_KIND.search(data):
         return
     for block in _K8S_DATA.finditer(data):
@@ -462,8 +470,9 @@ def _kubernetes_data(data: bytes, _ends: list[int]) -> Iterator[tuple[int, int, 
 
 #: Where base64 hides credentials in text, most specific first.
 SITES: Final[tuple[Site, ...]] = (
-    Site("kubernetes.secret-data", "value", re.compile(rb""), hs_patterns=(r"kind:[ \t]*[\"']?Secret",), whole=True,
-         keyed=True, finder=_kubernetes_data,
+    Site("kubernetes.secret-data", "value", re.compile(rb""),
+         hs_patterns=(r"kind:[ \t]*[\"']?Secret", r"\"kind\"[ \t]*:[ \t]*\"Secret\""),
+         whole=True, keyed=True, finder=_kubernetes_data,
          description="A Kubernetes Secret's data: value (base64) under a credential-like key; "
                      "its text is scanned too."),
     Site("docker.auth", "password",
