@@ -460,11 +460,12 @@ def _kubernetes_data(data: bytes, _ends: list[int]) -> Iterator[tuple[int, int, 
             end = len(data) if end < 0 else end
             line = data[pos:end]
             if line.strip():
-                m = _K8S_ENTRY.match(line)
-                if len(line) - len(line.lstrip()) <= indent or m is None:
+                entry = _K8S_ENTRY.match(line)
+                if len(line) - len(line.lstrip()) <= indent or entry is None:
                     break
-                if len(m.group("ind")) > indent:
-                    yield pos + m.start("b64"), pos + m.end("b64"), m.group("key").decode("utf-8", "replace")
+                if len(entry.group("ind")) > indent:
+                    yield (pos + entry.start("b64"), pos + entry.end("b64"),
+                           entry.group("key").decode("utf-8", "replace"))
             pos = end + 1
 
 
