@@ -433,7 +433,7 @@ _B64_WS = _B64_CHARS + b"= \t\r\n"
 _HEX_CHARS = b"0123456789abcdefABCDEF"
 
 
-def _whole_base64(data: bytes) -> tuple[int, int] | None:
+def whole_base64(data: bytes) -> tuple[int, int] | None:
     """The span of a file that is nothing but (wrapped) base64, probed on its first bytes first."""
     if len(data) < MIN_BASE64_RUN or len(data) > 1 << 20 or data[:256].translate(None, _B64_WS):
         return None
@@ -481,7 +481,7 @@ SITES: Final[tuple[Site, ...]] = (
          description="A Docker config.json / .dockercfg auth entry: base64 of user:password."),
     Site("http.basic-auth", "password",
          re.compile(rb"(?i)(?<![A-Za-z0-9])basic[ \t]+(?P<b64>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"),
-         keywords=("basic",),
+         hs_patterns=(r"(?i)basic[ \t]+[A-Za-z0-9+/]{8}",),  # not every "basic" in prose: one with a run after it
          description="HTTP Basic credentials (Authorization: Basic …): base64 of user:password."),
     Site("xml.base64-password", "value",
          re.compile(rb"(?i)<(?P<tag>[\w:.-]*pass[\w:.-]*)[^<>]*\bencoding=[\"']base64[\"'][^<>]*>[ \t]*"
@@ -531,7 +531,7 @@ def base64_children(view: View, hits: dict[Site, list[int]], budget: Budget) -> 
     done: set[tuple[int, int]] = set()
     spans: list[tuple[Site, int, int, str]] = [(s, a, b, k) for s, lines in hits.items()
                                                for a, b, k in site_spans(s, view.data, lines)]
-    whole = _whole_base64(view.data)
+    whole = whole_base64(view.data)
     if whole is not None:
         spans.append((SITES[-1], whole[0], whole[1], ""))
     for site, start, end, key in spans[:MAX_RUNS]:

@@ -282,6 +282,8 @@ class Detector:
                 continue
             base = len(self.rules)
             hits = {site: found[base + k] for k, site in enumerate(self.sites) if base + k in found}
+            if not hits and decode.whole_base64(view.data) is None:
+                continue
             for child in decode.base64_children(view, hits, budget):
                 if isinstance(child, decode.View):
                     queue.append(child)
