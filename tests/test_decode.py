@@ -298,6 +298,7 @@ def test_every_decoded_finding_is_planned_and_gone_after_rewrite(tmp_path: Path)
     json_paths = sorted({c.path for c in planted if c.path.endswith((".json", ".jsonl"))})
     assert {f.path for f in report.findings if f.kind == "path"} == set(json_paths)
     plan_path = tmp_path / "plan" / "plan.json"
+    plan_path.parent.mkdir()
     keep = [arg for p in json_paths for arg in ("--keep-path", p)]
     proc = _cli("plan", str(findings), "-o", str(plan_path), *keep)
     assert proc.returncode == 0, proc.stderr
