@@ -24,7 +24,7 @@ import shutil
 import stat
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from sanitize import git
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
 from sanitize.scan import context
+from sanitize.scan.decode import BLOB_LAYERS
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import Secret
 from sanitize.workdir import write_atomic, write_private
@@ -42,7 +43,7 @@ MARKER = "***REMOVED***"
 SHORT_VALUE = 8  # a shorter literal may also occur in innocent text: the plan warns the reviewer
 _SAFE_BYTE = re.compile(rb"[A-Za-z0-9_]")
 
-Recover = Callable[[str, Iterable[Finding]], dict[str, Secret]]
+Recover = Callable[[str, Iterable[Finding]], Mapping[str, Secret]]
 
 
 # plan.secrets lines ---------------------------------------------------------------------
@@ -105,9 +106,22 @@ class Plan:
 
     @property
     def planned_sha256s(self) -> set[str]:
-        """Every secret value the plan replaces (content and messages)."""
+        """Every secret value the plan removes: replaced in content and messages, or deleted with the
+        blob that holds it only compressed or transcoded."""
         return {r["secret_sha256"] for r in self.replace} | {
-            s for m in self.messages for s in m.get("secret_sha256s", [])}
+            s for m in self.messages for s in m.get("secret_sha256s", [])} | {
+            s for d in self.delete_paths for s in d.get("secret_sha256s", [])}
+
+    @property
+    def literal_sha256s(self) -> set[str]:
+        """The SHA-256 of every literal plan.secrets must hold: each value as it sits in the blobs
+        (itself, or its JSON-escaped, URL-encoded or base64 form, listed as ``literal_sha256s``)."""
+        out: set[str] = set()
+        for r in self.replace:
+            out.update(r.get("literal_sha256s") or [r["secret_sha256"]])
+        for m in self.messages:
+            out.update(m.get("literal_sha256s") or m.get("secret_sha256s", []))
+        return out
 
     @property
     def paths(self) -> list[str]:
@@ -180,7 +194,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         raise UsageError(f"{p}: digest does not match the plan and plan.secrets: edited after review or "
                          f"tampered with; re-run plan and have it reviewed again")
     got = {s.sha256 for s in plan.secret_values()}
-    if got != plan.planned_sha256s:
+    if got != plan.literal_sha256s:
         raise UsageError(f"{sp}: does not hold exactly the values the plan replaces")
     return plan
 
@@ -322,7 +336,7 @@ class History:
 
 # Making the plan --------------------------------------------------------------------------
 def _engine_recover(rules_file: str | None) -> Recover:
-    def recover(repo: str, findings: Iterable[Finding]) -> dict[str, Secret]:
+    def recover(repo: str, findings: Iterable[Finding]) -> Mapping[str, Secret]:
         from sanitize.scan.engine import recover_values
 
         return recover_values(repo, findings, rules_file=rules_file)
@@ -371,7 +385,7 @@ def _where(f: Finding, value: Secret | None) -> tuple[str, str]:
     return ctx, conf
 
 
-def _held_values(findings: list[Finding], values: dict[str, Secret], include: set[str]) -> dict[str, list[Finding]]:
+def _held_values(findings: list[Finding], values: Mapping[str, Secret], include: set[str]) -> dict[str, list[Finding]]:
     """secret_sha256 → findings, for the values the default leaves out: every finding of the value is a
     low-confidence generic assignment in a test, doc, example or vendored file, and none is in ``include``.
 
@@ -445,13 +459,32 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             for p, why in found.items():
                 delete[p].add(f.id)
                 how.setdefault(p, why)
+        # A value visible only after decompressing or transcoding its blob has no literal in the blob that
+        # --replace-text could replace: that blob goes, at every path it lived at.
+        whole = [f for f in findings if f.kind == "content" and f.blob and f.encoding
+                 and f.encoding[0] in BLOB_LAYERS]
+        decoded: dict[str, set[str]] = defaultdict(set)
+        for f in whole:
+            found = lineage_paths(repo, all_changes, {f.blob} if f.blob else set())
+            if f.path:
+                found.setdefault(f.path, "held the flagged file")
+            layers = "+".join(f.encoding)
+            for p in found:
+                delete[p].add(f.id)
+                decoded[p].add(f.secret_sha256)
+                how.setdefault(p, f"holds a secret visible only after {layers} decoding (no literal to replace)")
         bad_keep = sorted(keep - set(delete))
+        stuck = sorted(p for p in keep if p in decoded)
+        if stuck:
+            raise UsageError(f"--keep-path {stuck[0]}: it holds a secret visible only after decoding, which cannot "
+                             f"be replaced in place; --drop its finding(s) instead if they are false positives")
         for p in keep:
             delete.pop(p, None)
         if bad_keep:
             raise UsageError(f"--keep-path {bad_keep[0]}: no path finding at that path in {findings_path}")
 
-        value_findings = [f for f in findings if f.kind in ("content", "message")]
+        whole_ids = {f.id for f in whole}
+        value_findings = [f for f in findings if f.kind in ("content", "message") and f.id not in whole_ids]
         values = (recover or _engine_recover(rules_file))(repo, value_findings) if value_findings else {}
         held = _held_values(value_findings, values, include)
         # --include names a finding the default would hold back; anything else is a mistake worth a line.
@@ -463,12 +496,17 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         value_findings = [f for f in value_findings if f.secret_sha256 not in held]
         findings = [f for f in findings if f.kind == "path" or f.secret_sha256 not in held]
         by_sha: dict[str, Secret] = {}
+        forms: dict[str, dict[str, Secret]] = defaultdict(dict)  # value sha → literal sha → literal
         for f in value_findings:
             v = values.get(f.id)
             if not isinstance(v, Secret) or v.sha256 != f.secret_sha256:
                 raise UsageError(f"finding {f.id} ({f.rule}): its value could not be recovered from the "
                                  f"repository; re-run scan, or --drop {f.id} if it is a false positive")
             by_sha[f.secret_sha256] = v
+            # What sits in the blob: the value itself, or its escaped/encoded form (Recovered.literals).
+            literal_forms: tuple[Secret, ...] = getattr(v, "literals", None) or (v,)
+            for lit in literal_forms:
+                forms[f.secret_sha256][lit.sha256] = Secret(lit.reveal())
 
         replace_groups: dict[str, list[Finding]] = defaultdict(list)
         message_groups: dict[str, list[Finding]] = defaultdict(list)
@@ -481,13 +519,17 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             "secret_sha256": sha, "preview": fs[0].preview, "rule": sorted({f.rule for f in fs})[0],
             "rules": sorted({f.rule for f in fs}), "finding_ids": sorted({f.id for f in fs}),
             "paths": sorted({f.path for f in fs if f.path}), "blobs": len({f.blob for f in fs if f.blob}),
-            "short": len(by_sha[sha]) < SHORT_VALUE,
+            "short": min(len(x) for x in forms[sha].values()) < SHORT_VALUE,
+            **_encoded(sha, fs, forms),
         } for sha, fs in sorted(replace_groups.items())]
         messages = [{
             "object": obj, "finding_ids": sorted({f.id for f in fs}),
             "secret_sha256s": sorted({f.secret_sha256 for f in fs}), "rules": sorted({f.rule for f in fs}),
+            **({"literal_sha256s": lits} if (lits := sorted({x for f in fs for x in forms[f.secret_sha256]}))
+               != sorted({f.secret_sha256 for f in fs}) else {}),
         } for obj, fs in sorted(message_groups.items())]
-        delete_paths = [{"path": p, "finding_ids": sorted(delete[p]), "found": how[p]} for p in sorted(delete)]
+        delete_paths = [{"path": p, "finding_ids": sorted(delete[p]), "found": how[p],
+                         **({"secret_sha256s": sorted(decoded[p])} if p in decoded else {})} for p in sorted(delete)]
 
         fix = [x for x in _fix_in_code(repo, report, findings, by_sha) if x["path"] not in delete]
 
@@ -511,9 +553,12 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),
             "fix_in_code": len(fix), **radius.summary(),
             "short_values": sum(1 for r in replace if r["short"]),
+            "encoded_values": sum(1 for r in replace if r.get("literal_sha256s")),
+            "deleted_for_decoded": len(decoded),
         }
 
-    secrets = b"".join(secret_line(by_sha[sha].reveal()) for sha in sorted(by_sha))
+    literals = {sha: lit for group in forms.values() for sha, lit in group.items()}
+    secrets = b"".join(secret_line(literals[sha].reveal()) for sha in sorted(literals))
     out_path = Path(out)
     source = str(Path(report.source).resolve()) if Path(report.source).exists() else report.source
     plan = Plan(path=out_path, source=source, tips=dict(report.refs), delete_paths=delete_paths,
@@ -529,7 +574,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     return plan
 
 
-def _held_entry(fs: list[Finding], values: dict[str, Secret]) -> dict[str, Any]:
+def _held_entry(fs: list[Finding], values: Mapping[str, Secret]) -> dict[str, Any]:
     """One held-back value as plan.json records it (no value: preview and hash) and how to plan it."""
     wheres = [_where(f, values.get(f.id)) for f in fs]
     first = min(fs, key=lambda f: f.id)
@@ -540,6 +585,14 @@ def _held_entry(fs: list[Finding], values: dict[str, Secret]) -> dict[str, Any]:
         "include": f"--include {first.id}",
         "reason": "low-confidence generic assignment found only in " + "/".join(sorted({c for c, _ in wheres})),
     }
+
+
+def _encoded(sha: str, fs: list[Finding], forms: dict[str, dict[str, Secret]]) -> dict[str, Any]:
+    """``literal_sha256s`` and ``encoding`` of a replacement whose value sits in the blobs in another form."""
+    if set(forms[sha]) == {sha}:
+        return {}
+    encodings = sorted({"+".join(f.encoding) for f in fs if f.encoding})
+    return {"literal_sha256s": sorted(forms[sha]), "encoding": encodings}
 
 
 def _exists(repo: str, sha: str) -> bool:

@@ -70,10 +70,10 @@ _TEST_FILES = re.compile(
     r"(?i)^(?:test_.+\.py|.+_tests?\.py|conftest\.py|.+_test\.(?:go|rb|exs?|dart|c|cc|cpp|rs)|"
     r".+\.(?:test|spec)\.[cm]?[jt]sx?|.+_spec\.rb|.+(?:Test|Tests|Spec|IT)\.(?:java|kt|scala|groovy|cs|swift|php))$")
 _EXAMPLE_FILES = re.compile(r"(?i)^(?:example|sample|demo)s?(?:[._-].*)?$|[._-](?:example|sample|dist|template)$")
+# Not .txt: notes.txt, passwords.txt and creds.txt are where incidents keep credentials.
 _DOCS_FILES = re.compile(
-    r"(?i)\.(?:md|markdown|mdx|rst|adoc|asciidoc|txt|rdoc|pod|tex)$|"
+    r"(?i)\.(?:md|markdown|mdx|rst|adoc|asciidoc|rdoc|pod|tex)$|"
     r"^(?:readme|changelog|changes|history|contributing|authors|news)(?:\.\w+)?$")
-_DOCS_KEEP_AS_SOURCE = re.compile(r"(?i)^(?:requirements.*|constraints.*|robots|license|copying)\.txt$")
 
 
 @lru_cache(maxsize=65536)  # a pure function of the path; a history repeats the same paths thousands of times
@@ -99,7 +99,7 @@ def classify(path: str | None) -> Context:
         return "docs"
     if _EXAMPLE_FILES.search(name) or any(d in _EXAMPLE_DIRS for d in dirs):
         return "example"
-    if _DOCS_FILES.search(name) and not _DOCS_KEEP_AS_SOURCE.match(name):
+    if _DOCS_FILES.search(name):
         return "docs"
     return "source"
 

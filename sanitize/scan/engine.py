@@ -36,10 +36,10 @@ from sanitize import git
 from sanitize.errors import GitError, UsageError
 from sanitize.scan import context, history
 from sanitize.scan.baseline import Baseline, load_baseline
+from sanitize.scan.decode import Recovered
 from sanitize.scan.detectors import Detector, Hit, message_body
 from sanitize.scan.report import Finding, ScanReport, ScanStats
 from sanitize.scan.rules import load_custom_rules
-from sanitize.secret import Secret
 
 _CHUNK_OBJECTS = 4000  # objects per cat-file process: long enough to keep delta bases cached
 
@@ -334,7 +334,8 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
                 conf = context.confidence(h.rule, ctx, generated_value=h.secret_sha256 in strong)
                 findings.append(Finding(rule=h.rule, kind=h.kind, path=where or None,  # type: ignore[arg-type]
                                         blob=blob, commit=first or None, line=h.line, secret_sha256=h.secret_sha256,
-                                        preview=h.preview, refs=ref_names, context=ctx, confidence=conf))
+                                        preview=h.preview, refs=ref_names, context=ctx, confidence=conf,
+                                        encoding=h.encoding))
     for oid, (typ, hits) in result.message_hits.items():
         msg_refs = reaching.get(oid, ()) if typ == "commit" else history.refs_naming(refs, oid)
         for h in hits:
@@ -342,7 +343,7 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
             conf = context.confidence(h.rule, "source", generated_value=False)
             findings.append(Finding(rule=h.rule, kind="message", path=None, blob=None, commit=oid, line=h.line,
                                     secret_sha256=h.secret_sha256, preview=h.preview, refs=msg_refs,
-                                    context="source", confidence=conf))
+                                    context="source", confidence=conf, encoding=h.encoding))
     findings.sort(key=lambda f: (f.kind != "path", f.path or "", f.commit or "", f.line or 0, f.rule))
     return findings
 
@@ -356,13 +357,16 @@ def _widest_context(places: tuple[tuple[str, str], ...]) -> str:
 
 
 def recover_values(repo: str | Path, findings: Iterable[Finding], *,
-                   rules_file: str | None = None) -> dict[str, Secret]:
-    """finding.id → the exact secret value, re-detected from the blob or message it names.
+                   rules_file: str | None = None) -> dict[str, Recovered]:
+    """finding.id → the exact secret value and the literal forms it sits in, re-detected from the blob or
+    message the finding names.
 
     Re-detection runs the same rules at the finding's path (path-restricted rules,
     such as ``password:`` in YAML, only fire there); a value still not found is looked
     for with every path restriction lifted, since the scan may have seen the blob under
-    another of its names. Path findings are omitted (the plan deletes the file; no
+    another of its names. Each value comes with every literal that holds it in that object
+    (itself, its JSON-escaped or URL-encoded form, the base64 run it was decoded from): what
+    ``--replace-text`` must replace. Path findings are omitted (the plan deletes the file; no
     value is needed), and so are findings whose value can no longer be re-derived.
     """
     wanted = [f for f in findings if f.kind != "path"]
@@ -375,19 +379,19 @@ def recover_values(repo: str | Path, findings: Iterable[Finding], *,
         oid = (f.blob if f.kind == "content" else f.commit) or ""
         if oid:
             by_oid.setdefault(oid, []).append(f)
-    out: dict[str, Secret] = {}
+    out: dict[str, Recovered] = {}
     for oid, obj_type, data in read_objects(gdir, sorted(by_oid)):
         if obj_type in ("commit", "tag"):
             data = message_body(obj_type, data)[0]
         elif obj_type != "blob":
             continue
-        cache: dict[tuple[str | None, bool], dict[str, Secret]] = {}
+        cache: dict[tuple[str | None, bool], dict[str, Recovered]] = {}
         for f in by_oid[oid]:
             path = f.path if obj_type == "blob" else None
             for any_path in (False, True):
                 key = (path, any_path)
                 if key not in cache:
-                    cache[key] = detector.values(data, path, any_path=any_path)
+                    cache[key] = detector.recover(data, path, any_path=any_path, blob=obj_type == "blob")
                 secret = cache[key].get(f.secret_sha256)
                 if secret is not None:
                     out[f.id] = secret

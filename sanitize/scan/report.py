@@ -51,6 +51,7 @@ class Finding:
     refs: tuple[str, ...] = ()
     context: str = ""  # where it lives: source, test, docs, example, vendored, generated (scan/context.py)
     confidence: str = ""  # high, medium or low (scan/context.py)
+    encoding: tuple[str, ...] = ()  # how the value was decoded from the blob, outermost first ("gzip", "base64")
 
     @property
     def id(self) -> str:
@@ -69,6 +70,8 @@ class Finding:
             d["context"] = self.context
         if self.confidence:
             d["confidence"] = self.confidence
+        if self.encoding:  # only for decoded values: how, outermost first
+            d["encoding"] = list(self.encoding)
         d["id"] = self.id
         return d
 
@@ -104,6 +107,7 @@ class Finding:
                 refs=refs,
                 context=str(d.get("context") or ""),
                 confidence=str(d.get("confidence") or ""),
+                encoding=tuple(str(e) for e in d.get("encoding", [])),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"malformed finding: {exc}") from exc
