@@ -10,6 +10,7 @@ the plan no longer describes the repository and the run stops.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -244,7 +245,8 @@ def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> lis
         f"  rewrite report: {wd.root / 'rewrite-report.md'}",
         f"  notices:        {wd.notices}",
         "Then approve the exact plan digest:",
-        f"  git-sanitize approve --workdir {wd.root} --approver \"<your name>\" --digest {digest}",
+        f"  git-sanitize approve --workdir {shlex.quote(str(wd.root))} --approver \"<your name>\" "
+        f"--digest {shlex.quote(digest)}",
         "",
     ]
 
@@ -282,7 +284,7 @@ def _next_step(wd: Workdir, stages: dict[str, dict[str, Any]], meta: dict[str, A
     first = pending[0]
     playbook = meta.get("playbook", "PLAYBOOK")
     if first == "approve" and have < required:
-        return (f"approve: git-sanitize approve --workdir {wd.root} --approver \"<name>\" "
-                f"--digest {meta.get('plan_digest', '?')} ({have} of {required} so far)")
+        return (f"approve: git-sanitize approve --workdir {shlex.quote(str(wd.root))} --approver \"<name>\" "
+                f"--digest {shlex.quote(str(meta.get('plan_digest', '?')))} ({have} of {required} so far)")
     verb = "resume" if stages[first]["status"] in ("running", "failed", "waiting") else "run"
-    return f"{first}: git-sanitize run {playbook} ({verb}s at {first})"
+    return f"{first}: git-sanitize run {shlex.quote(str(playbook))} ({verb}s at {first})"

@@ -241,7 +241,8 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest)
         raise AwaitingApproval(
             f"push needs {need} distinct valid approval(s) of plan digest {digest[:12]}…, has {len(approvers)}; "
-            f"each approver runs: git-sanitize approve --workdir {wd.root} --approver NAME --digest {digest}")
+            f"each approver runs: git-sanitize approve --workdir {shlex.quote(str(wd.root))} --approver NAME "
+            f"--digest {shlex.quote(digest)}")
 
     now = git.remote_refs(target)
     if all((now.get(u.ref) == u.new) for u in updates):

@@ -139,3 +139,80 @@ def test_people_whose_addresses_share_a_file_name_each_get_a_notice(rewritten_wo
     notify(rewritten_workdir.workdir, roster=roster)
     texts = [p.read_text() for p in (rewritten_workdir.workdir / "notices").glob("a-b-example-invalid*.md")]
     assert len(texts) == 2 and any("Hello A Dot" in t for t in texts) and any("Hello A Dash" in t for t in texts)
+
+
+def notices_snapshot(workdir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(workdir)): p.read_bytes() for p in (workdir / "notices").rglob("*") if p.is_file()}
+
+
+def test_a_template_syntax_error_is_one_line_and_keeps_the_previous_notices(rewritten_workdir: RewrittenWorkdir,
+                                                                              tmp_path: Path) -> None:
+    r = rewritten_workdir
+    notify(r.workdir)
+    before = notices_snapshot(r.workdir)
+    custom = tmp_path / "tpl"
+    custom.mkdir()
+    (custom / "notice.md.j2").write_text("Hello {{ person.name \n{% for x in %}\n")
+    proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "notify", "--workdir", str(r.workdir),
+                           "--templates", str(custom)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "notice template error" in proc.stderr and "notice.md.j2" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert notices_snapshot(r.workdir) == before
+    assert not [p for p in r.workdir.iterdir() if p.name.startswith("notices.")]  # no half-rendered leftovers
+
+
+def test_path_like_names_stay_inside_the_notices_directory(rewritten_workdir: RewrittenWorkdir,
+                                                           tmp_path: Path) -> None:
+    r = rewritten_workdir
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email,role\n../../etc/x,../../etc/x@example.invalid,dev\n"
+                      "/etc/passwd,..@example.invalid,dev\n")
+    for _ in range(2):  # and again: a re-run replaces the set, it does not trip over it
+        result = notify(r.workdir, roster=roster)
+    notices = (r.workdir / "notices").resolve()
+    assert all(f.resolve().is_relative_to(notices) for f in result.files)
+    assert not (tmp_path / "etc").exists() and not (r.workdir / "etc").exists()
+    names = {f.name for f in result.files}
+    assert "etc-x-example-invalid.md" in names and "example-invalid.md" in names
+
+
+def test_the_roster_maps_several_addresses_to_one_person_and_drops_others(rewritten_workdir: RewrittenWorkdir,
+                                                                          tmp_path: Path) -> None:
+    r = rewritten_workdir
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email,role,aliases\n"
+                      "Alice Admin,alice@corp.invalid,lead,alice@example.invalid;ALICE.old@example.invalid\n"
+                      "Carol (left),carol@example.invalid,drop,\n")
+    result = notify(r.workdir, roster=roster)
+    emails = sorted(p.email for p in result.collaborators)
+    assert emails == ["alice@corp.invalid", "bob@example.invalid"]
+    alice = next(p for p in result.collaborators if p.email == "alice@corp.invalid")
+    assert "refs/heads/main" in alice.refs and alice.in_history  # her commits under the old address count
+    notices = r.workdir / "notices"
+    assert not list(notices.glob("alice-example-invalid*")) and not list(notices.glob("carol-*"))
+    msg = email.message_from_bytes((notices / "alice-corp-invalid.eml").read_bytes(), policy=email.policy.default)
+    assert msg["To"].addresses[0].addr_spec == "alice@corp.invalid"
+    assert "dropped by the roster: 1" in (notices / "team-summary.md").read_text()
+
+
+@pytest.mark.parametrize("name,mail", [
+    ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
+    ("GitHub", "noreply@github.com"),
+    ("web-flow", "web-flow@example.invalid"),
+    ("pre-commit-ci[bot]", "66853113+pre-commit-ci[bot]@users.noreply.github.com"),
+    ("Some One", "someone@users.noreply.github.com"),
+])
+def test_bots_and_no_reply_identities_are_not_people(name: str, mail: str) -> None:
+    from sanitize.notify import Collaborator
+
+    assert Collaborator(name=name, email=mail).is_machine
+    assert not Collaborator(name="Bob Builder", email="bob@example.invalid").is_machine
+
+
+def test_a_bad_sender_is_refused_before_anything_is_replaced(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    notify(r.workdir)
+    before = notices_snapshot(r.workdir)
+    with pytest.raises(UsageError, match="--from"):
+        notify(r.workdir, sender="Sec <sec@example.invalid>\r\nBcc: attacker@evil.invalid")
+    assert notices_snapshot(r.workdir) == before
