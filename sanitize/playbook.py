@@ -273,6 +273,9 @@ def status(workdir: str | Path) -> dict[str, Any]:
         "stages": stages,
         "approvals": {"required": required, "valid": len(approvers), "approvers": approvers},
         "next": _next_step(wd, stages, meta, len(approvers), required),
+        # Collaborators' pushes on top of the rewritten tips: seen by push/verify, and fine.
+        "forward_refs": sorted(set(wd.stage("verify").get("forward_refs") or [])
+                               | set(wd.stage("push").get("forward_refs") or [])),
     }
 
 
