@@ -216,3 +216,13 @@ def test_a_bad_sender_is_refused_before_anything_is_replaced(rewritten_workdir: 
     with pytest.raises(UsageError, match="--from"):
         notify(r.workdir, sender="Sec <sec@example.invalid>\r\nBcc: attacker@evil.invalid")
     assert notices_snapshot(r.workdir) == before
+
+
+def test_the_readme_procedure_is_the_notice_procedure(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    notify(r.workdir)
+    notice = (r.workdir / "notices" / "bob-example-invalid.md").read_text()
+    printed = notice.split("## Keep your clone", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    documented = readme.split("## For collaborators", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert printed.replace(r.digest[:12], "DIGEST12") == documented
