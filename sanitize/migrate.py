@@ -369,10 +369,15 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
                                  "git fetch origin first (nothing was moved)")
     head = c.out("symbolic-ref", "-q", "--short", "HEAD", check=False)
     head_sha = c.out("rev-parse", "-q", "--verify", "HEAD", check=False)
-    dirty = c.out("stash", "create", f"git-sanitize migrate: uncommitted changes on {head or 'HEAD'}")
+    moving = c.changed | {x for p in plans for x in p.local} | {p.tip for p in plans}
     stashes = _stash_entries(c)
     for n, (sha, _msg) in enumerate(stashes):
-        _check_stash(c, f"stash@{{{n}}}", sha)
+        if c.out("rev-parse", f"{sha}^1") in moving:
+            _check_stash(c, f"stash@{{{n}}}", sha)
+    # The work tree only has to be set aside when branches move (or HEAD itself is on old history).
+    dirty = ""
+    if plans or head_sha in moving:
+        dirty = c.out("stash", "create", f"git-sanitize migrate: uncommitted changes on {head or 'HEAD'}")
     if dirty:
         _check_stash(c, "your uncommitted changes", dirty)
     tags = _plan_tags(c)
@@ -383,6 +388,9 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
     if dirty:
         c.run("update-ref", BACKUP_PREFIX + "uncommitted", dirty)
         c.run("reset", "--hard", "--quiet")
+    if plans and head_sha:
+        # Detached while branches move, so the checkout at the end brings the work tree along.
+        c.run("checkout", "--quiet", "--detach")
     try:
         for p in plans:
             backup = _free_backup_ref(c.work, BACKUP_PREFIX + "heads/" + p.name)

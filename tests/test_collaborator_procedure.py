@@ -238,3 +238,23 @@ def test_migrate_names_the_commit_and_file_that_bring_a_secret_back(purge: Purge
     assert "git rebase -i" in line and "Nothing was moved" in line
     assert p.secrets[1] not in proc.stderr + proc.stdout
     assert {r: v for r, v in git.refs(p.clone).items() if not r.startswith("refs/remotes/")} == before
+
+
+def test_pasting_the_procedure_twice_is_harmless(purge: Purge) -> None:
+    p = purge
+    run_keep_block(p)
+    after_first = {r: v for r, v in git.refs(p.clone).items() if not r.startswith("refs/remotes/")}
+    _, output = run_keep_block(p)
+    assert "nothing in this clone is on the old history" in output and "self-check passed" in output
+    assert {r: v for r, v in git.refs(p.clone).items() if not r.startswith("refs/remotes/")} == after_first
+    assert len(git.out(["stash", "list"], cwd=p.clone).splitlines()) == 1
+
+
+def test_a_detached_head_on_old_history_follows_its_commit(purge: Purge) -> None:
+    p = purge
+    git.run(["stash", "push", "-q"], cwd=p.clone)
+    git.run(["checkout", "-q", "--detach", "topic~1"], cwd=p.clone)
+    run_keep_block(p)
+    assert git.run(["symbolic-ref", "-q", "HEAD"], cwd=p.clone, check=False).returncode != 0
+    assert git.out(["rev-parse", "HEAD"], cwd=p.clone) == git.out(["rev-parse", "topic~1"], cwd=p.clone)
+    assert len(git.out(["stash", "list"], cwd=p.clone).splitlines()) == 2

@@ -79,6 +79,8 @@ def test_branch_without_local_work_moves_to_its_rewritten_tip(rewritten_workdir:
     assert proc.returncode == 0, proc.stderr
     assert git.out(["rev-parse", "feature"], cwd=dev_clone) == r.rewritten_tips["refs/heads/feature"]
     assert git.out(["rev-parse", "main"], cwd=dev_clone) == r.rewritten_tips["refs/heads/main"]
+    # The checked-out branch moved with its work tree: nothing staged, the purged file gone from disk.
+    assert git.out(["status", "--porcelain"], cwd=dev_clone) == "" and not (dev_clone / ".env").exists()
 
 
 def test_migrate_refuses_work_that_re_adds_a_purged_path(rewritten_workdir: RewrittenWorkdir,
