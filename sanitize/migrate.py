@@ -111,10 +111,13 @@ def _zero(oid: str) -> bool:
 
 
 def _new_base(old: str, cmap: dict[str, str], repo: Path) -> str:
-    """The rewritten counterpart of ``old``; for a commit filter-repo dropped, its nearest kept ancestor's."""
+    """The rewritten counterpart of ``old``; for a commit filter-repo dropped, its nearest kept ancestor's.
+
+    A commit the map does not list was not rewritten (a rewrite restricted to the affected commits leaves
+    their ancestors alone): it is its own counterpart."""
     for sha in git.out(["rev-list", "--first-parent", old], cwd=repo).splitlines():
-        new = cmap.get(sha)
-        if new and not _zero(new):
+        new = cmap.get(sha, sha)
+        if not _zero(new):
             return new
     raise UsageError(f"no rewritten counterpart for {old[:12]} in the commit-map")
 

@@ -141,7 +141,7 @@ def purge(tmp_path: Path) -> Purge:
     return Purge(remote, workdir, clone, (token, password), plan.digest, first, home)
 
 
-def run_keep_block(p: Purge, stop_before: str | None = None) -> tuple[list[str], str]:
+def run_keep_block(p: Purge, stop_before: str | None = None, changed_only: bool = False) -> tuple[list[str], str]:
     """Paste the notice's keep-your-clone block line by line; returns the lines run and all output."""
     notice = (p.workdir / "notices" / "dana-example-invalid.md").read_text()
     lines = code_block(notice, "## Keep your clone")
@@ -157,6 +157,10 @@ def run_keep_block(p: Purge, stop_before: str | None = None) -> tuple[list[str],
             kit = p.home / "git-sanitize-kit" / p.digest[:12]
             assert kit.is_dir()
             save_attachments(p.workdir / "notices" / "dana-example-invalid.eml", kit)
+            if changed_only:  # as a rewrite restricted to the affected commits publishes it
+                lines_ = (kit / "commit-map").read_text().splitlines()
+                kept = [x for x in lines_[1:] if x.split()[0] != x.split()[1]]
+                (kit / "commit-map").write_text("\n".join([lines_[0], *kept]) + "\n")
     return ran, output
 
 
@@ -258,3 +262,14 @@ def test_a_detached_head_on_old_history_follows_its_commit(purge: Purge) -> None
     assert git.run(["symbolic-ref", "-q", "HEAD"], cwd=p.clone, check=False).returncode != 0
     assert git.out(["rev-parse", "HEAD"], cwd=p.clone) == git.out(["rev-parse", "topic~1"], cwd=p.clone)
     assert len(git.out(["stash", "list"], cwd=p.clone).splitlines()) == 2
+
+
+def test_a_commit_map_listing_only_changed_commits_works_too(purge: Purge) -> None:
+    p = purge
+    run_keep_block(p, changed_only=True)
+    new_main = git.refs(p.remote)["refs/heads/main"]
+    assert git.out(["log", "--format=%s", f"{new_main}..stacked"], cwd=p.clone).splitlines() == [
+        "stacked work", "topic two", "topic one"]
+    assert not any(r.startswith(BACKUPS) for r in git.refs(p.clone))
+    for sha in p.old_first_changed:
+        assert git.run(["cat-file", "-e", sha], cwd=p.clone, check=False).returncode != 0
