@@ -28,6 +28,7 @@ from sanitize.plan import make_plan
 from sanitize.push import push
 from sanitize.rewrite import rewrite
 from sanitize.scan.engine import scan_repository
+from sanitize.workdir import Workdir
 
 ROOT = Path(__file__).parents[1]
 BACKUPS = "refs/sanitize-backup/"
@@ -130,6 +131,7 @@ def purge(tmp_path: Path) -> Purge:
     roster = tmp_path / "roster.csv"
     roster.write_text("name,email,role\nDana Dev,dana@example.invalid,dev\n")
     notify(workdir, roster=roster, deadline="2026-12-24")
+    Workdir.open(workdir).set_meta(approval_policy={"allowed_signers": None, "unsigned": True})  # as a playbook
     approve(workdir, approver="Alice", digest=plan.digest)
     push(workdir)
     old_commits = git.out(["rev-list", "--reverse", "refs/remotes/origin/main"], cwd=clone).splitlines()

@@ -101,6 +101,7 @@ def hostile(tmp_path: Path) -> dict[str, Path]:
     make_plan(str(findings), str(base / "plan.json"))
     workdir = base / "wd $(touch${IFS}pwned-wd) `touch pwned-wd2`"
     rewrite(str(base / "plan.json"), str(workdir))
+    Workdir.open(workdir).set_meta(approval_policy={"allowed_signers": None, "unsigned": True})  # as a playbook
     home = tmp_path / "home"
     home.mkdir()
     return {"base": base, "remote": remote, "clone": clone, "workdir": workdir, "home": home, "tmp": tmp_path}
