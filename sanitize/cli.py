@@ -63,17 +63,13 @@ def _exclusive(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class _Group(click.Group):
-    """Click usage errors exit 2 with one line (click's default already does)."""
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="git-sanitize")
 def cli() -> None:
     """Purge secrets from every ref of a git history, then rotate what leaked."""
 
 
-# --- scan (issue 2) -----------------------------------------------------------------
+# --- scan -------------------------------------------------------------------------
 
 
 @cli.command()
@@ -120,7 +116,7 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
         sys.exit(1)
 
 
-# --- plan / rewrite (issue 3) -------------------------------------------------------
+# --- plan / rewrite ---------------------------------------------------------------
 @cli.command()
 @click.argument("findings", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out", default=None, type=click.Path(dir_okay=False),
@@ -180,7 +176,7 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
 
 
 
-# --- notify / approve / push / verify / guard / migrate (issue 4) --------------------
+# --- notify / approve / push / verify / guard / migrate ----------------------------
 
 
 @cli.command()
@@ -356,7 +352,7 @@ def guard_install(workdir: str, remote: str) -> None:
     click.echo(f"pre-receive guard installed at {hook}")
 
 
-# --- rotate (issue 5) ---------------------------------------------------------------
+# --- rotate -----------------------------------------------------------------------
 
 
 @cli.command()

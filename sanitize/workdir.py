@@ -141,21 +141,18 @@ class Workdir:
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold the workdir's lock: one stage or run at a time, or UsageError naming who holds it."""
-        lock = self.root / ".lock"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        """Hold the workdir's lock: one stage or run at a time, or UsageError if another holds it.
+
+        The lock is on the directory itself (``flock`` of its descriptor), so nothing is
+        written for it and a killed holder releases it with its last descriptor.
+        """
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-                raise UsageError(f"{self.root}: another git-sanitize (pid {holder}) is working in this workdir; "
-                                 "wait for it to finish, then run again") from None
-            try:  # who holds it, for the message above; informational, so a full disk does not matter here
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-            except OSError:
-                pass
+                raise UsageError(f"{self.root}: another git-sanitize is working in this workdir; wait for it to "
+                                 "finish, then run again") from None
             yield
         finally:
             os.close(fd)
@@ -248,8 +245,8 @@ class Workdir:
 
 @contextmanager
 def hold(path: str | os.PathLike[str] | None) -> Iterator[None]:
-    """The lock of the workdir at ``path`` for one command, if it exists yet (rewrite creates it)."""
-    if path is None or not Path(path).is_dir():
+    """The lock of the workdir at ``path`` for one command, if it is one yet (rewrite creates it)."""
+    if path is None or not (Path(path) / "state.json").is_file():
         yield
         return
     _check_owned(Path(path), fix_mode=False)
