@@ -199,6 +199,8 @@ def notify(workdir: str, roster: str | None, templates: str | None, deadline: st
     result = do_notify(workdir, roster=roster, templates=templates, deadline=deadline, freeze=freeze,
                        sender=sender or DEFAULT_SENDER)
     click.echo(f"{len(result.collaborators)} notices (Markdown, .eml, text) in {result.team_summary.parent}")
+    if result.not_notified:
+        click.echo(f"{len(result.not_notified)} bot or no-reply identities listed in the team summary, not notified")
     click.echo(f"team summary: {result.team_summary}")
     click.echo(f"forge support request: {result.support_request}")
     click.echo(f"publish for collaborators (migrate): {result.team_summary.parent / 'publish'}")

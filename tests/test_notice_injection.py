@@ -159,6 +159,7 @@ def test_names_cannot_add_mail_recipients_or_markup(hostile: dict[str, Path]) ->
     assert sorted(seen_to) == sorted(e for _, e in PEOPLE[:4] if "evil" not in e)
     # The comma-address identity gets a notice to read, no mail anyone could misroute; bots get nothing.
     assert list(notices.glob("mallory-*.md")) and not list(notices.glob("mallory-*.eml"))
+    assert "no .eml: not a plain address" in (notices / "team-summary.md").read_text()
     assert not list(notices.glob("*dependabot*"))
     summary = (notices / "team-summary.md").read_text()
     assert "dependabot\\[bot\\]" in summary and "Not sent a notice" in summary
