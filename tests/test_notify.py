@@ -226,3 +226,4 @@ def test_the_readme_procedure_is_the_notice_procedure(rewritten_workdir: Rewritt
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     documented = readme.split("## For collaborators", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     assert printed.replace(r.digest[:12], "DIGEST12") == documented
+
