@@ -208,6 +208,8 @@ def notify(workdir: str, roster: str | None, templates: str | None, deadline: st
     result = do_notify(workdir, roster=roster, templates=templates, deadline=deadline, freeze=freeze,
                        sender=sender or DEFAULT_SENDER)
     click.echo(f"{len(result.collaborators)} notices (Markdown, .eml, text) in {result.team_summary.parent}")
+    if result.not_notified:
+        click.echo(f"{len(result.not_notified)} bot or no-reply identities listed in the team summary, not notified")
     click.echo(f"team summary: {result.team_summary}")
     click.echo(f"forge support request: {result.support_request}")
     click.echo(f"publish for collaborators (migrate): {result.team_summary.parent / 'publish'}")
@@ -219,22 +221,39 @@ def notify(workdir: str, roster: str | None, templates: str | None, deadline: st
 @click.option("--purged", default=None,
               help="The published purged.json (default: beside the commit-map when it is a file).")
 @click.option("--repo", default=".", type=click.Path(file_okay=False), show_default=True, help="Your clone.")
+@click.option("--finish", is_flag=True,
+              help="After migrating: check every migrated branch, tag and stash is in place, then delete the "
+                   "backups, expire reflogs, prune, and prove no old commit is left.")
 @_guard
-def migrate(commit_map: str, purged: str | None, repo: str) -> None:
-    """Collaborator side: rebase your unpushed local commits onto the rewritten history."""
+def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> None:
+    """Collaborator side: carry unpushed commits, tags, stashes and uncommitted changes onto the rewritten history."""
+    import shlex
+
+    from sanitize.migrate import finish as do_finish
     from sanitize.migrate import migrate as do_migrate
 
+    again = f"git-sanitize migrate --finish --commit-map {shlex.quote(commit_map)}"
+    if finish:
+        done = do_finish(repo, commit_map=commit_map)
+        click.echo(f"deleted {done.backups_deleted} backup ref(s), expired reflogs and pruned; self-check passed: "
+                   f"none of the {done.old_commits_checked} old commit(s) is left in this clone")
+        return
     result = do_migrate(repo, commit_map=commit_map, purged=purged)
     if not result.checked_purged:
         click.echo("warning: no purged.json: local work was not checked for removed files or values", err=True)
-    for m in result.moved:
-        click.echo(f"{m.branch}: {m.commits} local commit(s) moved onto {m.new_base[:12]}; "
-                   f"now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
-    if not result.moved:
-        click.echo("no local branch is on the old history; nothing to move")
-    else:
-        click.echo("check the moved branches, push them, then delete the backup refs (they hold old history): "
-                   "git for-each-ref --format='delete %(refname)' refs/sanitize-backup/ | git update-ref --stdin")
+    for m in result.branches:
+        what = f"{m.commits} local commit(s) moved onto {m.new_base[:12]}" if m.commits else "moved"
+        click.echo(f"branch {m.branch}: {what}; now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
+    for t in result.tags:
+        click.echo(f"tag {t.tag}: now {t.new[:12]} (old one kept in {t.backup_ref})")
+    for s in result.stashes:
+        click.echo(("uncommitted changes: carried over" if s.dirty else f"stash@{{{s.index}}}: re-based")
+                   + f" ({s.new[:12]})")
+    if not result.restored_dirty:
+        click.echo("your uncommitted changes did not apply cleanly: they are in git stash list (stash@{0})", err=True)
+    if not (result.branches or result.tags or result.stashes):
+        click.echo("nothing in this clone is on the old history; nothing to move")
+    click.echo(f"next: check your branches (git log), then run: {again}")
 
 
 @cli.command()

@@ -17,16 +17,28 @@ import csv
 import json
 import os
 import re
+import shlex
 import shutil
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from email import policy as email_policy
+from email.errors import HeaderParseError
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+)
 
 from sanitize import git
 from sanitize.approval import current_digest, rewrite_detail
@@ -36,6 +48,12 @@ from sanitize.workdir import Workdir, write_atomic
 
 DEFAULT_SENDER = "Security team <security@localhost>"
 _SLUG = re.compile(r"[^a-z0-9]+")
+# An address we will put in a To: header: one addr-spec, nothing a mail client could read as a second address.
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+# Identities no person reads: bots, forge web commits, no-reply addresses.
+_MACHINE = re.compile(r"\[bot\]|noreply|no-reply|dependabot|pre-commit-ci|renovate|github-actions|web-flow"
+                      r"|^github$", re.IGNORECASE)
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|~&])")
 _LFS_HEAD = b"version https://git-lfs.github.com/spec/v1"
 
 
@@ -48,11 +66,23 @@ class Collaborator:
     role: str = "contributor"
     refs: list[str] = field(default_factory=list)   # changed refs they authored or committed on
     in_history: bool = False
+    aliases: list[str] = field(default_factory=list)  # other addresses the roster maps to this person
 
     @property
     def slug(self) -> str:
-        """File-name-safe identifier (from the email)."""
-        return _SLUG.sub("-", self.email.casefold()).strip("-") or "unknown"
+        """File-name-safe identifier (from the email): ASCII letters, digits and dashes only, never a path."""
+        ascii_only = unicodedata.normalize("NFKD", self.email).encode("ascii", "ignore").decode()
+        return _SLUG.sub("-", ascii_only.casefold()).strip("-")[:80] or "unknown"
+
+    @property
+    def is_machine(self) -> bool:
+        """A bot or a no-reply identity: listed in the team summary, sent no notice."""
+        return bool(_MACHINE.search(self.email) or _MACHINE.search(self.name))
+
+    @property
+    def mailable(self) -> bool:
+        """An address we can put in a To: header as it is."""
+        return bool(_ADDRESS.match(self.email))
 
 
 @dataclass(frozen=True)
@@ -63,6 +93,7 @@ class NotifyResult:
     files: list[Path]
     team_summary: Path
     support_request: Path
+    not_notified: list[Collaborator] = field(default_factory=list)   # bots and no-reply identities
 
 
 def _short(ref: str) -> str:
@@ -70,6 +101,24 @@ def _short(ref: str) -> str:
         if ref.startswith(prefix):
             return ref[len(prefix):]
     return ref
+
+
+def printable(text: str) -> str:
+    """Text from history or a roster as it may be shown: every control character escaped (no line breaks)."""
+    return "".join(ch if unicodedata.category(ch)[0] != "C" or ch == " " else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def md(text: object) -> str:
+    """Markdown-escape a name or path so it renders as the text it is (no links, HTML, emphasis or tables)."""
+    return _MD_SPECIAL.sub(r"\\\1", printable(str(text)))
+
+
+def code(text: object) -> str:
+    """A Markdown code span that holds any text (backticks and pipes included) without breaking out."""
+    body = printable(str(text)).replace("|", "\\|")
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", body)), default=0) + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
 
 
 def _old_history(wd: Workdir, scratch: Path) -> Path:
@@ -85,20 +134,65 @@ def _old_history(wd: Workdir, scratch: Path) -> Path:
 def _history_people(repo: Path, changed: dict[str, str]) -> dict[str, Collaborator]:
     people: dict[str, Collaborator] = {}
     for ref, old_tip in sorted(changed.items()):
-        text = git.out(["log", "--format=%an%x00%ae%x00%cn%x00%ce", old_tip], cwd=repo)
-        for line in text.splitlines():
-            an, ae, cn, ce = [*line.split("\x00"), "", "", "", ""][:4]
+        # Unit/record separators: a name from a hand-made commit object may hold a line break.
+        text = git.out(["log", "--format=%an%x1f%ae%x1f%cn%x1f%ce%x1e", old_tip], cwd=repo)
+        for record in text.split("\x1e"):
+            an, ae, cn, ce = [*record.strip("\n").split("\x1f"), "", "", "", ""][:4]
             for name, email in ((an, ae), (cn, ce)):
                 if not email:
                     continue
-                p = people.setdefault(email.casefold(), Collaborator(name=name, email=email, in_history=True))
+                p = people.setdefault(email.casefold(), Collaborator(name=printable(name), email=email,
+                                                                     in_history=True))
                 if ref not in p.refs:
                     p.refs.append(ref)
     return people
 
 
+def _merge_roster(people: dict[str, Collaborator], roster: Roster) -> dict[str, Collaborator]:
+    """History identities with the roster applied: aliases folded into one person, dropped ones removed."""
+    merged: dict[str, Collaborator] = {}
+    for person in roster.people:
+        merged[person.email.casefold()] = person
+    for key, found in people.items():
+        if key in roster.dropped:
+            continue
+        target = merged.get(roster.aliases.get(key, key))
+        if target is None:
+            merged[key] = found
+            continue
+        target.in_history = True
+        if target.email.casefold() == found.email.casefold():
+            target.email = found.email  # the spelling the history uses
+        target.refs += [r for r in found.refs if r not in target.refs]
+    return merged
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The roster: people to notify, addresses mapped to a person, addresses dropped."""
+
+    people: list[Collaborator]
+    aliases: dict[str, str] = field(default_factory=dict)   # other address (casefolded) → person's address
+    dropped: frozenset[str] = frozenset()                     # addresses (casefolded) nobody is notified at
+
+
 def read_roster(path: str | os.PathLike[str]) -> list[Collaborator]:
-    """Roster CSV with a header row ``name,email[,role]``; UsageError on a malformed row."""
+    """Roster CSV ``name,email[,role][,aliases]``; UsageError on a malformed row (see :func:`load_roster`)."""
+    return load_roster(path).people
+
+
+def load_roster(path: str | os.PathLike[str]) -> Roster:
+    """Roster CSV with a header row ``name,email[,role][,aliases]``.
+
+    ``aliases``: other addresses of the same person, separated by spaces or ``;``
+    (their commits count as theirs, one notice). ``role`` ``drop`` (or ``ignore``):
+    nobody at that address (and its aliases) is notified, e.g. an old bot.
+    A cell with a control character (CR, LF, NUL, …) is refused: it could split a mail header.
+    """
     p = Path(path)
     try:
         with p.open(newline="", encoding="utf-8") as fh:
@@ -107,14 +201,29 @@ def read_roster(path: str | os.PathLike[str]) -> list[Collaborator]:
         raise UsageError(f"{p}: unreadable roster CSV") from exc
     if rows and ("email" not in rows[0] or "name" not in rows[0]):
         raise UsageError(f"{p}: the roster needs a header row 'name,email,role'")
-    people = []
+    people: list[Collaborator] = []
+    aliases: dict[str, str] = {}
+    dropped: set[str] = set()
     for n, row in enumerate(rows, 2):
-        email = (row.get("email") or "").strip()
-        if "@" not in email:
+        cells = {str(k): (v if isinstance(v, str) else " ".join(v or [])) for k, v in row.items() if k is not None}
+        if any(_has_control(v) for v in cells.values()) or None in row:
+            raise UsageError(f"{p}:{n}: a control character or an extra column (line breaks are not allowed in "
+                             "a roster cell)")
+        email = (cells.get("email") or "").strip()
+        if not _ADDRESS.match(email):
             raise UsageError(f"{p}:{n}: no valid email")
-        people.append(Collaborator(name=(row.get("name") or "").strip() or email, email=email,
-                                   role=(row.get("role") or "").strip() or "contributor"))
-    return people
+        others = [a for a in re.split(r"[\s;]+", cells.get("aliases") or "") if a]
+        bad = next((a for a in others if "@" not in a), None)
+        if bad is not None:
+            raise UsageError(f"{p}:{n}: alias {printable(bad)!r} is not an email address")
+        role = (cells.get("role") or "").strip() or "contributor"
+        if role.casefold() in ("drop", "ignore"):
+            dropped.update(a.casefold() for a in [email, *others])
+            continue
+        people.append(Collaborator(name=(cells.get("name") or "").strip() or email, email=email, role=role,
+                                   aliases=others))
+        aliases.update({a.casefold(): email.casefold() for a in others})
+    return Roster(people, aliases, frozenset(dropped))
 
 
 def _lfs_objects(repo: Path, blobs: list[str]) -> list[dict[str, str]]:
@@ -147,53 +256,70 @@ def _environment(templates: str | os.PathLike[str] | None) -> Environment:
         loaders.append(FileSystemLoader(str(templates)))
     loaders.append(PackageLoader("sanitize", "templates/notices"))
     # Markdown and plain text, not HTML: autoescape would mangle commands.
-    return Environment(loader=ChoiceLoader(loaders), undefined=StrictUndefined, keep_trailing_newline=True,
-                       autoescape=False)  # noqa: S701
+    env = Environment(loader=ChoiceLoader(loaders), undefined=StrictUndefined, keep_trailing_newline=True,
+                      autoescape=False)  # noqa: S701
+    env.filters.update(md=md, code=code, text=printable)
+    return env
 
 
-def _commands(repo: str, repo_name: str, changed: list[dict[str, Any]], first: list[str]) -> dict[str, list[str]]:
-    branches = [c for c in changed if c["ref"].startswith("refs/heads/")]
-    tags = [c for c in changed if c["ref"].startswith("refs/tags/")]
-    reset = ["git fetch origin --prune --force '+refs/heads/*:refs/remotes/origin/*'"]
-    for b in branches:
-        name = _short(b["ref"])
-        if b["new"]:
-            reset.append(f"git checkout {name} && git reset --hard origin/{name}")
-        else:
-            reset.append(f"git branch -D {name}   # deleted by the purge")
-    reset += [f"git tag -d {_short(t['ref'])}" for t in tags]
-    if any(t["new"] for t in tags):
-        reset.append("git fetch origin --force --tags")
+def kit_dir(digest: str) -> str:
+    """Where the notice asks a collaborator to save the attached migrate kit (a shell word, already quoted)."""
+    return f'"$HOME"/git-sanitize-kit/{digest[:12]}'
+
+
+def _commands(repo: str, repo_name: str, changed: list[dict[str, Any]], first: list[str],
+              digest: str) -> dict[str, list[str]]:
+    """The shell lines a collaborator pastes, in order; every value from history or the plan is shlex-quoted.
+
+    Only ids, fixed refspecs and quoted words reach these lines: never a ref name or path in a comment,
+    where a line break in it would end the comment.
+    """
+    q = shlex.quote
+    kit = kit_dir(digest)
+    keep = [f"mkdir -p {kit}",
+            "git fetch origin --prune --force '+refs/heads/*:refs/remotes/origin/*'",
+            "git fetch origin --force '+refs/tags/*:refs/tags/*'"]
     if any(c["ref"].startswith("refs/notes/") for c in changed):
-        reset.append("git fetch origin --force '+refs/notes/*:refs/notes/*'   # only if you fetch notes")
-    reset += ["git stash list   # stashes made before the purge hold old history: re-apply, then git stash clear",
-              "git reflog expire --expire=now --all",
-              "git gc --prune=now"]
-    self_check = [f"git cat-file -t {c}" for c in first] + [f"git for-each-ref --contains {c}" for c in first]
+        keep.append("git fetch origin --force '+refs/notes/*:refs/notes/*'")
+    keep += [f"git-sanitize migrate --commit-map {kit}/commit-map --purged {kit}/purged.json",
+             f"git-sanitize migrate --finish --commit-map {kit}/commit-map"]
+    self_check = [f"git cat-file -e {c} 2>/dev/null && echo 'FAIL: old commit {c[:12]} is still here' "
+                  f"|| echo 'ok: old commit {c[:12]} is gone'" for c in first if re.fullmatch(r"[0-9a-f]{40,64}", c)]
     return {
-        "safe_commands": [f"git clone {repo} {repo_name}-clean",
-                          "# move uncommitted files over by hand; delete the old clone when done"],
-        "reset_commands": reset,
-        "migrate_commands": ["git fetch origin --prune --force '+refs/heads/*:refs/remotes/origin/*'",
-                             "git-sanitize migrate --commit-map commit-map --purged purged.json",
-                             "git push origin <branch>   # only the migrated branches",
-                             "# once the migrated work looks right, drop the backups (they hold old history):",
-                             "git for-each-ref --format='delete %(refname)' refs/sanitize-backup/ | "
-                             "git update-ref --stdin"],
+        "safe_commands": [f"git clone {q(repo)} {q(repo_name + '-clean')}"],
+        "keep_commands": keep,
+        # The names earlier custom templates used: the same single procedure.
+        "reset_commands": keep,
+        "migrate_commands": keep,
         "selfcheck_commands": self_check,
+        "kit_dir": [kit],
     }
 
 
+def _header_text(text: str) -> str:
+    """A display name fit for a mail header: control characters (CR/LF first) become spaces."""
+    return " ".join("".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text).split())
+
+
 def _email(person: Collaborator, body: str, subject: str, sender: str, attachments: dict[str, bytes]) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = f"{person.name} <{person.email}>"
-    msg["Subject"] = subject
+    """The .eml: built with the standard library, one To: address, no header a name could inject."""
+    name, addr = parseaddr(sender)
+    if not _ADDRESS.match(addr) or _has_control(sender):
+        raise UsageError("--from: not a single plain address such as 'Security <security@example.com>'")
+    if not person.mailable:
+        raise UsageError(f"{printable(person.email)}: not a plain email address")
+    msg = EmailMessage(policy=email_policy.SMTP)
+    try:
+        msg["From"] = formataddr((_header_text(name), addr))
+        msg["To"] = formataddr((_header_text(person.name), person.email))
+        msg["Subject"] = _header_text(subject)
+    except (HeaderParseError, ValueError) as exc:
+        raise UsageError(f"{printable(person.email)}: cannot build a mail header ({exc})") from exc
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain="git-sanitize.invalid")
     msg.set_content(body)
-    for name, data in attachments.items():
-        msg.add_attachment(data, maintype="text", subtype="plain", filename=name)
+    for fname, data in attachments.items():
+        msg.add_attachment(data, maintype="text", subtype="plain", filename=fname)
     return msg.as_bytes()
 
 
@@ -218,7 +344,8 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     plan = json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file() else {}
     actions = plan.get("actions") or {}
     replaced = actions.get("replace") or []
-    removed = {
+    removed_paths = sorted({str(d.get("path")) for d in actions.get("delete_paths") or []})
+    removed: dict[str, Any] = {
         "paths": sorted({str(d.get("path")) for d in actions.get("delete_paths") or []}),
         "replacements": len(replaced),
         "rules": sorted({str(r.get("rule")) for r in replaced if r.get("rule")}),
@@ -232,38 +359,66 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
         # Pull-request refs too: their authors (often outside the team) hold old history in their forks.
         people = _history_people(old, {c["ref"]: c["old"] for c in changed})
         lfs = _lfs_objects(old, list(rec.get("purged_blobs") or []))
-    for extra in read_roster(roster) if roster else []:
-        known = people.get(extra.email.casefold())
-        if known:
-            known.role, known.name = extra.role, extra.name or known.name
-        else:
-            people[extra.email.casefold()] = extra
-    collaborators = sorted(people.values(), key=lambda p: p.email.casefold())
+    listed = load_roster(roster) if roster else Roster([])
+    everyone = sorted(_merge_roster(people, listed).values(), key=lambda p: p.email.casefold())
+    machines = [p for p in everyone if p.is_machine]
+    collaborators = [p for p in everyone if not p.is_machine]
 
-    deadline_text = str(deadline) if deadline else "as soon as possible"
-    freeze_text = freeze or ("no pushes to any branch from now until the security team confirms the purge "
-                             f"(verified push), at the latest {deadline_text}")
+    deadline_text = printable(str(deadline)) if deadline else "as soon as possible"
+    freeze_text = printable(freeze) if freeze else (
+        "no pushes to any branch from now until the security team confirms the purge "
+        f"(verified push), at the latest {deadline_text}")
+    shown = [{**c, "ref": printable(c["ref"])} for c in visible]
+    removed_shown = {**removed, "paths": [printable(x) for x in removed_paths]}
     ctx: dict[str, Any] = {
-        "repo": source, "repo_name": repo_name, "digest": digest, "deadline": deadline_text, "freeze": freeze_text,
-        "changed": visible, "first_changed": first, "removed": removed, "fix_in_code": fix_in_code,
-        "pr_refs": pr_refs, "lfs": lfs, "old_commit_count": len(rec.get("old_commits") or []),
-        **_commands(source, repo_name, visible, first),
+        "repo": printable(source), "repo_name": printable(repo_name), "digest": digest,
+        "deadline": deadline_text, "freeze": freeze_text, "changed": shown, "first_changed": first,
+        "removed": removed_shown, "fix_in_code": [{**f, "path": printable(str(f.get("path")))} for f in fix_in_code],
+        "pr_refs": [printable(r) for r in pr_refs], "lfs": lfs, "old_commit_count": len(rec.get("old_commits") or []),
+        "deleted_branches": [printable(c["ref"].removeprefix("refs/heads/")) for c in visible
+                             if c["new"] is None and c["ref"].startswith("refs/heads/")],
+        "machines": machines, "dropped": len(listed.dropped),
+        **_commands(source, repo_name, visible, first, digest),
     }
     env = _environment(templates)
-    out = wd.notices
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "publish").mkdir(parents=True, mode=0o700)
     purged = {"schema": "git-sanitize/purged/v1", "paths": removed["paths"],
               "blobs": sorted(rec.get("purged_blobs") or []),
               "secret_sha256": sorted({str(r.get("secret_sha256")) for r in replaced if r.get("secret_sha256")})}
     kit = {"commit-map": wd.commit_map.read_bytes() if wd.commit_map.is_file() else b"",
            "purged.json": (json.dumps(purged, indent=2) + "\n").encode()}
+    subject = f"[action required] {repo_name}: history rewritten to remove secrets, reset your clone by {deadline_text}"
+    # Everything is rendered into a fresh directory first: the previous notices stay until the new set is complete.
+    new = Path(tempfile.mkdtemp(prefix="notices.new-", dir=wd.root))
+    try:
+        rendered = _render_all(new, env, ctx, collaborators, everyone, kit, subject, sender)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    out = wd.notices
+    if out.exists():
+        retired = Path(tempfile.mkdtemp(prefix="notices.old-", dir=wd.root))
+        os.replace(out, retired / "notices")
+        os.replace(new, out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(new, out)
+    files = [out / f.relative_to(new) for f in rendered]
+    summary, support = out / "team-summary.md", out / "forge-support-request.md"
+    wd.record("notify", "done", collaborators=len(collaborators), deadline=deadline_text, pr_refs=pr_refs,
+              lfs_objects=len(lfs), not_notified=len(machines))
+    wd.audit.append("notified", collaborators=[p.email for p in collaborators], deadline=deadline_text,
+                    not_notified=[p.email for p in machines])
+    return NotifyResult(collaborators, files, summary, support, machines)
+
+
+def _render_all(out: Path, env: Environment, ctx: dict[str, Any], collaborators: list[Collaborator],
+                everyone: list[Collaborator], kit: dict[str, bytes], subject: str, sender: str) -> list[Path]:
+    """Write the whole notice set into ``out`` (a new directory); UsageError on a template error."""
+    (out / "publish").mkdir(mode=0o700)
     files: list[Path] = []
     for name, data in kit.items():
         (out / "publish" / name).write_bytes(data)
         files.append(out / "publish" / name)
-    subject = f"[action required] {repo_name}: history rewritten to remove secrets, reset your clone by {deadline_text}"
     try:
         used: set[str] = {"team-summary", "forge-support-request", "publish"}
         for person in collaborators:
@@ -277,17 +432,17 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
                 path = out / f"{stem}.{ext}"
                 write_atomic(path, env.get_template(tpl).render(pctx))
                 files.append(path)
-            eml = out / f"{stem}.eml"
-            eml.write_bytes(_email(person, env.get_template("notice.eml.j2").render(pctx), subject, sender, kit))
-            files.append(eml)
+            if person.mailable:
+                eml = out / f"{stem}.eml"
+                eml.write_bytes(_email(person, env.get_template("notice.eml.j2").render(pctx), subject, sender, kit))
+                files.append(eml)
         summary = out / "team-summary.md"
-        write_atomic(summary, env.get_template("team-summary.md.j2").render({**ctx, "people": collaborators}))
+        write_atomic(summary, env.get_template("team-summary.md.j2").render(
+            {**ctx, "people": collaborators, "everyone": everyone}))
         support = out / "forge-support-request.md"
         write_atomic(support, env.get_template("forge-support-request.md.j2").render(ctx))
     except TemplateError as exc:
-        raise UsageError(f"notice template error: {exc.message or type(exc).__name__}") from exc
-    files += [summary, support]
-    wd.record("notify", "done", collaborators=len(collaborators), deadline=deadline_text, pr_refs=pr_refs,
-              lfs_objects=len(lfs))
-    wd.audit.append("notified", collaborators=[p.email for p in collaborators], deadline=deadline_text)
-    return NotifyResult(collaborators, files, summary, support)
+        where = f"{exc.filename}:{exc.lineno}: " if isinstance(exc, TemplateSyntaxError) and exc.filename else ""
+        text = " ".join(str(exc.message or type(exc).__name__).split())
+        raise UsageError(f"notice template error: {where}{text} (the previous notices were kept)") from exc
+    return [*files, summary, support]

@@ -303,6 +303,9 @@ def status(workdir: str | Path) -> dict[str, Any]:
         "stages": stages,
         "approvals": {"required": required, "valid": len(approvers), "approvers": approvers},
         "next": _next_step(wd, stages, meta, len(approvers), required),
+        # Collaborators' pushes on top of the rewritten tips: seen by push/verify, and fine.
+        "forward_refs": sorted(set(wd.stage("verify").get("forward_refs") or [])
+                               | set(wd.stage("push").get("forward_refs") or [])),
     }
 
 
@@ -322,4 +325,4 @@ def _next_step(wd: Workdir, stages: dict[str, dict[str, Any]], meta: dict[str, A
                 f"git-sanitize rotate --config CONFIG --audit-log {shlex.quote(str(wd.audit.path))} --ack NAME, "
                 f"then git-sanitize run {shlex.quote(str(playbook))}")
     verb = "resume" if stages[first]["status"] in ("running", "failed", "waiting") else "run"
-    return f"{first}: git-sanitize run {playbook} ({verb}s at {first})"
+    return f"{first}: git-sanitize run {shlex.quote(str(playbook))} ({verb}s at {first})"

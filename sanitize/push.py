@@ -37,6 +37,7 @@ from sanitize.approval import (
 )
 from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
 from sanitize.faults import fault_point
+from sanitize.forward import pushed_with_forward_moves
 from sanitize.workdir import Workdir
 
 # Namespaces forges manage themselves: readable, never updatable by a push.
@@ -76,6 +77,7 @@ class PushResult:
     already_pushed: bool = False
     gc_done: bool = False
     porcelain: list[str] = field(default_factory=list)
+    forward_refs: list[str] = field(default_factory=list)   # moved on by collaborators after the push: fine
 
     @property
     def changed(self) -> list[RefUpdate]:
@@ -258,10 +260,15 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
             + f"; each approver runs: {approve_command(wd, digest)}")
 
     now = git.remote_refs(target)
-    if all((now.get(u.ref) == u.new) for u in updates):
+    # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
+    forward = pushed_with_forward_moves(
+        wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r)}, {u.ref: u.new for u in updates},
+        {u.ref: u.old for u in updates}, set(rewrite_detail(wd).get("old_commits") or []), wd.root)
+    if forward is not None:
         gc_done = _maybe_gc(wd, gc_path)
-        wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True)
-        return PushResult(shown, updates, hidden, approvers, already_pushed=True, gc_done=gc_done)
+        wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward))
+        return PushResult(shown, updates, hidden, approvers, already_pushed=True, gc_done=gc_done,
+                          forward_refs=sorted(forward))
     known = {u.ref for u in updates}
     newcomers = sorted(r for r in now if r not in known and not is_hidden(r))
     if newcomers:

@@ -22,6 +22,7 @@ from typing import Any
 from sanitize import git
 from sanitize.approval import current_tips, rewrite_detail
 from sanitize.errors import VerificationFailed
+from sanitize.forward import classify
 from sanitize.push import is_hidden, resolve_remote
 from sanitize.workdir import Workdir
 
@@ -38,6 +39,7 @@ class VerifyResult:
     purged_present: list[str]          # purged blob ids a fresh clone still receives
     findings: int                      # planned secrets the rescan still finds
     old_commits_served: dict[str, bool] = field(default_factory=dict)
+    forward: dict[str, str] = field(default_factory=dict)   # refs collaborators moved on from the rewritten tips
 
     @property
     def clean(self) -> bool:
@@ -142,25 +144,21 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
         clone = scratch / "clone.git"
         git.run(["clone", "--quiet", "--mirror", "--no-local", target, str(clone)])
         got = git.refs(clone)
-        mismatched: dict[str, tuple[str | None, str | None]] = {}
-        hidden_stale: list[str] = []
-        for ref in sorted(set(got) | set(tips)):
-            if got.get(ref) == tips.get(ref):
-                continue
-            if is_hidden(ref):
-                if ref in got:
-                    hidden_stale.append(ref)
-                continue
-            mismatched[ref] = (got.get(ref), tips.get(ref))
+        hidden_stale = sorted(r for r in got if is_hidden(r) and got[r] != tips.get(r))
+        # Refs collaborators moved forward from the rewritten tips are fine; anything else is a mismatch.
+        check = classify(clone, got, tips, set(rec.get("old_commits") or []),
+                         skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r)))
+        mismatched = check.mismatched
         purged_present = _present(clone, rec.get("purged_blobs") or [])
         shas, paths, rules_file = _planned_matchers(wd)
         findings = _rescan(clone, shas, paths, rules_file)
         old = rec.get("first_changed_commits") or sorted(set((rec.get("first_changed") or {}).values()))
         served = probe_old_commits(target, old, scratch)
-    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, findings, served)
+    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, findings, served,
+                          check.forward)
     detail: dict[str, Any] = {
         "remote": result.remote, "clean": result.clean, "problems": result.problems(),
-        "old_commits_served": result.still_served,
+        "old_commits_served": result.still_served, "forward_refs": sorted(result.forward),
     }
     wd.audit.append("verified", **detail)
     if not result.clean:

@@ -56,12 +56,12 @@ def test_migrate_carries_two_unpushed_commits_across(rewritten_workdir: Rewritte
     cmap = publish(r, dev_clone)
     proc = cli("migrate", "--commit-map", str(cmap), cwd=dev_clone)
     assert proc.returncode == 0, proc.stderr
-    assert "main: 2 local commit(s) moved" in proc.stdout
+    assert "branch main: 2 local commit(s) moved" in proc.stdout and "migrate --finish" in proc.stdout
     new_main = r.rewritten_tips["refs/heads/main"]
     assert git.out(["rev-parse", "main~2"], cwd=dev_clone) == new_main
     assert git.out(["log", "--format=%s", "-2", "main"], cwd=dev_clone).splitlines() == ["work two", "work one"]
     assert (dev_clone / "work1.txt").read_text() == "one\n" and not (dev_clone / ".env").exists()
-    assert git.out(["rev-parse", "refs/sanitize-backup/main"], cwd=dev_clone) == local_tip
+    assert git.out(["rev-parse", "refs/sanitize-backup/heads/main"], cwd=dev_clone) == local_tip
     # No old commit is reachable from the branch any more: the self-check in the notice passes for it.
     assert git.run(["merge-base", "--is-ancestor", old_tip, "main"], cwd=dev_clone, check=False).returncode == 1
     for sha in r.first_changed_commits:
@@ -79,6 +79,8 @@ def test_branch_without_local_work_moves_to_its_rewritten_tip(rewritten_workdir:
     assert proc.returncode == 0, proc.stderr
     assert git.out(["rev-parse", "feature"], cwd=dev_clone) == r.rewritten_tips["refs/heads/feature"]
     assert git.out(["rev-parse", "main"], cwd=dev_clone) == r.rewritten_tips["refs/heads/main"]
+    # The checked-out branch moved with its work tree: nothing staged, the purged file gone from disk.
+    assert git.out(["status", "--porcelain"], cwd=dev_clone) == "" and not (dev_clone / ".env").exists()
 
 
 def test_migrate_refuses_work_that_re_adds_a_purged_path(rewritten_workdir: RewrittenWorkdir,
