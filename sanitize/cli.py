@@ -65,22 +65,42 @@ def cli() -> None:
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
               help="Suppress known findings (our findings JSON or a detect-secrets baseline).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: 2 or fewer).")
+@click.option("--staged", is_flag=True,
+              help="Scan only the staged change (index blobs that differ from HEAD); no history. For pre-commit.")
+@click.option("--range", "rev_range", metavar="A..B", default=None,
+              help="Scan only what the commits reachable from B and not from A add.")
+@click.option("--since", "since_rev", metavar="REV", default=None, help="Scan only what REV..HEAD adds.")
+@click.option("--pre-push", "pre_push", is_flag=True,
+              help="Scan only the commits being pushed (pre-commit's PRE_COMMIT_FROM_REF/TO_REF, "
+                   "or git's pre-push lines on stdin).")
 @_guard
 def scan(source: str, fmt: str | None, output: str | None, rules_file: str | None, baseline: str | None,
-         jobs: int | None) -> None:
+         jobs: int | None, staged: bool, rev_range: str | None, since_rev: str | None, pre_push: bool) -> None:
     """Scan every object reachable from every ref of SOURCE (path or URL; default .).
 
-    Exit 0 when clean, 1 when there are findings, 2 on bad input.
+    With --staged, --range, --since or --pre-push only that change is scanned, with the
+    same rules and baseline. Exit 0 when clean, 1 when there are findings, 2 on bad input.
     """
     from pathlib import Path
 
     from sanitize.errors import UsageError
-    from sanitize.scan.engine import scan_repository
 
+    modes = [name for name, on in (("--staged", staged), ("--range", rev_range), ("--since", since_rev),
+                                   ("--pre-push", pre_push)) if on]
+    if len(modes) > 1:
+        raise UsageError(f"{' and '.join(modes)} cannot be combined; choose one")
     if output and not Path(output).parent.is_dir():
         raise UsageError(f"{output}: its directory does not exist")
-    report = scan_repository(source, rules_file=rules_file, baseline=baseline, jobs=jobs,
-                             progress=sys.stderr.isatty())
+    if staged:
+        from sanitize.scan.staged import scan_staged
+
+        report = scan_staged(source, rules_file=rules_file, baseline=baseline)
+    else:
+        from sanitize.scan.engine import scan_repository
+
+        report = scan_repository(source, rules_file=rules_file, baseline=baseline, jobs=jobs,
+                                 progress=sys.stderr.isatty() and not modes,
+                                 select=_range_selector(rev_range, since_rev, pre_push))
     fmt = fmt or ("json" if output or not sys.stdout.isatty() else "text")
     from sanitize.scan.formats import render
 
@@ -95,7 +115,33 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
     else:
         click.echo(text, nl=not text.endswith("\n"))
     if report.findings:
+        if staged:
+            click.echo(f"git-sanitize: {len(report.findings)} secret(s) in the staged change; commit refused. "
+                       "Remove them, `git add` again and commit; a false positive goes in the baseline.", err=True)
+        elif modes:
+            what = "the commits being pushed" if pre_push else "the range"
+            click.echo(f"git-sanitize: {len(report.findings)} secret(s) in {what}; refused. Rewrite those commits "
+                       "without them (git commit --amend, git rebase -i) and rotate the values if they ever left "
+                       "this machine; a false positive goes in the baseline.", err=True)
         sys.exit(1)
+
+
+def _range_selector(rev_range: str | None, since_rev: str | None, pre_push: bool) -> Any:
+    """The engine's ``select`` callback for --range / --since / --pre-push (None: every ref)."""
+    from sanitize.scan import revrange
+
+    if rev_range is not None:
+        return lambda repo: revrange.parse_range(repo, rev_range)
+    if since_rev is not None:
+        return lambda repo: revrange.since(repo, since_rev)
+    if pre_push:
+        import os
+
+        # git's own pre-push lines arrive on stdin; under pre-commit its variables say it all (stdin is spent).
+        from_framework = "PRE_COMMIT_TO_REF" in os.environ or "PRE_COMMIT_LOCAL_BRANCH" in os.environ
+        stdin_text = None if from_framework or sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        return lambda repo: revrange.pushed(repo, os.environ, stdin_text)
+    return None
 
 
 # --- plan / rewrite (issue 3) -------------------------------------------------------
@@ -273,6 +319,28 @@ def guard_install(workdir: str, remote: str) -> None:
 
     hook = install_guard(workdir, remote)
     click.echo(f"pre-receive guard installed at {hook}")
+
+
+@guard.command("check")
+@click.option("--repo", default=".", type=click.Path(file_okay=False), show_default=True,
+              help="The bare repository receiving the push (the hook runs inside it).")
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None, help="Extra content rules.")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None, help="Known findings to let through.")
+@_guard
+def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None:
+    """Run by the pre-receive hook: scan what the push on stdin adds; exit 1 if it adds a secret."""
+    from sanitize.guard import check_push
+    from sanitize.scan.formats import text as text_format
+
+    report = check_push(repo, sys.stdin.read(), rules_file=rules_file, baseline=baseline)
+    if not report.findings:
+        return
+    for f in report.findings:
+        click.echo(f"git-sanitize guard: {text_format.line(f)}", err=True)
+    refs = sorted({r for f in report.findings for r in f.refs}) or sorted(report.refs)
+    click.echo(f"git-sanitize guard: rejected {', '.join(refs)}: {len(report.findings)} secret(s) in new content. "
+               "Rewrite those commits without them and rotate the values: they have left your machine.", err=True)
+    sys.exit(1)
 
 
 # --- rotate (issue 5) ---------------------------------------------------------------
