@@ -291,11 +291,13 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
     reaching = history.refs_reaching(repo, refs, commit_targets, revs)
     paths = dict(inv.blobs)
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     findings: list[Finding] = []
     for blob, hits in result.blob_hits.items():
         origin = origins.get(blob)
         if origin is not None:
             ref_names = tuple(sorted({r for c in origin.commits for r in reaching.get(c, ())}))
+            ref_names = shared.setdefault(ref_names, ref_names)  # one tuple per distinct set, not per finding
             path, commit = origin.path, origin.commit
             places = origin.paths or ((path, commit),)
         else:  # a blob named directly by a ref or a tag
