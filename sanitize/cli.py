@@ -361,9 +361,12 @@ def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None
 @click.option("--print-schedule", "print_schedule", type=click.Choice(["cron", "systemd", "k8s"]), default=None,
               help="Print a crontab line, systemd service+timer, or Kubernetes CronJob that runs "
                    "`rotate --mode scheduled --due` with this config; rotate nothing.")
+@click.option("--image", default=None, metavar="IMAGE",
+              help="Container image for --print-schedule k8s (default: git-sanitize:VERSION, as the Dockerfile "
+                   "builds it).")
 @_guard
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
-           audit_log: str | None, print_schedule: str | None) -> None:
+           audit_log: str | None, print_schedule: str | None, image: str | None) -> None:
     """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout."""
     import json
 
@@ -371,8 +374,12 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
         from pathlib import Path
 
         from rotation.schedule_templates import render_schedule
+        from sanitize.errors import UsageError
 
-        click.echo(render_schedule(print_schedule, str(Path(config_path).resolve())), nl=False)
+        if image is not None and print_schedule != "k8s":
+            raise UsageError("--image applies to --print-schedule k8s only")
+        extra = {"image": image} if image is not None else {}
+        click.echo(render_schedule(print_schedule, str(Path(config_path).resolve()), **extra), nl=False)
         return
 
     from rotation.config import load_config
