@@ -73,13 +73,17 @@ def cli() -> None:
 @click.option("--pre-push", "pre_push", is_flag=True,
               help="Scan only the commits being pushed (pre-commit's PRE_COMMIT_FROM_REF/TO_REF, "
                    "or git's pre-push lines on stdin).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Settings file (default: .git-sanitize.toml or [tool.git-sanitize] in pyproject.toml at the "
+                   "repository's root; see `git-sanitize config show`).")
 @_guard
 def scan(source: str, fmt: str | None, output: str | None, rules_file: str | None, baseline: str | None,
-         jobs: int | None, staged: bool, rev_range: str | None, since_rev: str | None, pre_push: bool) -> None:
+         jobs: int | None, staged: bool, rev_range: str | None, since_rev: str | None, pre_push: bool,
+         config_file: str | None) -> None:
     """Scan every object reachable from every ref of SOURCE (path or URL; default .).
 
     With --staged, --range, --since or --pre-push only that change is scanned, with the
-    same rules and baseline. Exit 0 when clean, 1 when there are findings, 2 on bad input.
+    same rules, baseline and config. Exit 0 when clean, 1 when there are findings, 2 on bad input.
     """
     from pathlib import Path
 
@@ -91,17 +95,22 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
         raise UsageError(f"{' and '.join(modes)} cannot be combined; choose one")
     if output and not Path(output).parent.is_dir():
         raise UsageError(f"{output}: its directory does not exist")
-    if staged:
-        from sanitize.scan.staged import scan_staged
+    from sanitize.config import discover
 
-        report = scan_staged(source, rules_file=rules_file, baseline=baseline)
-    else:
-        from sanitize.scan.engine import scan_repository
+    with discover(source, config_file) as found:
+        cfg = found.override(rules=rules_file, baseline=baseline, fmt=fmt)
+        if staged:
+            from sanitize.scan.staged import scan_staged
 
-        report = scan_repository(source, rules_file=rules_file, baseline=baseline, jobs=jobs,
-                                 progress=sys.stderr.isatty() and not modes,
-                                 select=_range_selector(rev_range, since_rev, pre_push))
-    fmt = fmt or ("json" if output or not sys.stdout.isatty() else "text")
+            report = scan_staged(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value)
+        else:
+            from sanitize.scan.engine import scan_repository
+
+            report = scan_repository(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value, jobs=jobs,
+                                     progress=sys.stderr.isatty() and not modes,
+                                     select=_range_selector(rev_range, since_rev, pre_push))
+    report = cfg.apply(report)
+    fmt = cfg.format.value or ("json" if output or not sys.stdout.isatty() else "text")
     from sanitize.scan.formats import render
 
     text = render(report, fmt)
@@ -142,6 +151,39 @@ def _range_selector(rev_range: str | None, since_rev: str | None, pre_push: bool
         stdin_text = None if from_framework or sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
         return lambda repo: revrange.pushed(repo, os.environ, stdin_text)
     return None
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Per-repository scan settings (.git-sanitize.toml or [tool.git-sanitize] in pyproject.toml)."""
+
+
+@config_group.command("show")
+@click.argument("source", default=".", required=False)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Read this settings file instead of discovering one.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guard
+def config_show(source: str, config_file: str | None, fmt: str) -> None:
+    """Print the effective scan settings for SOURCE (default .) and where each came from."""
+    import json
+
+    from sanitize.config import discover
+
+    with discover(source, config_file) as cfg:
+        doc = cfg.to_dict()
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"config file: {doc['file'] or '(none found; built-in defaults)'}")
+    for key in ("rules", "baseline", "format", "allowlist.paths", "allowlist.values"):
+        value, origin = doc[key]["value"], doc[key]["from"]
+        if isinstance(value, list):
+            shown = ", ".join(value) if key == "allowlist.paths" else f"{len(value)} sha256"
+            shown = shown if value else "(none)"
+        else:
+            shown = value if value is not None else "(none)"
+        click.echo(f"  {key:<17} {shown}  [{origin}]")
 
 
 # --- plan / rewrite (issue 3) -------------------------------------------------------

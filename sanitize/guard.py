@@ -62,14 +62,20 @@ def check_push(repo: str | os.PathLike[str], stdin_text: str, *, rules_file: str
     """Scan what a push brings to ``repo`` (run inside pre-receive: the objects are still quarantined).
 
     Only objects no existing ref reaches are read — new blobs at their paths and new
-    commit and tag messages — with the same detector, rules and baseline as ``scan``.
+    commit and tag messages — with the same detector, rules and baseline as ``scan``,
+    and the repository's settings as ``HEAD`` holds them before this push
+    (:mod:`sanitize.config`): a push cannot loosen the rules it is checked with.
     """
+    from sanitize.config import discover
     from sanitize.scan import revrange
     from sanitize.scan.engine import scan_repository
 
     updates = parse_updates(stdin_text)
-    return scan_repository(str(repo), rules_file=rules_file, baseline=baseline, jobs=1,
-                           select=lambda gdir: revrange.pushed_to_server(gdir, updates))
+    with discover(str(repo)) as found:
+        cfg = found.override(rules=rules_file, baseline=baseline)
+        report = scan_repository(str(repo), rules_file=cfg.rules.value, baseline=cfg.baseline.value, jobs=1,
+                                 select=lambda gdir: revrange.pushed_to_server(gdir, updates))
+    return cfg.apply(report)
 
 
 def banned_ids(wd: Workdir) -> list[str]:
