@@ -15,8 +15,10 @@ import random
 import re
 import string
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -166,3 +168,26 @@ def test_full_scope_with_a_baseline_fails_only_on_what_is_new(installed_wheel: I
                        {"sha": head, "event.before": "0" * 40}, tmp_path)
     assert [s.returncode for s in steps] == [0, 0, 0]
     assert steps[1].outputs["exit-code"] == "0" and _sarif_hashes(repo / "git-sanitize.sarif") == []
+
+
+def _gitlab_job() -> dict[str, Any]:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("**GitLab CI.**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    return dict(yaml.safe_load(block)["git-sanitize"])
+
+
+def test_readmes_gitlab_snippet_scans_the_pushed_range(tmp_path: Path) -> None:
+    job = _gitlab_job()
+    assert job["variables"]["GIT_DEPTH"] == "0" and job["artifacts"]["paths"] == ["git-sanitize.sarif"]
+    repo, before, old, new = _repo(tmp_path)
+    head = git.out(["rev-parse", "HEAD"], cwd=repo)
+    script = tmp_path / "job.sh"
+    script.write_text("\n".join(job["script"]))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PYTHONPATH=str(ROOT), CI_COMMIT_SHA=head)
+    for before_sha, expected in ((before, [sha256_hex(new)]), ("0" * 40, sorted([sha256_hex(old), sha256_hex(new)]))):
+        proc = subprocess.run(["bash", "-e", str(script)], cwd=repo, capture_output=True, text=True, timeout=300,
+                              env=dict(env, CI_COMMIT_BEFORE_SHA=before_sha))
+        assert proc.returncode == 1, proc.stderr  # findings fail the job
+        assert sorted(_sarif_hashes(repo / "git-sanitize.sarif")) == expected
+        assert new not in proc.stdout + proc.stderr
