@@ -75,6 +75,8 @@ def pushed(repo: Path, environ: Mapping[str, str], stdin_text: str | None) -> Re
     ``PRE_COMMIT_REMOTE_NAME`` is new). As a plain git hook: git's stdin lines
     ``<local ref> <local sha> <remote ref> <remote sha>``; a remote sha this
     clone does not have counts as nothing (the whole unpushed history is scanned).
+    The framework passes only the first pushed ref that sends anything; a push of
+    several branches at once is fully checked by the plain git hook, which sees every line.
     """
     to_ref, from_ref = environ.get("PRE_COMMIT_TO_REF"), environ.get("PRE_COMMIT_FROM_REF")
     local = environ.get("PRE_COMMIT_LOCAL_BRANCH")
