@@ -33,7 +33,8 @@ RUN python -m venv /opt/git-sanitize \
  && /opt/git-sanitize/bin/python -m pip install --no-cache-dir /dist/*.whl \
  && rm -rf /dist \
  && /opt/git-sanitize/bin/git-sanitize --version \
- && /opt/git-sanitize/bin/git-filter-repo --version
+ && /opt/git-sanitize/bin/git-filter-repo --version \
+ && /opt/git-sanitize/bin/git-sanitize man --install
 # Repositories mounted from the host belong to another uid: git would refuse them as
 # "dubious ownership". GIT_CONFIG_* is command-scope config, which git honours for this.
 ENV PATH=/opt/git-sanitize/bin:$PATH \

@@ -504,6 +504,49 @@ def restore(workdir: str, to: str | None) -> None:
     click.echo(f"restored {len(result.refs)} refs from the backup bundle into {result.path}")
 
 
+# --- manual and shell completion (issue 14) --------------------------------------------
+
+
+@cli.command("man")
+@click.option("--install", "install_it", is_flag=True,
+              help="Write it to PREFIX/share/man/man1/git-sanitize.1 instead, for `man` and `git help sanitize`.")
+@click.option("--prefix", type=click.Path(file_okay=False), default=None,
+              help="Where to install (default: this Python's prefix, e.g. the venv).")
+@_guard
+def man_page(install_it: bool, prefix: str | None) -> None:
+    """Print the manual page (roff), generated from this help."""
+    from sanitize.manpage import install, render
+
+    text = render(cli, "git-sanitize", __version__)
+    if not install_it:
+        click.echo(text, nl=False)
+        return
+    try:
+        dest = install(text, prefix or sys.prefix)
+    except OSError as exc:
+        from sanitize.errors import UsageError
+
+        raise UsageError(f"cannot install the man page ({exc.strerror or exc.__class__.__name__}); "
+                         "choose a writable --prefix") from exc
+    click.echo(f"man page installed at {dest} (man git-sanitize, git help sanitize)")
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@_guard
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    bash: eval "$(git-sanitize completion bash)" in ~/.bashrc; zsh: the same in ~/.zshrc;
+    fish: git-sanitize completion fish > ~/.config/fish/completions/git-sanitize.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    comp_cls = get_completion_class(shell)
+    assert comp_cls is not None  # click ships all three
+    click.echo(comp_cls(cli, {}, "git-sanitize", "_GIT_SANITIZE_COMPLETE").source())
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="git-sanitize")
