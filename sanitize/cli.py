@@ -76,10 +76,13 @@ def cli() -> None:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="Settings file (default: .git-sanitize.toml or [tool.git-sanitize] in pyproject.toml at the "
                    "repository's root; see `git-sanitize config show`).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only the report (nothing on a clean terminal scan or with -o).")
+@click.option("-v", "--verbose", is_flag=True, help="On a terminal, list every finding under the summary.")
 @_guard
 def scan(source: str, fmt: str | None, output: str | None, rules_file: str | None, baseline: str | None,
          jobs: int | None, staged: bool, rev_range: str | None, since_rev: str | None, pre_push: bool,
-         config_file: str | None) -> None:
+         config_file: str | None, quiet: bool, verbose: bool) -> None:
     """Scan every object reachable from every ref of SOURCE (path or URL; default .).
 
     With --staged, --range, --since or --pre-push only that change is scanned, with the
@@ -110,21 +113,37 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
                                      progress=sys.stderr.isatty() and not modes,
                                      select=_range_selector(rev_range, since_rev, pre_push))
     report = cfg.apply(report)
-    fmt = cfg.format.value or ("json" if output or not sys.stdout.isatty() else "text")
-    from sanitize.scan.formats import render
+    scope = ("staged change" if staged else f"commits {rev_range}" if rev_range else
+             f"commits {since_rev}..HEAD" if since_rev else "commits being pushed" if pre_push else "history")
+    from sanitize.scan.formats import render, terminal
 
-    text = render(report, fmt)
-    if output:
-        from sanitize.workdir import write_private
-
-        try:
-            write_private(Path(output), text.encode("utf-8"))
-        except OSError as exc:
-            raise UsageError(f"{output}: cannot write the report ({exc.strerror or exc.__class__.__name__})") from exc
+    terminal_view = cfg.format.value is None and not output and sys.stdout.isatty()
+    if terminal_view:
+        # A person at a terminal: what was read, findings grouped by rule and file, what to do next.
+        if report.findings or not quiet:
+            click.echo(terminal.render(report, scope, verbose=verbose), nl=False)
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        fmt = cfg.format.value or "json"
+        text = render(report, fmt)
+        if output:
+            from sanitize.workdir import write_private
+
+            try:
+                write_private(Path(output), text.encode("utf-8"))
+            except OSError as exc:
+                raise UsageError(f"{output}: cannot write the report "
+                                 f"({exc.strerror or exc.__class__.__name__})") from exc
+            if not quiet and sys.stderr.isatty():
+                n = len(report.findings)
+                click.echo(f"{n} finding(s) written to {output} ({fmt}); " +
+                           (f"next: git-sanitize plan {output}" if n and fmt == "json" and scope == "history"
+                            else terminal.scope_line(report, scope)), err=True)
+        else:
+            click.echo(text, nl=not text.endswith("\n"))
     if report.findings:
-        if staged:
+        if terminal_view:
+            pass  # the view above already says what to do
+        elif staged:
             click.echo(f"git-sanitize: {len(report.findings)} secret(s) in the staged change; commit refused. "
                        "Remove them, `git add` again and commit; a false positive goes in the baseline.", err=True)
         elif modes:
