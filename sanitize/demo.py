@@ -77,12 +77,18 @@ def _write_playbook(out: Path) -> Path:
         "Jordan Lee,jordan@aurora.test,reviewer\n",
         encoding="utf-8",
     )
+    # The lead signs approvals with an SSH key, as git signs commits; push trusts only allowed_signers.
+    key = out / "lead_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", LEAD[1], "-f", str(key)], check=True)
+    public = key.with_name(key.name + ".pub").read_text(encoding="utf-8").split()
+    (out / "allowed_signers").write_text(f"{LEAD[1]} {public[0]} {public[1]}\n", encoding="utf-8")
     playbook = out / "purge.yml"
     playbook.write_text(
         "# The demo's coordinated purge (see sanitize/playbooks/coordinated-purge.yml for every key).\n"
         "source: ./origin.git\n"
         "workdir: ./.sanitize/purge\n"
-        "approvals: {required: 1}\n"
+        "approvals: {required: 1, allowed_signers: allowed_signers}\n"
         'notify: {roster: roster.csv, deadline: "2026-12-01"}\n'
         "gc_remote: true\n"
         "rotate: rotation.yml\n",
@@ -154,8 +160,9 @@ def run_demo(out: Path) -> int:
                                  "--format", "json"], env=env, capture_output=True, text=True, check=False)
         digest = json.loads(status.stdout)["plan_digest"]
 
-        _say(f"\n4. {LEAD[0]}, the security lead, reviews the plan and approves its exact digest:")
-        code = _cli(["approve", "--workdir", str(workdir), "--approver", LEAD[0], "--digest", digest], env)
+        _say(f"\n4. {LEAD[0]}, the security lead, reviews the plan and signs an approval of its exact digest:")
+        code = _cli(["approve", "--workdir", str(workdir), "--approver", LEAD[0], "--digest", digest,
+                     "--key", str(out / "lead_ed25519")], env)
         if code != 0:
             return code
 

@@ -173,15 +173,16 @@ class ScanReport:
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON document."""
         # A finding's refs are the scan's refs; a hand-made report may name others (listed with no tip).
-        names = sorted(set(self.refs).union(*set(f.refs for f in self.findings)))
+        names = sorted(set(self.refs).union(*(f.refs for f in self.findings)))
         position = {name: i for i, name in enumerate(names)}
         tables: dict[tuple[str, ...], int] = {}
         encoded: list[dict[str, list[int | list[int]]]] = []
         findings = []
         for f in self.findings:
-            index = tables.get(f.refs)
+            key = tuple(f.refs)
+            index = tables.get(key)
             if index is None:
-                index = tables[f.refs] = len(encoded)
+                index = tables[key] = len(encoded)
                 encoded.append(encode_ref_set(sorted(position[r] for r in set(f.refs)), len(names)))
             findings.append(f.to_dict(index))
         return {
