@@ -12,12 +12,15 @@ import errno
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from sanitize import __version__
 from sanitize.errors import SanitizeError
+
+if TYPE_CHECKING:
+    from sanitize.scan.report import ScanReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -133,43 +136,54 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
     report = cfg.apply(report)
     scope = ("staged change" if staged else f"commits {rev_range}" if rev_range else
              f"commits {since_rev}..HEAD" if since_rev else "commits being pushed" if pre_push else "history")
+    shown_to_a_person = _emit_report(report, cfg.format.value, output, scope, quiet=quiet, verbose=verbose)
+    if report.findings:
+        if modes and not shown_to_a_person:  # a hook's refusal: one line saying what to do
+            click.echo(_refusal(len(report.findings), staged=staged, pre_push=pre_push), err=True)
+        sys.exit(1)
+
+
+def _emit_report(report: ScanReport, fmt: str | None, output: str | None, scope: str, *, quiet: bool,
+                 verbose: bool) -> bool:
+    """Print or write the scan report; True when it went to a person's terminal as the summary view."""
+    from pathlib import Path
+
+    from sanitize.errors import UsageError
     from sanitize.scan.formats import render, terminal
 
-    terminal_view = cfg.format.value is None and not output and sys.stdout.isatty()
-    if terminal_view:
+    if fmt is None and not output and sys.stdout.isatty():
         # A person at a terminal: what was read, findings grouped by rule and file, what to do next.
         if report.findings or not quiet:
             click.echo(terminal.render(report, scope, verbose=verbose), nl=False)
-    else:
-        fmt = cfg.format.value or "json"
-        text = render(report, fmt)
-        if output:
-            from sanitize.workdir import write_private
+        return True
+    fmt = fmt or "json"
+    text = render(report, fmt)
+    if not output:
+        click.echo(text, nl=not text.endswith("\n"))
+        return False
+    from sanitize.workdir import write_private
 
-            try:
-                write_private(Path(output), text.encode("utf-8"))
-            except OSError as exc:
-                raise UsageError(f"{output}: cannot write the report "
-                                 f"({exc.strerror or exc.__class__.__name__})") from exc
-            if not quiet and sys.stderr.isatty():
-                n = len(report.findings)
-                click.echo(f"{n} finding(s) written to {output} ({fmt}); " +
-                           (f"next: git-sanitize plan {output}" if n and fmt == "json" and scope == "history"
-                            else terminal.scope_line(report, scope)), err=True)
-        else:
-            click.echo(text, nl=not text.endswith("\n"))
-    if report.findings:
-        if terminal_view:
-            pass  # the view above already says what to do
-        elif staged:
-            click.echo(f"git-sanitize: {len(report.findings)} secret(s) in the staged change; commit refused. "
-                       "Remove them, `git add` again and commit; a false positive goes in the baseline.", err=True)
-        elif modes:
-            what = "the commits being pushed" if pre_push else "the range"
-            click.echo(f"git-sanitize: {len(report.findings)} secret(s) in {what}; refused. Rewrite those commits "
-                       "without them (git commit --amend, git rebase -i) and rotate the values if they ever left "
-                       "this machine; a false positive goes in the baseline.", err=True)
-        sys.exit(1)
+    try:
+        write_private(Path(output), text.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write the report ({exc.strerror or exc.__class__.__name__})") from exc
+    if not quiet and sys.stderr.isatty():
+        n = len(report.findings)
+        nxt = (f"next: git-sanitize plan {output}" if n and fmt == "json" and scope == "history"
+               else terminal.scope_line(report, scope))
+        click.echo(f"{n} finding(s) written to {output} ({fmt}); {nxt}", err=True)
+    return False
+
+
+def _refusal(n: int, *, staged: bool, pre_push: bool) -> str:
+    """What a hook prints when it refuses: the count and what to do (never a value)."""
+    if staged:
+        return (f"git-sanitize: {n} secret(s) in the staged change; commit refused. "
+                "Remove them, `git add` again and commit; a false positive goes in the baseline.")
+    what = "the commits being pushed" if pre_push else "the range"
+    return (f"git-sanitize: {n} secret(s) in {what}; refused. Rewrite those commits without them "
+            "(git commit --amend, git rebase -i) and rotate the values if they ever left this machine; "
+            "a false positive goes in the baseline.")
 
 
 def _range_selector(rev_range: str | None, since_rev: str | None, pre_push: bool) -> Any:
