@@ -21,8 +21,11 @@ from typing import Any, assert_never
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from sanitize import __version__
 from sanitize.errors import UsageError
 
+# What `docker build -t git-sanitize:VERSION .` produces from the repository's Dockerfile.
+DEFAULT_IMAGE = f"git-sanitize:{__version__}"
 MODES = ("scheduled", "compromised")
 _SAFE_SYSTEMD = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
 _CRON_FIELD = re.compile(r"^[A-Za-z0-9*/,-]+$")
@@ -131,7 +134,7 @@ def schedule_files(
     env_file: str = "/etc/git-sanitize/rotation.env",
     user: str = "git-sanitize",
     log_file: str = "/var/log/git-sanitize/rotate.log",
-    image: str = "git-sanitize:latest",
+    image: str = DEFAULT_IMAGE,
     namespace: str = "git-sanitize",
     config_map: str = "git-sanitize-rotation",
     secret_name: str = "git-sanitize-rotation-env",  # noqa: S107 - a Kubernetes Secret's name
@@ -139,7 +142,8 @@ def schedule_files(
     """The schedule's files, name → content (systemd: a service and a timer).
 
     ``config_path`` is the rotation.yml path where the job runs (for k8s, the
-    path inside the container, mounted from ``config_map``). ``schedule`` is
+    path inside the container, mounted from ``config_map``). ``image`` is the
+    k8s container image (the repository's Dockerfile builds it; uid 10001). ``schedule`` is
     in the kind's own syntax (cron fields, or systemd OnCalendar).
     """
     k = parse_kind(kind)

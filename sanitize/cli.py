@@ -12,12 +12,15 @@ import errno
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from sanitize import __version__
 from sanitize.errors import SanitizeError
+
+if TYPE_CHECKING:
+    from sanitize.scan.report import ScanReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,37 +86,155 @@ def cli() -> None:
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
               help="Suppress known findings (our findings JSON or a detect-secrets baseline).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: 2 or fewer).")
+@click.option("--staged", is_flag=True,
+              help="Scan only the staged change (index blobs that differ from HEAD); no history. For pre-commit.")
+@click.option("--range", "rev_range", metavar="A..B", default=None,
+              help="Scan only what the commits reachable from B and not from A add.")
+@click.option("--since", "since_rev", metavar="REV", default=None, help="Scan only what REV..HEAD adds.")
+@click.option("--pre-push", "pre_push", is_flag=True,
+              help="Scan only the commits being pushed (pre-commit's PRE_COMMIT_FROM_REF/TO_REF, "
+                   "or git's pre-push lines on stdin).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Settings file (default: .git-sanitize.toml or [tool.git-sanitize] in pyproject.toml at the "
+                   "repository's root; see `git-sanitize config show`).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only the report (nothing on a clean terminal scan or with -o).")
+@click.option("-v", "--verbose", is_flag=True, help="On a terminal, list every finding under the summary.")
 @_guard
 def scan(source: str, fmt: str | None, output: str | None, rules_file: str | None, baseline: str | None,
-         jobs: int | None) -> None:
+         jobs: int | None, staged: bool, rev_range: str | None, since_rev: str | None, pre_push: bool,
+         config_file: str | None, quiet: bool, verbose: bool) -> None:
     """Scan every object reachable from every ref of SOURCE (path or URL; default .).
 
-    Exit 0 when clean, 1 when there are findings, 2 on bad input.
+    With --staged, --range, --since or --pre-push only that change is scanned, with the
+    same rules, baseline and config. Exit 0 when clean, 1 when there are findings, 2 on bad input.
     """
     from pathlib import Path
 
     from sanitize.errors import UsageError
-    from sanitize.scan.engine import scan_repository
 
+    modes = [name for name, on in (("--staged", staged), ("--range", rev_range), ("--since", since_rev),
+                                   ("--pre-push", pre_push)) if on]
+    if len(modes) > 1:
+        raise UsageError(f"{' and '.join(modes)} cannot be combined; choose one")
     if output and not Path(output).parent.is_dir():
         raise UsageError(f"{output}: its directory does not exist")
-    report = scan_repository(source, rules_file=rules_file, baseline=baseline, jobs=jobs,
-                             progress=sys.stderr.isatty())
-    fmt = fmt or ("json" if output or not sys.stdout.isatty() else "text")
-    from sanitize.scan.formats import render
+    from sanitize.config import discover
 
-    text = render(report, fmt)
-    if output:
-        from sanitize.workdir import write_private
+    with discover(source, config_file) as found:
+        cfg = found.override(rules=rules_file, baseline=baseline, fmt=fmt)
+        if staged:
+            from sanitize.scan.staged import scan_staged
 
-        try:
-            write_private(Path(output), text.encode("utf-8"))
-        except OSError as exc:
-            raise UsageError(f"{output}: cannot write the report ({exc.strerror or exc.__class__.__name__})") from exc
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+            report = scan_staged(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value)
+        else:
+            from sanitize.scan.engine import scan_repository
+
+            report = scan_repository(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value, jobs=jobs,
+                                     progress=sys.stderr.isatty() and not modes,
+                                     select=_range_selector(rev_range, since_rev, pre_push))
+    report = cfg.apply(report)
+    scope = ("staged change" if staged else f"commits {rev_range}" if rev_range else
+             f"commits {since_rev}..HEAD" if since_rev else "commits being pushed" if pre_push else "history")
+    shown_to_a_person = _emit_report(report, cfg.format.value, output, scope, quiet=quiet, verbose=verbose)
     if report.findings:
+        if modes and not shown_to_a_person:  # a hook's refusal: one line saying what to do
+            click.echo(_refusal(len(report.findings), staged=staged, pre_push=pre_push), err=True)
         sys.exit(1)
+
+
+def _emit_report(report: ScanReport, fmt: str | None, output: str | None, scope: str, *, quiet: bool,
+                 verbose: bool) -> bool:
+    """Print or write the scan report; True when it went to a person's terminal as the summary view."""
+    from pathlib import Path
+
+    from sanitize.errors import UsageError
+    from sanitize.scan.formats import render, terminal
+
+    if fmt is None and not output and sys.stdout.isatty():
+        # A person at a terminal: what was read, findings grouped by rule and file, what to do next.
+        if report.findings or not quiet:
+            click.echo(terminal.render(report, scope, verbose=verbose), nl=False)
+        return True
+    fmt = fmt or "json"
+    text = render(report, fmt)
+    if not output:
+        click.echo(text, nl=not text.endswith("\n"))
+        return False
+    from sanitize.workdir import write_private
+
+    try:
+        write_private(Path(output), text.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write the report ({exc.strerror or exc.__class__.__name__})") from exc
+    if not quiet and sys.stderr.isatty():
+        n = len(report.findings)
+        nxt = (f"next: git-sanitize plan {output}" if n and fmt == "json" and scope == "history"
+               else terminal.scope_line(report, scope))
+        click.echo(f"{n} finding(s) written to {output} ({fmt}); {nxt}", err=True)
+    return False
+
+
+def _refusal(n: int, *, staged: bool, pre_push: bool) -> str:
+    """What a hook prints when it refuses: the count and what to do (never a value)."""
+    if staged:
+        return (f"git-sanitize: {n} secret(s) in the staged change; commit refused. "
+                "Remove them, `git add` again and commit; a false positive goes in the baseline.")
+    what = "the commits being pushed" if pre_push else "the range"
+    return (f"git-sanitize: {n} secret(s) in {what}; refused. Rewrite those commits without them "
+            "(git commit --amend, git rebase -i) and rotate the values if they ever left this machine; "
+            "a false positive goes in the baseline.")
+
+
+def _range_selector(rev_range: str | None, since_rev: str | None, pre_push: bool) -> Any:
+    """The engine's ``select`` callback for --range / --since / --pre-push (None: every ref)."""
+    from sanitize.scan import revrange
+
+    if rev_range is not None:
+        return lambda repo: revrange.parse_range(repo, rev_range)
+    if since_rev is not None:
+        return lambda repo: revrange.since(repo, since_rev)
+    if pre_push:
+        import os
+
+        # git's own pre-push lines arrive on stdin; under pre-commit its variables say it all (stdin is spent).
+        from_framework = "PRE_COMMIT_TO_REF" in os.environ or "PRE_COMMIT_LOCAL_BRANCH" in os.environ
+        stdin_text = None if from_framework or sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        return lambda repo: revrange.pushed(repo, os.environ, stdin_text)
+    return None
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Per-repository scan settings (.git-sanitize.toml or [tool.git-sanitize] in pyproject.toml)."""
+
+
+@config_group.command("show")
+@click.argument("source", default=".", required=False)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Read this settings file instead of discovering one.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guard
+def config_show(source: str, config_file: str | None, fmt: str) -> None:
+    """Print the effective scan settings for SOURCE (default .) and where each came from."""
+    import json
+
+    from sanitize.config import discover
+
+    with discover(source, config_file) as cfg:
+        doc = cfg.to_dict()
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"config file: {doc['file'] or '(none found; built-in defaults)'}")
+    for key in ("rules", "baseline", "format", "allowlist.paths", "allowlist.values"):
+        value, origin = doc[key]["value"], doc[key]["from"]
+        if isinstance(value, list):
+            shown = ", ".join(value) if key == "allowlist.paths" else f"{len(value)} sha256"
+            shown = shown if value else "(none)"
+        else:
+            shown = value if value is not None else "(none)"
+        click.echo(f"  {key:<17} {shown}  [{origin}]")
 
 
 # --- plan / rewrite ---------------------------------------------------------------
@@ -362,6 +483,28 @@ def guard_install(workdir: str, remote: str) -> None:
     click.echo(f"pre-receive guard installed at {hook}")
 
 
+@guard.command("check")
+@click.option("--repo", default=".", type=click.Path(file_okay=False), show_default=True,
+              help="The bare repository receiving the push (the hook runs inside it).")
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None, help="Extra content rules.")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None, help="Known findings to let through.")
+@_guard
+def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None:
+    """Run by the pre-receive hook: scan what the push on stdin adds; exit 1 if it adds a secret."""
+    from sanitize.guard import check_push
+    from sanitize.scan.formats import text as text_format
+
+    report = check_push(repo, sys.stdin.read(), rules_file=rules_file, baseline=baseline)
+    if not report.findings:
+        return
+    for f in report.findings:
+        click.echo(f"git-sanitize guard: {text_format.line(f)}", err=True)
+    refs = sorted({r for f in report.findings for r in f.refs}) or sorted(report.refs)
+    click.echo(f"git-sanitize guard: rejected {', '.join(refs)}: {len(report.findings)} secret(s) in new content. "
+               "Rewrite those commits without them and rotate the values: they have left your machine.", err=True)
+    sys.exit(1)
+
+
 # --- rotate -----------------------------------------------------------------------
 
 
@@ -380,13 +523,17 @@ def guard_install(workdir: str, remote: str) -> None:
 @click.option("--print-schedule", "print_schedule", type=click.Choice(["cron", "systemd", "k8s"]), default=None,
               help="Print a crontab line, systemd service+timer, or Kubernetes CronJob that runs "
                    "`rotate --mode scheduled --due` with this config; rotate nothing.")
+@click.option("--image", default=None, metavar="IMAGE",
+              help="Container image for --print-schedule k8s (default: git-sanitize:VERSION, as the Dockerfile "
+                   "builds it).")
 @click.option("--ack", "acks", multiple=True, metavar="NAME",
               help="Record that NAME (a secret, or an exposed finding as the summary names it) was revoked or "
                    "replaced by hand; rotate nothing. Repeatable; goes to the audit log.")
 @click.option("--note", default="", help="With --ack: a short note for the audit log (a ticket id, who did it).")
 @_guard
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
-           audit_log: str | None, print_schedule: str | None, acks: tuple[str, ...], note: str) -> None:
+           audit_log: str | None, print_schedule: str | None, image: str | None, acks: tuple[str, ...],
+           note: str) -> None:
     """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout.
 
     Exit 0 when every exposed credential is rotated or revoked, 1 while any is still live.
@@ -397,8 +544,12 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
         from pathlib import Path
 
         from rotation.schedule_templates import render_schedule
+        from sanitize.errors import UsageError
 
-        click.echo(render_schedule(print_schedule, str(Path(config_path).resolve())), nl=False)
+        if image is not None and print_schedule != "k8s":
+            raise UsageError("--image applies to --print-schedule k8s only")
+        extra = {"image": image} if image is not None else {}
+        click.echo(render_schedule(print_schedule, str(Path(config_path).resolve()), **extra), nl=False)
         return
 
     from rotation.config import load_config
@@ -492,6 +643,49 @@ def restore(workdir: str, to: str | None) -> None:
 
     result = do_restore(workdir, to)
     click.echo(f"restored {len(result.refs)} refs from the backup bundle into {result.path}")
+
+
+# --- manual and shell completion ------------------------------------------------------
+
+
+@cli.command("man")
+@click.option("--install", "install_it", is_flag=True,
+              help="Write it to PREFIX/share/man/man1/git-sanitize.1 instead, for `man` and `git help sanitize`.")
+@click.option("--prefix", type=click.Path(file_okay=False), default=None,
+              help="Where to install (default: this Python's prefix, e.g. the venv).")
+@_guard
+def man_page(install_it: bool, prefix: str | None) -> None:
+    """Print the manual page (roff), generated from this help."""
+    from sanitize.manpage import install, render
+
+    text = render(cli, "git-sanitize", __version__)
+    if not install_it:
+        click.echo(text, nl=False)
+        return
+    try:
+        dest = install(text, prefix or sys.prefix)
+    except OSError as exc:
+        from sanitize.errors import UsageError
+
+        raise UsageError(f"cannot install the man page ({exc.strerror or exc.__class__.__name__}); "
+                         "choose a writable --prefix") from exc
+    click.echo(f"man page installed at {dest} (man git-sanitize, git help sanitize)")
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@_guard
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    bash: eval "$(git-sanitize completion bash)" in ~/.bashrc; zsh: the same in ~/.zshrc;
+    fish: git-sanitize completion fish > ~/.config/fish/completions/git-sanitize.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    comp_cls = get_completion_class(shell)
+    assert comp_cls is not None  # click ships all three
+    click.echo(comp_cls(cli, {}, "git-sanitize", "_GIT_SANITIZE_COMPLETE").source())
 
 
 def main() -> None:

@@ -4,12 +4,20 @@ After the purge, one collaborator pushing an un-reset clone would bring every
 purged object back. The hook lists the objects a push brings in
 (``git rev-list --objects <new> --not --all``) and rejects the push if any is a
 purged blob or an old (pre-rewrite) commit. The banned ids are written beside
-the hook; the hook itself is plain POSIX sh so any git server can run it.
+the hook; that check is plain POSIX sh so any git server can run it.
+
+A secret can also come back as new content (the same value pasted again, or a
+fresh one). The hook then runs ``git-sanitize guard check`` — the scan's own
+rule engine over only the objects the push adds (:func:`check_push`) — with the
+Python that installed it; if that Python is gone the hook refuses every push
+rather than let content through unchecked.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,19 +26,56 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sanitize import git
 from sanitize.approval import current_digest, rewrite_detail
 from sanitize.errors import UsageError
+from sanitize.scan.report import ScanReport
 from sanitize.workdir import Workdir, write_atomic
 
 MARKER = "git-sanitize re-contamination guard"
 BANNED_NAME = "sanitize-guard-banned"
 
 
-def render_hook(digest: str, banned_count: int, deadline: str | None = None) -> str:
+def render_hook(digest: str, banned_count: int, deadline: str | None = None, *, content_scan: bool = True) -> str:
     """The pre-receive script text (templates/hooks/pre-receive.j2)."""
     env = Environment(loader=PackageLoader("sanitize", "templates/hooks"), undefined=StrictUndefined,
                       keep_trailing_newline=True, autoescape=False)  # noqa: S701 - a shell script, not HTML
+    python, root = sys.executable, str(Path(__file__).resolve().parent.parent)
     return env.get_template("pre-receive.j2").render(
         digest=digest, banned_name=BANNED_NAME, banned_count=banned_count, deadline=deadline,
-        generated=datetime.now(UTC).date().isoformat())
+        generated=datetime.now(UTC).date().isoformat(), content_scan=content_scan,
+        python=shlex.quote(python), package_root=shlex.quote(root))
+
+
+def parse_updates(text: str) -> list[tuple[str, str, str]]:
+    """pre-receive's stdin, ``<old> <new> <ref>`` per line; UsageError for anything else."""
+    updates: list[tuple[str, str, str]] = []
+    for raw in text.splitlines():
+        if not raw.strip():
+            continue
+        parts = raw.split(" ", 2)
+        if len(parts) != 3:
+            raise UsageError(f"guard check: unexpected line {raw[:80]!r} (expected '<old> <new> <ref>')")
+        updates.append((parts[0], parts[1], parts[2]))
+    return updates
+
+
+def check_push(repo: str | os.PathLike[str], stdin_text: str, *, rules_file: str | None = None,
+               baseline: str | None = None) -> ScanReport:
+    """Scan what a push brings to ``repo`` (run inside pre-receive: the objects are still quarantined).
+
+    Only objects no existing ref reaches are read — new blobs at their paths and new
+    commit and tag messages — with the same detector, rules and baseline as ``scan``,
+    and the repository's settings as ``HEAD`` holds them before this push
+    (:mod:`sanitize.config`): a push cannot loosen the rules it is checked with.
+    """
+    from sanitize.config import discover
+    from sanitize.scan import revrange
+    from sanitize.scan.engine import scan_repository
+
+    updates = parse_updates(stdin_text)
+    with discover(str(repo)) as found:
+        cfg = found.override(rules=rules_file, baseline=baseline)
+        report = scan_repository(str(repo), rules_file=cfg.rules.value, baseline=cfg.baseline.value, jobs=1,
+                                 select=lambda gdir: revrange.pushed_to_server(gdir, updates))
+    return cfg.apply(report)
 
 
 def banned_ids(wd: Workdir) -> list[str]:

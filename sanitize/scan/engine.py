@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
@@ -39,6 +39,7 @@ from sanitize.scan.baseline import Baseline, load_baseline
 from sanitize.scan.decode import Recovered
 from sanitize.scan.detectors import Detector, Hit, message_body
 from sanitize.scan.report import Finding, ScanReport, ScanStats
+from sanitize.scan.revrange import RevRange
 from sanitize.scan.rules import load_custom_rules
 
 _CHUNK_OBJECTS = 4000  # objects per cat-file process: long enough to keep delta bases cached
@@ -85,9 +86,13 @@ def _repository(source: str) -> Iterator[tuple[Path, str]]:
 
 
 def scan_repository(source: str, *, rules_file: str | None = None, baseline: str | None = None,
-                    jobs: int | None = None, progress: bool = False) -> ScanReport:
+                    jobs: int | None = None, progress: bool = False,
+                    select: Callable[[Path], RevRange] | None = None) -> ScanReport:
     """Scan every object reachable from every ref of ``source`` (path or URL).
 
+    ``select`` narrows the scan to a commit range (``--range``, ``--since``,
+    pre-push, the pre-receive guard): given the git dir, it returns the range;
+    only the objects the range adds are read, and the report names its tips.
     UsageError/GitError (exit 2) for a missing path, a non-repository, a shallow
     clone, an unreadable baseline or a bad rules file — all checked before reading.
     """
@@ -97,11 +102,20 @@ def scan_repository(source: str, *, rules_file: str | None = None, baseline: str
     started = time.monotonic()
     with _repository(source) as (repo, shown):
         detector = Detector(extra)
-        refs = history.list_refs(repo)
+        # --- commit-range hook (sanitize/scan/revrange.py): every ref by default, else what the range adds
+        revs: Sequence[str] = history.ALL_REFS
+        if select is None:
+            refs = history.list_refs(repo)
+        else:
+            chosen = select(repo)
+            refs, revs = list(chosen.tips), chosen.revs
+        if not revs:  # nothing selected (a push of deletions only)
+            return ScanReport(source=shown, refs={}, stats=ScanStats(), findings=[])
+        # --- end of the commit-range hook
         inv = history.Inventory()
-        result = _read_all(repo, history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS), detector, jobs,
+        result = _read_all(repo, history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs), detector, jobs,
                            progress)
-        findings = _locate(repo, refs, inv, result)
+        findings = _locate(repo, refs, inv, result, revs)
         ref_tips = {r.name: r.target for r in refs}
     if suppressor is not None:
         findings = [f for f in findings if not _suppressed(suppressor, f, result)]
@@ -302,11 +316,12 @@ def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, 
 # --- locating -------------------------------------------------------------------------------
 
 
-def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, result: _ChunkResult) -> list[Finding]:
-    origins = history.resolve_blobs(repo, set(result.blob_hits))
+def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, result: _ChunkResult,
+            revs: Sequence[str] = history.ALL_REFS) -> list[Finding]:
+    origins = history.resolve_blobs(repo, set(result.blob_hits), revs)
     commit_targets = {c for o in origins.values() for c in o.commits}
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
-    reaching = history.refs_reaching(repo, refs, commit_targets)
+    reaching = history.refs_reaching(repo, refs, commit_targets, revs)
     paths = dict(inv.blobs)
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     findings: list[Finding] = []

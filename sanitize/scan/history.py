@@ -11,7 +11,7 @@ refs reach each of those commits.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -40,6 +40,11 @@ class Inventory:
     tags: set[str] = field(default_factory=set)  # annotated tag object ids
 
 
+# What a scan walks: every ref by default; a commit range (``scan --range``, pre-push, the
+# pre-receive guard) passes rev-list arguments instead, such as ``("A..B",)`` or ``(new, "--not", "--all")``.
+ALL_REFS: tuple[str, ...] = ("--all",)
+
+
 def list_refs(repo: Path) -> list[RefInfo]:
     """Every ref with its peeled commit (annotated tags peel to what they tag)."""
     text = git.out(["for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)"],
@@ -56,7 +61,7 @@ def list_refs(repo: Path) -> list[RefInfo]:
 
 
 def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
-                   chunk_size: int = 4000) -> Iterator[list[tuple[str, str]]]:
+                   chunk_size: int = 4000, revs: Sequence[str] = ALL_REFS) -> Iterator[list[tuple[str, str]]]:
     """Yield the reachable objects in chunks of ``(oid, path)`` as git lists them, filling ``inv``.
 
     Two walks: ``rev-list --all`` for every commit (path ""), then ``rev-list
@@ -66,12 +71,12 @@ def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
     """
     refs = list(refs)
     tags = {r.target for r in refs if r.commit != r.target and r.target}
-    commits = git.run(["rev-list", "--all"], cwd=repo).stdout.decode("ascii").split()
+    commits = git.run(["rev-list", *revs], cwd=repo).stdout.decode("ascii").split()
     inv.others.extend(commits)
     known = set(commits)
     for i in range(0, len(commits), chunk_size):
         yield [(c, "") for c in commits[i : i + chunk_size]]
-    proc = git.popen(["rev-list", "--objects", "--all", "--filter=object:type=blob"], cwd=repo)
+    proc = git.popen(["rev-list", "--objects", "--filter=object:type=blob", *revs], cwd=repo)
     assert proc.stdout is not None
     chunk: list[tuple[str, str]] = []
     for raw in proc.stdout:
@@ -122,7 +127,7 @@ class Origin:
 _NEW_SIDE_STATUS = (b"A", b"C", b"M", b"R", b"T", b"U", b"X")
 
 
-def resolve_blobs(repo: Path, blobs: set[str]) -> dict[str, Origin]:
+def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -> dict[str, Origin]:
     """First commit and every path for each blob id in ``blobs`` (absent if no commit adds it).
 
     One ``git log --raw`` over all of history in topological order (parents
@@ -142,8 +147,8 @@ def resolve_blobs(repo: Path, blobs: set[str]) -> dict[str, Origin]:
     first: dict[str, tuple[str, str]] = {}
     every: dict[str, list[str]] = {}
     at: dict[str, dict[str, str]] = {}
-    args = ["-c", "core.quotePath=false", "log", "--all", "--topo-order", "--reverse", "--no-renames",
-            "--diff-merges=first-parent", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H"]
+    args = ["-c", "core.quotePath=false", "log", "--topo-order", "--reverse", "--no-renames",
+            "--diff-merges=first-parent", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H", *revs]
     proc = git.popen(args, cwd=repo)
     assert proc.stdout is not None
     for block in _commit_blocks(proc.stdout):
@@ -198,7 +203,8 @@ def _commit_blocks(stream: IO[bytes]) -> Iterator[bytes]:
         rest = data[cut:]
 
 
-def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str]) -> dict[str, tuple[str, ...]]:
+def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
+                  revs: Sequence[str] = ALL_REFS) -> dict[str, tuple[str, ...]]:
     """For each target commit, the refs whose history contains it.
 
     One walk of the commit graph in topological order (parents first) carries a
@@ -208,7 +214,7 @@ def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str]) -> dict[st
         return {}
     order = sorted(targets)
     bit = {c: 1 << i for i, c in enumerate(order)}
-    proc = git.run(["rev-list", "--all", "--topo-order", "--reverse", "--parents"], cwd=repo)
+    proc = git.run(["rev-list", "--topo-order", "--reverse", "--parents", *revs], cwd=repo)
     reach: dict[str, int] = {}
     for raw in proc.stdout.splitlines():
         ids = raw.decode("ascii").split()
