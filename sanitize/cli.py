@@ -302,7 +302,22 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
     click.echo(f"rewrote {describe(r['blast_radius']['result'])}; "
                f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
                f"verification clean")
+    rescan = r["verification"]["rescan"]
+    click.echo(f"  {rescan['summary']}")
+    for f in rescan["remaining"]["unplanned"]["first"][:5]:
+        click.echo(f"    not in the plan: {f['rule']} at {f['path'] or 'a message'} (preview {f['preview']})")
+    click.echo(f"  second opinion: {_second_opinion(r.get('independent_check') or {})}")
     click.echo(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
+
+
+def _second_opinion(check: dict[str, Any]) -> str:
+    """The independent scanner's verdict on the rewritten history, in one phrase."""
+    tool = check.get("tool", "gitleaks")
+    if not check.get("ran"):
+        return f"{tool} did not run ({check.get('reason', 'unknown reason')})"
+    seen = check.get("planned_values_seen", 0)
+    verdict = "none of the planned values" if not seen else f"{seen} PLANNED VALUE(S) STILL PRESENT"
+    return f"{tool} finds {check.get('findings', 0)} finding(s), {verdict}"
 
 
 
@@ -456,7 +471,12 @@ def verify(workdir: str, remote: str | None) -> None:
     from sanitize.verify import verify as do_verify
 
     result = do_verify(workdir, remote=remote)
-    click.echo(f"{result.remote}: every ref matches the rewrite, no purged object is reachable, the rescan is clean")
+    click.echo(f"{result.remote}: every ref matches the rewrite, no purged object is reachable, nothing the plan "
+               "removes is found again")
+    if result.remaining is not None:
+        click.echo(f"  {result.remaining.describe()}")
+        for f in result.remaining.unplanned[:5]:
+            click.echo(f"    not in the plan: {f.rule} at {f.path or 'a message'} (preview {f.preview})")
     served = result.still_served
     if served:
         click.echo(f"warning: the server still serves {len(served)} old commit(s) by id until it collects garbage "

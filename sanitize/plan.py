@@ -542,6 +542,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         held_back = [_held_entry(fs, values) for _sha, fs in sorted(held.items())]
         dropped_entries = [{
             "finding_id": f.id, "rule": f.rule, "kind": f.kind, "path": f.path, "preview": f.preview,
+            "secret_sha256": f.secret_sha256,  # so a rescan can tell a dropped value from a new one
             "context": _where(f, values.get(f.id))[0], "confidence": _where(f, values.get(f.id))[1],
             "reason": "rejected by the reviewer as a false positive (--drop)",
         } for f in sorted(dropped, key=lambda f: f.id)]

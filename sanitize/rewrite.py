@@ -37,6 +37,7 @@ from sanitize.blast_radius import BlastRadius
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
 from sanitize.plan import MARKER, History, Plan, copy_plan, load_plan, peel_commits
+from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir, file_sha256, write_atomic
 
 ZERO = "0" * 40
@@ -752,12 +753,12 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
     from sanitize.scan.engine import scan_repository
 
     rep = scan_repository(str(mirror), rules_file=rules_file)
-    planned = plan.planned_sha256s
-    paths = set(plan.paths)
-    bad = [f for f in rep.findings if f.secret_sha256 in planned or (f.kind == "path" and f.path in paths)]
-    rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(bad),
-              "rules": sorted({f.rule for f in rep.findings})}
-    problems += [f"rescan: {f.rule} finding {f.id} still present" for f in bad]
+    left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s, planned_paths=set(plan.paths),
+                        held_back=plan.extra.get("held_back") or [], dropped=plan.extra.get("dropped") or [])
+    rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(left.planned),
+              "rules": sorted({f.rule for f in rep.findings}), "summary": left.describe(),
+              "remaining": left.to_dict()}
+    problems += [f"rescan: {f.rule} finding {f.id} still present" for f in left.planned]
     return {"clean": not problems, "problems": problems, "objects_read": objects_read, "rescan": rescan}
 
 

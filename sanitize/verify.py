@@ -11,7 +11,6 @@ commit and reports whether the server still serves it.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from sanitize.approval import current_tips, rewrite_detail
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
 from sanitize.push import is_hidden, resolve_remote
+from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
 
 MAX_PROBES = 20
@@ -40,6 +40,7 @@ class VerifyResult:
     findings: int                      # planned secrets the rescan still finds
     old_commits_served: dict[str, bool] = field(default_factory=dict)
     forward: dict[str, str] = field(default_factory=dict)   # refs collaborators moved on from the rewritten tips
+    remaining: Remaining | None = None  # everything the rescan found, planned or not
 
     @property
     def clean(self) -> bool:
@@ -67,43 +68,23 @@ class VerifyResult:
         return out
 
 
-def _planned_matchers(wd: Workdir) -> tuple[set[str], set[str], str | None]:
-    """(secret_sha256s, paths) the plan removed, and the rules file the scan used.
-
-    findings.json adds hashes for path/message findings."""
-    shas: set[str] = set()
-    paths: set[str] = set()
-    ids: set[str] = set()
-    try:
-        plan = json.loads(wd.plan.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        plan = {}
-    actions = plan.get("actions") or {}
-    for item in actions.get("replace") or []:
-        shas.add(str(item.get("secret_sha256")))
-        ids.update(item.get("finding_ids") or [])
-    for item in actions.get("delete_paths") or []:
-        paths.add(str(item.get("path")))
-        ids.update(item.get("finding_ids") or [])
-    for item in actions.get("messages") or []:
-        ids.update(item.get("finding_ids") or [])
-    findings = wd.root / "findings.json"
-    if findings.is_file() and ids:
-        from sanitize.scan.report import ScanReport
-
-        for f in ScanReport.load(str(findings)).findings:
-            if f.id in ids:
-                shas.add(f.secret_sha256)
-    rules = plan.get("rules")
-    return shas, paths, rules if isinstance(rules, str) else None
-
-
-def _rescan(clone: Path, shas: set[str], paths: set[str], rules_file: str | None) -> int:
-    """Planned secrets the scan (with the rules the plan was made with) still finds in the clone."""
+def _rescan(clone: Path, wd: Workdir) -> Remaining:
+    """Every finding the plan's rules still produce in the clone, grouped by what the plan decided."""
+    from sanitize.plan import load_plan
     from sanitize.scan.engine import scan_repository
+    from sanitize.scan.report import ScanReport
 
-    report = scan_repository(str(clone), rules_file=rules_file)
-    return sum(1 for f in report.findings if f.secret_sha256 in shas or (f.path is not None and f.path in paths))
+    plan = load_plan(wd.plan)
+    shas = set(plan.planned_sha256s)
+    # A deleted file's content hash, from the scan's path findings: the same key re-added elsewhere counts.
+    ids = {i for d in plan.delete_paths for i in d.get("finding_ids", [])}
+    findings = wd.root / "findings.json"
+    if ids and findings.is_file():
+        shas |= {f.secret_sha256 for f in ScanReport.load(findings).findings if f.id in ids}
+    rules = plan.extra.get("rules")
+    report = scan_repository(str(clone), rules_file=rules if isinstance(rules, str) else None)
+    return Remaining.of(report.findings, planned_sha256s=shas, planned_paths=set(plan.paths),
+                        held_back=plan.extra.get("held_back") or [], dropped=plan.extra.get("dropped") or [])
 
 
 def _present(repo: Path, ids: Iterable[str]) -> list[str]:
@@ -150,15 +131,15 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
                          skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r)))
         mismatched = check.mismatched
         purged_present = _present(clone, rec.get("purged_blobs") or [])
-        shas, paths, rules_file = _planned_matchers(wd)
-        findings = _rescan(clone, shas, paths, rules_file)
+        left = _rescan(clone, wd)
         old = rec.get("first_changed_commits") or sorted(set((rec.get("first_changed") or {}).values()))
         served = probe_old_commits(target, old, scratch)
-    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, findings, served,
-                          check.forward)
+    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, len(left.planned),
+                          served, check.forward, left)
     detail: dict[str, Any] = {
         "remote": result.remote, "clean": result.clean, "problems": result.problems(),
         "old_commits_served": result.still_served, "forward_refs": sorted(result.forward),
+        "rescan": left.to_dict(),
     }
     wd.audit.append("verified", **detail)
     if not result.clean:

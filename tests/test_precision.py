@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import string
 import subprocess
 import sys
@@ -268,6 +269,14 @@ def test_rewrite_removes_what_is_planned_and_leaves_what_is_held_back(repo: Repo
     text = git.run(["log", "--all", "-p", "--format="], cwd=mirror).stdout.decode()
     assert repo.gh not in text and repo.word["source"] not in text and repo.gen["shared"] not in text
     assert repo.word["docs"] in text and repo.word["test"] in text  # not silently rewritten
+    # ... and not silently "clean" either: the rewrite says what is left and why, and gives the second opinion.
+    assert re.search(r"the rescan still finds \d+ finding\(s\) of \d+ value\(s\): .*\d+ held back for review",
+                     proc.stdout), proc.stdout
+    assert "second opinion: gitleaks" in proc.stdout
+    report = json.loads((tmp_path / "wd" / "rewrite-report.json").read_text())
+    remaining = report["verification"]["rescan"]["remaining"]
+    assert remaining["planned"]["count"] == 0 and remaining["held_back"]["values"] >= 2
+    assert all(repo.word["docs"] not in json.dumps(g) for g in remaining.values())  # hashes and previews only
 
 
 def test_findings_files_without_context_get_the_same_default(repo: Repo, tmp_path: Path) -> None:

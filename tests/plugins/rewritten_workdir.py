@@ -10,7 +10,6 @@ depend on the plan/rewrite implementation. Secrets are generated at run time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
+from sanitize.plan import compute_digest, secret_line
 from sanitize.secret import preview_of, sha256_hex
 from sanitize.workdir import Workdir, write_private
 
@@ -78,9 +78,8 @@ def _blobs(repo: Path) -> set[str]:
 
 
 def plan_digest(plan: dict[str, object], secrets_blob: bytes) -> str:
-    """The fixture's digest: canonical plan JSON (without digest) + plan.secrets bytes."""
-    body = json.dumps({k: v for k, v in plan.items() if k != "digest"}, sort_keys=True).encode()
-    return hashlib.sha256(body + b"\0" + secrets_blob).hexdigest()
+    """The plan's own digest (what `load_plan` checks): canonical plan JSON + plan.secrets bytes."""
+    return compute_digest({k: v for k, v in plan.items() if k != "digest"}, secrets_blob)
 
 
 def build_rewritten_workdir(base: Path, *, seed: int = 7, pull_refs: bool = False) -> RewrittenWorkdir:
@@ -158,7 +157,7 @@ def build_rewritten_workdir(base: Path, *, seed: int = 7, pull_refs: bool = Fals
         "fix_in_code": [{"path": "config.yml", "line": 3, "rule": "default.password", "ref": "refs/heads/main"}],
         "summary": {"findings": 2, "paths": 1, "replacements": 1, "messages": 0},
     }
-    secrets_blob = json.dumps({sha256_hex(password): password}).encode()
+    secrets_blob = secret_line(password)  # filter-repo's --replace-text line, as plan.secrets holds it
     plan["digest"] = digest = plan_digest(plan, secrets_blob)
     (wd.plan).write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_private(wd.plan_secrets, secrets_blob)
