@@ -618,7 +618,22 @@ def run(playbook: str) -> None:
     def echo(line: str) -> None:
         click.echo(line, err=True)
 
-    result = Runner(playbook_config.load(playbook), echo=echo, progress=sys.stderr.isatty()).run()
+    pb = playbook_config.load(playbook)
+    if not pb.is_purge:
+        # A rotation-only playbook (scheduled jobs): the rotation engine alone, as `rotate` would run it.
+        from rotation.config import load_config
+        from rotation.engine import rotate as do_rotate
+
+        assert pb.rotate is not None  # parse() requires source or rotate
+        summary = do_rotate(load_config(pb.rotate), mode=pb.rotate_mode, due=pb.due, log=click.echo)
+        if summary.still_live:
+            from rotation.errors import StillLive
+
+            raise StillLive(f"{len(summary.still_live)} exposed credential(s) still live: "
+                            f"{', '.join(summary.still_live)}")
+        click.echo(f"rotation done: {summary}")
+        return
+    result = Runner(pb, echo=echo, progress=sys.stderr.isatty()).run()
     if result.clean:
         click.echo("clean: no secrets found in any ref's history")
     elif not result.ran:

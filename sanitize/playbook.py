@@ -191,7 +191,7 @@ class Runner:
 
         n = self.pb.notify
         notify(str(self.wd.root), roster=str(n.roster) if n.roster else None,
-               templates=str(n.templates) if n.templates else None, deadline=n.deadline)
+               templates=str(n.templates) if n.templates else None, deadline=n.deadline, freeze=n.freeze)
         return f"notices in {self.wd.notices}"
 
     def _gate(self) -> str:

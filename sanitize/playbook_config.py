@@ -32,6 +32,7 @@ class NotifySettings:
     roster: Path | None = None
     deadline: str | None = None
     templates: Path | None = None
+    freeze: str | None = None  # the freeze window as the notices state it
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def parse(data: Any, path: Path) -> Playbook:
         roster=_opt_path(base, notify_raw.get("roster"), path, "notify.roster"),
         deadline=deadline,
         templates=_opt_path(base, notify_raw.get("templates"), path, "notify.templates"),
+        freeze=str(notify_raw["freeze"]) if notify_raw.get("freeze") is not None else None,
     )
     for flag in ("gc_remote", "guard", "due"):
         if flag in data and not isinstance(data[flag], bool):

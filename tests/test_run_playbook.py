@@ -173,3 +173,39 @@ def test_a_run_killed_after_the_push_transfer_finishes_on_the_next_run(purge: Pu
     assert again.returncode == 1 and "still live" in again.stderr, again.stderr  # past push: rotation's verdict
     assert "source changed" not in again.stderr
     assert all(purge.status()["stages"][s]["status"] == "done" for s in ("push", "verify", "guard"))
+
+
+def test_the_scheduled_rotation_playbook_runs_as_its_header_says(tmp_path: Path, vault) -> None:  # type: ignore[no-untyped-def]
+    """`git-sanitize run scheduled-rotation.yml`: the rotation engine alone, `due: true` honoured."""
+    from importlib import resources
+
+    vault.client.secrets.kv.v2.create_or_update_secret(path="svc/app", mount_point="secret",
+                                                       secret={"TOKEN": "x" * 8 + "seed-7"})
+    (tmp_path / "rotation.yml").write_text(
+        f'backend: {{type: vault, url: "{vault.url}", token_env: VAULT_TOKEN, mount: secret}}\n'
+        "secrets:\n"
+        "  - {name: APP_TOKEN, path: svc/app, key: TOKEN, generate: {kind: hex, bytes: 16}, max_age: 30d}\n")
+    shipped = resources.files("sanitize") / "playbooks" / "scheduled-rotation.yml"
+    playbook = tmp_path / "scheduled-rotation.yml"
+    playbook.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    env = {**os.environ, "VAULT_TOKEN": vault.token}
+    env.pop(FAULT_ENV, None)
+
+    def stored() -> str:
+        return vault.client.secrets.kv.v2.read_secret_version(path="svc/app", mount_point="secret",
+                                                              raise_on_deleted_version=True)["data"]["data"]["TOKEN"]
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sanitize.cli", "run", str(path)], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=240)
+
+    before = stored()
+    first = run(playbook)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "rotation done" in first.stdout
+    assert stored() == before  # written seconds ago (the store's own version time): not due under max_age 30d
+    always = tmp_path / "always.yml"
+    always.write_text(playbook.read_text(encoding="utf-8").replace("due: true", "due: false"), encoding="utf-8")
+    forced = run(always)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert stored() != before
