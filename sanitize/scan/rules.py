@@ -22,6 +22,7 @@ from detect_secrets.filters import heuristic
 
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
+from sanitize.scan.providers import TOKEN_FORMATS, TokenFormat, is_placeholder_token
 
 # --- shared value filters -----------------------------------------------------------------
 
@@ -104,6 +105,7 @@ class ContentRule:
     secret_group: str | int = "secret"
     name_check: bool = False
     placeholder_check: bool = True
+    token_check: bool = False  # a provider format: judge stand-ins by its random runs (UUIDs may be real)
     word_check: bool = False  # generic field names: a plain word ("address") is not a secret
     min_len: int = 6
     multiline: bool = False  # the pattern spans lines: run it over the whole blob, not keyword lines
@@ -149,6 +151,8 @@ class ContentRule:
                 return False
         if self.word_check and not looks_random(value):
             return False
+        if self.token_check:
+            return not is_placeholder_token(match, value)
         return not (self.placeholder_check and is_placeholder(value))
 
 
@@ -170,6 +174,16 @@ _SECRET_NAMES = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "APIKEY", "
                  "CREDENTIAL", "AUTH_KEY", "SIGNING_KEY", "CLIENT_SECRET", "DSN", "DATABASE_URL")
 _UPPER_NAME = r"(?P<name>[A-Z0-9_]*(?:" + "|".join(_SECRET_NAMES) + r")[A-Z0-9_]*)"
 
+def token_rule(fmt: TokenFormat) -> ContentRule:
+    """A provider format (:mod:`sanitize.scan.providers`) as a content rule."""
+    keywords, hs_patterns, caseless = fmt.prefilter()
+    return ContentRule(id=fmt.id, regex=fmt.regex(), keywords=keywords, hs_patterns=hs_patterns, caseless=caseless,
+                       min_len=fmt.min_len, token_check=True, description=fmt.description)
+
+
+#: One content rule per provider token format, in the table's order.
+TOKEN_RULES: tuple[ContentRule, ...] = tuple(token_rule(fmt) for fmt in TOKEN_FORMATS)
+
 #: The built-in content rules, most specific first: when two rules report the
 #: same value in the same object, the earlier one wins.
 BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
@@ -180,51 +194,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         keywords=("PRIVATE KEY",), caseless=False, secret_group=0, placeholder_check=False, multiline=True,
         description="A PEM/OpenSSH/PGP private key block.",
     ),
-    ContentRule(
-        id="aws.access-key",
-        regex=r"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})(?![A-Z0-9])",
-        keywords=("AKIA", "ASIA", "ABIA", "ACCA", "A3T"), caseless=False, min_len=20,
-        description="An AWS access key id (not AWS's documented …EXAMPLE ids).",
-    ),
-    ContentRule(
-        id="aws.secret-key",
-        regex=r"(?i)aws_?secret_?(?:access_?)?key(?:_id)?[\"']?\s*(?:=|:=|:|=>)\s*[\"']?"
-              r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
-        keywords=("aws_secret", "awssecret", "secret_access_key", "secretaccesskey"), min_len=40,
-        description="An AWS secret access key assigned to AWS_SECRET_ACCESS_KEY or alike.",
-    ),
-    ContentRule(
-        id="github.token",
-        regex=r"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})"
-              r"(?![A-Za-z0-9_])",
-        keywords=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), caseless=False, min_len=26,
-        description="A GitHub personal, OAuth, app or fine-grained token.",
-    ),
-    ContentRule(
-        id="slack.token",
-        regex=r"(?<![A-Za-z0-9])(?P<secret>xox[abposr]-[A-Za-z0-9-]{10,250})",
-        keywords=("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"), caseless=False, min_len=15,
-        description="A Slack bot, user or app token.",
-    ),
-    ContentRule(
-        id="slack.webhook",
-        regex=r"(?P<secret>https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{8,})",
-        keywords=("hooks.slack.com",), min_len=40,
-        description="A Slack incoming-webhook URL (the URL is the credential).",
-    ),
-    ContentRule(
-        id="stripe.key",
-        regex=r"(?<![A-Za-z0-9_])(?P<secret>(?:sk|rk)_live_[A-Za-z0-9]{16,247})(?![A-Za-z0-9_])",
-        keywords=("sk_live_", "rk_live_"), caseless=False, min_len=24,
-        description="A Stripe live secret or restricted key.",
-    ),
-    ContentRule(
-        id="openai.key",
-        regex=r"(?<![A-Za-z0-9_-])(?P<secret>sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,300}|[A-Za-z0-9]{32,200}))"
-              r"(?![A-Za-z0-9_-])",
-        keywords=("sk-",), caseless=False, min_len=35,
-        description="An OpenAI API key (legacy sk-…, project sk-proj-…).",
-    ),
+    *TOKEN_RULES,
     ContentRule(
         id="dsn.password",
         regex=r"(?i)(?<![a-z0-9+])(?P<scheme>postgres(?:ql)?|mysql|mariadb|rediss?|mongodb(?:\+srv)?|amqps?)"
