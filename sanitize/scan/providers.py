@@ -168,17 +168,38 @@ class TokenFormat:
         return prefix + self.before + lead + "(?P<secret>" + self.body() + ")" + trail + self.after
 
     def prefilter(self) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-        """(keywords, hyperscan patterns, caseless) for the one-pass prefilter."""
+        """(keywords, hyperscan patterns, caseless) for the one-pass prefilter.
+
+        A long fixed text (``github_pat_``) is the keyword. A short or missing one
+        (``hf_``, ``r8_``, a Discord token) would wake the rule on every line that
+        holds it, so the prefilter gets the token's own leading shape instead.
+        """
         if self.near:
             return self.near, (), True
         if self.keywords:
             return self.keywords, (), False
         literals = [p for p in self.parts if isinstance(p, str)]
         best = max(literals, key=len, default="")
-        if len(best) >= 3:
+        if len(best) >= 5:
             return (best,), (), False
-        # No usable literal (a Discord or Telegram bot token): prefilter on the shape itself.
-        return (), (re.sub(r"\(\?P<r\d+>", "(?:", self.body()),), False
+        return (), (self.leading_shape(),), False
+
+    def leading_shape(self) -> str:
+        """A hyperscan pattern every token of this format contains.
+
+        The parts in order, each run at its shortest; a leading run may be
+        longer in the text (the pattern matches a substring), a later
+        variable-length run ends the pattern.
+        """
+        out: list[str] = []
+        for index, part in enumerate(self.parts):
+            if isinstance(part, str):
+                out.append(re.escape(part))
+                continue
+            out.append(f"{_class(part.chars)}{{{part.lo}}}")
+            if part.lo != part.hi and index > 0:
+                break
+        return "".join(out)
 
     @property
     def min_len(self) -> int:
