@@ -1,6 +1,6 @@
-"""Credential files by name and shape, env fallbacks across languages, login calls: one case table.
+"""Credential files by name and shape, env fallbacks across languages, inline passwords: one case table.
 
-Every rule of ``CREDENTIAL_FILE_RULES``, ``ENV_DEFAULT_RULES`` and ``LOGIN_CALL_RULE`` has
+Every rule of ``CREDENTIAL_FILE_RULES``, ``ENV_DEFAULT_RULES``, ``INLINE_PASSWORD_RULES``, ``LOGIN_CALL_RULE`` has
 positive cases (path, text, the exact value, the reported id) and negative cases (a reference,
 a placeholder, the wrong file). Values are generated from a seed at run time.
 """
@@ -14,7 +14,13 @@ import string
 import pytest
 
 from sanitize.scan.detectors import Detector
-from sanitize.scan.rules import CREDENTIAL_FILE_RULES, ENV_DEFAULT_RULES, LOGIN_CALL_RULE, ContentRule
+from sanitize.scan.rules import (
+    CREDENTIAL_FILE_RULES,
+    ENV_DEFAULT_RULES,
+    INLINE_PASSWORD_RULES,
+    LOGIN_CALL_RULE,
+    ContentRule,
+)
 from sanitize.secret import sha256_hex
 
 RNG = random.Random(9090)
@@ -44,7 +50,7 @@ def _b64pair() -> str:
 
 
 RULES: dict[str, ContentRule] = {r.description: r for r in (*CREDENTIAL_FILE_RULES, *ENV_DEFAULT_RULES,
-                                                             LOGIN_CALL_RULE)}
+                                                             LOGIN_CALL_RULE, *INLINE_PASSWORD_RULES)}
 
 
 def _rule(prefix: str) -> ContentRule:
@@ -113,6 +119,16 @@ POSITIVE: list[tuple[str, str, str, str, str]] = [
      "file.rc-password"),
     ("A literal password passed to a login", "web/js/sf.js", "conn.login('ann@corp.test', '{v}', cb);\n", _pw(),
      "code.login-password"),
+    ("The password of an ADO.NET", "appsettings.json",
+     '{{"Default": "Server=db.corp;Database=app;User ID=sa;Password={v};"}}', _pw(), "connstr.password"),
+    ("A password in a URL query", "app.properties", "db.url=jdbc:mysql://db:3306/app?user=app&password={v}\n",
+     _pw(), "url.password-param"),
+    ("A password on a command line", "deploy.sh", "mysql -u root -p{v} app < dump.sql\n", _pw(), "cli.password"),
+    ("A password on a command line", "ops.sh", "sshpass -p '{v}' ssh deploy@host\n", _pw(), "cli.password"),
+    ("A password on a command line", ".gitlab-ci.yml", "  - docker login -u ci -p {v} registry.corp\n", _pw(),
+     "cli.password"),
+    ("The password of curl -u", "README.md", "curl -u admin:{v} https://api.corp.test/v1\n", _pw(),
+     "cli.curl-user"),
     ("A hardcoded fallback via an env helper", "config/database.php", "'password' => env('DB_PASSWORD', '{v}'),\n",
      _pw(), "default.db-password"),
     ("A hardcoded fallback via an env helper", "main.go", 'secret := getEnv("JWT_SECRET", "{v}")\n', _pw(),
@@ -167,6 +183,12 @@ NEGATIVE: list[tuple[str, str]] = [
     ("docker-compose.yml", "      PORT: ${PORT:-8080}\n"),
     ("docker-compose.yml", "      POSTGRES_PASSWORD: ${DB_PASSWORD:-changeme}\n"),
     ("build.sh", 'echo "${BYPASS_CACHE:-false}"\n'),
+    ("deploy.sh", "mysql -u root -p$DB_PASS app\n"),
+    ("deploy.sh", "mysql -p -u root app\n"),
+    ("deploy.sh", 'curl -u "$USER:$PASS" https://h\n'),
+    ("Db.cs", 'var c = "Server=x;User ID=sa;Password={0};";\n'),
+    ("app.py", 'url = f"https://h/?password={pw}"\n'),
+    ("test/test_netrc.py", '"machine host.domain.com login log password pass account acct"\n'),
 ]
 
 

@@ -20,6 +20,7 @@ from sanitize.scan.rules import (
     BUILTIN_PATH_RULES,
     CREDENTIAL_FILE_RULES,
     ENV_DEFAULT_RULES,
+    INLINE_PASSWORD_RULES,
     LOGIN_CALL_RULE,
     TOKEN_RULES,
     is_placeholder,
@@ -90,7 +91,8 @@ def _samples() -> dict[int, list[tuple[str, str, str]]]:
 SAMPLES = _samples()
 # Provider formats and credential-file/env-fallback rules have their own case tables
 # (test_provider_rules.py, test_credential_rules.py).
-_OWN_TABLES = {id(r) for r in (*TOKEN_RULES, *CREDENTIAL_FILE_RULES, *ENV_DEFAULT_RULES, LOGIN_CALL_RULE)}
+_OWN_TABLES = {id(r) for r in (*TOKEN_RULES, *CREDENTIAL_FILE_RULES, *ENV_DEFAULT_RULES, LOGIN_CALL_RULE,
+                               *INLINE_PASSWORD_RULES)}
 GENERIC = [i for i, r in enumerate(BUILTIN_CONTENT_RULES) if id(r) not in _OWN_TABLES]
 
 

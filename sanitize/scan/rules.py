@@ -248,7 +248,8 @@ _XML_PATHS = r"(?i)\.(?:xml|config|plist|xaml|jnlp)$"
 CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="file.npmrc-auth-token",
-        regex=r"(?i)(?<![\w-])(?://[^\s:\"']*:)?_authToken[ \t]*=[ \t]*[\"']?(?P<secret>[^\s\"'#;]+)",
+        regex=r"(?i)(?<![\w-])(?://[^\s:\"']*:)?_authToken[ \t]*=[ \t]*[\"']?(?P<secret>[A-Za-z0-9._~+/=-]{8,})"
+              r"(?=[\s\"'#;]|$)",
         keywords=("_authtoken",), file_value=True, min_len=8,
         description="An npm registry token in .npmrc syntax (npm_…, or the legacy UUID form).",
     ),
@@ -279,7 +280,7 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="file.netrc-password",
         regex=r"\bmachine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+password[ \t]+(?P<secret>[^\s\"'`;)]+)",
-        keywords=("machine",), file_value=True, min_len=3,
+        keywords=("machine",), word_check=True, reject=r"^[\\#]", min_len=6,
         description="A .netrc machine line written anywhere (machine H login U password P).",
     ),
     ContentRule(
@@ -318,8 +319,9 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
     ),
     ContentRule(
         id="sql.password",
-        regex=r"(?i)\b(?:IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY(?:\s+PASSWORD)?|(?:CREATE|ALTER)\s+(?:USER|ROLE)\s+[^;]{0,200}?"
-              r"\bPASSWORD|SET\s+PASSWORD\s+(?:FOR\s+\S+\s+)?=\s*(?:PASSWORD\s*\()?)\s*(?P<q>['\"])"
+        regex=r"(?i)\b(?:(?:CREATE|ALTER|GRANT)\b[^;\r\n]{0,300}?\bIDENTIFIED\s+(?:WITH\s+\w+\s+)?BY(?:\s+PASSWORD)?|"
+              r"(?:CREATE|ALTER)\s+(?:USER|ROLE)\s+[^;\r\n]{0,200}?\bPASSWORD|"
+              r"SET\s+PASSWORD\s+(?:FOR\s+\S+\s+)?=\s*(?:PASSWORD\s*\()?)\s*(?P<q>['\"])"
               r"(?P<secret>(?:''|\\.|(?!(?P=q)).){3,200})(?P=q)",
         keywords=("identified", "password"), file_value=True, min_len=3,
         description="A password in SQL: IDENTIFIED BY '…', CREATE/ALTER USER … PASSWORD '…', SET PASSWORD.",
@@ -371,6 +373,41 @@ LOGIN_CALL_RULE = ContentRule(
           + r"(?P<q>[\"'])(?P<secret>[^\"'\s]{6,200})(?P=q)",
     keywords=("login(", "log_in(", "signin(", "sign_in(", "authenticate("), word_check=True, reject="://",
     description="A literal password passed to a login call: conn.login('user', '…').",
+)
+
+# Passwords inside connection strings and command lines (scripts, CI files, shell history, READMEs).
+_Q_ARG = r"(?P<q>[\"']?)(?P<secret>[^\s\"'`;|&)]{3,128})(?P=q)(?![^\s\"'`;|&)])"
+
+INLINE_PASSWORD_RULES: tuple[ContentRule, ...] = (
+    ContentRule(
+        id="connstr.password",
+        regex=r"(?i)(?:Server|Data Source|Host|Address|Addr|Initial Catalog|Database|User ID|UID|User Name)"
+              r"[ \t]*=[^;\"'\r\n]*;(?:[^;\"'\r\n]*;){0,8}?[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*"
+              r"(?P<secret>[^;\"'\r\n]{3,128}?)[ \t]*(?=;|[\"']|$)",
+        keywords=("password=", "pwd=", "password =", "pwd ="), reject=r"^\{|\}$",
+        description="The password of an ADO.NET/ODBC connection string: Server=…;User ID=…;Password=…;",
+    ),
+    ContentRule(
+        id="url.password-param",
+        regex=r"(?i)[?&;](?:password|passwd|pwd|pass)=(?P<secret>[^&;\s\"'#<>]{3,128})",
+        keywords=("password=", "passwd=", "pwd=", "pass="), reject=r"^\{|\}$|^%s$",
+        description="A password in a URL query or JDBC parameter list: jdbc:mysql://h/db?user=u&password=….",
+    ),
+    ContentRule(
+        id="cli.password",
+        regex=r"(?:\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\r\n|;&]*?[ \t](?:-p|--password=)|"
+              r"\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\r\n|;&]*?[ \t](?:-a|--pass)[ \t]+|"
+              r"\bdocker[ \t]+login\b[^\r\n|;&]*?[ \t](?:-p|--password)[ \t=]+)" + _Q_ARG,
+        keywords=("mysql", "mariadb", "sshpass", "redis-cli", "docker login"),
+        description="A password on a command line: mysql -p…, sshpass -p …, redis-cli -a …, docker login -p ….",
+    ),
+    ContentRule(
+        id="cli.curl-user",
+        regex=r"\bcurl\b[^\r\n|;&]*?[ \t](?:-u|--user)[ \t=]*(?P<q>[\"']?)[^:\s\"']{1,64}:"
+              r"(?P<secret>[^\s\"'`@]{3,128})(?P=q)(?=[\s\"'`]|$)",
+        keywords=("curl",),
+        description="The password of curl -u user:password.",
+    ),
 )
 
 # Hardcoded fallbacks for environment variables, in more languages than JS and Python.
@@ -449,6 +486,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
     *TOKEN_RULES,
     *CREDENTIAL_FILE_RULES,
     LOGIN_CALL_RULE,
+    *INLINE_PASSWORD_RULES,
     ContentRule(
         id="dsn.password",
         regex=r"(?i)(?<![a-z0-9+])(?P<scheme>postgres(?:ql)?|mysql|mariadb|rediss?|mongodb(?:\+srv)?|amqps?)"
