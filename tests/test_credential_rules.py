@@ -8,6 +8,7 @@ a placeholder, the wrong file). Values are generated from a seed at run time.
 from __future__ import annotations
 
 import base64
+import json
 import random
 import string
 
@@ -220,3 +221,15 @@ def test_credential_file_rules_without_keywords_only_run_at_their_paths() -> Non
         assert rule.keywords or rule.hs_patterns or rule.paths, rule.id
     value = _word()
     assert DETECTOR.scan_blob(f"db.internal:5432:app:svc:{value}\n".encode(), "notes/pg.txt") == []
+
+
+def test_gcp_service_account_json_private_key_is_found_as_it_sits() -> None:
+    """The key inside a service-account JSON is one line with escaped newlines: that text is the value."""
+    body = base64.b64encode(RNG.randbytes(600)).decode()
+    dashes = "-" * 5
+    key = "\n".join([f"{dashes}BEGIN PRIVATE KEY{dashes}", *(body[i:i + 64] for i in range(0, len(body), 64)),
+                     f"{dashes}END PRIVATE KEY{dashes}"]) + "\n"
+    doc = json.dumps({"type": "service_account", "private_key": key, "client_email": "ci@p.iam.example"})
+    escaped = json.dumps(key.rstrip("\n"))[1:-1]
+    hits = DETECTOR.scan_blob(doc.encode(), "keys/sa.json")
+    assert ("private-key.block", sha256_hex(escaped)) in {(h.rule, h.secret_sha256) for h in hits}

@@ -343,7 +343,7 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
         id="file.config-password",
         regex=r"(?i)(?<![\w.-])[\"']?(?P<name>[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd))[\"']?[ \t]*(?:=|:)[ \t]*"
               r"(?P<q>[\"'])(?P<secret>[^\"'\s]{4,200})(?P=q)",
-        keywords=("password", "passwd", "passphrase", "pwd", "pass\"", "pass'", "pass:", "pass=", "pass "),
+        keywords=("password", "passwd", "passphrase", "pwd", "pass\"", "pass'", "pass:", "pass="),
         name_check=True, reject=r"://|\\", min_len=4,
         paths=r"(?i)\.(?:xml|json|ya?ml|ini|cfg|conf|cnf|properties|toml|plist)$|(?:^|/)\.[\w-]*(?:rc|config)$|"
               r"(?:^|/)\.?(?:s3cfg|tugboat|pypirc|credentials|boto)$",
@@ -461,7 +461,7 @@ ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="default.{name}",
         regex=r"\$\{" + _ENV_NAME + r":?[-=](?P<secret>[^}\s\"'$`]{4,200})\}",
-        keywords=(":-", ":="), name_check=True, reject="://",
+        hs_patterns=(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]",), name_check=True, reject="://",
         description="A hardcoded fallback in shell/compose syntax: ${DB_PASSWORD:-literal}.",
     ),
     ContentRule(
