@@ -116,6 +116,12 @@ POSITIVE: list[tuple[str, str, str, str, str]] = [
      "file.credential-field"),
     ("A password, secret key or token", "cloud/.tugboat", "authentication:\n  api_key: {v} # rotate\n",
      _r("0123456789abcdef", 32), "file.credential-field"),
+    ("A kubeconfig user's private key", "ops/kubeconfig-prod", "    client-key-data: {v}\n",
+     base64.b64encode(RNG.randbytes(120)).decode(), "file.kubeconfig-client-key"),
+    ("A credential baked into an image", "docker/Dockerfile.api", "FROM python:3.12\nENV DB_PASSWORD {v}\n", _pw(),
+     "default.db-password"),
+    ("A quoted password in a config", "infra/terraform.tfstate", '{{"attributes": {{"password": "{v}"}}}}', _word(),
+     "file.config-password"),
     ("A password in a mail/FTP", ".esmtprc", 'hostname smtp.corp.test:587\npassword "{v}"\n', _word(),
      "file.rc-password"),
     ("A literal password passed to a login", "web/js/sf.js", "conn.login('ann@corp.test', '{v}', cb);\n", _pw(),
@@ -189,6 +195,9 @@ NEGATIVE: list[tuple[str, str]] = [
     ("deploy.sh", 'curl -u "$USER:$PASS" https://h\n'),
     ("Db.cs", 'var c = "Server=x;User ID=sa;Password={0};";\n'),
     ("app.py", 'url = f"https://h/?password={pw}"\n'),
+    ("redis/client.py", "unix://[username@]/path/to/socket.sock?db=0[&password=password]\n"),
+    ("Dockerfile", "ENV DB_PASSWORD $DB_PASSWORD\n"),
+    ("Dockerfile", "ARG NPM_TOKEN\n"),
     ("test/test_netrc.py", '"machine host.domain.com login log password pass account acct"\n'),
 ]
 

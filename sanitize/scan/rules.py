@@ -231,6 +231,9 @@ def token_rule(fmt: TokenFormat) -> ContentRule:
 #: One content rule per provider token format, in the table's order.
 TOKEN_RULES: tuple[ContentRule, ...] = tuple(token_rule(fmt) for fmt in TOKEN_FORMATS)
 
+_UPPER_NAME_EARLY = r"(?P<name>[A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|_PASS(?![A-Z])|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|" \
+                    r"ACCESS_KEY|AUTH_KEY|CLIENT_SECRET)[A-Z0-9_]*)"
+
 # Credential stores, by file name and line shape. Their fields hold the password itself,
 # so any literal counts (file_value): "pass123" in a .netrc is someone's password. A rule
 # restricted to a few file names has no prefilter keywords: it runs on whole blobs at those
@@ -345,7 +348,8 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
               r"(?P<q>[\"'])(?P<secret>[^\"'\s]{4,200})(?P=q)",
         keywords=("password", "passwd", "passphrase", "pwd", "pass\"", "pass'", "pass:", "pass="),
         name_check=True, reject=r"://|\\", min_len=4,
-        paths=r"(?i)\.(?:xml|json|ya?ml|ini|cfg|conf|cnf|properties|toml|plist)$|(?:^|/)\.[\w-]*(?:rc|config)$|"
+        paths=r"(?i)\.(?:xml|json|ya?ml|ini|cfg|conf|cnf|properties|toml|plist|tf|tfvars|tfstate|hcl)$|"
+              r"(?:^|/)\.[\w-]*(?:rc|config)$|"
               r"(?:^|/)\.?(?:s3cfg|tugboat|pypirc|credentials|boto)$",
         description="A quoted password in a config or credential file (dictionary words count: they are passwords).",
     ),
@@ -356,6 +360,19 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
         file_value=True, min_len=3,
         paths=r"(?i)(?:^|/)(?:\.s3cfg|\.tugboat|\.pypirc|\.?credentials|\.boto|\.my\.cnf|\.esmtprc|\.msmtprc)$",
         description="A password, secret key or token in a credential file (.s3cfg, .pypirc, AWS credentials, …).",
+    ),
+    ContentRule(
+        id="file.kubeconfig-client-key",
+        regex=r"\bclient-key-data:[ \t]*[\"']?(?P<secret>[A-Za-z0-9+/]{40,}={0,2})",
+        keywords=("client-key-data",), caseless=False, placeholder_check=False, min_len=40,
+        description="A kubeconfig user's private key (client-key-data: base64 of a PEM key).",
+    ),
+    ContentRule(
+        id="default.{name}",
+        regex=r"(?m)^[ \t]*(?:ENV|ARG)[ \t]+" + _UPPER_NAME_EARLY
+              + r"[ \t]+(?P<q>[\"']?)(?P<secret>[^\s\"'$]{4,200})(?P=q)[ \t]*\r?$",
+        name_check=True, reject="://", paths=r"(?i)(?:^|/)(?:Dockerfile|Containerfile)[^/]*$|\.dockerfile$",
+        description="A credential baked into an image: ENV DB_PASSWORD literal (Dockerfile, space form).",
     ),
     ContentRule(
         id="file.rc-password",
@@ -389,7 +406,7 @@ INLINE_PASSWORD_RULES: tuple[ContentRule, ...] = (
     ),
     ContentRule(
         id="url.password-param",
-        regex=r"(?i)[?&;](?:password|passwd|pwd|pass)=(?P<secret>[^&;\s\"'#<>]{3,128})",
+        regex=r"(?i)[?&;](?:password|passwd|pwd|pass)=(?P<secret>[^&;\s\"'#<>\[\]()]{3,128})",
         keywords=("password=", "passwd=", "pwd=", "pass="), reject=r"^\{|\}$|^%s$",
         description="A password in a URL query or JDBC parameter list: jdbc:mysql://h/db?user=u&password=….",
     ),
