@@ -115,6 +115,8 @@ def is_placeholder_token(match: re.Match[bytes], value: str) -> bool:
     return False
 
 
+# A provider's name followed by one of these names something else (a commit, a host, an id).
+_NOT_A_SECRET_NAME = r"(?![\w.\-]{0,40}?(?:sha\d*|commit|hash|revision|version|digest|url|uri|host|region|name|id)\b)"
 _ASSIGN = r"[\"'\]]{0,3}[ \t]{0,5}(?:=|:=|:|=>|\?=|,)[ \t]{0,5}[\"'`]?"
 
 
@@ -164,7 +166,7 @@ class TokenFormat:
         prefix = ""
         if self.near:
             words = "|".join(re.escape(w) for w in self.near)
-            prefix = r"(?i:(?:" + words + r")[\w.\-]{0,40}?)" + _ASSIGN
+            prefix = r"(?i:(?:" + words + r")" + _NOT_A_SECRET_NAME + r"[\w.\-]{0,40}?)" + _ASSIGN
         return prefix + self.before + lead + "(?P<secret>" + self.body() + ")" + trail + self.after
 
     def prefilter(self) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
@@ -250,6 +252,8 @@ class TokenFormat:
         out.append(("a placeholder", self.line(self.sample(rng, fill="x"))))
         if self.near:
             out.append(("no provider name on the line", f'value = "{self.before_text}{self.sample(rng)}"\n'))
+            out.append(("the name says it is something else",
+                        f'{self.near[0].upper()}_COMMIT_SHA = "{self.before_text}{self.sample(rng)}"\n'))
         return out
 
     def _trailing_literal(self) -> str:
@@ -360,7 +364,7 @@ TOKEN_FORMATS: tuple[TokenFormat, ...] = (
     T("token.bitbucket-app-password", "ATBB{an:32}", "Bitbucket app password (ATBB…)."),
     T("token.bitbucket-access-token", "ATCTT3xFfGN0{url:180-200}", "Bitbucket repository/workspace access token."),
     T("token.atlassian-api-token", "ATATT3{[A-Za-z0-9_=-]:186}", "Atlassian (Jira, Confluence) API token."),
-    T("token.gitea-token", "{hex:40}", "Gitea/Forgejo access token next to a Gitea name.", near=("gitea", "forgejo")),
+    T("token.gitea-token", "{hex:40}", "Gitea/Forgejo access token next to a Gitea name.", near=("gitea_token", "gitea-token", "giteatoken", "gitea_access_token", "forgejo_token")),
     T("token.sourcegraph-token", "sgp_{Hex:16}_{Hex:40}", "Sourcegraph access token."),
     # --- CI, registries, infrastructure as code ---
     T("token.npm-token", "npm_{an:36}", "npm access token (npm_…)."),
