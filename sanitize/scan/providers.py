@@ -364,7 +364,8 @@ TOKEN_FORMATS: tuple[TokenFormat, ...] = (
     T("token.bitbucket-app-password", "ATBB{an:32}", "Bitbucket app password (ATBB…)."),
     T("token.bitbucket-access-token", "ATCTT3xFfGN0{url:180-200}", "Bitbucket repository/workspace access token."),
     T("token.atlassian-api-token", "ATATT3{[A-Za-z0-9_=-]:186}", "Atlassian (Jira, Confluence) API token."),
-    T("token.gitea-token", "{hex:40}", "Gitea/Forgejo access token next to a Gitea name.", near=("gitea_token", "gitea-token", "giteatoken", "gitea_access_token", "forgejo_token")),
+    T("token.gitea-token", "{hex:40}", "Gitea/Forgejo access token next to a Gitea token name.",
+      near=("gitea_token", "gitea-token", "giteatoken", "gitea_access_token", "forgejo_token")),
     T("token.sourcegraph-token", "sgp_{Hex:16}_{Hex:40}", "Sourcegraph access token."),
     # --- CI, registries, infrastructure as code ---
     T("token.npm-token", "npm_{an:36}", "npm access token (npm_…)."),
