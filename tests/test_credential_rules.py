@@ -16,6 +16,7 @@ import pytest
 
 from sanitize.scan.detectors import Detector
 from sanitize.scan.rules import (
+    CONFIG_PASSWORD_RULE,
     CREDENTIAL_FILE_RULES,
     ENV_DEFAULT_RULES,
     INLINE_PASSWORD_RULES,
@@ -46,12 +47,18 @@ def _bcrypt() -> str:
     return "$2" + "y$12$" + _r(ALNUM + "./", 53)
 
 
+def _plain_word() -> str:
+    """A single dictionary word: the generic keyword rules leave it out, credential files still count it."""
+    return RNG.choice(["sunshine", "dragonfly", "bluebird", "orchard"])
+
+
 def _b64pair() -> str:
     return base64.b64encode(f"deploy:{_pw()}".encode()).decode()
 
 
 RULES: dict[str, ContentRule] = {r.description: r for r in (*CREDENTIAL_FILE_RULES, *ENV_DEFAULT_RULES,
-                                                             LOGIN_CALL_RULE, *INLINE_PASSWORD_RULES)}
+                                                             LOGIN_CALL_RULE, *INLINE_PASSWORD_RULES,
+                                                             CONFIG_PASSWORD_RULE)}
 
 
 def _rule(prefix: str) -> ContentRule:
@@ -105,10 +112,10 @@ POSITIVE: list[tuple[str, str, str, str, str]] = [
     ("A password element in an XML", "maven/settings.xml", "<server><password>{v}</password></server>\n",
      _word(), "file.xml-password"),
     ("A quoted password in a config", "db/dbeaver-data-sources.xml", '<connection user="u" password="{v}"/>\n',
-     _word(), "file.config-password"),
-    ("A quoted password in a config", ".ftpconfig", '{{"user": "root", "pass": "{v}"}}\n', _word(),
+     _plain_word(), "file.config-password"),
+    ("A quoted password in a config", ".ftpconfig", '{{"user": "root", "pass": "{v}"}}\n', _plain_word(),
      "file.config-password"),
-    ("A quoted password in a config", "robo/robomongo.json", '{{"sshPassphrase": "{v}"}}\n', _word(),
+    ("A quoted password in a config", "robo/robomongo.json", '{{"sshPassphrase": "{v}"}}\n', _plain_word(),
      "file.config-password"),
     ("A password, secret key or token", "cloud/.s3cfg", "[default]\nsecret_key = {v}\n", _r(ALNUM + "/+", 38),
      "file.credential-field"),
@@ -120,8 +127,8 @@ POSITIVE: list[tuple[str, str, str, str, str]] = [
      base64.b64encode(RNG.randbytes(120)).decode(), "file.kubeconfig-client-key"),
     ("A credential baked into an image", "docker/Dockerfile.api", "FROM python:3.12\nENV DB_PASSWORD {v}\n", _pw(),
      "default.db-password"),
-    ("A quoted password in a config", "infra/terraform.tfstate", '{{"attributes": {{"password": "{v}"}}}}', _word(),
-     "file.config-password"),
+    ("A quoted password in a config", "infra/terraform.tfstate", '{{"attributes": {{"password": "{v}"}}}}',
+     _plain_word(), "file.config-password"),
     ("A password in a mail/FTP", ".esmtprc", 'hostname smtp.corp.test:587\npassword "{v}"\n', _word(),
      "file.rc-password"),
     ("A literal password passed to a login", "web/js/sf.js", "conn.login('ann@corp.test', '{v}', cb);\n", _pw(),

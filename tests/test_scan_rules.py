@@ -18,6 +18,7 @@ from sanitize.scan.detectors import Detector
 from sanitize.scan.rules import (
     BUILTIN_CONTENT_RULES,
     BUILTIN_PATH_RULES,
+    CONFIG_PASSWORD_RULE,
     CREDENTIAL_FILE_RULES,
     ENV_DEFAULT_RULES,
     INLINE_PASSWORD_RULES,
@@ -92,7 +93,7 @@ SAMPLES = _samples()
 # Provider formats and credential-file/env-fallback rules have their own case tables
 # (test_provider_rules.py, test_credential_rules.py).
 _OWN_TABLES = {id(r) for r in (*TOKEN_RULES, *CREDENTIAL_FILE_RULES, *ENV_DEFAULT_RULES, LOGIN_CALL_RULE,
-                               *INLINE_PASSWORD_RULES)}
+                               *INLINE_PASSWORD_RULES, CONFIG_PASSWORD_RULE)}
 GENERIC = [i for i, r in enumerate(BUILTIN_CONTENT_RULES) if id(r) not in _OWN_TABLES]
 
 

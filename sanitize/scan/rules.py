@@ -343,17 +343,6 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
         description="A password element in an XML config (FileZilla <Pass>, Maven <password>, …).",
     ),
     ContentRule(
-        id="file.config-password",
-        regex=r"(?i)(?<![\w.-])[\"']?(?P<name>[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd))[\"']?[ \t]*(?:=|:)[ \t]*"
-              r"(?P<q>[\"'])(?P<secret>[^\"'\s]{4,200})(?P=q)",
-        keywords=("password", "passwd", "passphrase", "pwd", "pass\"", "pass'", "pass:", "pass="),
-        name_check=True, reject=r"://|\\", min_len=4,
-        paths=r"(?i)\.(?:xml|json|ya?ml|ini|cfg|conf|cnf|properties|toml|plist|tf|tfvars|tfstate|hcl)$|"
-              r"(?:^|/)\.[\w-]*(?:rc|config)$|"
-              r"(?:^|/)\.?(?:s3cfg|tugboat|pypirc|credentials|boto)$",
-        description="A quoted password in a config or credential file (dictionary words count: they are passwords).",
-    ),
-    ContentRule(
         id="file.credential-field",
         regex=r"(?im)^[ \t]*(?P<name>[\w.-]*?(?:pass(?:word|wd)?|secret(?:_access)?_key|secret|api_?key|token))[ \t]*"
               r"[:=][ \t]*(?P<q>[\"']?)(?P<secret>[^\s\"'#]{3,200})(?P=q)[ \t]*(?:#.*)?\r?$",
@@ -382,6 +371,19 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
         paths=r"(?i)(?:^|/)\.(?:esmtprc|msmtprc|fetchmailrc|muttrc|netrc|ftpconfig|lftprc|mailrc|s3cfg|tugboat)$",
         description="A password in a mail/FTP client rc file (password \"…\").",
     ),
+)
+
+#: Runs after the generic keyword rules: it reports only the passwords they leave out as words.
+CONFIG_PASSWORD_RULE = ContentRule(
+    id="file.config-password",
+    regex=r"(?i)(?<![\w.-])[\"']?(?P<name>[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd))[\"']?[ \t]*(?:=|:)[ \t]*"
+          r"(?P<q>[\"'])(?P<secret>[^\"'\s]{4,200})(?P=q)",
+    keywords=("password", "passwd", "passphrase", "pwd", "pass\"", "pass'", "pass:", "pass="),
+    name_check=True, reject=r"://|\\", min_len=4,
+    paths=r"(?i)\.(?:xml|json|ya?ml|ini|cfg|conf|cnf|properties|toml|plist|tf|tfstate|hcl)$|"
+          r"(?:^|/)\.[\w-]*(?:rc|config)$|"
+          r"(?:^|/)\.?(?:s3cfg|tugboat|pypirc|credentials|boto)$",
+    description="A quoted password in a config or credential file (dictionary words count: they are passwords).",
 )
 
 LOGIN_CALL_RULE = ContentRule(
@@ -562,6 +564,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         paths=_CONFIG_PATHS,
         description="An unquoted password/secret/token in a config file (YAML, INI, properties, tfvars).",
     ),
+    CONFIG_PASSWORD_RULE,
 )
 
 
