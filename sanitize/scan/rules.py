@@ -6,6 +6,13 @@ the looping. Rule ids are stable strings; an id may name a captured group in
 braces (``default.{name}``), so ``process.env.JWT_SECRET || "…"`` is reported
 as ``default.jwt-secret``. Custom rules come from a YAML or TOML file
 (``--rules``) and are added to the built-in table.
+
+The table, most specific first: private key blocks; provider token formats
+(``token.*``, generated from :mod:`sanitize.scan.providers`); credential files by
+name and shape (``file.*``: .npmrc, Docker config, .netrc, .pgpass, htpasswd and
+shadow hashes, wp-config.php, SQL ``IDENTIFIED BY``); passwords in connection
+strings and command lines; DSNs; env fallbacks in each language (``default.*``,
+which the plan lists as fix-in-code at a branch tip); generic keyword assignments.
 """
 
 from __future__ import annotations
