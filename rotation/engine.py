@@ -10,6 +10,14 @@ to the append-only audit log; neither ever holds a value.
 A secret that fails is rolled back by the protocol and the run goes on with
 the others; the run then raises (exit 1) naming the failures. Unreachable
 store, refused token or bad config raise at once (exit 2).
+
+Before anything is changed, the stored value's kind (:mod:`rotation.kinds`)
+must be one the configured target can rotate: a MySQL DSN without a
+``mysql`` target, or a GitHub token in a store, is left untouched and
+reported ``still-live`` with the exact step. Every rotated, failed or exposed
+credential gets one of the four states of :mod:`rotation.states`; exposed
+findings that no configured secret holds are listed too. The summary's
+``exit_code`` is 1 while any of them is ``still-live``.
 """
 
 from __future__ import annotations
@@ -26,8 +34,23 @@ from rotation.backends.base import SecretBackend
 from rotation.config import RotationConfig, SecretConfig
 from rotation.errors import ConfigError, LeakStillValid, RotationError
 from rotation.generate import exposure_hash
-from rotation.protocol import MODES, rotate_secret
+from rotation.kinds import detect
+from rotation.protocol import MODES, RotationResult, rotate_secret
 from rotation.schedule import Locked, SecretLock, default_lock_dir, is_due
+from rotation.states import (
+    ACK_NAME,
+    PROVEN_DEAD,
+    STILL_LIVE,
+    UNPROVEN,
+    Ack,
+    acked_exposures,
+    acked_state,
+    read_acks,
+    record_ack,
+    retired_exposures,
+    state_counts,
+    unconfigured,
+)
 from sanitize.audit import AuditLog
 from sanitize.errors import SanitizeError
 from sanitize.scan.report import ScanReport
@@ -38,7 +61,17 @@ DEFAULT_AUDIT_LOG = "rotation-audit.log"
 
 @dataclass
 class SecretOutcome:
-    """One secret's result: ``rotated``, ``would rotate``, ``not due``, ``skipped`` or ``failed``."""
+    """One credential's result.
+
+    ``status`` is what this run did: ``rotated``, ``would rotate``, ``not due``,
+    ``skipped``, ``failed``, ``not rotated`` (the config cannot rotate this kind),
+    ``not selected`` (exposed, but ``--only`` named others) or ``not in config``
+    (an exposed finding no configured secret holds).
+    ``state`` is where the credential stands (:mod:`rotation.states`), set for
+    everything rotated, failed or exposed; ``proof`` says what was proven,
+    ``why`` why a ``rotated-unproven`` one could not be, ``action`` what the
+    operator must do while it is ``still-live``.
+    """
 
     name: str
     status: str
@@ -48,6 +81,11 @@ class SecretOutcome:
     new_version: str | None = None
     leaked_rejected: bool | None = None
     sessions_terminated: int | None = None
+    kind: str | None = None
+    state: str | None = None
+    proof: str = ""
+    why: str = ""
+    action: str = ""
 
 
 @dataclass
@@ -75,18 +113,31 @@ class RotationSummary:
         return self.named("failed")
 
     @property
+    def still_live(self) -> list[str]:
+        """Names of the credentials whose leaked value still works (or is not known not to)."""
+        return [o.name for o in self.outcomes if o.state == STILL_LIVE]
+
+    @property
+    def states(self) -> dict[str, list[str]]:
+        """Names per final state (only credentials that have one)."""
+        return state_counts({o.name: o.state for o in self.outcomes})
+
+    @property
     def exit_code(self) -> int:
-        """0 when nothing failed, else 1."""
-        return 1 if self.failed else 0
+        """0 when nothing failed and nothing exposed is still live, else 1."""
+        return 1 if self.failed or self.still_live else 0
 
     def __str__(self) -> str:
         parts = [f"{self.mode} rotation on {self.backend}" + (" (dry run)" if self.dry_run else "")]
         if self.exposed:
             parts.append("exposed in history: " + ", ".join(self.exposed))
-        for status in ("rotated", "would rotate", "not due", "skipped", "failed"):
+        for status in ("rotated", "would rotate", "not due", "skipped", "failed", "not rotated", "not selected",
+                       "not in config"):
             names = self.named(status)
             if names:
                 parts.append(f"{status}: {', '.join(names)}")
+        for state, names in self.states.items():
+            parts.append(f"{state}: {', '.join(names)}")
         if not self.outcomes:
             parts.append("nothing to do")
         return "; ".join(parts)
@@ -94,19 +145,21 @@ class RotationSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (the CLI's final log line)."""
         return {"mode": self.mode, "backend": self.backend, "dry_run": self.dry_run, "exposed": self.exposed,
-                "rotated": self.rotated, "failed": self.failed, "outcomes": [asdict(o) for o in self.outcomes]}
+                "rotated": self.rotated, "failed": self.failed, "still_live": self.still_live,
+                "states": self.states, "outcomes": [asdict(o) for o in self.outcomes]}
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _exposed_hashes(findings: str | os.PathLike[str] | ScanReport | Iterable[str]) -> set[str]:
-    if isinstance(findings, ScanReport):
-        return {f.secret_sha256 for f in findings.findings}
+def _load_findings(findings: str | os.PathLike[str] | ScanReport | Iterable[str]) -> tuple[set[str], list[Any]]:
+    """The exposed hashes, and the findings themselves when we have them (not for a bare hash list)."""
     if isinstance(findings, str | os.PathLike):
-        return {f.secret_sha256 for f in ScanReport.load(Path(findings)).findings}
-    return {str(h) for h in findings}
+        findings = ScanReport.load(Path(findings))
+    if isinstance(findings, ScanReport):
+        return {f.secret_sha256 for f in findings.findings}, list(findings.findings)
+    return {str(h) for h in findings}, []
 
 
 def _select(config: RotationConfig, only: str | Iterable[str] | None) -> list[SecretConfig]:
@@ -128,6 +181,8 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
 
     Raises ConfigError/BackendUnavailable (exit 2) for bad input, and after the
     whole run RotationError or LeakStillValid (exit 1) if any secret failed.
+    A run where nothing failed but something exposed is still live returns a
+    summary whose ``exit_code`` is 1 (the CLI exits with it).
     """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
@@ -139,6 +194,8 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
     identity = config.backend.identity
     summary = RotationSummary(mode=mode, backend=identity, dry_run=dry_run)
     leak_failures: list[str] = []
+    acks = read_acks(audit)
+    exposure: dict[str, list[str]] = {}  # secret name -> the finding hashes its current value matches
 
     def line(secret: str, step: str, status: str, version: str | None = None, **detail: Any) -> None:
         record = {"ts": _now(), "secret": secret, "step": step, "status": status, "version": version, **detail}
@@ -147,20 +204,34 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
     audit.append("rotation.start", backend=identity, mode=mode, due=due, dry_run=dry_run,
                  secrets=[s.name for s in selected])
 
+    finding_list: list[Any] = []
+    hashes: set[str] = set()
+    other_matched: set[str] = set()  # exposed hashes held by configured secrets outside --only
+    unselected: list[str] = []  # those secrets: exposed and still live, but not asked for
     if findings is not None:
-        hashes = _exposed_hashes(findings)
+        hashes, finding_list = _load_findings(findings)
         exposed: list[SecretConfig] = []
+        for s in config.secrets:
+            if s not in selected:  # not rotated now, but what it holds is not "in no configured secret"
+                try:
+                    value = backend.read_current(s.ref).value
+                except SanitizeError:
+                    continue
+                if {exposure_hash(value), value.sha256} & hashes:
+                    other_matched.update({exposure_hash(value), value.sha256} & hashes)
+                    unselected.append(s.name)
         for s in selected:
             try:
                 value = backend.read_current(s.ref).value
                 # A DSN counts as exposed whether the scan hashed its password or the whole DSN.
-                hit = exposure_hash(value) in hashes or value.sha256 in hashes
+                hits = sorted({exposure_hash(value), value.sha256} & hashes)
             except SanitizeError as exc:
                 if exc.exit_code == 2:
                     raise
                 line(s.name, "match", "failed", error=str(exc))
                 continue
-            if hit:
+            if hits:
+                exposure[s.name] = hits
                 exposed.append(s)
                 summary.exposed.append(s.name)
                 line(s.name, "match", f"exposed in history: {s.name}")
@@ -175,13 +246,17 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         except Locked:
             outcome.status, outcome.reason = "skipped", "locked by another run"
             line(s.name, "lock", "skipped", reason=outcome.reason)
+            if outcome.exposed or mode == "compromised":
+                outcome.state = STILL_LIVE
+                outcome.action = (f"another run holds {s.name}'s lock: check that run's result, or re-run "
+                                  f"`git-sanitize rotate --only {s.name}` once it has finished")
             summary.outcomes.append(outcome)
             audit.append("rotation.secret", secret=s.name, backend=identity, mode=mode, **_fields(outcome))
             continue
         steps: list[dict[str, Any]] = []
         try:
             _one(s, backend, mode=mode, due=due, dry_run=dry_run, now=now, outcome=outcome, steps=steps,
-                 line=line)
+                 line=line, ack=acks.get(s.name), still_exposed=bool(exposure.get(s.name)))
         except LeakStillValid as exc:
             outcome.status, outcome.reason, outcome.leaked_rejected = "failed", str(exc), False
             leak_failures.append(s.name)
@@ -192,11 +267,32 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
             outcome.status, outcome.reason = "failed", str(exc)
         finally:
             lock.release()
+        if outcome.status == "failed":
+            outcome.state = STILL_LIVE
+            outcome.action = (f"the rotation of {s.name} failed and was rolled back, so the leaked value still "
+                              f"works: fix the cause above, then re-run `git-sanitize rotate --only {s.name}`")
+        elif outcome.exposed and outcome.state is None and outcome.status != "would rotate":
+            outcome.state = STILL_LIVE
+            outcome.action = f"{s.name} is exposed but was not rotated ({outcome.status}): run " \
+                             f"`git-sanitize rotate --only {s.name}` without --due"
         summary.outcomes.append(outcome)
-        audit.append("rotation.secret", secret=s.name, backend=identity, mode=mode, steps=steps, **_fields(outcome))
+        extra = {"exposure_sha256": exposure[s.name]} if s.name in exposure else {}
+        audit.append("rotation.secret", secret=s.name, backend=identity, mode=mode, steps=steps,
+                     **_fields(outcome), **extra)
+
+    for name in unselected:
+        outcome = SecretOutcome(name=name, status="not selected", exposed=True, state=STILL_LIVE,
+                                reason="exposed in history; not rotated because --only named other secrets",
+                                action=f"run `git-sanitize rotate --only {name}` (with the same --findings)")
+        line(name, "match", "not selected", reason=outcome.reason)
+        summary.outcomes.append(outcome)
+        audit.append("rotation.secret", secret=name, backend=identity, mode=mode, **_fields(outcome))
+    if finding_list:
+        _unconfigured(finding_list, other_matched.union(*exposure.values()), acks, summary, line, audit, identity)
 
     audit.append("rotation.end", backend=identity, mode=mode, rotated=summary.rotated, failed=summary.failed,
-                 skipped=summary.named("skipped"), not_due=summary.named("not due"), exposed=summary.exposed)
+                 skipped=summary.named("skipped"), not_due=summary.named("not due"), exposed=summary.exposed,
+                 still_live=summary.still_live, states=summary.states)
     if summary.failed:
         reasons = "; ".join(f"{o.name}: {o.reason}" for o in summary.outcomes if o.status == "failed")
         message = f"{len(summary.failed)} of {len(selected)} secrets not rotated — {reasons}"
@@ -206,15 +302,83 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
     return summary
 
 
+def _unconfigured(findings: list[Any], matched: set[str], acks: dict[str, Ack], summary: RotationSummary,
+                  line: Callable[..., None], audit: AuditLog, identity: str) -> None:
+    """Exposed findings no configured secret holds now: rotated by an earlier run, acknowledged, or still live.
+
+    An acknowledged secret covers the findings it matched in earlier runs (its value was replaced by hand).
+    """
+    retired, acked = retired_exposures(audit), acked_exposures(audit, acks)
+    for cred in unconfigured(findings, matched):
+        where = ", ".join(cred.paths[:3]) + (" …" if len(cred.paths) > 3 else "")
+        outcome = SecretOutcome(name=cred.name, status="not in config", exposed=True, kind=cred.kind.id,
+                                reason=f"{cred.kind.label} found in {where}; no configured secret holds it")
+        earlier = retired.get(cred.sha256)
+        ack = acks.get(cred.name) or acked.get(cred.sha256)
+        if earlier is not None:
+            outcome.state = str(earlier["state"])
+            detail = earlier["proof"] or earlier["why"]
+            outcome.proof = f"rotated as {earlier['secret']} at {earlier['ts']}" + (f": {detail}" if detail else "")
+        elif ack is not None:
+            _acked(outcome, cred.kind, ack)
+        else:
+            outcome.state, outcome.action = STILL_LIVE, cred.kind.instruction(cred.name, configured=False)
+        line(cred.name, "exposure", outcome.state, kind=cred.kind.id, reason=outcome.reason,
+             **({"action": outcome.action} if outcome.action else {"proof": outcome.proof or outcome.why}))
+        summary.outcomes.append(outcome)
+        audit.append("rotation.secret", secret=cred.name, backend=identity, **_fields(outcome))
+
+
+def acknowledge(config: RotationConfig, names: list[str], *, note: str = "", audit: AuditLog | None = None
+                ) -> list[Ack]:
+    """Record ``rotate --ack``: each name is a configured secret or an exposed finding's ``rule:hash8`` name."""
+    for name in names:
+        if name not in {s.name for s in config.secrets} and not ACK_NAME.fullmatch(name):
+            raise ConfigError(f"--ack {name!r}: not a secret in the config nor a finding name (rule:hash8)")
+    if note and not note.isprintable():
+        raise ConfigError("--note must be one line of printable text")
+    log = audit or AuditLog(config.audit_log or Path.cwd() / DEFAULT_AUDIT_LOG)
+    return [record_ack(log, name, note) for name in names]
+
+
+def _acked(outcome: SecretOutcome, kind: Any, ack: Ack) -> None:
+    """An operator's acknowledgement: revoked at the provider, or rotated by hand (never proven here)."""
+    outcome.state = acked_state(kind)
+    if outcome.state == UNPROVEN:
+        outcome.why = "rotated by hand: " + ack.proof()
+    else:
+        outcome.proof = "revoked at the provider: " + ack.proof()
+
+
 def _fields(outcome: SecretOutcome) -> dict[str, Any]:
     d = asdict(outcome)
     d.pop("name")
     return d
 
 
+def _unproven_why(s: SecretConfig, mode: str) -> str:
+    if mode == "scheduled":
+        return "scheduled mode keeps the previous version for the grace window and does not test the old value"
+    if s.target.kind == "none":
+        return ("no target: the value lives only in the store, so nothing can test that the leaked value is "
+                "refused; restart or reload every consumer (tokens signed with a leaked key stay valid until then)")
+    return f"the {s.target.kind} target has no proof step (for a command target: set prove_leak: true)"
+
+
+def _state_of(s: SecretConfig, mode: str, result: RotationResult, outcome: SecretOutcome) -> None:
+    if result.leak is not None and result.leak.leaked_rejected:
+        outcome.state = result.leak.state or PROVEN_DEAD
+        outcome.proof = result.leak.detail or "the target refused the leaked value"
+        if result.leak.sessions_terminated:
+            outcome.proof += f"; {result.leak.sessions_terminated} session(s) opened before the change ended"
+    else:
+        outcome.state, outcome.why = UNPROVEN, _unproven_why(s, mode)
+
+
 def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_run: bool, now: datetime | None,
-         outcome: SecretOutcome, steps: list[dict[str, Any]], line: Callable[..., None]) -> None:
-    """One secret, under its lock: the due check, then a dry run or the protocol."""
+         outcome: SecretOutcome, steps: list[dict[str, Any]], line: Callable[..., None], ack: Ack | None = None,
+         still_exposed: bool = False) -> None:
+    """One secret, under its lock: the due check, the kind check, then a dry run or the protocol."""
     if due:
         try:
             last = backend.last_rotated(s.ref)
@@ -226,8 +390,16 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
             line(s.name, "due", "not due", last_rotated=last.isoformat() if last else None)
             return
         line(s.name, "due", "due", last_rotated=last.isoformat() if last else None)
-    if dry_run:
+    try:
         current = backend.read_current(s.ref)
+    except RotationError as exc:
+        raise type(exc)(str(exc), step="read") from exc
+    kind = detect(s.name, current.value)
+    outcome.kind = kind.id
+    if not kind.accepts(s.target.kind):
+        _cannot_rotate(s, kind, outcome, line, ack, still_exposed)
+        return
+    if dry_run:
         outcome.status, outcome.old_version = "would rotate", current.version
         outcome.reason = f"dry run: would rotate ({mode}, target {s.target.kind})"
         line(s.name, "plan", "would rotate", current.version, target=s.target.kind)
@@ -243,3 +415,27 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
     if result.leak is not None:
         outcome.leaked_rejected = result.leak.leaked_rejected
         outcome.sessions_terminated = result.leak.sessions_terminated
+    _state_of(s, mode, result, outcome)
+    line(s.name, "state", outcome.state, result.new_version,
+         **({"proof": outcome.proof} if outcome.proof else {"why": outcome.why}))
+
+
+def _cannot_rotate(s: SecretConfig, kind: Any, outcome: SecretOutcome, line: Callable[..., None], ack: Ack | None,
+                   still_exposed: bool) -> None:
+    """The config cannot rotate this kind: leave the store alone, say what to do (or what was acknowledged)."""
+    outcome.status = "not rotated"
+    if s.target.kind == "none":
+        outcome.reason = (f"configuration error: {s.name} holds {kind.label}, which a store-only rotation cannot "
+                          "change where it is checked; the store was left unchanged")
+    else:
+        outcome.reason = (f"configuration error: {s.name} holds {kind.label}, which the {s.target.kind} target "
+                          "cannot rotate; the store was left unchanged")
+    if ack is not None and not still_exposed:
+        _acked(outcome, kind, ack)
+        line(s.name, "state", outcome.state, kind=kind.id, proof=outcome.proof or outcome.why)
+        return
+    outcome.state, outcome.action = STILL_LIVE, kind.instruction(s.name)
+    if ack is not None:
+        outcome.action = (f"{s.name} was acknowledged ({ack.proof()}) but the store still holds the leaked "
+                          f"value: put the replacement in the store; " + outcome.action)
+    line(s.name, "kind", "not rotated", kind=kind.id, reason=outcome.reason, action=outcome.action)

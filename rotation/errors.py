@@ -48,3 +48,7 @@ class TargetError(RotationError):
 
 class LeakStillValid(VerificationFailed):
     """Compromised mode proved the leaked credential still works."""
+
+
+class StillLive(VerificationFailed):
+    """The run finished, but an exposed credential's leaked value still works (or is not known not to)."""

@@ -154,9 +154,9 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         result.leak = proof
         if proof is not None:
             if not proof.leaked_rejected:
-                record("prove", "failed", result.new_version, leaked_rejected=False)
+                record("prove", "failed", result.new_version, leaked_rejected=False, detail=proof.detail)
                 raise LeakStillValid(f"prove: {ref.name}: the leaked credential still works on the {target.kind} "
                                      "target after rotation")
-            record("prove", "leaked credential rejected", result.new_version,
-                   sessions_terminated=proof.sessions_terminated)
+            record("prove", "leaked credential rejected" if proof.state is None else proof.state, result.new_version,
+                   sessions_terminated=proof.sessions_terminated, detail=proof.detail)
     return result

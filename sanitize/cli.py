@@ -8,6 +8,7 @@ one clear line on stderr and the documented exit code:
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from collections.abc import Callable
@@ -35,23 +36,40 @@ def _guard(func: F) -> F:
             return func(*args, **kwargs)
         except SanitizeError as exc:
             _fatal(str(exc), exc.exit_code)
+        except OSError as exc:
+            # The machine, not the input: a full or read-only disk. Every write is a rename of a
+            # complete temporary, so what was there before is still there.
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                raise
+            where = f" writing {exc.filename}" if exc.filename else ""
+            _fatal(f"{exc.strerror}{where}; files are written whole or not at all: free space and run the same "
+                   "command again", 2)
         except KeyboardInterrupt:
             _fatal("interrupted; re-run the same command to resume", 130)
 
     return wrapper  # type: ignore[return-value]
 
 
-class _Group(click.Group):
-    """Click usage errors exit 2 with one line (click's default already does)."""
+def _exclusive(func: F) -> F:
+    """Hold the ``--workdir``'s lock while the command runs: two stages never interleave in one purge."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sanitize.workdir import hold
+
+        with hold(kwargs.get("workdir")):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="git-sanitize")
 def cli() -> None:
     """Purge secrets from every ref of a git history, then rotate what leaked."""
 
 
-# --- scan (issue 2) -----------------------------------------------------------------
+# --- scan -------------------------------------------------------------------------
 
 
 @cli.command()
@@ -98,29 +116,51 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
         sys.exit(1)
 
 
-# --- plan / rewrite (issue 3) -------------------------------------------------------
+# --- plan / rewrite ---------------------------------------------------------------
 @cli.command()
 @click.argument("findings", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", "out", default="plan.json", show_default=True, type=click.Path(dir_okay=False),
-              help="plan.json to write; plan.secrets (0600) and plan.md are written beside it.")
+@click.option("-o", "--output", "out", default=None, type=click.Path(dir_okay=False),
+              help="plan.json to write (default: ./plan.json outside a git work tree); plan.secrets (0600, every "
+                   "leaked value) and plan.md are written beside it.")
 @click.option("--keep-path", "keep_paths", multiple=True, metavar="PATH",
               help="Do not delete PATH from history (repeatable); values in it are still replaced.")
 @click.option("--drop", "drop_findings", multiple=True, metavar="FINDING_ID",
               help="Leave out a finding judged a false positive (repeatable).")
+@click.option("--include", "include_findings", multiple=True, metavar="FINDING_ID",
+              help="Purge a finding the default holds back (a low-confidence value in a test, doc, example or "
+                   "vendored file; plan.md lists them with this option). Repeatable.")
 @click.option("--rules", "rules_file", default=None, type=click.Path(dir_okay=False),
               help="Rules file the scan used (recorded in the plan; the rewrite rescans with it).")
 @_guard
-def plan(findings: str, out: str, keep_paths: tuple[str, ...], drop_findings: tuple[str, ...],
-         rules_file: str | None) -> None:
+def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findings: tuple[str, ...],
+         include_findings: tuple[str, ...], rules_file: str | None) -> None:
     """Turn FINDINGS into a reviewable plan: paths to delete, values to replace, messages to reword."""
+    from pathlib import Path
+
+    from sanitize import git
+    from sanitize.blast_radius import describe
+    from sanitize.errors import UsageError
     from sanitize.plan import make_plan
 
-    p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings, rules_file=rules_file)
+    if out is None:
+        tree = git.work_tree_of(Path.cwd())
+        if tree is not None:
+            raise UsageError(f"plan.secrets holds every leaked value and would land in the work tree {tree}; "
+                             "name a place outside it: -o ../purge/plan.json")
+        out = "plan.json"
+    if not Path(out).resolve().parent.is_dir():
+        raise UsageError(f"-o {out}: the directory {Path(out).resolve().parent} does not exist")
+
+    p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings,
+                  include_findings=include_findings, rules_file=rules_file)
     s = p.summary
     click.echo(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
     click.echo(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
-               f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s); "
-               f"{s['commits_changing']} commit(s) on {len(s['refs_changing'])} ref(s) will change")
+               f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s)")
+    click.echo(f"  will change: {describe(s)}")
+    if s.get("held_back_values"):
+        click.echo(f"  {s['held_back_values']} low-confidence value(s) in tests/docs/examples/vendored code held "
+                   f"back, not rewritten: review them in {p.markdown_path} (--include FINDING_ID to purge one)")
 
 
 @cli.command()
@@ -130,20 +170,22 @@ def plan(findings: str, out: str, keep_paths: tuple[str, ...], drop_findings: tu
               help="Rules file for the rescan (default: the one recorded in the plan, else the built-in rules).")
 @click.option("--progress/--no-progress", default=False, help="Show git-filter-repo progress on stderr.")
 @_guard
+@_exclusive
 def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool) -> None:
     """Apply PLAN to a fresh mirror in WORKDIR with git-filter-repo; exit 1 unless the rescan is clean."""
+    from sanitize.blast_radius import describe
     from sanitize.rewrite import rewrite as do_rewrite
 
     result = do_rewrite(plan_path, workdir, progress=progress, rules_file=rules_file)
     r = result.report
-    click.echo(f"rewrote {r['commits']['rewritten']} of {r['commits']['total']} commits on {len(r['refs'])} ref(s); "
+    click.echo(f"rewrote {describe(r['blast_radius']['result'])}; "
                f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
                f"verification clean")
     click.echo(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
 
 
 
-# --- notify / approve / push / verify / guard / migrate (issue 4) --------------------
+# --- notify / approve / push / verify / guard / migrate ----------------------------
 
 
 @cli.command()
@@ -156,6 +198,7 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
 @click.option("--freeze", default=None, help="The freeze window, as the notices should state it.")
 @click.option("--from", "sender", default=None, help="From: address of the .eml notices.")
 @_guard
+@_exclusive
 def notify(workdir: str, roster: str | None, templates: str | None, deadline: str | None, freeze: str | None,
            sender: str | None) -> None:
     """Render a notice per collaborator (Markdown, .eml, text), a team summary and the forge request."""
@@ -197,18 +240,27 @@ def migrate(commit_map: str, purged: str | None, repo: str) -> None:
 @cli.command()
 @click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
 @click.option("--approver", required=True, help="Your name, as it goes in the audit log.")
-@click.option("--digest", required=True, help="The plan digest you reviewed (plan.json 'digest').")
-@click.option("--expires", default="24h", show_default=True, help="How long the approval holds (30m, 24h, 7d).")
+@click.option("--digest", required=True, help="The full plan digest you reviewed (plan.json 'digest').")
+@click.option("--key", type=click.Path(dir_okay=False), default=None,
+              help="Sign the approval with this SSH private key (checked against the purge's allowed_signers).")
+@click.option("--expires", default=None, help="How long the approval holds (30m, 24h, 7d; default: the playbook's, "
+              "else 24h).")
 @_guard
-def approve(workdir: str, approver: str, digest: str, expires: str) -> None:
+@_exclusive
+def approve(workdir: str, approver: str, digest: str, key: str | None, expires: str | None) -> None:
     """Approve the force-push of the exact plan digest and the current rewritten tips."""
+    from sanitize.approval import ApprovalPolicy, approvers_of, describe_approval, judge
     from sanitize.approval import approve as do_approve
-    from sanitize.approval import quorum, valid_approvals
+    from sanitize.workdir import Workdir
 
-    a = do_approve(workdir, approver=approver, digest=digest, expires=expires)
-    n = len(quorum(valid_approvals(workdir)))
-    click.echo(f"approved by {a.approver} for plan {a.digest[:12]}… and {len(a.rewritten_tips)} rewritten refs, "
-               f"until {a.expires}; {n} distinct valid approver(s) now")
+    wd = Workdir.open(workdir)
+    a = do_approve(workdir, approver=approver, digest=digest, key=key,
+                   expires=expires or str(wd.meta().get("approval_expires", "24h")))
+    click.echo(f"{describe_approval(workdir, a)}; until {a.expires}")
+    policy = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
+    if policy is not None:
+        click.echo(f"{len(approvers_of(judge(workdir, policy)))} distinct valid approver(s) now "
+                   f"(counted: {policy.describe()})")
 
 
 @cli.command()
@@ -219,12 +271,26 @@ def approve(workdir: str, approver: str, digest: str, expires: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the exact ref updates; push nothing.")
 @click.option("--gc-remote", is_flag=True,
               help="After the push, expire reflogs and prune on a path remote so old commits are gone.")
+@click.option("--allowed-signers", type=click.Path(dir_okay=False), default=None,
+              help="SSH allowed_signers file: approvals count when signed by one of its keys (default: the "
+                   "playbook's).")
+@click.option("--allow-unsigned", is_flag=True, help="Also count unsigned approvals recorded by `approve`.")
 @_guard
-def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: bool, gc_remote: bool) -> None:
+@_exclusive
+def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: bool, gc_remote: bool,
+         allowed_signers: str | None, allow_unsigned: bool) -> None:
     """Force-push the rewritten refs: one atomic push, each ref leased to its tip at scan."""
+    from pathlib import Path
+
+    from sanitize.approval import ApprovalPolicy
     from sanitize.push import push as do_push
 
-    result = do_push(workdir, remote=remote, min_approvals=min_approvals, dry_run=dry_run, gc_remote=gc_remote)
+    policy = None
+    if allowed_signers or allow_unsigned:
+        policy = ApprovalPolicy(allowed_signers=Path(allowed_signers).resolve() if allowed_signers else None,
+                                unsigned=allow_unsigned)
+    result = do_push(workdir, remote=remote, min_approvals=min_approvals, dry_run=dry_run, gc_remote=gc_remote,
+                     policy=policy)
     if dry_run:
         click.echo(f"dry run: would push to {result.remote} (approvers so far: {len(result.approvers)})")
         for u in result.updates:
@@ -244,6 +310,7 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
 @click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
 @click.option("--remote", default=None, help="The remote to check (default: the plan's source).")
 @_guard
+@_exclusive
 def verify(workdir: str, remote: str | None) -> None:
     """Clone the remote fresh: every tip must be the rewritten tip, and the rescan clean."""
     from sanitize.verify import verify as do_verify
@@ -267,6 +334,7 @@ def guard() -> None:
 @click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir.")
 @click.option("--remote", required=True, help="Path of the bare repository on the server.")
 @_guard
+@_exclusive
 def guard_install(workdir: str, remote: str) -> None:
     """Install a pre-receive hook rejecting pushes that bring back purged objects."""
     from sanitize.guard import install_guard
@@ -275,7 +343,7 @@ def guard_install(workdir: str, remote: str) -> None:
     click.echo(f"pre-receive guard installed at {hook}")
 
 
-# --- rotate (issue 5) ---------------------------------------------------------------
+# --- rotate -----------------------------------------------------------------------
 
 
 @cli.command()
@@ -293,10 +361,17 @@ def guard_install(workdir: str, remote: str) -> None:
 @click.option("--print-schedule", "print_schedule", type=click.Choice(["cron", "systemd", "k8s"]), default=None,
               help="Print a crontab line, systemd service+timer, or Kubernetes CronJob that runs "
                    "`rotate --mode scheduled --due` with this config; rotate nothing.")
+@click.option("--ack", "acks", multiple=True, metavar="NAME",
+              help="Record that NAME (a secret, or an exposed finding as the summary names it) was revoked or "
+                   "replaced by hand; rotate nothing. Repeatable; goes to the audit log.")
+@click.option("--note", default="", help="With --ack: a short note for the audit log (a ticket id, who did it).")
 @_guard
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
-           audit_log: str | None, print_schedule: str | None) -> None:
-    """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout."""
+           audit_log: str | None, print_schedule: str | None, acks: tuple[str, ...], note: str) -> None:
+    """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout.
+
+    Exit 0 when every exposed credential is rotated or revoked, 1 while any is still live.
+    """
     import json
 
     if print_schedule:
@@ -312,6 +387,13 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
     from sanitize.audit import AuditLog
 
     config = load_config(config_path)
+    if acks:
+        from rotation.engine import acknowledge
+
+        for ack in acknowledge(config, list(acks), note=note, audit=AuditLog(audit_log) if audit_log else None):
+            click.echo(json.dumps({"step": "ack", "status": "acknowledged", "secret": ack.name, "actor": ack.actor,
+                                   "ts": ack.ts, "note": ack.note}))
+        return
     try:
         summary = do_rotate(config, mode=mode, due=due, only=list(only) or None, findings=findings,
                             dry_run=dry_run, audit=AuditLog(audit_log) if audit_log else None, log=click.echo)
@@ -320,6 +402,12 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
         if failed is not None:
             click.echo(json.dumps({"step": "summary", "status": "failed", **failed.to_dict()}))
         raise
+    if summary.still_live:
+        from rotation.errors import StillLive
+
+        click.echo(json.dumps({"step": "summary", "status": "still live", **summary.to_dict()}))
+        raise StillLive(f"{len(summary.still_live)} exposed credential(s) still live: "
+                        f"{', '.join(summary.still_live)} (each summary outcome's action says what to do)")
     click.echo(json.dumps({"step": "summary", "status": "ok", **summary.to_dict()}))
 
 

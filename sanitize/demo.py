@@ -4,15 +4,20 @@ Builds the Aurora story repository (a TLS key, a chat transcript with
 credentials, default JWT_SECRET/ADMIN_PASSWORD, a DSN, a committed .env), a
 bare remote, an OpenBao dev server seeded with the leaked values, and — when
 Debian's PostgreSQL is installed — a database whose role still uses the
-leaked password. Then it runs the coordinated-purge playbook to the approval
-gate, approves as the security lead, and resumes through push, verify, guard
-and rotation. Every process it starts, it stops. No secret value is printed.
+leaked password, and — when Debian's MariaDB is installed — a MariaDB whose
+``ops`` account still logs in with the password the support transcript
+leaked. Then it runs the coordinated-purge playbook to the approval gate,
+approves as the security lead, and resumes through push, verify, guard and
+rotation, and prints every exposed credential's final state (proven dead,
+revoked, rotated but unproven, or still live with the step to take). Every
+process it starts, it stops. No secret value is printed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,10 +30,17 @@ from sanitize import git
 from sanitize.demo_repo import LEAD, DemoRepo, build_demo_repo
 from sanitize.errors import SanitizeError, UsageError
 from sanitize.secret import sha256_hex
-from sanitize.services import OpenBaoDev, PostgresCluster, postgres_bindir
+from sanitize.services import (
+    MariaDBServer,
+    OpenBaoDev,
+    PostgresCluster,
+    mariadb_binaries,
+    postgres_bindir,
+)
 
 MARKER = ".git-sanitize-demo"
 DB_ROLE = "aurora_app"
+MYSQL_USER = "ops"  # the account the support transcript's DSN names
 
 
 def _say(text: str = "") -> None:
@@ -54,8 +66,21 @@ def _cli(args: list[str], env: dict[str, str]) -> int:
     return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], env=env, check=False).returncode
 
 
-def _write_config(out: Path, vault: OpenBaoDev, with_db: bool) -> Path:
+def _transcript_mysql_password(repo: DemoRepo) -> str | None:
+    """The password in the transcript's ``mysql://`` DSN (the scan reports it as a dsn.password finding)."""
+    for p in repo.planted:
+        if p.rule == "path.credential-json":
+            for message in json.loads(p.value).get("messages", []):
+                found = re.search(r"mysql://[^:/@\s]+:([^@/\s]+)@", str(message.get("content", "")))
+                if found:
+                    return found.group(1)
+    return None
+
+
+def _write_config(out: Path, vault: OpenBaoDev, with_db: bool, with_mysql: bool = False) -> Path:
     db_target = ",\n     target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}" if with_db else ""
+    mysql = ("  - {name: OPS_MYSQL_URL, path: aurora/ops, key: OPS_MYSQL_URL,\n"
+             "     target: {type: mysql, admin_dsn_env: MYSQL_ADMIN_DSN}}\n") if with_mysql else ""
     config = out / "rotation.yml"
     config.write_text(
         "# Rotation of everything the Aurora history exposed (see README: scheduled rotation).\n"
@@ -64,7 +89,7 @@ def _write_config(out: Path, vault: OpenBaoDev, with_db: bool) -> Path:
         "  - {name: JWT_SECRET, path: aurora/app, key: JWT_SECRET, generate: {kind: hex, bytes: 64}, max_age: 30d}\n"
         "  - {name: ADMIN_PASSWORD, path: aurora/app, key: ADMIN_PASSWORD, generate: {kind: password, length: 32}}\n"
         "  - {name: DATABASE_URL, path: aurora/db, key: DATABASE_URL, generate: {kind: password, length: 32}"
-        f"{db_target}}}\n",
+        f"{db_target}}}\n" + mysql,
         encoding="utf-8",
     )
     return config
@@ -77,12 +102,18 @@ def _write_playbook(out: Path) -> Path:
         "Jordan Lee,jordan@aurora.test,reviewer\n",
         encoding="utf-8",
     )
+    # The lead signs approvals with an SSH key, as git signs commits; push trusts only allowed_signers.
+    key = out / "lead_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", LEAD[1], "-f", str(key)], check=True)
+    public = key.with_name(key.name + ".pub").read_text(encoding="utf-8").split()
+    (out / "allowed_signers").write_text(f"{LEAD[1]} {public[0]} {public[1]}\n", encoding="utf-8")
     playbook = out / "purge.yml"
     playbook.write_text(
         "# The demo's coordinated purge (see sanitize/playbooks/coordinated-purge.yml for every key).\n"
         "source: ./origin.git\n"
         "workdir: ./.sanitize/purge\n"
-        "approvals: {required: 1}\n"
+        "approvals: {required: 1, allowed_signers: allowed_signers}\n"
         'notify: {roster: roster.csv, deadline: "2026-12-01"}\n'
         "gc_remote: true\n"
         "rotate: rotation.yml\n",
@@ -91,14 +122,37 @@ def _write_playbook(out: Path) -> Path:
     return playbook
 
 
-def _stored_hashes(vault: OpenBaoDev) -> dict[str, str]:
+def _stored_hashes(vault: OpenBaoDev, with_mysql: bool = False) -> dict[str, str]:
     client = vault.client()
-    app = client.secrets.kv.v2.read_secret_version(path="aurora/app", mount_point="secret",
-                                                   raise_on_deleted_version=True)["data"]["data"]
-    db = client.secrets.kv.v2.read_secret_version(path="aurora/db", mount_point="secret",
-                                                  raise_on_deleted_version=True)["data"]["data"]
-    return {"JWT_SECRET": sha256_hex(app["JWT_SECRET"]), "ADMIN_PASSWORD": sha256_hex(app["ADMIN_PASSWORD"]),
-            "DATABASE_URL": sha256_hex(db["DATABASE_URL"])}
+
+    def read(path: str) -> dict[str, str]:
+        return dict(client.secrets.kv.v2.read_secret_version(path=path, mount_point="secret",
+                                                             raise_on_deleted_version=True)["data"]["data"])
+
+    app, db = read("aurora/app"), read("aurora/db")
+    hashes = {"JWT_SECRET": sha256_hex(app["JWT_SECRET"]), "ADMIN_PASSWORD": sha256_hex(app["ADMIN_PASSWORD"]),
+              "DATABASE_URL": sha256_hex(db["DATABASE_URL"])}
+    if with_mysql:
+        hashes["OPS_MYSQL_URL"] = sha256_hex(read("aurora/ops")["OPS_MYSQL_URL"])
+    return hashes
+
+
+def _print_states(workdir: Path) -> None:
+    """Every exposed credential's final state, from the last rotation run's audit records."""
+    from sanitize.audit import AuditLog
+
+    records = list(AuditLog(workdir / "audit.log").records())
+    starts = [i for i, r in enumerate(records) if r.get("event") == "rotation.start"]
+    last = records[starts[-1]:] if starts else []
+    rows = [r for r in last if r.get("event") == "rotation.secret" and r.get("state")]
+    _say("\n   Every credential the history exposed, and where it stands now:")
+    for r in rows:
+        detail = r.get("proof") or r.get("why") or r.get("action") or r.get("reason") or ""
+        _say(f"   {r['secret']:<28} {r['state']:<20} {detail}")
+    live = [r["secret"] for r in rows if r["state"] == "still-live"]
+    if live:
+        _say(f"   {len(live)} still live: each line above says what to do, then "
+             "`git-sanitize rotate --config rotation.yml --ack NAME` records it.")
 
 
 def run_demo(out: Path) -> int:
@@ -118,7 +172,7 @@ def run_demo(out: Path) -> int:
     jwt, admin = _leaked(repo, "default.jwt-secret"), _leaked(repo, "default.admin-password")
     db_password = _leaked(repo, "dsn.password")
     env = dict(os.environ)
-    services: list[OpenBaoDev | PostgresCluster] = []
+    services: list[OpenBaoDev | PostgresCluster | MariaDBServer] = []
     try:
         vault = OpenBaoDev(out / "openbao").start()
         services.append(vault)
@@ -140,8 +194,25 @@ def run_demo(out: Path) -> int:
         client.secrets.kv.v2.create_or_update_secret(path="aurora/db", mount_point="secret",
                                                      secret={"DATABASE_URL": dsn})
         leaked = {"JWT_SECRET": sha256_hex(jwt), "ADMIN_PASSWORD": sha256_hex(admin), "DATABASE_URL": sha256_hex(dsn)}
+        binaries, ops_password = mariadb_binaries(), _transcript_mysql_password(repo)
+        if binaries is not None and ops_password is not None:
+            maria = MariaDBServer(*binaries)
+            services.append(maria)
+            maria.start()
+            mysql_dsn = maria.create_user(MYSQL_USER, ops_password) + "aurora"
+            with maria.connect() as conn, conn.cursor() as cur:
+                cur.execute("CREATE DATABASE aurora")
+                cur.execute("GRANT ALL ON aurora.* TO %s@'%%'", (MYSQL_USER,))
+            env["MYSQL_ADMIN_DSN"] = maria.admin_dsn
+            client.secrets.kv.v2.create_or_update_secret(path="aurora/ops", mount_point="secret",
+                                                         secret={"OPS_MYSQL_URL": mysql_dsn})
+            leaked["OPS_MYSQL_URL"] = sha256_hex(mysql_dsn)
+            _say(f"   MariaDB on 127.0.0.1:{maria.port}: account {MYSQL_USER} still logs in with the password "
+                 "the support transcript leaked.")
+        else:
+            _say("   MariaDB is not installed: the transcript's MySQL DSN will be reported still live.")
 
-        _write_config(out, vault, with_db=bindir is not None)
+        _write_config(out, vault, with_db=bindir is not None, with_mysql="OPS_MYSQL_URL" in leaked)
         playbook = _write_playbook(out)
         workdir = out / ".sanitize" / "purge"
 
@@ -154,8 +225,9 @@ def run_demo(out: Path) -> int:
                                  "--format", "json"], env=env, capture_output=True, text=True, check=False)
         digest = json.loads(status.stdout)["plan_digest"]
 
-        _say(f"\n4. {LEAD[0]}, the security lead, reviews the plan and approves its exact digest:")
-        code = _cli(["approve", "--workdir", str(workdir), "--approver", LEAD[0], "--digest", digest], env)
+        _say(f"\n4. {LEAD[0]}, the security lead, reviews the plan and signs an approval of its exact digest:")
+        code = _cli(["approve", "--workdir", str(workdir), "--approver", LEAD[0], "--digest", digest,
+                     "--key", str(out / "lead_ed25519")], env)
         if code != 0:
             return code
 
@@ -165,11 +237,12 @@ def run_demo(out: Path) -> int:
             _say(f"demo: the resumed run failed with exit {code}")
             return code
 
-        now = _stored_hashes(vault)
+        now = _stored_hashes(vault, with_mysql="OPS_MYSQL_URL" in leaked)
         _say("\n6. Proof:")
         for name, old in leaked.items():
             verdict = "rotated (leaked value no longer current)" if now[name] != old else "STILL THE LEAKED VALUE"
             _say(f"   {name:<15} {verdict}")
+        _print_states(workdir)
         _cli(["status", "--workdir", str(workdir)], env)
         _say("\nWhere to look:")
         _say(f"   plan for reviewers:   {workdir / 'review' / 'plan.md'}")

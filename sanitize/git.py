@@ -100,10 +100,19 @@ def git_dir(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     if not p.exists():
         raise GitError(f"{p}: no such file or directory")
+    if not p.is_dir():
+        raise GitError(f"{p}: not a git repository (a file, not a directory)")
     proc = run(["rev-parse", "--absolute-git-dir"], cwd=p, check=False)
     if proc.returncode != 0:
         raise GitError(f"{p}: not a git repository")
     return Path(proc.stdout.decode().strip())
+
+
+def work_tree_of(path: str | os.PathLike[str]) -> Path | None:
+    """The top of the work tree ``path`` lies in, or None outside any work tree."""
+    p = Path(path)
+    proc = run(["rev-parse", "--show-toplevel"], cwd=p if p.is_dir() else p.parent, check=False)
+    return Path(proc.stdout.decode("utf-8", "surrogateescape").strip()) if proc.returncode == 0 else None
 
 
 def is_shallow(repo: str | os.PathLike[str]) -> bool:

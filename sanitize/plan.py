@@ -32,6 +32,7 @@ from typing import Any
 from sanitize import git
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
+from sanitize.scan import context
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import Secret
 from sanitize.workdir import write_atomic, write_private
@@ -361,13 +362,46 @@ def lineage_paths(repo: str | os.PathLike[str], all_changes: list[Change], blobs
                 found[ch.path] = f"renamed from {ch.old_path}"
 
 
+def _where(f: Finding, value: Secret | None) -> tuple[str, str]:
+    """(context, confidence) of a finding: as the scan recorded them, else derived the same way
+    (findings files written before the scan recorded them)."""
+    ctx = f.context or context.classify(f.path if f.kind != "message" else None)
+    conf = f.confidence or context.confidence(
+        f.rule, ctx, generated_value=value is not None and context.looks_generated(value.reveal()))
+    return ctx, conf
+
+
+def _held_values(findings: list[Finding], values: dict[str, Secret], include: set[str]) -> dict[str, list[Finding]]:
+    """secret_sha256 → findings, for the values the default leaves out: every finding of the value is a
+    low-confidence generic assignment in a test, doc, example or vendored file, and none is in ``include``.
+
+    A value is replaced everywhere or nowhere, so one finding in source (or one ``--include``) plans it.
+    """
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.kind in ("content", "message"):
+            groups[f.secret_sha256].append(f)
+    held: dict[str, list[Finding]] = {}
+    for sha, fs in groups.items():
+        if any(f.id in include for f in fs):
+            continue
+        if all(context.held_for_review(*_where(f, values.get(f.id))) for f in fs):
+            held[sha] = fs
+    return held
+
+
 def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
-              drop_findings: Iterable[str] = (), rules_file: str | None = None,
-              recover: Recover | None = None) -> Plan:
+              drop_findings: Iterable[str] = (), include_findings: Iterable[str] = (),
+              rules_file: str | None = None, recover: Recover | None = None) -> Plan:
     """Write plan.json, plan.secrets (0600) and plan.md for a findings file; return the plan.
+
+    By default every finding is planned except low-confidence generic assignments in tests,
+    docs, examples and vendored code (``SECRET_KEY = 'dev'`` in a tutorial): those are listed
+    under ``held_back`` in plan.json and plan.md, each with the ``--include`` that plans it.
 
     ``keep_paths``: paths not to delete (their content findings still get replaced).
     ``drop_findings``: finding ids the reviewer rejects as false positives.
+    ``include_findings``: held-back finding ids the reviewer wants purged after all (the whole value).
     ``rules_file``: the rules the scan used (values are re-detected with them, and the plan records
     them so rewrite rescans with the same rules).
     ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
@@ -377,10 +411,16 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     report = ScanReport.load(findings_path)
     keep = set(keep_paths)
     drop = set(drop_findings)
+    include = set(include_findings)
     ids = {f.id for f in report.findings}
-    unknown = sorted(drop - ids)
-    if unknown:
-        raise UsageError(f"--drop {unknown[0]}: no such finding id in {findings_path}")
+    for option, given in (("--drop", drop), ("--include", include)):
+        unknown = sorted(given - ids)
+        if unknown:
+            raise UsageError(f"{option} {unknown[0]}: no such finding id in {findings_path}")
+    both = sorted(drop & include)
+    if both:
+        raise UsageError(f"finding {both[0]} is given to both --drop and --include; choose one")
+    dropped = [f for f in report.findings if f.id in drop]
     findings = [f for f in report.findings if f.id not in drop]
     path_findings = [f for f in findings if f.kind == "path"]
     with tempfile.TemporaryDirectory(prefix="git-sanitize-plan-") as tmpd:
@@ -413,6 +453,15 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
 
         value_findings = [f for f in findings if f.kind in ("content", "message")]
         values = (recover or _engine_recover(rules_file))(repo, value_findings) if value_findings else {}
+        held = _held_values(value_findings, values, include)
+        # --include names a finding the default would hold back; anything else is a mistake worth a line.
+        not_held = sorted(f.id for f in findings
+                          if f.id in include and not context.held_for_review(*_where(f, values.get(f.id))))
+        if not_held:
+            raise UsageError(f"--include {not_held[0]}: that finding is not held back; the plan already "
+                             f"purges it by default")
+        value_findings = [f for f in value_findings if f.secret_sha256 not in held]
+        findings = [f for f in findings if f.kind == "path" or f.secret_sha256 not in held]
         by_sha: dict[str, Secret] = {}
         for f in value_findings:
             v = values.get(f.id)
@@ -442,24 +491,25 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
 
         fix = [x for x in _fix_in_code(repo, report, findings, by_sha) if x["path"] not in delete]
 
-        # What will change: commits whose tree holds a purged path or blob, or whose message holds a value.
-        bad_blobs = {f.blob for f in value_findings if f.blob}
-        seeds = {c.commit for c in all_changes if c.path in delete or c.blob in bad_blobs}
-        seeds |= {m["object"] for m in messages if m["object"] in history.parents}
-        changed = history.descendants_closure(seeds)
-        refs_changing = {}
-        per_tip = history.changes_per_tip({r: peeled.get(s, "") for r, s in sorted(report.refs.items())}, changed)
-        for ref, sha in sorted(report.refs.items()):
-            n = per_tip[ref][0]
-            tag_msg = any(m["object"] == sha for m in messages)
-            if n or tag_msg:
-                refs_changing[ref] = n
+        # What will change, and why: the same computation the rewrite exports and checks against.
+        from sanitize.blast_radius import compute as blast_radius
+
+        radius = blast_radius(repo, report.refs, list(delete),
+                              [by_sha[sha].reveal().encode("utf-8", "surrogateescape") for sha in sorted(by_sha)],
+                              all_changes=all_changes, history=history)
+        held_back = [_held_entry(fs, values) for _sha, fs in sorted(held.items())]
+        dropped_entries = [{
+            "finding_id": f.id, "rule": f.rule, "kind": f.kind, "path": f.path, "preview": f.preview,
+            "context": _where(f, values.get(f.id))[0], "confidence": _where(f, values.get(f.id))[1],
+            "reason": "rejected by the reviewer as a false positive (--drop)",
+        } for f in sorted(dropped, key=lambda f: f.id)]
         summary = {
             "findings": len(report.findings), "findings_planned": len(findings),
             "dropped_findings": sorted(drop), "kept_paths": sorted(keep),
+            "held_back_values": len(held_back), "held_back_findings": sum(len(fs) for fs in held.values()),
+            "included_findings": sorted(include),
             "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),
-            "fix_in_code": len(fix), "commits_total": len(history.order), "commits_changing": len(changed),
-            "refs_changing": refs_changing, "refs_total": len(report.refs),
+            "fix_in_code": len(fix), **radius.summary(),
             "short_values": sum(1 for r in replace if r["short"]),
         }
 
@@ -468,7 +518,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     source = str(Path(report.source).resolve()) if Path(report.source).exists() else report.source
     plan = Plan(path=out_path, source=source, tips=dict(report.refs), delete_paths=delete_paths,
                 replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="",
-                extra={"rules": str(Path(rules_file).resolve())} if rules_file else {})
+                extra={**({"rules": str(Path(rules_file).resolve())} if rules_file else {}),
+                       "held_back": held_back, "dropped": dropped_entries})
     digest = compute_digest(plan.body(), secrets)
     plan = Plan(**{**plan.__dict__, "digest": digest})
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -476,6 +527,19 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     write_atomic(out_path, json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n")
     write_atomic(plan.markdown_path, render_markdown(plan))
     return plan
+
+
+def _held_entry(fs: list[Finding], values: dict[str, Secret]) -> dict[str, Any]:
+    """One held-back value as plan.json records it (no value: preview and hash) and how to plan it."""
+    wheres = [_where(f, values.get(f.id)) for f in fs]
+    first = min(fs, key=lambda f: f.id)
+    return {
+        "secret_sha256": first.secret_sha256, "preview": first.preview, "rules": sorted({f.rule for f in fs}),
+        "contexts": sorted({c for c, _ in wheres}), "confidence": sorted({c for _, c in wheres}),
+        "finding_ids": sorted({f.id for f in fs}), "paths": sorted({f.path for f in fs if f.path}),
+        "include": f"--include {first.id}",
+        "reason": "low-confidence generic assignment found only in " + "/".join(sorted({c for c, _ in wheres})),
+    }
 
 
 def _exists(repo: str, sha: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import git
+from sanitize.approval import approve_command
 from sanitize.errors import AwaitingApproval, UsageError
 from sanitize.faults import fault_point
 from sanitize.playbook_config import Playbook
@@ -66,8 +67,12 @@ class Runner:
         meta = self.wd.meta()
         if meta.get("source") not in (None, self.source):
             raise UsageError(f"{self.wd.root}: workdir belongs to a purge of {meta['source']}; use another workdir")
+        from sanitize.approval import ApprovalPolicy
+
+        policy = ApprovalPolicy(allowed_signers=self.pb.allowed_signers, unsigned=self.pb.unsigned_approvals)
         self.wd.set_meta(source=self.source, remote=self.remote, playbook=str(self.pb.path),
-                         approvals_required=self.pb.approvals_required)
+                         approvals_required=self.pb.approvals_required, approval_policy=policy.to_meta(),
+                         approval_expires=self.pb.approval_expires)
 
     @property
     def rules_file(self) -> str | None:
@@ -84,7 +89,11 @@ class Runner:
 
     # The run ----------------------------------------------------------------------------
     def run(self) -> RunResult:
-        """Run every stage not yet done; raise at the gate (exit 3) or on failure."""
+        """Run every stage not yet done, holding the workdir's lock; raise at the gate (exit 3) or on failure."""
+        with self.wd.exclusive():
+            return self._run_stages()
+
+    def _run_stages(self) -> RunResult:
         result = RunResult()
         steps: list[tuple[str, Callable[[], str]]] = [
             ("scan", self._scan), ("plan", self._plan), ("rewrite", self._rewrite), ("notify", self._notify),
@@ -102,7 +111,7 @@ class Runner:
             if status == "running":
                 self.echo(f"[{number}/{len(steps)}] {name}: resuming after an interrupted run")
             if name in ("rewrite", "push"):
-                self._check_source_unchanged()
+                self._check_source_unchanged(name)
             started = time.monotonic()
             self.echo(f"[{number}/{len(steps)}] {name} …")
             if name != "approve":
@@ -123,9 +132,16 @@ class Runner:
         result.complete = True
         return result
 
-    def _check_source_unchanged(self) -> None:
+    def _check_source_unchanged(self, stage: str) -> None:
         seen = self.wd.stage("scan").get("tips", {})
-        moved = moved_refs(seen, source_tips(self.source))
+        now = source_tips(self.source)
+        moved = moved_refs(seen, now)
+        if moved and stage == "push" and self.source == self.remote:
+            # A push that landed while its record did not (killed after the transfer, or a network
+            # remote finishing receive-pack after the client died): every moved ref is the rewrite's.
+            rewritten = self.wd.stage("rewrite").get("rewritten_tips") or {}
+            if all(now.get(ref) == rewritten.get(ref) for ref in moved):
+                return
         if moved:
             raise UsageError(
                 f"the source changed since the plan ({len(moved)} ref(s) moved, e.g. {moved[0]}): "
@@ -165,7 +181,9 @@ class Runner:
 
         rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file)
         detail = self.wd.stage("rewrite")
-        return f"{len(detail.get('first_changed', {}))} refs rewritten; rescan clean"
+        from sanitize.blast_radius import describe, record_summary
+
+        return f"rewrote {describe(record_summary(detail))}; rescan clean"
 
     def _notify(self) -> str:
         from sanitize.notify import notify
@@ -176,9 +194,9 @@ class Runner:
         return f"notices in {self.wd.notices}"
 
     def _gate(self) -> str:
-        from sanitize.approval import valid_approvals
+        from sanitize.approval import approvers_of, judge, policy_of
 
-        approvers = sorted({a.approver for a in valid_approvals(str(self.wd.root))})
+        approvers = approvers_of(judge(self.wd.root, policy_of(self.wd)))
         required = self.pb.approvals_required
         if len(approvers) >= required:
             self.wd.record("approve", "done", approvers=approvers, required=required)
@@ -244,7 +262,7 @@ def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> lis
         f"  rewrite report: {wd.root / 'rewrite-report.md'}",
         f"  notices:        {wd.notices}",
         "Then approve the exact plan digest:",
-        f"  git-sanitize approve --workdir {wd.root} --approver \"<your name>\" --digest {digest}",
+        f"  {approve_command(wd, digest)}",
         "",
     ]
 
@@ -260,9 +278,10 @@ def status(workdir: str | Path) -> dict[str, Any]:
         stages[name].setdefault("status", "pending")
     approvers: list[str] = []
     if stages["rewrite"]["status"] == "done":
-        from sanitize.approval import valid_approvals
+        from sanitize.approval import ApprovalPolicy, approvers_of, judge
 
-        approvers = sorted({a.approver for a in valid_approvals(str(wd.root))})
+        policy = ApprovalPolicy.from_meta(meta.get("approval_policy"))
+        approvers = approvers_of(judge(wd.root, policy)) if policy else []
     required = int(meta.get("approvals_required", 1))
     return {
         "workdir": str(wd.root),
@@ -282,7 +301,6 @@ def _next_step(wd: Workdir, stages: dict[str, dict[str, Any]], meta: dict[str, A
     first = pending[0]
     playbook = meta.get("playbook", "PLAYBOOK")
     if first == "approve" and have < required:
-        return (f"approve: git-sanitize approve --workdir {wd.root} --approver \"<name>\" "
-                f"--digest {meta.get('plan_digest', '?')} ({have} of {required} so far)")
+        return f"approve: {approve_command(wd, str(meta.get('plan_digest', '?')))} ({have} of {required} so far)"
     verb = "resume" if stages[first]["status"] in ("running", "failed", "waiting") else "run"
     return f"{first}: git-sanitize run {playbook} ({verb}s at {first})"

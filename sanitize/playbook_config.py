@@ -22,7 +22,7 @@ _TOP_KEYS = {"source", "workdir", "remote", "approvals", "notify", "rules", "bas
              "due", "gc_remote", "guard", "description"}
 _MODES = ("compromised", "scheduled")
 _NOTIFY_KEYS = {"roster", "deadline", "templates", "freeze"}
-_APPROVAL_KEYS = {"required", "expires"}
+_APPROVAL_KEYS = {"required", "expires", "allowed_signers", "unsigned"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class Playbook:
     workdir: Path | None
     remote: str | None
     approvals_required: int = 1
+    allowed_signers: Path | None = None  # SSH allowed_signers: who may sign approvals
+    unsigned_approvals: bool = False     # count approvals without a signature (names as typed)
+    approval_expires: str = "24h"        # default lifetime of an approval
     notify: NotifySettings = NotifySettings()
     rules: Path | None = None
     baseline: Path | None = None
@@ -121,6 +124,17 @@ def parse(data: Any, path: Path) -> Playbook:
     required = approvals.get("required", 1)
     if not isinstance(required, int) or isinstance(required, bool) or required < 1:
         raise _fail(path, "'approvals.required' must be a whole number >= 1")
+    signers = _opt_path(base, approvals.get("allowed_signers"), path, "approvals.allowed_signers")
+    unsigned = approvals.get("unsigned", False)
+    if not isinstance(unsigned, bool):
+        raise _fail(path, "'approvals.unsigned' must be true or false")
+    expires = str(approvals.get("expires", "24h"))
+    from sanitize.approval import parse_duration
+
+    try:
+        parse_duration(expires)
+    except UsageError as exc:
+        raise _fail(path, f"'approvals.expires': {exc}") from None
 
     notify_raw = data.get("notify") or {}
     if not isinstance(notify_raw, dict):
@@ -141,12 +155,18 @@ def parse(data: Any, path: Path) -> Playbook:
     for flag in ("gc_remote", "guard", "due"):
         if flag in data and not isinstance(data[flag], bool):
             raise _fail(path, f"{flag!r} must be true or false")
+    if source is not None and signers is None and not unsigned:
+        raise _fail(path, "'approvals' must name 'allowed_signers' (an SSH allowed_signers file: approvals are "
+                          "signed with `approve --key`) or set 'unsigned: true' to accept typed names")
     return Playbook(
         path=path.resolve(),
         source=source,
         workdir=workdir,
         remote=remote,
         approvals_required=required,
+        allowed_signers=signers,
+        unsigned_approvals=unsigned,
+        approval_expires=expires,
         notify=notify,
         rules=_opt_path(base, data.get("rules"), path, "rules"),
         baseline=_opt_path(base, data.get("baseline"), path, "baseline"),

@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import git
-from sanitize.approval import current_digest, current_tips, quorum, rewrite_detail, valid_approvals
+from sanitize.approval import (
+    ApprovalPolicy,
+    approve_command,
+    approvers_of,
+    current_digest,
+    current_tips,
+    judge,
+    policy_of,
+    rewrite_detail,
+)
 from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.workdir import Workdir
@@ -211,12 +220,13 @@ def gc_remote_repository(path: Path) -> None:
 
 
 def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_approvals: int | None = None,
-         dry_run: bool = False, gc_remote: bool = False) -> PushResult:
+         dry_run: bool = False, gc_remote: bool = False, policy: ApprovalPolicy | None = None) -> PushResult:
     """Force-push the rewritten refs atomically, each leased to its tip at scan.
 
-    AwaitingApproval (exit 3) without ``min_approvals`` distinct valid approvers
-    (a dry run only reports); PushRejected (exit 2) when the remote refuses, with
-    the remote left exactly as it was.
+    AwaitingApproval (exit 3) without ``min_approvals`` distinct valid approvers,
+    counted by ``policy`` (default: the one the playbook recorded) — a dry run
+    only reports; PushRejected (exit 2) when the remote refuses, with the remote
+    left exactly as it was.
     """
     wd = Workdir.open(workdir)
     target = resolve_remote(wd, remote)
@@ -232,16 +242,20 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         if gc_path is None or (isinstance(gc_path, Path) and not gc_path.exists()):
             raise UsageError(f"--gc-remote needs a bare repository you control (a path or ssh); {shown} is "
                              "neither (nothing was pushed)")
-    approvers = sorted(quorum(valid_approvals(wd.root)))
+    verdicts = judge(wd.root, policy_of(wd, policy))
+    approvers = approvers_of(verdicts)
 
     if dry_run:
         return PushResult(shown, updates, hidden, approvers, dry_run=True)
     if len(approvers) < need:
         wd.record("push", "waiting", remote=shown, approvals=len(approvers), required=need)
-        wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest)
+        wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest,
+                        not_counted={v.file: v.reason for v in verdicts if not v.counts})
+        ignored = [f"{v.file} ({v.reason})" for v in verdicts if not v.counts][:3]
         raise AwaitingApproval(
-            f"push needs {need} distinct valid approval(s) of plan digest {digest[:12]}…, has {len(approvers)}; "
-            f"each approver runs: git-sanitize approve --workdir {wd.root} --approver NAME --digest {digest}")
+            f"push needs {need} distinct valid approval(s) of plan digest {digest[:12]}…, has {len(approvers)}"
+            + (f"; not counted: {', '.join(ignored)}" if ignored else "")
+            + f"; each approver runs: {approve_command(wd, digest)}")
 
     now = git.remote_refs(target)
     if all((now.get(u.ref) == u.new) for u in updates):

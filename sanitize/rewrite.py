@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sanitize import git
+from sanitize import blast_radius, git
+from sanitize.blast_radius import BlastRadius
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
 from sanitize.plan import MARKER, History, Plan, copy_plan, load_plan, peel_commits
@@ -112,12 +113,17 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             wd.record("rewrite", "running", step="cloned")
             step = "cloned"
         inventory = json.loads(inv_path.read_text(encoding="utf-8"))
+        if step == "cloned" and "blast" not in inventory:  # an inventory from before the blast radius was kept
+            inventory = _inventory(wd.mirror, plan)
+            write_atomic(inv_path, json.dumps(inventory) + "\n")
         if step == "cloned":
             t = time.monotonic()
             wd.record("rewrite", "running", step="filtering")
-            inventory["gitlinks"] = _filter(plan, wd, progress=progress)
+            radius = BlastRadius.from_dict(inventory["blast"])
+            inventory["gitlinks"] = _filter(plan, wd, radius, progress=progress)
             inventory["unmapped"] = _complete_commit_map(wd, inventory)
             inventory["notes_moved"] = _refile_notes(wd)
+            _expire_and_gc(wd.mirror)  # a restricted (--refs) filter-repo run leaves the old objects to us
             write_atomic(inv_path, json.dumps(inventory) + "\n")
             timings["filter_repo"] = time.monotonic() - t
             wd.record("rewrite", "running", step="filtered")
@@ -135,6 +141,9 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         t = time.monotonic()
         report["independent_check"] = _gitleaks(wd.mirror, plan)
         timings["gitleaks"] = time.monotonic() - t
+        if not report["blast_radius"]["matches"]:
+            verification["problems"] += [f"blast radius: {d}" for d in report["blast_radius"]["differences"]]
+            verification["clean"] = False
         report["verification"] = verification
         report["timings"] = {k: round(v, 3) for k, v in timings.items()}
         write_atomic(root / "rewrite-report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -303,7 +312,10 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
                       if b"\ngpgsig " in raw.split(b"\n\n", 1)[0] or b"\ngpgsig-sha256 " in raw.split(b"\n\n", 1)[0]]
     tag_objects = [s for s, k in objects.items() if k == "tag"]
     signed_tags = [sha for sha, raw in _headers(mirror, tag_objects) if any(sig in raw for sig in _SIGNATURES)]
+    values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
+    radius = blast_radius.compute(mirror, plan.tips, plan.paths, values, history=history)
     return {
+        "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),
         "order": history.order,
         "parents": {c: list(p) for c, p in history.parents.items()},
@@ -336,8 +348,13 @@ class _Env:
 
 
 def filter_repo_args(plan: Plan, paths_file: Path | None, secrets_file: Path | None, *,
-                     quiet: bool = True) -> list[str]:
-    """The git-filter-repo arguments for a plan (the bench runs plain filter-repo with the same)."""
+                     quiet: bool = True, refs: list[str] | None = None) -> list[str]:
+    """The git-filter-repo arguments for a plan (the bench runs plain filter-repo with the same).
+
+    ``refs``: rev-list arguments limiting the export (``BlastRadius.rev_list_args``): the refs that
+    reach a changed commit, minus the history of the unchanged parents at the boundary. Every commit
+    outside that range keeps its id and signature; refs outside it are not touched.
+    """
     args = ["--force", "--sensitive-data-removal", "--no-fetch",
             "--prune-empty", "never", "--prune-degenerate", "never"]
     if quiet:
@@ -346,6 +363,8 @@ def filter_repo_args(plan: Plan, paths_file: Path | None, secrets_file: Path | N
         args += ["--invert-paths", "--paths-from-file", str(paths_file)]
     if secrets_file is not None:
         args += ["--replace-text", str(secrets_file), "--replace-message", str(secrets_file)]
+    if refs:
+        args += ["--refs", *refs]
     return args
 
 
@@ -370,12 +389,26 @@ def write_paths_file(plan: Plan, dest: Path) -> Path | None:
     return dest
 
 
-def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
-    """Run git-filter-repo on the mirror; return the gitlinks it saw as [commit, path, target]."""
+def _write_identity_maps(wd: Workdir) -> None:
+    """Nothing to export: filter-repo is not run (without --refs it would rewrite every ref)."""
+    meta = wd.mirror / "filter-repo"
+    meta.mkdir(exist_ok=True)
+    (meta / "commit-map").write_text(f"{'old':<40} new\n", encoding="utf-8")
+    (meta / "ref-map").write_text(f"{'old':<40} {'new':<40} ref\n", encoding="utf-8")
+    for name in ("commit-map", "ref-map"):
+        shutil.copyfile(meta / name, wd.root / name)
+
+
+def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> list[list[str]]:
+    """Run git-filter-repo on the mirror, over the blast radius only; return the gitlinks it saw as
+    [commit, path, target]."""
     import git_filter_repo as gfr
 
     # Metadata of an earlier, interrupted run would make filter-repo treat this one as its continuation.
     shutil.rmtree(wd.mirror / "filter-repo", ignore_errors=True)
+    if not radius.export_refs:
+        _write_identity_maps(wd)
+        return []
     paths_file = write_paths_file(plan, wd.root / "paths-to-delete")
     secrets_file = wd.plan_secrets if plan.planned_sha256s else None
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
@@ -426,8 +459,12 @@ def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
 
     opened: list[subprocess.Popen[bytes]] = []
     log_path = wd.root / "filter-repo.log"
+    tracker_class = gfr.LFSObjectTracker
+    find_all = tracker_class.find_all_lfs_objects_in_repo
+    tracker_class.find_all_lfs_objects_in_repo = _find_all_lfs_objects_in_repo
     try:
-        args = gfr.FilteringOptions.parse_args(filter_repo_args(plan, paths_file, secrets_file, quiet=not progress))
+        args = gfr.FilteringOptions.parse_args(filter_repo_args(plan, paths_file, secrets_file, quiet=not progress,
+                                                                refs=radius.rev_list_args()))
         with open(log_path, "w", encoding="utf-8") as log, _Env(wd.mirror):
             out = sys.stderr if progress else log
             with contextlib.redirect_stdout(out):
@@ -437,6 +474,7 @@ def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
         raise RewriteError(f"git-filter-repo failed: {str(exc.code).strip().splitlines()[0] if exc.code else 'exit'} "
                            f"(log: {log_path})") from None
     finally:
+        tracker_class.find_all_lfs_objects_in_repo = find_all
         for proc in opened:
             if proc.stdin is not None:
                 proc.stdin.close()
@@ -449,9 +487,37 @@ def _filter(plan: Plan, wd: Workdir, *, progress: bool) -> list[list[str]]:
     return gitlinks
 
 
+def _find_all_lfs_objects_in_repo(tracker: Any, repo: bytes, source: bool) -> None:
+    """LFS pointers reachable from any ref, for filter-repo's orphan check in a restricted (--refs) run.
+
+    filter-repo 2.47 reads ``rev-list --objects --all`` there and asserts every named object is a
+    blob, which fails on the first named tree (any subdirectory). Same result, blobs only.
+    """
+    import git_filter_repo as gfr
+
+    if not source:
+        tracker.file_info = gfr.FileInfoValueHelper(None, None, repo)
+    found = tracker.source_objects if source else tracker.target_objects
+    cwd = os.fsdecode(repo)
+    listing = git.run(["rev-list", "--objects", "--all"], cwd=cwd).stdout
+    ids = b"".join(line.split(b" ", 1)[0] + b"\n" for line in listing.splitlines() if b" " in line)
+    info = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], cwd=cwd, input=ids)
+    for line in info.stdout.splitlines():
+        oid, kind, size = line.split()
+        if kind == b"blob" and int(size) < 1024:
+            lfs_id = tracker._get_lfs_values(tracker.file_info.get_contents_by_identifier(oid)).get(b"oid")
+            if lfs_id:
+                found.objects.add(lfs_id)
+    if not source:
+        tracker.file_info.finalize()
+
+
 def _complete_commit_map(wd: Workdir, inv: dict[str, Any]) -> list[str]:
-    """Add the commits filter-repo 2.47 leaves out of commit-map (the last one it exports, e.g. a notes
-    commit) from ref-map, so every old commit maps to exactly one new commit; return any still unmapped."""
+    """Make every old commit map to exactly one new commit; return any changed commit still unmapped.
+
+    Commits outside the blast radius were not exported: they map to themselves. filter-repo 2.47 also
+    leaves out of commit-map the last commit it exports (e.g. a notes commit): taken from ref-map.
+    """
     rows = _read_map(wd.commit_map)
     mapped = {r[0]: r[1] for r in rows}
     missing = [c for c in inv["order"] if c not in mapped]
@@ -462,6 +528,10 @@ def _complete_commit_map(wd: Workdir, inv: dict[str, Any]) -> list[str]:
             old_c = inv["peeled"].get(old)
             if old_c in missing and new in news:
                 mapped[old_c] = news[new]
+        exported = set(inv["blast"]["exported"])
+        for c in missing:
+            if c not in mapped and c not in exported:
+                mapped[c] = c
         text = f"{'old':<40} new\n" + "".join(f"{o} {n}\n" for o, n in sorted(mapped.items()))
         write_atomic(wd.commit_map, text)
     return [c for c in inv["order"] if c not in mapped]
@@ -519,8 +589,13 @@ def _refile_notes(wd: Workdir) -> list[str]:
 
 
 def _expire_and_gc(mirror: Path) -> None:
+    """Drop the old history's objects (filter-repo's --refs mode leaves that to us)."""
     git.run(["reflog", "expire", "--expire=now", "--all"], cwd=mirror)
-    git.run(["gc", "--quiet", "--prune=now"], cwd=mirror)
+    proc = git.run(["gc", "--quiet", "--prune=now"], cwd=mirror, check=False)
+    if proc.returncode == 0:
+        return
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    raise GitError(f"git gc failed in {mirror}: {' / '.join(lines[-3:]) or proc.returncode}")
 
 
 def _read_map(path: Path) -> list[list[str]]:
@@ -560,9 +635,11 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
     after_objects = _objects(mirror)
     before_blobs = set(inv["blobs"])
     purged = sorted(before_blobs - {s for s, k in after_objects.items() if k == "blob"})
-    old_tag_of = {v: r for r, v in plan.tips.items()}
-    signed_tags = [{"ref": old_tag_of.get(t), "old": t, "new": after_refs.get(old_tag_of.get(t, ""))}
-                   for t in inv["signed_tags"]]
+    # A signed tag loses its signature only where the rewrite re-made it (its ref moved).
+    signed_tags = [{"ref": ref, "old": old, "new": after_refs.get(ref)} for ref, old in sorted(plan.tips.items())
+                   if old in set(inv["signed_tags"]) and after_refs.get(ref) != old]
+    dropped_commits = sorted(c for c in inv["signed_commits"] if commit_map.get(c, c) != c)
+    blast = _blast_check(plan, inv, changed, per_ref, len(dropped_commits), len(signed_tags))
     lfs_file = meta / "orphaned_lfs_objects"
     lfs = [x for x in lfs_file.read_text().split() if x] if lfs_file.is_file() else []
     gitlinks = [{"commit": c, "path": p, "target": t} for c, p, t in inv.get("gitlinks", []) if t in changed]
@@ -580,8 +657,9 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "messages_rewritten": [m["object"] for m in plan.messages],
         "blobs_purged": len(purged),
         "size_kib": {"before": inv["size_kib"], "after": _size_kib(mirror)},
+        "blast_radius": blast,
         "signatures_dropped": {
-            "commits": sorted(c for c in inv["signed_commits"] if commit_map.get(c, c) != c),
+            "commits": dropped_commits,
             "tags": signed_tags,
         },
         "lfs_objects_orphaned": lfs,
@@ -601,8 +679,47 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "old_commits": sorted(changed),
         "purged_blobs": purged,
         "first_changed_commits": first_changed_commits,
+        "blast_radius": blast["result"],
     }
     return report, detail
+
+
+def _blast_check(plan: Plan, inv: dict[str, Any], changed: set[str], per_ref: dict[str, Any],
+                 signed_commits: int, signed_tags: int) -> dict[str, Any]:
+    """What the rewrite changed, against what it computed before exporting and what the plan said.
+
+    The result's numbers are the ones the record carries (approve, notify and status read them);
+    any difference from the prediction or the plan is a verification problem: nothing may change
+    that the reviewers were not told about.
+    """
+    predicted = BlastRadius.from_dict(inv["blast"])
+    refs = {ref: int(x["commits_rewritten"]) for ref, x in per_ref.items()}
+    carriers = len(set(predicted.carriers) & changed)
+    result = {
+        "commits_total": len(inv["order"]), "commits_changing": len(changed),
+        "commits_carrying_purged_content": carriers, "commits_descendants_only": len(changed) - carriers,
+        "refs_total": len(plan.tips), "refs_changing": refs, "refs_untouched": len(plan.tips) - len(refs),
+        "signed_commits_losing_signature": signed_commits, "signed_tags_losing_signature": signed_tags,
+    }
+    differences: list[str] = []
+    expected = predicted.summary()
+    for key, want in expected.items():
+        if result[key] != want:
+            differences.append(f"{key}: predicted {_short(want)}, rewritten {_short(result[key])}")
+    if changed != set(predicted.changed):
+        differences.append(f"changed commits: {len(changed - set(predicted.changed))} not predicted, "
+                           f"{len(set(predicted.changed) - changed)} predicted but kept")
+    for key, got in expected.items():
+        if key in plan.summary and plan.summary[key] != got:
+            differences.append(f"{key}: the plan said {_short(plan.summary[key])}, the mirror gives {_short(got)}")
+    return {"plan": {k: plan.summary[k] for k in expected if k in plan.summary}, "predicted": expected,
+            "result": result, "matches": not differences, "differences": differences}
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"{len(value)} ref(s) ({sum(value.values())} commit(s))"
+    return str(value)
 
 
 # Verification ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Throwaway local services for the demo and the tests: an OpenBao dev server and a PostgreSQL cluster.
+"""Throwaway local services for the demo and the tests: OpenBao dev, PostgreSQL, MariaDB and Redis.
 
-Both bind 127.0.0.1 on free ports, keep their state in a directory we create,
+They bind 127.0.0.1 on free ports, keep their state in a directory we create,
 and are stopped by the process that started them (by PID / data directory).
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from sanitize.errors import SanitizeError
 
@@ -239,3 +239,206 @@ class PostgresCluster:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.destroy()
+
+
+def mariadb_binaries() -> tuple[str, str] | None:
+    """``(mariadb-install-db, mariadbd)`` from Debian's mariadb-server, or None if not installed."""
+    install = shutil.which("mariadb-install-db")
+    server = shutil.which("mariadbd") or ("/usr/sbin/mariadbd" if Path("/usr/sbin/mariadbd").exists() else None)
+    return (install, server) if install and server else None
+
+
+def _wait(check: Any, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+    """Poll ``check()`` until it is true, the process died, or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            if check():
+                return True
+        except Exception:  # noqa: BLE001, S110 - any connection error means "not yet"
+            pass
+        time.sleep(0.05)
+    return False
+
+
+@dataclass
+class MariaDBServer:
+    """``mariadb-install-db`` + ``mariadbd`` on 127.0.0.1; an ``admin`` account with all privileges over TCP.
+
+    Root logs in over the data directory's socket only (unix_socket auth), which
+    is how the TCP admin is created. Stopped by the PID we started.
+    """
+
+    install_db: str
+    mariadbd: str
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="gs-mariadb-")))
+    host: str = "127.0.0.1"
+    port: int = 0
+    admin_user: str = "admin"
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def datadir(self) -> Path:
+        return self.base / "data"
+
+    @property
+    def socket(self) -> Path:
+        return self.base / "sock"
+
+    @property
+    def admin_dsn(self) -> str:
+        """The TCP admin's DSN."""
+        return self.dsn(self.admin_user, self.admin_password)
+
+    def dsn(self, user: str, password: str, dbname: str = "") -> str:
+        """A ``mysql://`` URL DSN with user and password percent-encoded."""
+        return f"mysql://{quote(user, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}/{dbname}"
+
+    def _socket_user(self) -> str:
+        import getpass
+
+        return "root" if os.geteuid() == 0 else getpass.getuser()
+
+    def connect(self, dsn: str | None = None) -> Any:
+        """A PyMySQL autocommit connection: over TCP with ``dsn``, else as root over the socket."""
+        import pymysql
+
+        if dsn is None:
+            return pymysql.connect(unix_socket=str(self.socket), user=self._socket_user(), autocommit=True,
+                                   connect_timeout=5)
+        p = urlsplit(dsn)
+        return pymysql.connect(host=p.hostname, port=p.port or 3306, user=unquote(p.username or ""),
+                               password=unquote(p.password or ""), autocommit=True, connect_timeout=5)
+
+    def create_user(self, name: str, password: str, host: str = "%") -> str:
+        """Create an account ``name@host`` with the given password and return its DSN."""
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", (name, host, password))
+            cur.execute("GRANT USAGE ON *.* TO %s@%s", (name, host))
+        return self.dsn(name, password)
+
+    def start(self) -> MariaDBServer:
+        """Initialise the data directory, start the server, create the TCP admin; ServiceError on failure."""
+        self.base.chmod(0o755)
+        as_root = os.geteuid() == 0
+        user_opt = ["--user=mysql"] if as_root else []
+        extra = [] if as_root else [f"--auth-root-socket-user={self._socket_user()}"]
+        proc = subprocess.run([self.install_db, "--no-defaults", *user_opt, f"--datadir={self.datadir}",
+                               "--auth-root-authentication-method=socket", "--skip-test-db", *extra],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+            raise ServiceError(f"mariadb-install-db failed: {last}")
+        if as_root:
+            shutil.chown(self.base, "mysql", "mysql")
+        log = self.base / "server.log"
+        for _attempt in range(3):
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                [self.mariadbd, "--no-defaults", *user_opt, f"--datadir={self.datadir}", f"--port={self.port}",
+                 f"--bind-address={self.host}", f"--socket={self.socket}", f"--pid-file={self.base / 'pid'}",
+                 f"--log-error={log}", "--skip-name-resolve", "--innodb-buffer-pool-size=32M"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if _wait(lambda: self.connect().close() is None, self.proc):
+                break
+            stop_process(self.proc)
+        else:
+            raise ServiceError(f"mariadbd did not start; see {log}")
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", (self.admin_user, self.host, self.admin_password))
+            cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@%s WITH GRANT OPTION", (self.admin_user, self.host))
+        return self
+
+    def stop(self) -> None:
+        """Stop the server we started (by PID) and delete its data directory."""
+        try:
+            if self.proc is not None:
+                stop_process(self.proc)
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> MariaDBServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def redis_binary() -> str | None:
+    """Debian's ``redis-server``, or None if not installed."""
+    return shutil.which("redis-server")
+
+
+@dataclass
+class RedisServer:
+    """``redis-server`` on 127.0.0.1 with ``requirepass`` (the default user's password), no persistence."""
+
+    binary: str
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="gs-redis-")))
+    host: str = "127.0.0.1"
+    port: int = 0
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def admin_dsn(self) -> str:
+        """The default user's DSN (it has every permission)."""
+        return self.dsn("", self.password)
+
+    def dsn(self, user: str, password: str, db: int = 0) -> str:
+        """A ``redis://`` URL DSN (empty user: the default user)."""
+        return f"redis://{quote(user, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}/{db}"
+
+    def client(self, dsn: str | None = None) -> Any:
+        """A redis-py client, by default as the admin."""
+        import redis
+
+        return redis.Redis.from_url(dsn or self.admin_dsn, socket_connect_timeout=5, socket_timeout=5)
+
+    def create_user(self, name: str, password: str) -> str:
+        """An ACL user with every permission and the given password; returns its DSN."""
+        admin = self.client()
+        try:
+            admin.execute_command("ACL", "SETUSER", name, "on", ">" + password, "~*", "&*", "+@all")
+        finally:
+            admin.close()
+        return self.dsn(name, password)
+
+    def start(self) -> RedisServer:
+        """Start the server and wait until ``AUTH`` + ``PING`` answer; ServiceError otherwise."""
+        log = self.base / "redis.log"
+        for _attempt in range(3):
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", self.host, "--requirepass", self.password,
+                 "--save", "", "--appendonly", "no", "--dir", str(self.base), "--logfile", str(log)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+            def ready() -> bool:
+                client = self.client()
+                try:
+                    return bool(client.ping())
+                finally:
+                    client.close()
+
+            if _wait(ready, self.proc):
+                return self
+            stop_process(self.proc)
+        raise ServiceError(f"redis-server did not start; see {log}")
+
+    def stop(self) -> None:
+        """Stop the server we started (by PID) and delete its directory."""
+        try:
+            if self.proc is not None:
+                stop_process(self.proc)
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -19,10 +19,14 @@ Layout (names are part of the contract between stages)::
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,17 +43,44 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file that holds secrets: created 0600, replaced atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _write_replacing(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to a new file beside ``path`` and rename it over ``path``.
+
+    The temporary is created by :func:`tempfile.mkstemp` (``O_CREAT|O_EXCL``, never
+    following a symlink planted under its name) with ``mode``, fsynced, then renamed:
+    a crash leaves the old or the new file, and a symlink at ``path`` is replaced, not
+    followed. A destination that is not a regular file (``-o /dev/null``, a FIFO) is
+    written through instead: renaming over it would replace the device itself.
+    """
     try:
-        os.write(fd, data)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
-    os.chmod(tmp, 0o600)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
     os.replace(tmp, path)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file that holds secrets: created 0600, replaced atomically, never through a symlink."""
+    _write_replacing(path, data, 0o600)
 
 
 def file_sha256(path: Path) -> str:
@@ -62,10 +93,22 @@ def file_sha256(path: Path) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a non-secret artifact atomically (a crash leaves the old or the new file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write an artifact atomically (a crash leaves the old or the new file); 0600, like all of a workdir."""
+    _write_replacing(path, text.encode("utf-8"), 0o600)
+
+
+def _check_owned(root: Path, *, fix_mode: bool) -> None:
+    """A workdir holds leaked values: it must be a real directory of ours that nobody else can enter."""
+    st = os.lstat(root)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{root}: the workdir is a symlink or not a directory; name the real directory")
+    if st.st_uid != os.geteuid():
+        raise UsageError(f"{root}: the workdir belongs to another user (uid {st.st_uid}); use a workdir of your own")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        if not fix_mode:
+            raise UsageError(f"{root}: workdir is accessible to other users (mode {mode:o}); chmod 700 it")
+        os.chmod(root, 0o700)
 
 
 @dataclass(frozen=True)
@@ -76,22 +119,43 @@ class Workdir:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str]) -> Workdir:
-        """Create (or open) the workdir with mode 0700."""
+        """Create (or open) the workdir with mode 0700; UsageError if it is someone else's."""
         root = Path(path)
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(root, 0o700)
+        if root.exists() and not root.is_dir():
+            raise UsageError(f"{root}: not a directory; name a new or existing workdir")
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{root}: cannot create the workdir ({exc.strerror or exc.__class__.__name__})") from None
+        _check_owned(root, fix_mode=True)
         return cls(root)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Workdir:
-        """Open an existing workdir; UsageError if it is not one."""
+        """Open an existing workdir; UsageError if it is not one, or not safely ours."""
         root = Path(path)
         if not (root / "state.json").is_file():
             raise UsageError(f"{root}: not a git-sanitize workdir (no state.json); run rewrite first")
-        mode = stat.S_IMODE(root.stat().st_mode)
-        if mode & 0o077:
-            raise UsageError(f"{root}: workdir is accessible to other users (mode {mode:o}); chmod 700 it")
+        _check_owned(root, fix_mode=False)
         return cls(root)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the workdir's lock: one stage or run at a time, or UsageError if another holds it.
+
+        The lock is on the directory itself (``flock`` of its descriptor), so nothing is
+        written for it and a killed holder releases it with its last descriptor.
+        """
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"{self.root}: another git-sanitize is working in this workdir; wait for it to "
+                                 "finish, then run again") from None
+            yield
+        finally:
+            os.close(fd)
 
     # Artifact paths -------------------------------------------------------------
     @property
@@ -177,3 +241,14 @@ class Workdir:
         rec["status"] = status
         rec.update(detail)
         write_atomic(self.state_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+@contextmanager
+def hold(path: str | os.PathLike[str] | None) -> Iterator[None]:
+    """The lock of the workdir at ``path`` for one command, if it is one yet (rewrite creates it)."""
+    if path is None or not (Path(path) / "state.json").is_file():
+        yield
+        return
+    _check_owned(Path(path), fix_mode=False)
+    with Workdir(Path(path)).exclusive():
+        yield

@@ -75,7 +75,7 @@ def test_a_bad_playbook_is_one_line(tmp_path: Path, text: str, needle: str) -> N
 
 def test_run_with_a_missing_source_creates_nothing_it_cannot_use(tmp_path: Path) -> None:
     p = tmp_path / "purge.yml"
-    p.write_text("source: ./missing.git\nworkdir: wd\n")
+    p.write_text("source: ./missing.git\nworkdir: wd\napprovals: {unsigned: true}\n")
     _one_line_exit_2(_cli("run", str(p)), "no such file or directory")
     assert not (tmp_path / "wd").exists()
 
@@ -96,3 +96,28 @@ def test_rotate_with_a_missing_token_variable_is_one_line(tmp_path: Path) -> Non
                    "secrets:\n  - {name: A, path: app, key: A, generate: {kind: hex, bytes: 8}}\n")
     env = {k: v for k, v in os.environ.items() if k != "GS_NO_SUCH_TOKEN"}
     _one_line_exit_2(_cli("rotate", "--config", str(cfg), env=env), "GS_NO_SUCH_TOKEN")
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["scan", "/etc/hostname"], "not a git repository"),
+    (["plan", "{findings}", "-o", "{tmp}/no/such/dir/plan.json"], "does not exist"),
+    (["approve", "--workdir", "{tmp}/wd", "--approver", "x", "--digest", "0" * 64, "--expires", "99999999999d"],
+     "at most 30d"),
+])
+def test_inputs_that_once_gave_tracebacks_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    (tmp_path / "findings.json").write_text('{"schema": "git-sanitize/findings/v2", "source": "x", "refs": {}, '
+                                            '"findings": []}')
+    _workdir(tmp_path, '{"schema": "git-sanitize/state/v1", "stages": {"rewrite": {"status": "done", '
+                       '"plan_digest": "' + "0" * 64 + '"}}}')
+    argv = [a.format(tmp=tmp_path, findings=tmp_path / "findings.json") for a in args]
+    _one_line_exit_2(_cli(*argv), needle)
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_playbook_whose_workdir_is_a_file_is_one_line(tmp_path: Path) -> None:
+    git.run(["init", "-q", "--bare", str(tmp_path / "x.git")])
+    (tmp_path / "wd").write_text("not a directory\n")
+    p = tmp_path / "purge.yml"
+    p.write_text("source: ./x.git\nworkdir: wd\napprovals: {unsigned: true}\n")
+    _one_line_exit_2(_cli("run", str(p)), "not a directory")
+    assert (tmp_path / "wd").read_text() == "not a directory\n"

@@ -175,7 +175,8 @@ def test_parse_baseline_accepts_decoded_documents() -> None:
 # --- end to end: the scan engine applies a baseline -------------------------------------------------------
 
 def test_scan_with_its_own_findings_as_baseline_reports_only_new_secrets(story_repo: Any, tmp_path: Path) -> None:
-    engine = pytest.importorskip("sanitize.scan.engine")
+    from sanitize.scan import engine
+
     first = engine.scan_repository(str(story_repo.path))
     assert first.findings
     keep = first.findings[0]
@@ -189,7 +190,8 @@ def test_scan_with_its_own_findings_as_baseline_reports_only_new_secrets(story_r
 
 
 def test_scan_matches_a_detect_secrets_baseline_by_value(story_repo: Any, tmp_path: Path) -> None:
-    engine = pytest.importorskip("sanitize.scan.engine")
+    from sanitize.scan import engine
+
     content = [p for p in story_repo.planted if p.kind == "content"]
     target = content[0]
     doc = _ds_doc({"type": "Secret Keyword", "hashed_secret": sha1_hex(target.value), "line_number": 1})

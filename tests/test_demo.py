@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sanitize.demo_repo import build_demo_repo
+from sanitize.services import mariadb_binaries
 from tests.plugins.demo_repo import secret_needles
 
 pytestmark = pytest.mark.services
@@ -27,6 +28,12 @@ def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("JWT_SECRET", "ADMIN_PASSWORD", "DATABASE_URL"):
         assert re.search(rf"{name}\s+rotated", proc.stdout)
+    # Every exposed credential's final state: the transcript's MySQL login proven dead (MariaDB installed),
+    # the transcript's OpenAI key still live with its step (it can only be revoked at the provider).
+    if mariadb_binaries() is not None:
+        assert re.search(r"OPS_MYSQL_URL\s+rotated-proven-dead\s+leaked login refused", proc.stdout)
+    assert re.search(r"DATABASE_URL\s+rotated-proven-dead", proc.stdout)
+    assert re.search(r"openai\.key:[0-9a-f]{8}\s+still-live\s+.*platform\.openai\.com", proc.stdout)
     assert "waiting for approval" in proc.stderr
     assert "nothing: the purge is complete" in proc.stdout
 

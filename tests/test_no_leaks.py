@@ -64,18 +64,20 @@ def test_no_command_prints_or_writes_a_secret(tmp_path: Path, demo_repo: DemoRep
     cli("rewrite", "plan.json", "--workdir", str(workdir))
     cli("notify", "--workdir", str(workdir), "--roster", "roster.csv", "--deadline", "2026-12-01")
     cli("status", "--workdir", str(workdir))
-    cli("push", "--workdir", str(workdir), "--remote", str(origin), expect=3)
+    cli("push", "--workdir", str(workdir), "--remote", str(origin), "--allow-unsigned", expect=3)
     digest = re.search(r'"digest": "([0-9a-f]{64})"', (tmp_path / "plan.json").read_text()).group(1)
     cli("approve", "--workdir", str(workdir), "--approver", "Dana Reyes", "--digest", digest)
     cli("status", "--workdir", str(workdir), "--format", "json")
-    cli("push", "--workdir", str(workdir), "--remote", str(origin), "--dry-run")
-    cli("push", "--workdir", str(workdir), "--remote", str(origin), "--gc-remote")
+    cli("push", "--workdir", str(workdir), "--remote", str(origin), "--allow-unsigned", "--dry-run")
+    cli("push", "--workdir", str(workdir), "--remote", str(origin), "--allow-unsigned", "--gc-remote")
     cli("verify", "--workdir", str(workdir), "--remote", str(origin))
     cli("guard", "install", "--workdir", str(workdir), "--remote", str(origin))
+    # Exit 1: the history exposes many credentials rotation.yml does not hold; they are listed still live
+    # (by finding name and provider step, never by value).
     cli("rotate", "--config", "rotation.yml", "--findings", "findings.json", "--dry-run",
-        "--audit-log", str(workdir / "rotation-audit.log"))
+        "--audit-log", str(workdir / "rotation-audit.log"), expect=1)
     cli("rotate", "--config", "rotation.yml", "--findings", "findings.json",
-        "--audit-log", str(workdir / "rotation-audit.log"))
+        "--audit-log", str(workdir / "rotation-audit.log"), expect=1)
 
     rotated = vault.client.secrets.kv.v2.read_secret_version(path="aurora/app", mount_point="secret",
                                                              raise_on_deleted_version=True)["data"]["data"]

@@ -217,9 +217,17 @@ def test_cli_plan_bad_findings_file_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_plan_on_the_story_repo_with_the_scan_engine(story_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    engine = pytest.importorskip("sanitize.scan.engine")
-    report = engine.scan_repository(str(story_repo.path))
+    from sanitize.scan.engine import scan_repository
+
+    report = scan_repository(str(story_repo.path))
     (tmp_path / "findings.json").write_text(report.to_json())
+    missing = _cli("plan", str(tmp_path / "findings.json"), "-o", str(tmp_path / "review" / "plan.json"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and not (tmp_path / "review").exists()
+    inside = subprocess.run([sys.executable, "-m", "sanitize.cli", "plan", str(tmp_path / "findings.json")],
+                            cwd=story_repo.path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert inside.returncode == 2 and "work tree" in inside.stderr and not (story_repo.path / "plan.json").exists()
+    (tmp_path / "review").mkdir()
     proc = _cli("plan", str(tmp_path / "findings.json"), "-o", str(tmp_path / "review" / "plan.json"))
     assert proc.returncode == 0, proc.stderr
     plan = load_plan(tmp_path / "review" / "plan.json")

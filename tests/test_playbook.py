@@ -29,7 +29,8 @@ def test_moved_refs_names_changed_new_and_deleted_refs() -> None:
 
 def _playbook(tmp_path: Path, source: str, workdir: str = "wd") -> Path:
     p = tmp_path / "purge.yml"
-    p.write_text(f"source: {source}\nworkdir: {workdir}\napprovals: {{required: 2}}\n", encoding="utf-8")
+    p.write_text(f"source: {source}\nworkdir: {workdir}\napprovals: {{required: 2, unsigned: true}}\n",
+                 encoding="utf-8")
     return p
 
 
@@ -38,7 +39,8 @@ def test_a_workdir_belongs_to_one_source(tmp_path: Path, story_repo) -> None:
     other = tmp_path / "other"
     other.mkdir()
     git.run(["init", "-q", "--bare", str(tmp_path / "elsewhere.git")])
-    (other / "purge.yml").write_text(f"source: {tmp_path / 'elsewhere.git'}\nworkdir: {tmp_path / 'wd'}\n")
+    (other / "purge.yml").write_text(f"source: {tmp_path / 'elsewhere.git'}\nworkdir: {tmp_path / 'wd'}\n"
+                                     "approvals: {unsigned: true}\n")
     with pytest.raises(UsageError, match="belongs to a purge of"):
         Runner(playbook_config.load(other / "purge.yml"), echo=lambda _: None)
 

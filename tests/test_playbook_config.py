@@ -18,7 +18,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_minimal_playbook_resolves_paths_against_its_directory(tmp_path: Path) -> None:
-    p = write(tmp_path, "source: ./origin.git\nworkdir: ./.sanitize/purge\napprovals: {required: 2}\n"
+    p = write(tmp_path, "source: ./origin.git\nworkdir: ./.sanitize/purge\napprovals: {required: 2, unsigned: true}\n"
                         "notify: {roster: roster.csv, deadline: '2026-12-01'}\nrotate: rotation.yml\n")
     pb = playbook_config.load(p)
     assert pb.source == str(tmp_path / "origin.git")
@@ -31,7 +31,8 @@ def test_minimal_playbook_resolves_paths_against_its_directory(tmp_path: Path) -
 
 
 def test_url_sources_are_kept_verbatim(tmp_path: Path) -> None:
-    pb = playbook_config.load(write(tmp_path, "source: git://127.0.0.1:9418/app.git\nworkdir: w\n"))
+    pb = playbook_config.load(write(tmp_path, "source: git://127.0.0.1:9418/app.git\nworkdir: w\n"
+                                              "approvals: {unsigned: true}\n"))
     assert pb.source == "git://127.0.0.1:9418/app.git"
 
 

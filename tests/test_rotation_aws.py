@@ -373,7 +373,7 @@ def test_database_down_rolls_back_and_the_store_is_unchanged(moto: MotoServer, b
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def write_config(tmp_path, moto: MotoServer, extra: str = "") -> str:
+def write_config(tmp_path, moto: MotoServer, extra: str = "", db_target: str = "") -> str:
     path = tmp_path / "rotation.yml"
     path.write_text(
         f'backend: {{type: aws, region: {moto.region}, endpoint_url: "{moto.endpoint_url}"}}\n'
@@ -382,24 +382,27 @@ def write_config(tmp_path, moto: MotoServer, extra: str = "") -> str:
         "  - {name: JWT_SECRET, secret_id: aurora/JWT_SECRET, generate: {kind: hex, bytes: 64}, max_age: 30d}\n"
         "  - {name: ADMIN_PASSWORD, secret_id: aurora/ADMIN_PASSWORD, generate: {kind: password, length: 32},"
         " max_age: 90d}\n"
-        "  - {name: DATABASE_URL, secret_id: aurora/app, key: DATABASE_URL, generate: {kind: password, length: 32}}\n"
+        "  - {name: DATABASE_URL, secret_id: aurora/app, key: DATABASE_URL, generate: {kind: password, length: 32}"
+        + (f", target: {db_target}" if db_target else "") + "}\n"
         + extra
     )
     return str(path)
 
 
 @pytest.mark.services
-def test_engine_rotates_all_three_from_an_aws_config(moto: MotoServer, tmp_path) -> None:
+def test_engine_rotates_all_three_from_an_aws_config(moto: MotoServer, pg, tmp_path) -> None:
     values = {"JWT_SECRET": hex_secret(), "ADMIN_PASSWORD": password()}
     client = moto.client()
     for name, value in values.items():
         client.create_secret(Name=f"aurora/{name}", SecretString=value)
-    app = {"DATABASE_URL": dsn(), "OTHER": "kept"}
+    # A DSN is rotated where it is checked too (a DSN without a target is refused: see the next test).
+    app = {"DATABASE_URL": pg.create_role("aurora_app", password()), "OTHER": "kept"}
     client.create_secret(Name="aurora/app", SecretString=json.dumps(app))
     lines: list[str] = []
 
     summary = rotate(
-        load_config(write_config(tmp_path, moto), env={}),
+        load_config(write_config(tmp_path, moto, db_target="{type: postgres, admin_dsn_env: PG_ADMIN_DSN}"),
+                    env={"PG_ADMIN_DSN": pg.admin_dsn}),
         mode="compromised",
         log=lines.append,
         lock_dir=tmp_path / "locks",
@@ -414,6 +417,28 @@ def test_engine_rotates_all_three_from_an_aws_config(moto: MotoServer, tmp_path)
     everything = "\n".join(lines) + (tmp_path / "audit.jsonl").read_text()
     for value in [*values.values(), app["DATABASE_URL"], stored["DATABASE_URL"]]:
         assert value not in everything
+
+
+@pytest.mark.services
+def test_engine_leaves_a_dsn_without_target_alone_and_reports_it_still_live(moto: MotoServer, tmp_path) -> None:
+    """Rotating a DSN in the store only would hand consumers a password the database refuses."""
+    client = moto.client()
+    client.create_secret(Name="aurora/JWT_SECRET", SecretString=hex_secret())
+    client.create_secret(Name="aurora/ADMIN_PASSWORD", SecretString=password())
+    app = json.dumps({"DATABASE_URL": dsn(), "OTHER": "kept"})
+    client.create_secret(Name="aurora/app", SecretString=app)
+
+    summary = rotate(load_config(write_config(tmp_path, moto), env={}), mode="compromised",
+                     log=lambda _l: None, lock_dir=tmp_path / "locks")
+
+    assert summary.rotated == ["JWT_SECRET", "ADMIN_PASSWORD"] and summary.failed == []
+    assert summary.named("not rotated") == ["DATABASE_URL"] and summary.still_live == ["DATABASE_URL"]
+    assert summary.exit_code == 1
+    out = summary.outcomes[2]
+    assert out.kind == "postgres-dsn" and "configuration error" in out.reason
+    assert "target: {type: postgres, admin_dsn_env: NAME}" in out.action
+    assert client.get_secret_value(SecretId="aurora/app", VersionStage="AWSCURRENT")["SecretString"] == app
+    assert summary.states == {"rotated-unproven": ["JWT_SECRET", "ADMIN_PASSWORD"], "still-live": ["DATABASE_URL"]}
 
 
 @pytest.mark.services

@@ -94,7 +94,7 @@ def test_aws_form_parses() -> None:
     (("secrets", 0, "generate", "bytes"), True, "secrets[0].generate.bytes"),
     (("secrets", 0, "max_age"), "30 fortnights", "secrets[0].max_age"),
     (("secrets", 1, "path"), None, "secrets[1].path"),
-    (("secrets", 2, "target", "type"), "mysql", "secrets[2].target.type"),
+    (("secrets", 2, "target", "type"), "mongodb", "secrets[2].target.type"),
     (("secrets", 2, "target", "admin_dsn_env"), "NOPE_ENV", "NOPE_ENV"),
     (("secrets", 3, "target", "argv"), "true", "argv"),
     (("secrets",), [], "secrets"),

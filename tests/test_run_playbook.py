@@ -56,7 +56,7 @@ class Purge:
         (tmp / "roster.csv").write_text("name,email,role\nJordan Lee,jordan@aurora.test,reviewer\n")
         self.playbook = tmp / "purge.yml"
         self.playbook.write_text(
-            "source: ./origin.git\nworkdir: ./wd\napprovals: {required: 1}\n"
+            "source: ./origin.git\nworkdir: ./wd\napprovals: {required: 1, unsigned: true}\n"
             'notify: {roster: roster.csv, deadline: "2026-12-01"}\n'
             + ("rotate: rotation.yml\n" if with_rotation else ""))
 
@@ -143,3 +143,16 @@ def test_a_source_that_moved_after_the_plan_stops_the_run(purge: Purge) -> None:
     assert "source changed since the plan" in moved.stderr
     assert "Traceback" not in moved.stderr
     assert purge.status()["stages"]["rewrite"]["status"] == "pending"
+
+
+def test_a_run_killed_after_the_push_transfer_finishes_on_the_next_run(purge: Purge) -> None:
+    """The remote already holds the rewritten tips: that is a finished push, not a moved source."""
+    assert purge.run().returncode == 3
+    purge.approve()
+    killed = purge.run(**{FAULT_ENV: "push:after-transfer"})
+    assert killed.returncode == -9, killed.stderr
+    assert purge.status()["stages"]["push"]["status"] == "running"
+    again = purge.run()
+    assert again.returncode == 0, again.stderr
+    assert "source changed" not in again.stderr
+    assert all(purge.status()["stages"][s]["status"] == "done" for s in ("push", "verify", "rotate"))

@@ -131,7 +131,7 @@ def test_unreachable_objects_and_reflog_are_not_scanned(tmp_path: Path) -> None:
 
 def test_jobs_do_not_change_the_result(demo_repo: DemoRepo, demo_report: ScanReport) -> None:
     one = scan_repository(str(demo_repo.path), jobs=1)
-    assert [f.to_dict() for f in one.findings] == [f.to_dict() for f in demo_report.findings]
+    assert one.findings == demo_report.findings
 
 
 def test_url_source_is_mirror_cloned(demo_repo: DemoRepo, demo_report: ScanReport) -> None:

@@ -31,10 +31,10 @@ def test_findings_exit_1_and_json_is_the_documented_schema(demo_repo: DemoRepo) 
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
     doc = json.loads(proc.stdout)
-    assert doc["schema"] == "git-sanitize/findings/v1"
+    assert doc["schema"] == "git-sanitize/findings/v2"
     assert set(doc["stats"]) == {"commits", "blobs", "bytes", "seconds"}
     f = doc["findings"][0]
-    assert {"rule", "kind", "path", "blob", "commit", "line", "secret_sha256", "preview", "refs"} <= set(f)
+    assert {"rule", "kind", "path", "blob", "commit", "line", "secret_sha256", "preview", "ref_set"} <= set(f)
 
 
 def test_clean_repository_exits_0(tmp_path: Path) -> None:

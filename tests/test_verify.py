@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
-from sanitize.approval import approve
+from sanitize.approval import ApprovalPolicy, approve
 from sanitize.demo_repo import DemoRepo
 from sanitize.errors import VerificationFailed
 from sanitize.push import push
@@ -112,7 +112,7 @@ def test_end_to_end_real_scan_plan_rewrite_then_coordinate(demo_repo: DemoRepo, 
     assert leaked == []
 
     approve(wd, approver="Alice", digest=plan.digest)
-    push(wd)
+    push(wd, policy=ApprovalPolicy(unsigned=True))
     verified = verify(wd)
     assert verified.clean
     install_guard(wd, remote)

@@ -308,12 +308,13 @@ class AwsBackend(SecretBackend):
                             "nothing was overwritten"
                         ) from exc
                     raise
-            stages = self._stages(ref)
-            if keep_previous and PREVIOUS not in stages.get(expected_version, []):
-                # AWS moves AWSPREVIOUS by itself; do it here if the endpoint did not.
-                self._move_label(ref, PREVIOUS, to=expected_version, away_from=self._holder(ref, PREVIOUS))
-                stages = self._stages(ref)
         try:  # past the commit point: a failure here must not make the protocol revert the target
+            if current != token:
+                stages = self._stages(ref)
+                if keep_previous and PREVIOUS not in stages.get(expected_version, []):
+                    # AWS moves AWSPREVIOUS by itself; do it here if the endpoint did not.
+                    self._move_label(ref, PREVIOUS, to=expected_version, away_from=self._holder(ref, PREVIOUS))
+                    stages = self._stages(ref)
             if PENDING in stages.get(token, []):
                 # The rotation is over; a pending label left behind blocks the next RotateSecret.
                 self._move_label(ref, PENDING, away_from=token)

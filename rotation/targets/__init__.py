@@ -3,7 +3,7 @@
 ``TARGETS`` maps a config ``target.type`` to a factory ``(spec, ctx) -> Target``.
 Factories validate their keys (ConfigError naming the key) and must not
 connect to anything: they run when the config is loaded. Implementations
-are imported lazily so a config without a database never imports psycopg.
+are imported lazily so a config without a database never imports psycopg, PyMySQL or redis-py.
 """
 
 from __future__ import annotations
@@ -48,4 +48,7 @@ TARGETS: dict[str, TargetFactory] = {
     "postgres": lazy("rotation.targets.postgres", "PostgresTarget"),
     "command": lazy("rotation.targets.command", "CommandTarget"),
     "vault_db": lazy("rotation.targets.vault_db", "VaultDbTarget"),
+    "mysql": lazy("rotation.targets.mysql", "MysqlTarget"),
+    "redis": lazy("rotation.targets.redis", "RedisTarget"),
+    "aws_iam": lazy("rotation.targets.aws_iam", "AwsIamTarget"),
 }

@@ -22,6 +22,9 @@ class LeakProof:
     leaked_rejected: bool
     sessions_terminated: int = 0
     detail: str = ""
+    #: A done state weaker than "rotated-proven-dead" when the refusal itself was not observed
+    #: (``"revoked"``: the provider deleted the credential, a login with it was not yet refused).
+    state: str | None = None
 
 
 class Target(ABC):

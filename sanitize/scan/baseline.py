@@ -2,7 +2,7 @@
 
 Two formats are read:
 
-* our own findings JSON (``git-sanitize/findings/v1``, e.g. an earlier ``scan
+* our own findings JSON (``git-sanitize/findings/v2`` or ``v1``, e.g. an earlier ``scan
   --format json`` the team reviewed): a finding is suppressed when its
   ``(rule, secret_sha256)`` pair is in the baseline, wherever and on whatever
   line it appears — line numbers shift, the secret does not;
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sanitize.errors import UsageError
-from sanitize.scan.report import SCHEMA, Finding, ScanReport
+from sanitize.scan.report import READABLE, SCHEMA, Finding, ScanReport
 from sanitize.secret import Secret
 
 _SHA1 = re.compile(r"[0-9a-f]{40}")
@@ -92,7 +92,7 @@ def load_baseline(path: str | Path) -> Baseline:
 def parse_baseline(data: Any, name: str = "baseline") -> Baseline:
     """Recognise and parse an already-decoded baseline document."""
     if isinstance(data, dict) and "schema" in data:
-        if data["schema"] != SCHEMA:
+        if not (isinstance(data["schema"], str) and data["schema"] in READABLE):
             raise UsageError(f"baseline {name}: unknown schema {str(data['schema'])[:80]!r} (expected {SCHEMA!r})")
         return _from_findings(data, name)
     if isinstance(data, dict) and "results" in data and ("version" in data or "plugins_used" in data):

@@ -281,6 +281,13 @@ def _plugin_matches(rule: PluginRule, data: bytes, spans: list[tuple[int, int]],
                 if rule.extend is not None:
                     tail = rule.extend.match(line, m.end(group))
                     value += tail.group(0) if tail else ""
+                # The plugin's own validation (a JWT's header and payload decode to JSON) runs in its
+                # analyze_string, which we bypass to keep the line numbers: apply it here.
+                valid = getattr(rule.plugin, "is_formally_valid", None)
+                if valid is not None and not valid(value):
+                    continue
+                if line[m.start():m.start(group)].endswith(f"/{value}:"):
+                    continue  # scheme://postgres:postgres@: a stock development login (user == password)
                 if _plugin_accepts(value, line, path):
                     yield rule.id, data.count(b"\n", 0, ls) + 1, value
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from sanitize import git
 from sanitize.errors import GitError, UsageError
-from sanitize.scan import history
+from sanitize.scan import context, history
 from sanitize.scan.baseline import Baseline, load_baseline
 from sanitize.scan.detectors import Detector, Hit, message_body
 from sanitize.scan.report import Finding, ScanReport, ScanStats
@@ -52,6 +52,8 @@ _PROGRESS: Any = None
 class _ChunkResult:
     blob_hits: dict[str, list[Hit]] = field(default_factory=dict)  # blob oid -> hits
     message_hits: dict[str, tuple[str, list[Hit]]] = field(default_factory=dict)  # oid -> (type, hits)
+    generated: dict[str, set[str]] = field(default_factory=dict)  # blob oid -> sha256s of machine-made values
+    documented: dict[str, set[str]] = field(default_factory=dict)  # blob oid -> sha256s seen only in docstrings
     blobs: int = 0
     bytes: int = 0
     commits: int = 0
@@ -193,6 +195,8 @@ def _progress(show: bool) -> Iterator[Callable[[int, int], None]]:
 def _merge(into: _ChunkResult, part: _ChunkResult) -> None:
     into.blob_hits.update(part.blob_hits)
     into.message_hits.update(part.message_hits)
+    into.generated.update(part.generated)
+    into.documented.update(part.documented)
     into.blobs += part.blobs
     into.bytes += part.bytes
     into.commits += part.commits
@@ -212,6 +216,11 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
             hits = detector.scan_blob(data, paths.get(oid, ""))
             if hits:
                 result.blob_hits[oid] = hits
+                strong, documented = _value_traits(detector, data, paths.get(oid, ""), hits)
+                if strong:
+                    result.generated[oid] = strong
+                if documented:
+                    result.documented[oid] = documented
         elif obj_type in ("commit", "tag"):
             if obj_type == "commit":
                 result.commits += 1
@@ -227,6 +236,29 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
         with _PROGRESS.get_lock():
             _PROGRESS.value += done % 256
     return result
+
+
+def _value_traits(detector: Detector, data: bytes, path: str, hits: list[Hit]) -> tuple[set[str], set[str]]:
+    """sha256s of this blob's generic-rule values that look machine-made, and of those that only
+    occur inside Python docstrings (documentation kept in a source file: ``SECRET_KEY = 'dev'``).
+
+    Hits carry no values, so the few blobs with generic findings are detected once more here,
+    in the worker, and only hashes leave it.
+    """
+    generic = [h for h in hits if h.kind == "content" and context.is_generic(h.rule)]
+    if not generic or context.classify(path) in context.ALWAYS_LOW_CONTEXTS:
+        return set(), set()  # there a generic value is low-confidence whatever it looks like
+    values = detector.values(data, path)
+    strong = {h.secret_sha256 for h in generic
+              if h.secret_sha256 in values and context.looks_generated(values[h.secret_sha256].reveal())}
+    documented: set[str] = set()
+    if context.has_docstrings(path):
+        spans = context.docstring_spans(data)
+        for h in generic:
+            secret = values.get(h.secret_sha256)
+            if secret is not None and spans and context.only_in_spans(data, secret.reveal(), spans):
+                documented.add(h.secret_sha256)
+    return strong, documented
 
 
 def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, bytes]]:
@@ -276,31 +308,48 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
     reaching = history.refs_reaching(repo, refs, commit_targets)
     paths = dict(inv.blobs)
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     findings: list[Finding] = []
     for blob, hits in result.blob_hits.items():
         origin = origins.get(blob)
         if origin is not None:
             ref_names = tuple(sorted({r for c in origin.commits for r in reaching.get(c, ())}))
+            ref_names = shared.setdefault(ref_names, ref_names)  # one tuple per distinct set, not per finding
             path, commit = origin.path, origin.commit
             places = origin.paths or ((path, commit),)
         else:  # a blob named directly by a ref or a tag
             ref_names = tuple(r.name for r in refs if r.target == blob)
             path, commit = paths.get(blob, ""), ""
             places = ((path, commit),)
+        strong = result.generated.get(blob, set())
+        documented = result.documented.get(blob, set())
         for h in hits:
             # A secret-bearing file is reported at every path it had (a moved key must go from each);
             # a content value is replaced wherever it is, so once is enough.
             for where, first in (places if h.kind == "path" else ((path, commit),)):
+                # A value is replaced wherever it is: it is as exposed as the most exposed path of its blob.
+                ctx = context.classify(where) if h.kind == "path" else _widest_context(places)
+                if ctx == "source" and h.secret_sha256 in documented:
+                    ctx = "docs"  # an example in a docstring is documentation, whatever the file
+                conf = context.confidence(h.rule, ctx, generated_value=h.secret_sha256 in strong)
                 findings.append(Finding(rule=h.rule, kind=h.kind, path=where or None,  # type: ignore[arg-type]
                                         blob=blob, commit=first or None, line=h.line, secret_sha256=h.secret_sha256,
-                                        preview=h.preview, refs=ref_names))
+                                        preview=h.preview, refs=ref_names, context=ctx, confidence=conf))
     for oid, (typ, hits) in result.message_hits.items():
         msg_refs = reaching.get(oid, ()) if typ == "commit" else history.refs_naming(refs, oid)
         for h in hits:
+            # A message is the team's own text: source context; a generic value there stays plannable.
+            conf = context.confidence(h.rule, "source", generated_value=False)
             findings.append(Finding(rule=h.rule, kind="message", path=None, blob=None, commit=oid, line=h.line,
-                                    secret_sha256=h.secret_sha256, preview=h.preview, refs=msg_refs))
+                                    secret_sha256=h.secret_sha256, preview=h.preview, refs=msg_refs,
+                                    context="source", confidence=conf))
     findings.sort(key=lambda f: (f.kind != "path", f.path or "", f.commit or "", f.line or 0, f.rule))
     return findings
+
+
+def _widest_context(places: tuple[tuple[str, str], ...]) -> str:
+    found = {context.classify(p) for p, _ in places}
+    return next(c for c in context.CONTEXTS if c in found)
 
 
 # --- recovering values for the plan ----------------------------------------------------------

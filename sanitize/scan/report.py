@@ -1,22 +1,32 @@
-"""The findings artifact (schema ``git-sanitize/findings/v1``): the contract between stages.
+"""The findings artifact (schema ``git-sanitize/findings/v2``): the contract between stages.
 
 It never holds a secret value: only ``secret_sha256`` and a preview of at most
 4 characters. Later stages that need the value (plan) re-derive it from the
 blob and line the finding names.
+
+Refs are listed once (``refs``: name → tip, in order); each finding names the
+set of refs that reach it by an index into ``ref_sets``, a table of the distinct
+sets, each stored as the shorter of ``{"only": [...]}`` and ``{"all_but": [...]}``
+over ref positions (runs as ``[first, last]``). On pallets/flask's 3,671 refs
+that took the document from 45 MB (v1: every finding listed every ref) to well
+under 1 MB. Older documents are upgraded on read, one module per version
+(:mod:`sanitize.scan.upgrades`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
 
-SCHEMA = "git-sanitize/findings/v1"
+SCHEMA = "git-sanitize/findings/v2"
+READABLE = ("git-sanitize/findings/v1", SCHEMA)  # what a reader accepts (older ones are upgraded)
 Kind = Literal["path", "content", "message"]
 KINDS: tuple[str, ...] = ("path", "content", "message")
 
@@ -39,6 +49,8 @@ class Finding:
     secret_sha256: str
     preview: str
     refs: tuple[str, ...] = ()
+    context: str = ""  # where it lives: source, test, docs, example, vendored, generated (scan/context.py)
+    confidence: str = ""  # high, medium or low (scan/context.py)
 
     @property
     def id(self) -> str:
@@ -47,17 +59,30 @@ class Finding:
                          self.commit or "" if self.kind == "message" else ""])
         return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The documented JSON object, plus ``id``."""
-        d = asdict(self)
-        d["refs"] = list(self.refs)
+    def to_dict(self, ref_set: int) -> dict[str, Any]:
+        """The documented JSON object, plus ``id``; ``ref_set`` indexes the document's ``ref_sets``."""
+        # Written out by hand: dataclasses.asdict deep-copies and was most of the render time.
+        d: dict[str, Any] = {"rule": self.rule, "kind": self.kind, "path": self.path, "blob": self.blob,
+                             "commit": self.commit, "line": self.line, "secret_sha256": self.secret_sha256,
+                             "preview": self.preview, "ref_set": ref_set}
+        if self.context:  # written only when set (scan/context.py)
+            d["context"] = self.context
+        if self.confidence:
+            d["confidence"] = self.confidence
         d["id"] = self.id
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Finding:
-        """Parse one finding; UsageError on a malformed object."""
+    def from_dict(cls, d: dict[str, Any], ref_sets: Sequence[tuple[str, ...]] = ()) -> Finding:
+        """Parse one finding, its ``ref_set`` resolved against ``ref_sets``; UsageError on a malformed object."""
         try:
+            index = d.get("ref_set")
+            if index is None:
+                refs: tuple[str, ...] = ()
+            elif isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(ref_sets):
+                raise ValueError(f"ref_set {str(index)[:20]!r} is not an index into ref_sets")
+            else:
+                refs = ref_sets[index]
             kind = d["kind"]
             if kind not in KINDS:
                 raise ValueError(f"unknown kind {kind!r}")
@@ -76,7 +101,9 @@ class Finding:
                 line=line,
                 secret_sha256=sha,
                 preview=str(d.get("preview", ""))[:5],
-                refs=tuple(str(r) for r in d.get("refs", [])),
+                refs=refs,
+                context=str(d.get("context") or ""),
+                confidence=str(d.get("confidence") or ""),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"malformed finding: {exc}") from exc
@@ -84,6 +111,54 @@ class Finding:
 
 def _opt_str(v: object) -> str | None:
     return None if v is None else str(v)
+
+
+def _runs(indices: Sequence[int]) -> list[int | list[int]]:
+    """Sorted positions → ints and ``[first, last]`` runs (PR refs sort next to each other)."""
+    out: list[int | list[int]] = []
+    i = 0
+    while i < len(indices):
+        j = i
+        while j + 1 < len(indices) and indices[j + 1] == indices[j] + 1:
+            j += 1
+        out.append([indices[i], indices[j]] if j - i >= 2 else indices[i])
+        if 0 < j - i < 2:
+            out.append(indices[j])
+        i = j + 1
+    return out
+
+
+def encode_ref_set(indices: Sequence[int], total: int) -> dict[str, list[int | list[int]]]:
+    """The shorter of ``only`` (the positions) and ``all_but`` (the others), out of ``total`` refs."""
+    if len(indices) * 2 <= total:
+        return {"only": _runs(indices)}
+    present = set(indices)
+    return {"all_but": _runs([i for i in range(total) if i not in present])}
+
+
+def _is_position(x: object, total: int) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < total
+
+
+def decode_ref_set(encoded: Any, total: int) -> list[int]:
+    """Positions of an encoded ref set; ValueError when it is malformed or out of range."""
+    if not isinstance(encoded, dict) or len(encoded) != 1 or not set(encoded) <= {"only", "all_but"}:
+        raise ValueError("a ref set is one of {\"only\": [...]} or {\"all_but\": [...]}")
+    (key, items), = encoded.items()
+    if not isinstance(items, list):
+        raise ValueError("a ref set lists positions")
+    positions: set[int] = set()
+    for item in items:
+        if isinstance(item, list) and len(item) == 2:
+            first, last = item
+        elif isinstance(item, list):
+            raise ValueError("a run of ref positions is [first, last]")
+        else:
+            first = last = item
+        if not (_is_position(first, total) and _is_position(last, total) and first <= last):
+            raise ValueError(f"ref set position {str(item)[:20]} is not a ref index")
+        positions.update(range(first, last + 1))
+    return sorted(positions) if key == "only" else [i for i in range(total) if i not in positions]
 
 
 @dataclass(frozen=True)
@@ -107,32 +182,62 @@ class ScanReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON document."""
+        # A finding's refs are the scan's refs; a hand-made report may name others (listed with no tip).
+        names = sorted(set(self.refs).union(*(f.refs for f in self.findings)))
+        position = {name: i for i, name in enumerate(names)}
+        tables: dict[tuple[str, ...], int] = {}
+        encoded: list[dict[str, list[int | list[int]]]] = []
+        findings = []
+        for f in self.findings:
+            key = tuple(f.refs)
+            index = tables.get(key)
+            if index is None:
+                index = tables[key] = len(encoded)
+                encoded.append(encode_ref_set(sorted(position[r] for r in set(f.refs)), len(names)))
+            findings.append(f.to_dict(index))
         return {
             "schema": SCHEMA,
             "source": self.source,
-            "refs": dict(self.refs),
-            "stats": asdict(self.stats),
-            "findings": [f.to_dict() for f in self.findings],
+            "refs": {name: self.refs.get(name) for name in names},
+            "stats": {"commits": self.stats.commits, "blobs": self.stats.blobs, "bytes": self.stats.bytes,
+                      "seconds": self.stats.seconds},
+            "ref_sets": encoded,
+            "findings": findings,
         }
 
     def to_json(self) -> str:
-        """Stable, indented JSON text."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+        """Stable JSON text: one line per ref, ref set and finding (readable, diffable, and small)."""
+        doc = self.to_dict()
+        out = []
+        for key, value in doc.items():
+            if isinstance(value, dict) and value and key == "refs":
+                body = ",\n".join(f"    {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items())
+                out.append(f"  {json.dumps(key)}: {{\n{body}\n  }}")
+            elif isinstance(value, list) and value:
+                body = ",\n".join(f"    {json.dumps(item, separators=(',', ':'))}" for item in value)
+                out.append(f"  {json.dumps(key)}: [\n{body}\n  ]")
+            else:
+                out.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+        return "{\n" + ",\n".join(out) + "\n}\n"
 
     @classmethod
     def from_dict(cls, d: Any) -> ScanReport:
         """Parse a findings document; UsageError names what is wrong."""
-        if not isinstance(d, dict):
-            raise UsageError("findings file is not a JSON object")
-        if d.get("schema") != SCHEMA:
-            raise UsageError(f"findings file has schema {d.get('schema')!r}, expected {SCHEMA!r}")
+        from sanitize.scan.upgrades import upgrade
+
+        d = upgrade(d)
         try:
             stats = ScanStats(**{k: d.get("stats", {}).get(k, 0) for k in ("commits", "blobs", "bytes", "seconds")})
-            refs = {str(k): str(v) for k, v in d["refs"].items()}
-            findings = [Finding.from_dict(f) for f in d["findings"]]
+            table = {str(k): None if v is None else str(v) for k, v in d["refs"].items()}
+            names = tuple(table)
+            refs = {k: v for k, v in table.items() if v is not None}
+            ref_sets = [tuple(names[i] for i in decode_ref_set(s, len(names))) for s in d.get("ref_sets", [])]
+            findings = [Finding.from_dict(f, ref_sets) for f in d["findings"]]
             return cls(source=str(d["source"]), refs=refs, stats=stats, findings=findings)
         except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"malformed findings file: missing or wrong field {exc}") from exc
+        except ValueError as exc:
+            raise UsageError(f"malformed findings file: {exc}") from exc
 
     @classmethod
     def load(cls, path: str | Path) -> ScanReport:

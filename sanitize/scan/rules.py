@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
+import math
 import re
 import tomllib
+import unicodedata
+import urllib.parse
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,11 +49,14 @@ PLACEHOLDERS = frozenset({
     "none", "nil", "undefined", "true", "false", "test", "testing", "admin", "root", "user", "username", "foo",
     "bar", "foobar", "xxx", "todo", "fixme", "hunter2", "letmein", "mysecret", "mypassword", "secretkey",
     "your_password", "yourpassword", "s3cr3t", "p@ssw0rd", "password123", "bearer",
+    "tiger", "guest",  # scott:tiger and guest:guest, the stock credentials of database and broker docs
 })
 _PLACEHOLDER_PARTS = ("example", "your-", "your_", "_here", "unique phrase",
                       "yourpass", "yoursecret", "yourtoken", "replace_me", "replace-me",
                       "insert_", "insert-", "dummy", "placeholder", "redacted", "xxxxx", "*****",
-                      "***removed***")  # git-filter-repo's (and our plan's) replacement marker
+                      "***removed***",  # git-filter-repo's (and our plan's) replacement marker
+                      "do_not_use", "do-not-use", "donotuse", "not_a_real", "not-a-real", "notreal", "fake_", "_fake",
+                      "fake-", "-fake")
 _TEMPLATE = re.compile(r"^(?:<[^>]*>?|\$\{?\w*\}?|\{\{.*|\{%.*|%\(.*|%[sd]|#\{.*|\[\[.*|\.\.\.+|__\w+__)$|\$\{|\{\{")
 
 
@@ -56,11 +64,16 @@ def is_placeholder(value: str) -> bool:
     """True for a documented example, a template reference or a stand-in, never a real secret.
 
     Combines detect-secrets' heuristic filters with the placeholder shapes our
-    decoys use (``<your-password>``, ``${VAR}``, ``{{ var }}``, ``…EXAMPLE``).
+    decoys use (``<your-password>``, ``${VAR}``, ``{{ var }}``, ``…EXAMPLE``), the
+    optional-part notation of usage texts (``redis://[:password]@``) and a stand-in
+    spelled with escapes or accents (``p%C3%A4ssword``, ``p\\xe4ssword``).
     """
     v = value.strip().strip("\"'`")
     low = v.lower()
     if len(v) < 4 or low in PLACEHOLDERS:
+        return True
+    plain = _plain(v)
+    if plain.strip("[](){}<>:;,.!?*_- ") in PLACEHOLDERS or (plain.startswith("[") and plain.endswith("]")):
         return True
     if any(part in low for part in _PLACEHOLDER_PARTS) or _TEMPLATE.search(v):
         return True
@@ -75,7 +88,45 @@ def is_placeholder(value: str) -> bool:
     )
 
 
+def _plain(value: str) -> str:
+    """``p%C3%A4ssword`` / ``p\\xe4ssword`` / ``pässword`` → ``password``: how a stand-in reads to a person."""
+    text = urllib.parse.unquote(value) if "%" in value else value
+    if "\\" in text:
+        try:
+            text = codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
+        except (UnicodeError, ValueError):
+            pass
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
+
+
+# A dotted path into code or config (settings.SECRET_KEY, process.env.TOKEN, self.config.password).
+_DOTTED_REF = re.compile(r"^(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?:\(\))?$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_WIN_ENV = re.compile(r"^%[A-Za-z_]\w*%$")
+
+
 def is_reference(value: str) -> bool:
+    """A value that names where the secret is instead of being it: a dotted attribute path,
+    an environment variable's name (``DB_PASSWORD``), a ``%VAR%`` expansion."""
+    v = value.strip()
+    if _WIN_ENV.match(v) or (_ENV_NAME.match(v) and is_secretish_name(v)):
+        return True
+    # A dotted path of identifiers written by a person (not a domain, not a random dotted token).
+    return (bool(_DOTTED_REF.match(v)) and not looks_generated(v)
+            and not re.search(r"\.(?:com|org|net|io|dev|local|internal)$", v, re.I))
+
+
+_CREDENTIAL_WORD = re.compile(r"(?i)\b(?:password|passwort|passphrase|passwd|secret|token|pin|api key|login)\b")
+_LABEL = re.compile(r"^[A-Za-z][A-Za-z '’.,:!?()/-]*$")
+
+
+def is_label(value: str) -> bool:
+    """Text shown to a person about a credential (``Enter your password``, ``Password:``), not one."""
+    v = value.strip()
+    return bool(_LABEL.match(v) and _CREDENTIAL_WORD.search(v) and (" " in v or v.endswith(":")))
+
+
+def is_stand_in(value: str) -> bool:
     """True for what a credential file holds in place of a value: a variable, a template, a mask, nothing.
 
     Used for fields of credential stores (``.netrc``, ``.pgpass``, ``.npmrc``), where
@@ -110,12 +161,39 @@ _SECRETISH = re.compile(r"(?i)secret|passw|passphrase|pwd|(?:^|_)pass(?:_|$)|tok
 # Names that mention a credential but hold something else: a switch, a file, a length, a helper.
 _NOT_A_VALUE = re.compile(r"(?i)^no_|etc_?passwd|_(?:file|path|dir|len|length|min|max|type|name|header|field|param|"
                           r"helper|timeout|ttl|expiry|expires|enabled|required|policy|method|algorithm|alg|version|"
-                          r"prefix|mode|store|backend|provider|location|endpoint|rotation|count|size|id)s?$")
+                          r"prefix|mode|store|backend|provider|location|endpoint|rotation|count|size|id|"
+                          r"label|placeholder|hint|prompt|text|title|message|msg|caption|help|description|error|"
+                          r"pattern|regex|format|chars)s?$")
 
 
 def is_secretish_name(name: str) -> bool:
-    """True for a variable name that conventionally holds a credential (JWT_SECRET, not PORT or TOKEN_TTL)."""
-    return bool(_SECRETISH.search(name)) and not _NOT_A_VALUE.search(name)
+    """True for a variable name that conventionally holds a credential (JWT_SECRET, not PORT or TOKEN_TTL).
+
+    camelCase is read as snake_case (``tokenType`` is a ``token_type``), and a name that
+    starts with TOKEN followed by other words (``TOKEN_BLOCK_BEGIN``) names a kind of
+    token in a lexer, not a credential (unless a credential word follows: ``TOKEN_SECRET``).
+    """
+    return bool(_SECRETISH.search(name)) and not _NOT_A_VALUE.search(_snake(name))
+
+
+# TOKEN_BLOCK_BEGIN, TOKEN_NAME: lexer token kinds. A bare ``token`` holds one as often as a credential.
+_TOKEN_KIND = re.compile(r"^_*tok(?:en)?s?_(?!.*(?:secret|key|passw|pwd|auth|access|bearer|value|credential))[a-z]")
+_BARE_TOKEN = re.compile(r"^_*(?:(?:next|cur|current|last|prev|previous|this|the|a|new|start|end)_)?tok(?:en)?s?$")
+
+
+def names_a_token_kind(name: str, value: str) -> bool:
+    """``TOKEN_NAME = 'name'``, ``token = 'block_begin'``: a lexer's token kind, not a credential.
+
+    Only when the value is a word or phrase; a machine-made value under such a name is still reported.
+    """
+    snake = _snake(name)
+    return bool(_TOKEN_KIND.match(snake) or _BARE_TOKEN.match(snake)) and not looks_generated(value)
+
+
+def _snake(name: str) -> str:
+    """``tokenType`` → ``token_type``; ``APIToken`` → ``api_token``; ``JWT_SECRET`` → ``jwt_secret``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return spaced.lower()
 
 
 def slug(name: str) -> str:
@@ -193,19 +271,63 @@ class ContentRule:
         """Whether a match is a secret (not a placeholder, not a non-credential variable)."""
         if len(value) < self.min_len or (self.reject and re.search(self.reject, value)):
             return False
+        user = match.groupdict().get("user")
+        if user is not None and user.decode("utf-8", "replace") == value:
+            return False  # postgres://postgres:postgres@…: a stock development login, not a secret
         if self.name_check:
-            name = match.groupdict().get("name")
-            if name is None or not is_secretish_name(name.decode("utf-8", "replace")):
+            raw_name = match.groupdict().get("name")
+            name = raw_name.decode("utf-8", "replace") if raw_name is not None else ""
+            if not name or not is_secretish_name(name) or names_a_token_kind(name, value):
                 return False
+            if _snake(value) == _snake(name) or _in_tuple_target(match):
+                return False  # app.secret_key = "secret_key"; user, password = "alice", "…"
         if self.word_check and not looks_random(value):
             return False
+        if (self.name_check or self.word_check) and (is_reference(value) or is_label(value)):
+            return False  # a generic name = value: the value names a variable, or is text for a person
         if self.check is not None and not self.check(value):
             return False
         if self.token_check:
             return not is_placeholder_token(match, value)
         if self.file_value:
-            return not is_reference(value)
+            return not is_stand_in(value)
         return not (self.placeholder_check and is_placeholder(value))
+
+
+def _in_tuple_target(match: re.Match[bytes]) -> bool:
+    """The name is one of several assigned at once (``username,password = "alice","…"``): the value
+    matched is the first one's, so it is not this name's."""
+    start = match.start("name")
+    line_start = match.string.rfind(b"\n", 0, start) + 1
+    return bool(_TUPLE_HEAD.match(match.string[line_start:start]))
+
+
+_TUPLE_HEAD = re.compile(rb"^[ \t]*(?:[A-Za-z_][\w.]*[ \t]*,[ \t]*)+$")
+
+# One word as people write them: lower, Capitalized, UPPER or camelCase humps, maybe a short number after.
+_WORD = re.compile(r"^(?:(?:[a-z]+|[A-Z][a-z]*|[A-Z]+|[A-Z]?[a-z]+(?:[A-Z][a-z]+)+)\d{0,4}|\d{1,4})$")
+_SEPARATORS = re.compile(r"[ _.:/+\-]+")
+
+
+def is_wordy(value: str) -> bool:
+    """Words with separators (``my-dev-key``, ``tokenType``, ``begin of statement block``), not random
+    letters: a random mixed-case string always has a hump no person writes (``fFjkBYcf``)."""
+    parts = [p for p in _SEPARATORS.split(value.strip().rstrip("!.?")) if p]
+    return bool(parts) and all(_WORD.match(p) for p in parts)
+
+
+def looks_generated(value: str) -> bool:
+    """A value a machine made (a random hex or base64 key), not a word or phrase a person typed.
+
+    At least 16 characters, not words with separators (``my-dev-key``, ``test key 1``),
+    and a Shannon entropy of at least 3 bits per character (a 32-hex-digit key has about 3.7).
+    """
+    v = value.strip()
+    if len(v) < 16 or is_wordy(v):
+        return False
+    counts = Counter(v)
+    entropy = -sum(n / len(v) * math.log2(n / len(v)) for n in counts.values())
+    return entropy >= 3.0
 
 
 def looks_random(value: str) -> bool:
@@ -437,14 +559,14 @@ INLINE_PASSWORD_RULES: tuple[ContentRule, ...] = (
 )
 
 # Hardcoded fallbacks for environment variables, in more languages than JS and Python.
-_ENV_NAME = r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+_ENV_VAR = r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
 _LIT = r"(?P<q>[\"'])(?P<secret>(?:\\.|(?!(?P=q))[^\r\n]){4,200})(?P=q)"
 
 ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="default.{name}",
         regex=r"(?<![\w.])(?:[A-Za-z_][\w.]*\.)?(?:[gG]et_?[eE]nv|env|ENV|getEnvOrDefault|envOr|getEnvOr|GetEnvOrDefault|"
-              r"EnvOrDefault|getenv_or|env_or|fetch_env|getEnvironmentVariable)\(\s*(?P<q1>[\"'])" + _ENV_NAME
+              r"EnvOrDefault|getenv_or|env_or|fetch_env|getEnvironmentVariable)\(\s*(?P<q1>[\"'])" + _ENV_VAR
               + r"(?P=q1)\s*,\s*" + _LIT,
         keywords=("env(", "envordefault(", "envor(", "env_or(", "getenvironmentvariable("), name_check=True,
         reject="://",
@@ -453,7 +575,7 @@ ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="default.{name}",
         regex=r"(?:System\.getenv|Environment\.GetEnvironmentVariable|os\.Getenv|getenv|os\.environ\.get|"
-              r"System\.getProperty|env::var|std::env::var|ENV\.fetch)\(\s*(?P<q1>[\"'])" + _ENV_NAME
+              r"System\.getProperty|env::var|std::env::var|ENV\.fetch)\(\s*(?P<q1>[\"'])" + _ENV_VAR
               + r"(?P=q1)\s*\)\s*(?:\?\?|\?:|\|\||\bor\b|\.orElse\(|\.unwrap_or\(|\.unwrap_or_else\(\|_\|\s*|"
               r"\.getOrElse\(\s*\{?\s*)\s*" + _LIT,
         keywords=("getenv", "getenvironmentvariable", "environ.get", "getproperty", "env::var", "env.fetch"),
@@ -464,7 +586,7 @@ ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="default.{name}",
         regex=r"(?:Optional\.ofNullable|Objects\.requireNonNullElse|cmp\.Or|firstNonNull|defaultIfBlank|"
-              r"StringUtils\.defaultIfEmpty)\(\s*(?:System\.getenv|os\.Getenv|System\.getProperty)\(\s*\"" + _ENV_NAME
+              r"StringUtils\.defaultIfEmpty)\(\s*(?:System\.getenv|os\.Getenv|System\.getProperty)\(\s*\"" + _ENV_VAR
               + r"\"\s*\)\s*(?:\)\s*\.orElse\(|,)\s*" + _LIT,
         keywords=("ofnullable(", "requirenonnullelse(", "cmp.or(", "firstnonnull(", "defaultif"),
         name_check=True, reject="://",
@@ -473,26 +595,26 @@ ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
     ),
     ContentRule(
         id="default.{name}",
-        regex=r"(?:\bENV|\$_ENV|\$_SERVER|process\.env)\[\s*(?P<q1>[\"'])" + _ENV_NAME + r"(?P=q1)\s*\]\s*"
+        regex=r"(?:\bENV|\$_ENV|\$_SERVER|process\.env)\[\s*(?P<q1>[\"'])" + _ENV_VAR + r"(?P=q1)\s*\]\s*"
               r"(?:\|\||\?\?|\?:|\bor\b)\s*" + _LIT,
         keywords=("env[", "_server["), name_check=True, reject="://",
         description="A hardcoded fallback: ENV[\"X\"] || \"…\" (Ruby), $_ENV['X'] ?? '…' (PHP).",
     ),
     ContentRule(
         id="default.{name}",
-        regex=r"\bENV\.fetch\(\s*(?P<q1>[\"'])" + _ENV_NAME + r"(?P=q1)\s*(?:,|\)\s*\{)\s*" + _LIT,
+        regex=r"\bENV\.fetch\(\s*(?P<q1>[\"'])" + _ENV_VAR + r"(?P=q1)\s*(?:,|\)\s*\{)\s*" + _LIT,
         keywords=("ENV.fetch",), caseless=False, name_check=True, reject="://",
         description="A hardcoded fallback: ENV.fetch(\"X\", \"…\") / ENV.fetch(\"X\") { \"…\" } (Ruby).",
     ),
     ContentRule(
         id="default.{name}",
-        regex=r"\$\{" + _ENV_NAME + r":?[-=](?P<secret>[^}\s\"'$`]{4,200})\}",
+        regex=r"\$\{" + _ENV_VAR + r":?[-=](?P<secret>[^}\s\"'$`]{4,200})\}",
         hs_patterns=(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]",), name_check=True, reject="://",
         description="A hardcoded fallback in shell/compose syntax: ${DB_PASSWORD:-literal}.",
     ),
     ContentRule(
         id="default.{name}",
-        regex=r"os\.environ\.setdefault\(\s*(?P<q1>[\"'])" + _ENV_NAME + r"(?P=q1)\s*,\s*" + _LIT,
+        regex=r"os\.environ\.setdefault\(\s*(?P<q1>[\"'])" + _ENV_VAR + r"(?P=q1)\s*,\s*" + _LIT,
         keywords=("setdefault",), name_check=True, reject="://",
         description="A hardcoded default: os.environ.setdefault(\"X\", \"…\").",
     ),

@@ -162,6 +162,7 @@ def build_rewritten_workdir(base: Path, *, seed: int = 7, pull_refs: bool = Fals
     plan["digest"] = digest = plan_digest(plan, secrets_blob)
     (wd.plan).write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_private(wd.plan_secrets, secrets_blob)
+    wd.set_meta(approval_policy={"allowed_signers": None, "unsigned": True})  # as a playbook would record it
     wd.record("rewrite", "done", plan_digest=digest, source=str(remote), tips_at_scan=tips_at_scan,
               rewritten_tips=rewritten_tips, deleted_refs=deleted, first_changed=first_changed,
               old_commits=old_commits, purged_blobs=purged, first_changed_commits=first_changed_commits)

@@ -1,4 +1,4 @@
-"""The findings document itself (schema ``git-sanitize/findings/v1``), what ``plan`` reads."""
+"""The findings document itself (schema ``git-sanitize/findings/v2``), what ``plan`` reads."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ def render(report: ScanReport) -> str:
         f"**{len(report.findings)} findings** ({len(secrets)} distinct secrets): "
         + ", ".join(f"{by_kind[k]} {k}" for k in ("path", "content", "message") if by_kind[k]) + ".",
         "",
+        *_context_summary(report.findings),
         "## Summary by rule",
         "",
         "| Rule | Kind | Findings | Distinct secrets | Severity |",
@@ -47,7 +48,7 @@ def render(report: ScanReport) -> str:
 
     out += ["", "## Distinct secrets", "",
             "Each secret once (a secret in many versions of a file is one row here, one finding per blob below).",
-            "", "| Rule | Preview | Findings | Paths | Commit (first listed) |", "|---|---|---:|---|---|"]
+            "", "| Rule | Preview | Where | Findings | Paths | Commit (first listed) |", "|---|---|---|---:|---|---|"]
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in report.findings:
         groups.setdefault((f.rule, f.secret_sha256), []).append(f)
@@ -57,11 +58,12 @@ def render(report: ScanReport) -> str:
         shown += f" +{len(paths) - MAX_REFS_SHOWN} more" if len(paths) > MAX_REFS_SHOWN else ""
         first = fs[0]
         where = f"{_code(first.commit[:12])}" if first.commit else ""
-        out.append(f"| {_code(rule)} | {_code(first.preview)} | {len(fs)} | {shown} | {where} |")
+        out.append(f"| {_code(rule)} | {_code(first.preview)} | {_where(fs)} | {len(fs)} | {shown} | {where} |")
 
     out += ["", "## Findings", "", "| Rule | Path | Line | Commit | Refs | Preview |", "|---|---|---:|---|---|---|"]
     for f in report.findings[:MAX_ROWS]:
         path = _code(f.path) if f.path is not None else f"(message of {_code((f.commit or '?')[:12])})"
+        path += f" ({_where([f])})" if f.context or f.confidence else ""
         line = str(f.line) if f.line else ""
         commit = _code(f.commit[:12]) if f.commit else ""
         out.append(f"| {_code(f.rule)} | {path} | {line} | {commit} | {_refs(f.refs)} | {_code(f.preview)} |")
@@ -88,6 +90,25 @@ def render(report: ScanReport) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _context_summary(findings: list[Finding]) -> list[str]:
+    """One line: distinct secrets per context and confidence, so a reviewer sees where to look first."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for f in findings:
+        if f.context or f.confidence:
+            seen.setdefault((f.context or "?", f.confidence or "?"), set()).add(f.secret_sha256)
+    if not seen:
+        return []
+    parts = [f"{len(v)} {ctx}/{conf}" for (ctx, conf), v in sorted(seen.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    return ["Distinct secrets by context/confidence: " + ", ".join(_cell(p) for p in parts) + ".", ""]
+
+
+def _where(fs: list[Finding]) -> str:
+    """``test, low`` for a group of findings (every context and confidence they have)."""
+    contexts = sorted({f.context for f in fs if f.context})
+    confs = sorted({f.confidence for f in fs if f.confidence})
+    return _cell(", ".join(["/".join(contexts), "/".join(confs)]).strip(", "))
 
 
 def _cell(text: str) -> str:

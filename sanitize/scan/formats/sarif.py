@@ -106,5 +106,6 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
             "blob": f.blob,
             "refs": list(f.refs[:MAX_REFS]),
             "refCount": len(f.refs),
+            **{k: v for k, v in (("context", f.context), ("confidence", f.confidence)) if v},
         },
     }

@@ -1,4 +1,4 @@
-"""One line per finding, for terminals and grep: ``path:line: rule [kind] commit refs preview``."""
+"""One line per finding, for terminals and grep: ``path:line: rule [kind, context, confidence] commit refs preview``."""
 
 from __future__ import annotations
 
@@ -21,5 +21,6 @@ def line(f: Finding) -> str:
     refs = ""
     if f.refs:
         refs = f" refs {clean(f.refs[0])}" + (f" +{len(f.refs) - 1}" if len(f.refs) > 1 else "")
-    return (f"{where}: {clean(f.rule)} [{f.kind}]{commit}{refs} preview {clean(f.preview)} "
+    tags = ", ".join(clean(t) for t in (f.kind, f.context, f.confidence) if t)
+    return (f"{where}: {clean(f.rule)} [{tags}]{commit}{refs} preview {clean(f.preview)} "
             f"sha256 {clean(f.secret_sha256[:12])}")
