@@ -286,13 +286,13 @@ def _plant_everything_else(b: _Builder, v: _Values, plant, decoys: dict[str, str
         f"export AWS_ACCESS_KEY_ID={key_id}\n"
         f"export AWS_SECRET_ACCESS_KEY={key_secret}\n"
         "aws s3 sync build/ s3://aurora-web\n")}, who=OPS)
-    plant("token.aws-access-key-id", "content", key_id, "deploy/aws.sh", "refs/heads/feature/deploy", "replace")
-    plant("token.aws-secret-access-key", "content", key_secret, "deploy/aws.sh", "refs/heads/feature/deploy", "replace")
+    plant("aws.access-key", "content", key_id, "deploy/aws.sh", "refs/heads/feature/deploy", "replace")
+    plant("aws.secret-key", "content", key_secret, "deploy/aws.sh", "refs/heads/feature/deploy", "replace")
     stripe = v.stripe()
     b.commit("Billing client", {"billing/stripe.ts": (
         'import Stripe from "stripe";\n'
         f'export const stripe = new Stripe("{stripe}");\n')}, who=DEV)
-    plant("token.stripe-live-secret-key", "content", stripe, "billing/stripe.ts", "refs/heads/main", "replace")
+    plant("stripe.key", "content", stripe, "billing/stripe.ts", "refs/heads/main", "replace")
     slack = v.slack()
     b.commit("Ops notifications", {"ops/notify.py": (
         "import requests\n\n"
@@ -301,7 +301,7 @@ def _plant_everything_else(b: _Builder, v: _Values, plant, decoys: dict[str, str
         "    requests.post(\"https://slack.com/api/chat.postMessage\",\n"
         "                  headers={\"Authorization\": \"Bearer \" + SLACK_TOKEN},"
         ' json={"channel": "#ops", "text": text})\n')}, who=OPS)
-    plant("token.slack-bot-token", "content", slack, "ops/notify.py", "refs/heads/main", "replace")
+    plant("slack.token", "content", slack, "ops/notify.py", "refs/heads/main", "replace")
     # A deleted file: an SSH key committed, then removed (still in history).
     ssh = v.pem("OPENSSH PRIVATE" + " KEY", 1200)
     b.commit("Deploy key for the build box", {"deploy/id_rsa": ssh}, who=OPS)
@@ -336,7 +336,7 @@ def _plant_everything_else(b: _Builder, v: _Values, plant, decoys: dict[str, str
     gh = v.github()
     b.commit(f"CI: temporarily use release token {gh}\n\nWill move to secrets later.",
              {"ci/release.sh": "#!/bin/sh\nnpm publish\n"}, who=DEV)
-    plant("token.github-pat", "message", gh, None, "refs/heads/main", "message")
+    plant("github.token", "message", gh, None, "refs/heads/main", "message")
 
     # A lightweight tag whose commit is reachable only from the tag.
     b.branch("tmp-hotfix")
@@ -357,7 +357,7 @@ def _plant_everything_else(b: _Builder, v: _Values, plant, decoys: dict[str, str
     # An annotated tag whose message holds a key.
     tag_key = v.stripe()
     b.git("tag", "-a", "v1.0.0", "-m", f"Release 1.0.0\n\nbilling key for the launch: {tag_key}", who=LEAD)
-    plant("token.stripe-live-secret-key", "message", tag_key, None, "refs/tags/v1.0.0", "message")
+    plant("stripe.key", "message", tag_key, None, "refs/tags/v1.0.0", "message")
 
     # A note with a DSN.
     note_pw = v.url_password()

@@ -89,13 +89,13 @@ def test_first_commit_path_and_line_are_where_the_secret_entered(demo_repo: Demo
 
 def test_commit_and_tag_messages_are_scanned(demo_repo: DemoRepo, demo_report: ScanReport) -> None:
     repo = demo_repo.path
-    gh = next(p for p in demo_repo.planted if p.kind == "message" and p.rule == "token.github-pat")
+    gh = next(p for p in demo_repo.planted if p.kind == "message" and p.rule == "github.token")
     commit = _commit_with_subject(repo, git.out(["log", "-1", "--format=%s", "refs/heads/main"], cwd=repo))
     found = {f.commit: f for f in _by_sha(demo_report, gh.sha256, "message")}
     assert commit in found
     assert found[commit].path is None and found[commit].blob is None and found[commit].line == 1
     assert "refs/heads/main" in found[commit].refs
-    tag = next(p for p in demo_repo.planted if p.kind == "message" and p.rule == "token.stripe-live-secret-key")
+    tag = next(p for p in demo_repo.planted if p.kind == "message" and p.rule == "stripe.key")
     (f,) = _by_sha(demo_report, tag.sha256, "message")
     assert f.commit == git.out(["rev-parse", "refs/tags/v1.0.0"], cwd=repo)
     assert f.refs == ("refs/tags/v1.0.0",) and f.line == 3

@@ -133,6 +133,13 @@ class TokenFormat:
     before_text: str = ""  # what a test writes for ``before``
     after: str = ""  # a regex the value must be followed by
     after_text: str = ""
+    reported: str = ""  # the finding's rule id when it is not ``id``: formats the scan reported before keep
+    #                     their family id (github.token, aws.access-key, ...), which rotation and notify know
+
+    @property
+    def rule_id(self) -> str:
+        """The rule id findings of this format carry."""
+        return self.reported or self.id
 
     @cached_property
     def parts(self) -> tuple[Part, ...]:
@@ -273,14 +280,16 @@ T = TokenFormat
 #: Every provider format, grouped by provider. Ids are ``token.<provider>-<kind>``.
 TOKEN_FORMATS: tuple[TokenFormat, ...] = (
     # --- cloud: AWS ---
-    T("token.aws-access-key-id", "AKIA{uan:16}", "AWS IAM user access key id (AKIA…)."),
-    T("token.aws-temporary-access-key-id", "ASIA{uan:16}", "AWS STS temporary access key id (ASIA…)."),
-    T("token.aws-abia-key-id", "ABIA{uan:16}", "AWS STS service bearer key id (ABIA…)."),
-    T("token.aws-acca-key-id", "ACCA{uan:16}", "AWS context-specific credential id (ACCA…)."),
-    T("token.aws-a3t-key-id", "A3T{uan:17}", "AWS access key id (A3T… form)."),
+    T("token.aws-access-key-id", "AKIA{uan:16}", "AWS IAM user access key id (AKIA…).", reported="aws.access-key"),
+    T("token.aws-temporary-access-key-id", "ASIA{uan:16}", "AWS STS temporary access key id (ASIA…).",
+      reported="aws.access-key"),
+    T("token.aws-abia-key-id", "ABIA{uan:16}", "AWS STS service bearer key id (ABIA…).", reported="aws.access-key"),
+    T("token.aws-acca-key-id", "ACCA{uan:16}", "AWS context-specific credential id (ACCA…).",
+      reported="aws.access-key"),
+    T("token.aws-a3t-key-id", "A3T{uan:17}", "AWS access key id (A3T… form).", reported="aws.access-key"),
     T("token.aws-secret-access-key", "{b64:40}", "AWS secret access key next to an AWS_SECRET_ACCESS_KEY-like name.",
       near=("aws_secret_access_key", "aws_secret_key", "aws_secret", "awssecretaccesskey", "secret_access_key",
-            "awssecretkey")),
+            "awssecretkey"), reported="aws.secret-key"),
     T("token.aws-bedrock-api-key", "ABSK{b64:109-269}", "Amazon Bedrock long-lived API key (ABSK…)."),
     # --- cloud: Google ---
     T("token.gcp-api-key", "AIza{url:35}", "Google Cloud / Firebase / Gemini (Google AI) API key (AIza…)."),
@@ -340,12 +349,14 @@ TOKEN_FORMATS: tuple[TokenFormat, ...] = (
     T("token.tailscale-api-key", "tskey-api-{url:20-36}", "Tailscale API access token."),
     T("token.tailscale-auth-key", "tskey-auth-{url:20-36}", "Tailscale auth key."),
     # --- code hosts ---
-    T("token.github-pat", "ghp_{an:36-251}", "GitHub personal access token (classic)."),
-    T("token.github-oauth", "gho_{an:36-251}", "GitHub OAuth access token."),
-    T("token.github-user-to-server", "ghu_{an:36-251}", "GitHub App user-to-server token."),
-    T("token.github-server-to-server", "ghs_{an:36-251}", "GitHub App installation (server-to-server) token."),
-    T("token.github-refresh-token", "ghr_{an:36-251}", "GitHub App refresh token."),
-    T("token.github-fine-grained-pat", "github_pat_{w:82-255}", "GitHub fine-grained personal access token."),
+    T("token.github-pat", "ghp_{an:36-251}", "GitHub personal access token (classic).", reported="github.token"),
+    T("token.github-oauth", "gho_{an:36-251}", "GitHub OAuth access token.", reported="github.token"),
+    T("token.github-user-to-server", "ghu_{an:36-251}", "GitHub App user-to-server token.", reported="github.token"),
+    T("token.github-server-to-server", "ghs_{an:36-251}", "GitHub App installation (server-to-server) token.",
+      reported="github.token"),
+    T("token.github-refresh-token", "ghr_{an:36-251}", "GitHub App refresh token.", reported="github.token"),
+    T("token.github-fine-grained-pat", "github_pat_{w:82-255}", "GitHub fine-grained personal access token.",
+      reported="github.token"),
     T("token.gitlab-pat", "glpat-{url:20}", "GitLab personal/project/group access token."),
     T("token.gitlab-pat-routable", "glpat-{url:27-300}.{lan:9}", "GitLab routable personal access token."),
     T("token.gitlab-deploy-token", "gldt-{url:20}", "GitLab deploy token."),
@@ -411,19 +422,26 @@ TOKEN_FORMATS: tuple[TokenFormat, ...] = (
     T("token.docker-swarm-join-token", "SWMTKN-1-{lan:50-60}-{lan:24-30}", "Docker Swarm join token."),
     T("token.docker-swarm-unlock-key", "SWMKEY-1-{b64:40-50}", "Docker Swarm unlock key."),
     # --- chat ---
-    T("token.slack-bot-token", "xoxb-{d:10-13}-{d:10-13}-{an:24}", "Slack bot token (xoxb-…)."),
-    T("token.slack-user-token", "xoxp-{d:10-13}-{d:10-13}-{d:10-13}-{Hex:32}", "Slack user token (xoxp-…)."),
-    T("token.slack-legacy-bot-token", "xoxb-{d:8-14}-{an:18-26}", "Slack legacy bot token."),
-    T("token.slack-workspace-token", "xoxa-2-{an:8-48}", "Slack workspace access token (xoxa-…)."),
-    T("token.slack-workspace-refresh-token", "xoxr-{an:8-48}", "Slack workspace refresh token (xoxr-…)."),
-    T("token.slack-config-token", "xoxe.xoxp-1-{uan:163-166}", "Slack app configuration access token."),
-    T("token.slack-config-refresh-token", "xoxe-1-{uan:146}", "Slack app configuration refresh token."),
-    T("token.slack-app-token", "xapp-1-{uan:9-12}-{d:10-13}-{hex:64}", "Slack app-level token (xapp-…)."),
-    T("token.slack-session-token", "xoxc-{d:9-15}-{d:9-15}-{d:9-15}-{hex:64}", "Slack browser session token."),
+    T("token.slack-bot-token", "xoxb-{d:10-13}-{d:10-13}-{an:24}", "Slack bot token (xoxb-…).", reported="slack.token"),
+    T("token.slack-user-token", "xoxp-{d:10-13}-{d:10-13}-{d:10-13}-{Hex:32}", "Slack user token (xoxp-…).",
+      reported="slack.token"),
+    T("token.slack-legacy-bot-token", "xoxb-{d:8-14}-{an:18-26}", "Slack legacy bot token.", reported="slack.token"),
+    T("token.slack-workspace-token", "xoxa-2-{an:8-48}", "Slack workspace access token (xoxa-…).",
+      reported="slack.token"),
+    T("token.slack-workspace-refresh-token", "xoxr-{an:8-48}", "Slack workspace refresh token (xoxr-…).",
+      reported="slack.token"),
+    T("token.slack-config-token", "xoxe.xoxp-1-{uan:163-166}", "Slack app configuration access token.",
+      reported="slack.token"),
+    T("token.slack-config-refresh-token", "xoxe-1-{uan:146}", "Slack app configuration refresh token.",
+      reported="slack.token"),
+    T("token.slack-app-token", "xapp-1-{uan:9-12}-{d:10-13}-{hex:64}", "Slack app-level token (xapp-…).",
+      reported="slack.token"),
+    T("token.slack-session-token", "xoxc-{d:9-15}-{d:9-15}-{d:9-15}-{hex:64}", "Slack browser session token.",
+      reported="slack.token"),
     T("token.slack-webhook", "https://hooks.slack.com/services/T{uan:8-11}/B{uan:8-11}/{an:24}",
-      "Slack incoming-webhook URL (the URL is the credential)."),
+      "Slack incoming-webhook URL (the URL is the credential).", reported="slack.webhook"),
     T("token.slack-workflow-webhook", "https://hooks.slack.com/triggers/T{uan:8-11}/{d:10-14}/{hex:32}",
-      "Slack workflow trigger URL."),
+      "Slack workflow trigger URL.", reported="slack.webhook"),
     T("token.discord-bot-token", "{[MNO]:1}{url:23-25}.{url:6}.{url:27-38}", "Discord bot token."),
     T("token.discord-webhook", "https://discord.com/api/webhooks/{d:17-20}/{url:60-68}", "Discord webhook URL."),
     T("token.discordapp-webhook", "https://discordapp.com/api/webhooks/{d:17-20}/{url:60-68}",
@@ -433,8 +451,8 @@ TOKEN_FORMATS: tuple[TokenFormat, ...] = (
       + "/IncomingWebhook/{hex:32}/" + _UUID, "Microsoft Teams incoming webhook URL."),
     T("token.mattermost-token", "{lan:26}", "Mattermost access token next to a Mattermost name.", near=("mattermost",)),
     # --- payments and commerce ---
-    T("token.stripe-live-secret-key", "sk_live_{an:16-247}", "Stripe live secret key."),
-    T("token.stripe-live-restricted-key", "rk_live_{an:16-247}", "Stripe live restricted key."),
+    T("token.stripe-live-secret-key", "sk_live_{an:16-247}", "Stripe live secret key.", reported="stripe.key"),
+    T("token.stripe-live-restricted-key", "rk_live_{an:16-247}", "Stripe live restricted key.", reported="stripe.key"),
     T("token.stripe-test-secret-key", "sk_test_{an:16-247}", "Stripe test-mode secret key."),
     T("token.stripe-test-restricted-key", "rk_test_{an:16-247}", "Stripe test-mode restricted key."),
     T("token.stripe-webhook-secret", "whsec_{an:32-64}", "Stripe webhook signing secret."),
@@ -463,11 +481,13 @@ TOKEN_FORMATS: tuple[TokenFormat, ...] = (
     T("token.ramp-client-secret", "ramp_sec_{an:48}", "Ramp API client secret."),
     T("token.coinbase-token", "{url:64}", "Coinbase access token next to a Coinbase name.", near=("coinbase",)),
     # --- AI ---
-    T("token.openai-project-key", "sk-proj-{url:58-74}T3BlbkFJ{url:58-74}", "OpenAI project API key."),
+    T("token.openai-project-key", "sk-proj-{url:58-74}T3BlbkFJ{url:58-74}", "OpenAI project API key.",
+      reported="openai.key"),
     T("token.openai-service-account-key", "sk-svcacct-{url:58-74}T3BlbkFJ{url:58-74}",
-      "OpenAI service account key."),
-    T("token.openai-admin-key", "sk-admin-{url:58-74}T3BlbkFJ{url:58-74}", "OpenAI admin key."),
-    T("token.openai-legacy-key", "sk-{an:20}T3BlbkFJ{an:20}", "OpenAI user API key (legacy form)."),
+      "OpenAI service account key.", reported="openai.key"),
+    T("token.openai-admin-key", "sk-admin-{url:58-74}T3BlbkFJ{url:58-74}", "OpenAI admin key.", reported="openai.key"),
+    T("token.openai-legacy-key", "sk-{an:20}T3BlbkFJ{an:20}", "OpenAI user API key (legacy form).",
+      reported="openai.key"),
     T("token.anthropic-api-key", "sk-ant-api03-{url:93}AA", "Anthropic API key."),
     T("token.anthropic-admin-key", "sk-ant-admin01-{url:93}AA", "Anthropic Admin API key."),
     T("token.anthropic-oauth-token", "sk-ant-oat01-{url:93}AA", "Anthropic (Claude) OAuth token."),
@@ -556,9 +576,12 @@ TOKEN_FORMATS: tuple[TokenFormat, ...] = (
     T("token.intra42-secret", "s-s4t2ud-{hex:64}", "42 intra OAuth client secret."),
     T("token.yandex-api-key", "AQVN{url:35-38}", "Yandex Cloud API key."),
     # --- catch-alls: broader shapes of the formats above (they report only what nothing more specific did) ---
-    T("token.slack-token", "xox{[abposr]:1}-{[A-Za-z0-9-]:10-250}", "Any other Slack token (xox?-…)."),
-    T("token.sk-secret-key", "sk-{an:32-200}", "An sk-… key (OpenAI legacy form, also OpenAI-compatible APIs)."),
-    T("token.openai-project-key-untagged", "sk-proj-{url:40-300}", "An OpenAI project key without its marker."),
+    T("token.slack-token", "xox{[abposr]:1}-{[A-Za-z0-9-]:10-250}", "Any other Slack token (xox?-…).",
+      reported="slack.token"),
+    T("token.sk-secret-key", "sk-{an:32-200}", "An sk-… key (OpenAI legacy form, also OpenAI-compatible APIs).",
+      reported="openai.key"),
+    T("token.openai-project-key-untagged", "sk-proj-{url:40-300}", "An OpenAI project key without its marker.",
+      reported="openai.key"),
     T("token.jwt", "eyJ{url:15-2000}.eyJ{url:15-4000}.{url:20-1000}",
       "A JSON Web Token (signed header.payload.signature)."),
 )

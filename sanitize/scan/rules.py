@@ -353,7 +353,7 @@ _UPPER_NAME = r"(?P<name>[A-Z0-9_]*(?:" + "|".join(_SECRET_NAMES) + r")[A-Z0-9_]
 def token_rule(fmt: TokenFormat) -> ContentRule:
     """A provider format (:mod:`sanitize.scan.providers`) as a content rule."""
     keywords, hs_patterns, caseless = fmt.prefilter()
-    return ContentRule(id=fmt.id, regex=fmt.regex(), keywords=keywords, hs_patterns=hs_patterns, caseless=caseless,
+    return ContentRule(id=fmt.rule_id, regex=fmt.regex(), keywords=keywords, hs_patterns=hs_patterns, caseless=caseless,
                        min_len=fmt.min_len, token_check=True, description=fmt.description)
 
 

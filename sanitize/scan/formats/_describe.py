@@ -53,9 +53,9 @@ _SPECIFIC: dict[str, str] = {
     "default.jwt-secret": "Hardcoded default JWT secret",
     "default.admin-password": "Hardcoded default admin password",
     "dsn.password": "Password in a connection string",
-    "token.aws-access-key-id": "AWS access key id",
-    "token.aws-secret-access-key": "AWS secret access key",
-    "token.github-pat": "GitHub personal access token",
+    "aws.access-key": "AWS access key id",
+    "aws.secret-key": "AWS secret access key",
+    "github.token": "GitHub token",
 }
 
 
