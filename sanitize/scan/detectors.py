@@ -81,8 +81,10 @@ def _plugins() -> tuple[PluginRule, ...]:
 
     Left out on purpose: KeywordDetector and the high-entropy plugins (they flag
     lockfile hashes and commit ids; our keyword/default rules cover assignments),
-    IPPublicDetector (not a secret), and the IBM/SoftLayer assignment plugins whose
-    optional prefixes make them generic keyword matchers.
+    IPPublicDetector (not a secret), the IBM/SoftLayer assignment plugins whose
+    optional prefixes make them generic keyword matchers, and GitLabTokenDetector
+    (its first group is the prefix, so every value was too short; the
+    ``token.gitlab-*`` formats in :mod:`sanitize.scan.providers` cover GitLab).
     """
     from detect_secrets.plugins import (
         artifactory,
@@ -92,7 +94,6 @@ def _plugins() -> tuple[PluginRule, ...]:
         cloudant,
         discord,
         github_token,
-        gitlab_token,
         jwt,
         mailchimp,
         npm,
@@ -119,9 +120,6 @@ def _plugins() -> tuple[PluginRule, ...]:
         PluginRule(cloudant.CloudantDetector(), ("cloudant",)),
         PluginRule(discord.DiscordBotTokenDetector(),
                    hs_patterns=(r"[MNO][a-zA-Z0-9_-]{23,25}\.[a-zA-Z0-9_-]{6}\.[a-zA-Z0-9_-]{27}",)),
-        PluginRule(gitlab_token.GitLabTokenDetector(),
-                   ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "gr1348941", "glcbt-", "glimt-", "glptt-",
-                    "glagent-", "gloas-")),
         # Its pattern ends lazily after "header.payload."; the signature is part of the token.
         PluginRule(jwt.JwtTokenDetector(), ("eyJ",), caseless=False, extend=re.compile(r"[A-Za-z0-9_\-.+/=]*")),
         PluginRule(mailchimp.MailchimpDetector(), hs_patterns=(r"[0-9a-z]{32}-us[0-9]",)),

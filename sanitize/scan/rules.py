@@ -6,10 +6,19 @@ the looping. Rule ids are stable strings; an id may name a captured group in
 braces (``default.{name}``), so ``process.env.JWT_SECRET || "…"`` is reported
 as ``default.jwt-secret``. Custom rules come from a YAML or TOML file
 (``--rules``) and are added to the built-in table.
+
+The table, most specific first: private key blocks; provider token formats
+(``token.*``, generated from :mod:`sanitize.scan.providers`); credential files by
+name and shape (``file.*``: .npmrc, Docker config, .netrc, .pgpass, htpasswd and
+shadow hashes, wp-config.php, SQL ``IDENTIFIED BY``); passwords in connection
+strings and command lines; DSNs; env fallbacks in each language (``default.*``,
+which the plan lists as fix-in-code at a branch tip); generic keyword assignments.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import json
 import math
@@ -18,7 +27,9 @@ import tomllib
 import unicodedata
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +38,7 @@ from detect_secrets.filters import heuristic
 
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
+from sanitize.scan.providers import TOKEN_FORMATS, TokenFormat, is_placeholder_token
 
 # --- shared value filters -----------------------------------------------------------------
 
@@ -39,7 +51,8 @@ PLACEHOLDERS = frozenset({
     "your_password", "yourpassword", "s3cr3t", "p@ssw0rd", "password123", "bearer",
     "tiger", "guest",  # scott:tiger and guest:guest, the stock credentials of database and broker docs
 })
-_PLACEHOLDER_PARTS = ("example", "your-", "your_", "yourpass", "yoursecret", "yourtoken", "replace_me", "replace-me",
+_PLACEHOLDER_PARTS = ("example", "your-", "your_", "_here", "unique phrase",
+                      "yourpass", "yoursecret", "yourtoken", "replace_me", "replace-me",
                       "insert_", "insert-", "dummy", "placeholder", "redacted", "xxxxx", "*****",
                       "***removed***",  # git-filter-repo's (and our plan's) replacement marker
                       "do_not_use", "do-not-use", "donotuse", "not_a_real", "not-a-real", "notreal", "fake_", "_fake",
@@ -113,7 +126,35 @@ def is_label(value: str) -> bool:
     return bool(_LABEL.match(v) and _CREDENTIAL_WORD.search(v) and (" " in v or v.endswith(":")))
 
 
-_SECRETISH = re.compile(r"(?i)secret|passw|pwd|token|api_?key|private_?key|access_?key|credential|auth_?key|"
+def is_stand_in(value: str) -> bool:
+    """True for what a credential file holds in place of a value: a variable, a template, a mask, nothing.
+
+    Used for fields of credential stores (``.netrc``, ``.pgpass``, ``.npmrc``), where
+    any literal, even a dictionary word, is the password someone uses.
+    """
+    v = value.strip().strip("\"'`")
+    low = v.lower()
+    if "unique phrase" in low:  # WordPress's stand-in for its keys and salts
+        return True
+    if not v or len(set(v)) <= 2 or low in ("null", "none", "nil", "undefined", "true", "false"):
+        return True
+    return bool(_TEMPLATE.search(v)) or v.startswith(("$", "%")) or any(
+        part in low for part in ("example", "your-", "your_", "<", "***removed***", "_here", "redacted"))
+
+
+def is_basic_pair(value: str) -> bool:
+    """True when ``value`` is base64 of ``user:password`` (Docker's ``auth``, HTTP Basic)."""
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    user, sep, password = text.partition(":")
+    return bool(sep and user and password) and text.isprintable()
+
+
+_SECRETISH = re.compile(r"(?i)secret|passw|passphrase|pwd|(?:^|_)pass(?:_|$)|token|api_?key|private_?key|"
+                        r"access_?key|credential|auth_?key|app_key|master_?key|encryption_?key|"
                         r"signing_?key|encryption_?key|dsn|database_url|db_url|session_?key|client_?secret")
 
 
@@ -182,21 +223,30 @@ class ContentRule:
     secret_group: str | int = "secret"
     name_check: bool = False
     placeholder_check: bool = True
+    token_check: bool = False  # a provider format: judge stand-ins by its random runs (UUIDs may be real)
+    file_value: bool = False  # a credential store's field (.netrc, .pgpass): every literal counts but references
+    check: Callable[[str], bool] | None = None  # an extra test of the value's shape (e.g. base64 of user:pass)
     word_check: bool = False  # generic field names: a plain word ("address") is not a secret
     min_len: int = 6
     multiline: bool = False  # the pattern spans lines: run it over the whole blob, not keyword lines
     reject: str = ""  # a value matching this is not this rule's (e.g. a URL: the DSN rule owns it)
     paths: str = ""  # only for files whose path matches (e.g. config formats); never for messages
     description: str = ""
-    compiled: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
     compiled_paths: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
+    @cached_property
+    def compiled(self) -> re.Pattern[bytes]:
+        """The pattern, compiled on first use: most provider formats never pass the prefilter of a repository."""
+        return re.compile(self.regex.encode("utf-8"))
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "compiled_paths", re.compile(self.paths) if self.paths else None)
+        if self.token_check:
+            return  # generated from a provider template; every template is compiled and tested by the test suite
         try:
-            object.__setattr__(self, "compiled", re.compile(self.regex.encode("utf-8")))
+            self.compiled  # noqa: B018 - compile now: a custom rule's bad regex is a usage error, not a crash later
         except re.error as exc:
             raise UsageError(f"rule {self.id}: invalid regex ({exc})") from exc
-        object.__setattr__(self, "compiled_paths", re.compile(self.paths) if self.paths else None)
         group = self.secret_group
         if isinstance(group, str) and group not in self.compiled.groupindex:
             raise UsageError(f"rule {self.id}: regex has no group named {group!r}")
@@ -235,6 +285,12 @@ class ContentRule:
             return False
         if (self.name_check or self.word_check) and (is_reference(value) or is_label(value)):
             return False  # a generic name = value: the value names a variable, or is text for a person
+        if self.check is not None and not self.check(value):
+            return False
+        if self.token_check:
+            return not is_placeholder_token(match, value)
+        if self.file_value:
+            return not is_stand_in(value)
         return not (self.placeholder_check and is_placeholder(value))
 
 
@@ -288,9 +344,282 @@ def looks_random(value: str) -> bool:
 
 _Q = "[\"'`]"
 _CONFIG_PATHS = r"(?i)\.(?:ya?ml|ini|cfg|conf|cnf|properties|toml|tfvars|env)$|(?:^|/)\.env(?:\.[\w.-]+)?$"
-_SECRET_NAMES = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY",
+_SECRET_NAMES = ("SECRET", "PASSWORD", "PASSWD", "_PASS(?![A-Z])", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY",
+                 "ACCESS_KEY", "APP_KEY", "MASTER_KEY", "ENCRYPTION_KEY",
                  "CREDENTIAL", "AUTH_KEY", "SIGNING_KEY", "CLIENT_SECRET", "DSN", "DATABASE_URL")
+_SECRET_KEYWORDS = tuple(re.sub(r"\(\?.*\)", "", n) for n in _SECRET_NAMES)  # the literal part, for the prefilter
 _UPPER_NAME = r"(?P<name>[A-Z0-9_]*(?:" + "|".join(_SECRET_NAMES) + r")[A-Z0-9_]*)"
+
+def token_rule(fmt: TokenFormat) -> ContentRule:
+    """A provider format (:mod:`sanitize.scan.providers`) as a content rule."""
+    keywords, hs_patterns, caseless = fmt.prefilter()
+    return ContentRule(id=fmt.rule_id, regex=fmt.regex(), keywords=keywords, hs_patterns=hs_patterns, caseless=caseless,
+                       min_len=fmt.min_len, token_check=True, description=fmt.description)
+
+
+#: One content rule per provider token format, in the table's order.
+TOKEN_RULES: tuple[ContentRule, ...] = tuple(token_rule(fmt) for fmt in TOKEN_FORMATS)
+
+_UPPER_NAME_EARLY = r"(?P<name>[A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|_PASS(?![A-Z])|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|" \
+                    r"ACCESS_KEY|AUTH_KEY|CLIENT_SECRET)[A-Z0-9_]*)"
+
+# Credential stores, by file name and line shape. Their fields hold the password itself,
+# so any literal counts (file_value): "pass123" in a .netrc is someone's password. A rule
+# restricted to a few file names has no prefilter keywords: it runs on whole blobs at those
+# paths only (a keyword such as "pass" would wake it on every Python `pass`).
+_NPMRC = r"(?:^|/)\.npmrc$"
+_HASHES = (r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}|\$(?:1|apr1)\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}|"
+           r"\$[56]\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}|"
+           r"\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{1,86}\$[./A-Za-z0-9]{43}|"
+           r"\$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}|"
+           r"\{SSHA\}[A-Za-z0-9+/]{20,}={0,2}|\{SHA\}[A-Za-z0-9+/]{27}=")
+_HASH_FILES = (r"(?i)(?:^|/)(?:shadow|gshadow|[^/]*passwd[^/]*|\.htpasswd|htpasswd[^/]*|[^/]*\.sql(?:\.\w+)?|"
+               r"[^/]*\.ldif|[^/]*dump[^/]*)$")
+_XML_PATHS = r"(?i)\.(?:xml|config|plist|xaml|jnlp)$"
+
+CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
+    ContentRule(
+        id="file.npmrc-auth-token",
+        regex=r"(?i)(?<![\w-])(?://[^\s:\"']*:)?_authToken[ \t]*=[ \t]*[\"']?(?P<secret>[A-Za-z0-9._~+/=-]{8,})"
+              r"(?=[\s\"'#;]|$)",
+        keywords=("_authtoken",), file_value=True, min_len=8,
+        description="An npm registry token in .npmrc syntax (npm_…, or the legacy UUID form).",
+    ),
+    ContentRule(
+        id="file.npmrc-{kw}",
+        regex=r"(?im)^[ \t]*(?://[^\s:]*:)?_(?P<kw>auth|password)[ \t]*=[ \t]*[\"']?(?P<secret>[^\s\"'#;]+)",
+        file_value=True, min_len=4, paths=_NPMRC,
+        description="An .npmrc _auth (base64 user:password) or _password (base64 password).",
+    ),
+    ContentRule(
+        id="file.yarnrc-auth-token",
+        regex=r"\bnpmAuth(?:Token|Ident)[\"']?[ \t]*:[ \t]*[\"']?(?P<secret>[^\s\"'#]+)",
+        keywords=("npmAuthToken", "npmAuthIdent"), caseless=False, file_value=True, min_len=8,
+        description="A Yarn Berry (.yarnrc.yml) npmAuthToken / npmAuthIdent.",
+    ),
+    ContentRule(
+        id="file.docker-auth",
+        regex=r"\"auth\"[ \t]*:[ \t]*\"(?P<secret>[A-Za-z0-9+/]{8,}={0,2})\"",
+        keywords=('"auth"',), caseless=False, placeholder_check=False, check=is_basic_pair, min_len=8,
+        description="A Docker config.json / .dockercfg \"auth\": base64 of user:password, as it sits in the file.",
+    ),
+    ContentRule(
+        id="file.netrc-password",
+        regex=r"(?:^|\s)password[ \t]+(?P<secret>[^\s]+)",
+        file_value=True, min_len=3, paths=r"(?i)(?:^|/)[._]netrc$",
+        description="The password of a .netrc / _netrc machine entry.",
+    ),
+    ContentRule(
+        id="file.netrc-password",
+        regex=r"\bmachine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+password[ \t]+(?P<secret>[^\s\"'`;)]+)",
+        keywords=("machine",), word_check=True, reject=r"^[\\#]", min_len=6,
+        description="A .netrc machine line written anywhere (machine H login U password P).",
+    ),
+    ContentRule(
+        id="file.pgpass-password",
+        regex=r"(?m)^(?![ \t]*#)(?:(?:[^:\\\r\n]|\\.)*:){4}(?P<secret>(?:[^:\\\r\n]|\\.)+?)[ \t]*\r?$",
+        file_value=True, min_len=3,
+        paths=r"(?i)(?:^|/)(?:\.pgpass|pgpass\.conf)$",
+        description="The password (fifth field) of a PostgreSQL .pgpass line.",
+    ),
+    ContentRule(
+        id="file.git-credentials",
+        regex=r"(?m)^[ \t]*https?://(?P<user>[^:/\s]+):(?P<secret>\S+)@(?P<host>[^@\s/]+)/?[ \t]*\r?$",
+        file_value=True, min_len=3, paths=r"(?:^|/)\.?git-credentials$",
+        description="A password or token in git's credential store (.git-credentials).",
+    ),
+    ContentRule(
+        id="file.password-hash",
+        regex=r"(?<![A-Za-z0-9./$])(?P<secret>" + _HASHES + r")",
+        placeholder_check=False, min_len=20, paths=_HASH_FILES,
+        description="A password hash (crypt, bcrypt, argon2, {SSHA}) in shadow, htpasswd or SQL dump files.",
+    ),
+    ContentRule(
+        id="file.htpasswd-des",
+        regex=r"(?m)^[^:\s#]+:(?P<secret>[./A-Za-z0-9]{13})[ \t]*\r?$",
+        placeholder_check=False, min_len=13,
+        paths=r"(?i)(?:^|/)\.?htpasswd[^/]*$",
+        description="A DES-crypt password hash in an .htpasswd file.",
+    ),
+    ContentRule(
+        id="file.wp-config-{name}",
+        regex=r"\bdefine\(\s*(?P<q1>[\"'])(?P<name>DB_PASSWORD|(?:SECURE_)?AUTH_(?:KEY|SALT)|LOGGED_IN_(?:KEY|SALT)|"
+              r"NONCE_(?:KEY|SALT))(?P=q1)\s*,\s*(?P<q>[\"'])(?P<secret>(?:\\.|(?!(?P=q)).){3,200})(?P=q)",
+        keywords=("define(",), caseless=False, placeholder_check=False, check=lambda v: not is_placeholder(v)
+        or len(v) >= 32, min_len=3,
+        description="A WordPress wp-config.php database password or authentication key/salt.",
+    ),
+    ContentRule(
+        id="sql.password",
+        regex=r"(?i)\b(?:(?:CREATE|ALTER|GRANT)\b[^;\r\n]{0,300}?\bIDENTIFIED\s+(?:WITH\s+\w+\s+)?BY(?:\s+PASSWORD)?|"
+              r"(?:CREATE|ALTER)\s+(?:USER|ROLE)\s+[^;\r\n]{0,200}?\bPASSWORD|"
+              r"SET\s+PASSWORD\s+(?:FOR\s+\S+\s+)?=\s*(?:PASSWORD\s*\()?)\s*(?P<q>['\"])"
+              r"(?P<secret>(?:''|\\.|(?!(?P=q)).){3,200})(?P=q)",
+        keywords=("identified", "password"), file_value=True, min_len=3,
+        description="A password in SQL: IDENTIFIED BY '…', CREATE/ALTER USER … PASSWORD '…', SET PASSWORD.",
+    ),
+    ContentRule(
+        id="file.firefox-login",
+        regex=r"\"encrypted(?:Username|Password)\"\s*:\s*\"(?P<secret>[A-Za-z0-9+/]{20,}={0,2})\"",
+        keywords=('"encrypted',), caseless=False, placeholder_check=False, min_len=20,
+        description="A Firefox saved login (logins.json encryptedUsername/encryptedPassword; key4.db decrypts it).",
+    ),
+    ContentRule(
+        id="file.xml-{kw}",
+        regex=r"<(?P<tag>[\w:.-]*?(?P<kw>[Pp]ass(?:word|wd)?|PASS(?:WORD|WD)?|[Ss]ecret|SECRET|[Pp]assphrase))"
+              r"(?:\s[^>]*)?>(?P<secret>[^<\s]{3,200})</(?P=tag)>",
+        file_value=True, min_len=3, paths=_XML_PATHS,
+        description="A password element in an XML config (FileZilla <Pass>, Maven <password>, …).",
+    ),
+    ContentRule(
+        id="file.credential-field",
+        regex=r"(?im)^[ \t]*(?P<name>[\w.-]*?(?:pass(?:word|wd)?|secret(?:_access)?_key|secret|api_?key|token))[ \t]*"
+              r"[:=][ \t]*(?P<q>[\"']?)(?P<secret>[^\s\"'#]{3,200})(?P=q)[ \t]*(?:#.*)?\r?$",
+        file_value=True, min_len=3,
+        paths=r"(?i)(?:^|/)(?:\.s3cfg|\.tugboat|\.pypirc|\.?credentials|\.boto|\.my\.cnf|\.esmtprc|\.msmtprc)$",
+        description="A password, secret key or token in a credential file (.s3cfg, .pypirc, AWS credentials, …).",
+    ),
+    ContentRule(
+        id="file.kubeconfig-client-key",
+        regex=r"\bclient-key-data:[ \t]*[\"']?(?P<secret>[A-Za-z0-9+/]{40,}={0,2})",
+        keywords=("client-key-data",), caseless=False, placeholder_check=False, min_len=40,
+        description="A kubeconfig user's private key (client-key-data: base64 of a PEM key).",
+    ),
+    ContentRule(
+        id="default.{name}",
+        regex=r"(?m)^[ \t]*(?:ENV|ARG)[ \t]+" + _UPPER_NAME_EARLY
+              + r"[ \t]+(?P<q>[\"']?)(?P<secret>[^\s\"'$]{4,200})(?P=q)[ \t]*\r?$",
+        name_check=True, reject="://", paths=r"(?i)(?:^|/)(?:Dockerfile|Containerfile)[^/]*$|\.dockerfile$",
+        description="A credential baked into an image: ENV DB_PASSWORD literal (Dockerfile, space form).",
+    ),
+    ContentRule(
+        id="file.rc-password",
+        regex=r"(?im)^[ \t]*(?:set[ \t]+)?(?P<name>[\w-]*pass(?:word|wd)?)[ \t]+(?P<q>[\"']?)"
+              r"(?P<secret>[^\s\"']{3,200})(?P=q)[ \t]*\r?$",
+        file_value=True, min_len=3,
+        paths=r"(?i)(?:^|/)\.(?:esmtprc|msmtprc|fetchmailrc|muttrc|netrc|ftpconfig|lftprc|mailrc|s3cfg|tugboat)$",
+        description="A password in a mail/FTP client rc file (password \"…\").",
+    ),
+)
+
+#: Runs after the generic keyword rules: it reports only the passwords they leave out as words.
+CONFIG_PASSWORD_RULE = ContentRule(
+    id="file.config-password",
+    regex=r"(?i)(?<![\w.-])[\"']?(?P<name>[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd))[\"']?[ \t]*(?:=|:)[ \t]*"
+          r"(?P<q>[\"'])(?P<secret>[^\"'\s]{4,200})(?P=q)",
+    keywords=("password", "passwd", "passphrase", "pwd", "pass\"", "pass'", "pass:", "pass="),
+    name_check=True, reject=r"://|\\", min_len=4,
+    paths=r"(?i)\.(?:xml|json|ya?ml|ini|cfg|conf|cnf|properties|toml|plist|tf|tfstate|hcl)$|"
+          r"(?:^|/)\.[\w-]*(?:rc|config)$|"
+          r"(?:^|/)\.?(?:s3cfg|tugboat|pypirc|credentials|boto)$",
+    description="A quoted password in a config or credential file (dictionary words count: they are passwords).",
+)
+
+LOGIN_CALL_RULE = ContentRule(
+    id="code.login-password",
+    regex=r"(?i)(?<![\w.])(?:[\w$]+\.)?(?:log_?in|sign_?in|authenticate)\(\s*(?P<q1>[\"'])[^\"'\s]{1,100}(?P=q1)\s*,\s*"
+          + r"(?P<q>[\"'])(?P<secret>[^\"'\s]{6,200})(?P=q)",
+    keywords=("login(", "log_in(", "signin(", "sign_in(", "authenticate("), word_check=True, reject="://",
+    description="A literal password passed to a login call: conn.login('user', '…').",
+)
+
+# Passwords inside connection strings and command lines (scripts, CI files, shell history, READMEs).
+_Q_ARG = r"(?P<q>[\"']?)(?P<secret>[^\s\"'`;|&)]{3,128})(?P=q)(?![^\s\"'`;|&)])"
+
+INLINE_PASSWORD_RULES: tuple[ContentRule, ...] = (
+    ContentRule(
+        id="connstr.password",
+        regex=r"(?i)(?:Server|Data Source|Host|Address|Addr|Initial Catalog|Database|User ID|UID|User Name)"
+              r"[ \t]*=[^;\"'\r\n]*;(?:[^;\"'\r\n]*;){0,8}?[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*"
+              r"(?P<secret>[^;\"'\r\n]{3,128}?)[ \t]*(?=;|[\"']|$)",
+        keywords=("password=", "pwd=", "password =", "pwd ="), reject=r"^\{|\}$",
+        description="The password of an ADO.NET/ODBC connection string: Server=…;User ID=…;Password=…;",
+    ),
+    ContentRule(
+        id="url.password-param",
+        regex=r"(?i)[?&;](?:password|passwd|pwd|pass)=(?P<secret>[^&;\s\"'#<>\[\]()]{3,128})",
+        keywords=("password=", "passwd=", "pwd=", "pass="), reject=r"^\{|\}$|^%s$",
+        description="A password in a URL query or JDBC parameter list: jdbc:mysql://h/db?user=u&password=….",
+    ),
+    ContentRule(
+        id="cli.password",
+        regex=r"(?:\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\r\n|;&]*?[ \t](?:-p|--password=)|"
+              r"\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\r\n|;&]*?[ \t](?:-a|--pass)[ \t]+|"
+              r"\bdocker[ \t]+login\b[^\r\n|;&]*?[ \t](?:-p|--password)[ \t=]+)" + _Q_ARG,
+        keywords=("mysql", "mariadb", "sshpass", "redis-cli", "docker login"),
+        description="A password on a command line: mysql -p…, sshpass -p …, redis-cli -a …, docker login -p ….",
+    ),
+    ContentRule(
+        id="cli.curl-user",
+        regex=r"\bcurl\b[^\r\n|;&]*?[ \t](?:-u|--user)[ \t=]*(?P<q>[\"']?)[^:\s\"']{1,64}:"
+              r"(?P<secret>[^\s\"'`@]{3,128})(?P=q)(?=[\s\"'`]|$)",
+        keywords=("curl",),
+        description="The password of curl -u user:password.",
+    ),
+)
+
+# Hardcoded fallbacks for environment variables, in more languages than JS and Python.
+_ENV_VAR = r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+_LIT = r"(?P<q>[\"'])(?P<secret>(?:\\.|(?!(?P=q))[^\r\n]){4,200})(?P=q)"
+
+ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
+    ContentRule(
+        id="default.{name}",
+        regex=r"(?<![\w.])(?:[A-Za-z_][\w.]*\.)?(?:[gG]et_?[eE]nv|env|ENV|getEnvOrDefault|envOr|getEnvOr|GetEnvOrDefault|"
+              r"EnvOrDefault|getenv_or|env_or|fetch_env|getEnvironmentVariable)\(\s*(?P<q1>[\"'])" + _ENV_VAR
+              + r"(?P=q1)\s*,\s*" + _LIT,
+        keywords=("env(", "envordefault(", "envor(", "env_or(", "getenvironmentvariable("), name_check=True,
+        reject="://",
+        description="A hardcoded fallback via an env helper: env('X', '…'), getEnv(\"X\", \"…\") (Go, PHP, Node).",
+    ),
+    ContentRule(
+        id="default.{name}",
+        regex=r"(?:System\.getenv|Environment\.GetEnvironmentVariable|os\.Getenv|getenv|os\.environ\.get|"
+              r"System\.getProperty|env::var|std::env::var|ENV\.fetch)\(\s*(?P<q1>[\"'])" + _ENV_VAR
+              + r"(?P=q1)\s*\)\s*(?:\?\?|\?:|\|\||\bor\b|\.orElse\(|\.unwrap_or\(|\.unwrap_or_else\(\|_\|\s*|"
+              r"\.getOrElse\(\s*\{?\s*)\s*" + _LIT,
+        keywords=("getenv", "getenvironmentvariable", "environ.get", "getproperty", "env::var", "env.fetch"),
+        name_check=True, reject="://",
+        description="A hardcoded fallback: System.getenv(\"X\") ?: \"…\", GetEnvironmentVariable(\"X\") ?? \"…\", "
+                    "getenv('X') ?: '…', env::var(\"X\").unwrap_or(\"…\").",
+    ),
+    ContentRule(
+        id="default.{name}",
+        regex=r"(?:Optional\.ofNullable|Objects\.requireNonNullElse|cmp\.Or|firstNonNull|defaultIfBlank|"
+              r"StringUtils\.defaultIfEmpty)\(\s*(?:System\.getenv|os\.Getenv|System\.getProperty)\(\s*\"" + _ENV_VAR
+              + r"\"\s*\)\s*(?:\)\s*\.orElse\(|,)\s*" + _LIT,
+        keywords=("ofnullable(", "requirenonnullelse(", "cmp.or(", "firstnonnull(", "defaultif"),
+        name_check=True, reject="://",
+        description="A hardcoded fallback: Optional.ofNullable(System.getenv(\"X\")).orElse(\"…\"), "
+                    "cmp.Or(os.Getenv(\"X\"), \"…\").",
+    ),
+    ContentRule(
+        id="default.{name}",
+        regex=r"(?:\bENV|\$_ENV|\$_SERVER|process\.env)\[\s*(?P<q1>[\"'])" + _ENV_VAR + r"(?P=q1)\s*\]\s*"
+              r"(?:\|\||\?\?|\?:|\bor\b)\s*" + _LIT,
+        keywords=("env[", "_server["), name_check=True, reject="://",
+        description="A hardcoded fallback: ENV[\"X\"] || \"…\" (Ruby), $_ENV['X'] ?? '…' (PHP).",
+    ),
+    ContentRule(
+        id="default.{name}",
+        regex=r"\bENV\.fetch\(\s*(?P<q1>[\"'])" + _ENV_VAR + r"(?P=q1)\s*(?:,|\)\s*\{)\s*" + _LIT,
+        keywords=("ENV.fetch",), caseless=False, name_check=True, reject="://",
+        description="A hardcoded fallback: ENV.fetch(\"X\", \"…\") / ENV.fetch(\"X\") { \"…\" } (Ruby).",
+    ),
+    ContentRule(
+        id="default.{name}",
+        regex=r"\$\{" + _ENV_VAR + r":?[-=](?P<secret>[^}\s\"'$`]{4,200})\}",
+        hs_patterns=(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]",), name_check=True, reject="://",
+        description="A hardcoded fallback in shell/compose syntax: ${DB_PASSWORD:-literal}.",
+    ),
+    ContentRule(
+        id="default.{name}",
+        regex=r"os\.environ\.setdefault\(\s*(?P<q1>[\"'])" + _ENV_VAR + r"(?P=q1)\s*,\s*" + _LIT,
+        keywords=("setdefault",), name_check=True, reject="://",
+        description="A hardcoded default: os.environ.setdefault(\"X\", \"…\").",
+    ),
+)
+
 
 #: The built-in content rules, most specific first: when two rules report the
 #: same value in the same object, the earlier one wins.
@@ -302,51 +631,10 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         keywords=("PRIVATE KEY",), caseless=False, secret_group=0, placeholder_check=False, multiline=True,
         description="A PEM/OpenSSH/PGP private key block.",
     ),
-    ContentRule(
-        id="aws.access-key",
-        regex=r"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})(?![A-Z0-9])",
-        keywords=("AKIA", "ASIA", "ABIA", "ACCA", "A3T"), caseless=False, min_len=20,
-        description="An AWS access key id (not AWS's documented …EXAMPLE ids).",
-    ),
-    ContentRule(
-        id="aws.secret-key",
-        regex=r"(?i)aws_?secret_?(?:access_?)?key(?:_id)?[\"']?\s*(?:=|:=|:|=>)\s*[\"']?"
-              r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
-        keywords=("aws_secret", "awssecret", "secret_access_key", "secretaccesskey"), min_len=40,
-        description="An AWS secret access key assigned to AWS_SECRET_ACCESS_KEY or alike.",
-    ),
-    ContentRule(
-        id="github.token",
-        regex=r"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})"
-              r"(?![A-Za-z0-9_])",
-        keywords=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), caseless=False, min_len=26,
-        description="A GitHub personal, OAuth, app or fine-grained token.",
-    ),
-    ContentRule(
-        id="slack.token",
-        regex=r"(?<![A-Za-z0-9])(?P<secret>xox[abposr]-[A-Za-z0-9-]{10,250})",
-        keywords=("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"), caseless=False, min_len=15,
-        description="A Slack bot, user or app token.",
-    ),
-    ContentRule(
-        id="slack.webhook",
-        regex=r"(?P<secret>https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{8,})",
-        keywords=("hooks.slack.com",), min_len=40,
-        description="A Slack incoming-webhook URL (the URL is the credential).",
-    ),
-    ContentRule(
-        id="stripe.key",
-        regex=r"(?<![A-Za-z0-9_])(?P<secret>(?:sk|rk)_live_[A-Za-z0-9]{16,247})(?![A-Za-z0-9_])",
-        keywords=("sk_live_", "rk_live_"), caseless=False, min_len=24,
-        description="A Stripe live secret or restricted key.",
-    ),
-    ContentRule(
-        id="openai.key",
-        regex=r"(?<![A-Za-z0-9_-])(?P<secret>sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,300}|[A-Za-z0-9]{32,200}))"
-              r"(?![A-Za-z0-9_-])",
-        keywords=("sk-",), caseless=False, min_len=35,
-        description="An OpenAI API key (legacy sk-…, project sk-proj-…).",
-    ),
+    *TOKEN_RULES,
+    *CREDENTIAL_FILE_RULES,
+    LOGIN_CALL_RULE,
+    *INLINE_PASSWORD_RULES,
     ContentRule(
         id="dsn.password",
         regex=r"(?i)(?<![a-z0-9+])(?P<scheme>postgres(?:ql)?|mysql|mariadb|rediss?|mongodb(?:\+srv)?|amqps?)"
@@ -374,16 +662,17 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         keywords=("environ.get", "getenv"), caseless=False, name_check=True, reject="://",
         description="A hardcoded fallback: os.getenv(\"X\", \"literal\").",
     ),
+    *ENV_DEFAULT_RULES,
     ContentRule(
         id="default.{name}",
         regex=r"(?<![A-Za-z0-9_.])" + _UPPER_NAME + r"\s*(?::=|=|:)\s*(?P<q>[\"'])(?P<secret>[^\"'\r\n]{4,})(?P=q)",
-        keywords=_SECRET_NAMES, caseless=False, reject="://", name_check=True,
+        keywords=_SECRET_KEYWORDS, caseless=False, reject="://", name_check=True,
         description="A credential constant with a literal: ADMIN_PASSWORD = \"…\".",
     ),
     ContentRule(
         id="default.{name}",
         regex=r"(?m)(?<![A-Za-z0-9_.])" + _UPPER_NAME + r"=(?P<secret>[^\s\"'`$<>{}();,]{4,})",
-        keywords=_SECRET_NAMES, caseless=False, reject="://", name_check=True,
+        keywords=_SECRET_KEYWORDS, caseless=False, reject="://", name_check=True,
         description="A credential in env/shell syntax: JWT_SECRET=literal.",
     ),
     ContentRule(
@@ -404,6 +693,7 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         paths=_CONFIG_PATHS,
         description="An unquoted password/secret/token in a config file (YAML, INI, properties, tfvars).",
     ),
+    CONFIG_PASSWORD_RULE,
 )
 
 

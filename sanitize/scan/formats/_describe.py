@@ -28,6 +28,7 @@ _FAMILIES: dict[str, RuleInfo] = {
                         "Remove the literal fallback from the code, rewrite history, rotate the secret."),
     "dsn": RuleInfo("Password in a connection string", 9.0,
                     "Replace the password in history and rotate the database credential."),
+    "token": RuleInfo("Provider credential", 9.0, "Revoke or roll it at the provider, rewrite history."),
     "aws": RuleInfo("AWS credential", 9.5, "Deactivate the key in IAM, rewrite history, issue a new key."),
     "github": RuleInfo("GitHub token", 9.0, "Revoke the token on GitHub, rewrite history."),
     "slack": RuleInfo("Slack token or webhook", 8.0, "Revoke it in Slack, rewrite history."),
