@@ -35,6 +35,7 @@ from sanitize.inputs import read_text
 from sanitize.scan import context
 from sanitize.scan.decode import BLOB_LAYERS
 from sanitize.scan.report import Finding, ScanReport
+from sanitize.scan.rules import is_word_salad
 from sanitize.secret import Secret
 from sanitize.workdir import write_atomic, write_private
 
@@ -399,9 +400,15 @@ def _held_values(findings: list[Finding], values: Mapping[str, Secret], include:
     for sha, fs in groups.items():
         if any(f.id in include for f in fs):
             continue
-        if all(context.held_for_review(*_where(f, values.get(f.id))) for f in fs):
+        if all(context.held_for_review(*_where(f, values.get(f.id))) for f in fs) or _guessable(fs, values):
             held[sha] = fs
     return held
+
+
+def _guessable(fs: list[Finding], values: Mapping[str, Secret]) -> bool:
+    """Every finding is a generic assignment and the value is stand-in words and digits (``testkey``)."""
+    value = next((values[f.id] for f in fs if f.id in values), None)
+    return value is not None and all(context.is_generic(f.rule) for f in fs) and is_word_salad(value.reveal())
 
 
 def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
@@ -584,7 +591,9 @@ def _held_entry(fs: list[Finding], values: Mapping[str, Secret]) -> dict[str, An
         "contexts": sorted({c for c, _ in wheres}), "confidence": sorted({c for _, c in wheres}),
         "finding_ids": sorted({f.id for f in fs}), "paths": sorted({f.path for f in fs if f.path}),
         "include": f"--include {first.id}",
-        "reason": "low-confidence generic assignment found only in " + "/".join(sorted({c for c, _ in wheres})),
+        "reason": ("a guessable stand-in (only words like test/dev/secret and digits): a weak default to fix "
+                   "in code, not a secret worth rewriting every file of history for") if _guessable(fs, values)
+        else "low-confidence generic assignment found only in " + "/".join(sorted({c for c, _ in wheres})),
     }
 
 

@@ -310,3 +310,42 @@ def test_a_random_value_under_a_bare_token_name_is_reported(detector: Detector) 
     dotted = f"{generated(rng, 14)}.{generated(rng, 8)}.{generated(rng, 40)}"
     text = f'TOKEN = "xy_{letters}"\ntoken = "{dotted}"\n'
     assert found(detector, "app/hub.py", text) == {sha256_hex(f"xy_{letters}"), sha256_hex(dotted)}
+
+
+@pytest.mark.parametrize(("value", "guessable"), [
+    ("testkey", True), ("super-secret-key", True), ("admin123", True), ("ThisIsMySecretKey", True),
+    ("development key", True), ("hunter2", False), ("123456", False),
+])
+def test_stand_in_word_values_are_guessable(value: str, guessable: bool) -> None:
+    from sanitize.scan.rules import is_word_salad
+
+    assert is_word_salad(value) is guessable
+    rng = random.Random(value)
+    assert not is_word_salad(generated(rng, 24))  # a random value never is
+
+
+@pytest.mark.parametrize(("path", "ctx"), [
+    ("notes.txt", "source"), ("deploy/passwords.txt", "source"), ("docs/notes.txt", "docs"),
+    ("flask-docs/_sources/config.rst.txt", "docs"), ("README.txt", "docs"),
+])
+def test_text_files_are_where_credentials_are_kept_unless_they_are_docs(path: str, ctx: str) -> None:
+    from sanitize.scan import context
+
+    assert context.classify(path) == ctx
+
+
+def test_a_guessable_default_in_source_is_held_back_not_rewritten(tmp_path: Path) -> None:
+    rng = random.Random(12)
+    real = generated(rng, 32)
+    r = tmp_path / "app"
+    git.run(["init", "-q", "-b", "main", str(r)])
+    (r / "settings.py").write_text(f'SECRET_KEY = "super-secret-key"\nAPI_TOKEN = "{real}"\n')
+    git.run(["add", "."], cwd=r)
+    git.run(["-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "settings"], cwd=r)
+    findings = tmp_path / "findings.json"
+    findings.write_text(scan_repository(str(r)).to_json())
+    plan = make_plan(str(findings), str(tmp_path / "p" / "plan.json"))
+    assert sha256_hex(real) in plan.planned_sha256s
+    held = {h["secret_sha256"]: h for h in plan.extra["held_back"]}
+    stand_in = sha256_hex("super-secret-key")
+    assert stand_in in held and "guessable stand-in" in held[stand_in]["reason"]

@@ -58,7 +58,8 @@ _TEST_DIRS = frozenset({"test", "tests", "testing", "testsuite", "testsuites", "
                         "specs", "testdata", "test_data", "test-data", "e2e", "t"})
 _EXAMPLE_DIRS = frozenset({"example", "examples", "sample", "samples", "demo", "demos", "fixture", "fixtures",
                            "__fixtures__", "__mocks__", "mocks", "quickstart"})
-_DOCS_DIRS = frozenset({"doc", "docs", "documentation", "man", "manual", "wiki", "tutorial", "tutorials"})
+_DOCS_DIRS = frozenset({"doc", "docs", "documentation", "man", "manual", "wiki", "tutorial", "tutorials",
+                        "_sources"})
 
 _GENERATED_FILES = re.compile(
     r"(?i)(?:\.min\.(?:js|css|mjs)|\.(?:js|css)\.map|[-.]bundle\.js|\.pb\.go|_pb2(?:_grpc)?\.py|\.g\.dart|"
@@ -72,7 +73,7 @@ _TEST_FILES = re.compile(
 _EXAMPLE_FILES = re.compile(r"(?i)^(?:example|sample|demo)s?(?:[._-].*)?$|[._-](?:example|sample|dist|template)$")
 # Not .txt: notes.txt, passwords.txt and creds.txt are where incidents keep credentials.
 _DOCS_FILES = re.compile(
-    r"(?i)\.(?:md|markdown|mdx|rst|adoc|asciidoc|rdoc|pod|tex)$|"
+    r"(?i)\.(?:md|markdown|mdx|rst|adoc|asciidoc|rdoc|pod|tex)(?:\.txt)?$|"  # Sphinx's _sources copies: x.rst.txt
     r"^(?:readme|changelog|changes|history|contributing|authors|news)(?:\.\w+)?$")
 
 

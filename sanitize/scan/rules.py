@@ -50,6 +50,7 @@ PLACEHOLDERS = frozenset({
     "bar", "foobar", "xxx", "todo", "fixme", "hunter2", "letmein", "mysecret", "mypassword", "secretkey",
     "your_password", "yourpassword", "s3cr3t", "p@ssw0rd", "password123", "bearer",
     "tiger", "guest",  # scott:tiger and guest:guest, the stock credentials of database and broker docs
+    "open sesame",  # RFC 7617's Basic example (Aladdin:open sesame), copied into every HTTP library's tests
 })
 _PLACEHOLDER_PARTS = ("example", "your-", "your_", "_here", "unique phrase",
                       "yourpass", "yoursecret", "yourtoken", "replace_me", "replace-me",
@@ -86,6 +87,39 @@ def is_placeholder(value: str) -> bool:
         or heuristic.is_potential_uuid(v)
         or heuristic.is_not_alphanumeric_string(v)
     )
+
+
+# Words people type in place of a secret; a value made only of these and digits is guessable, not secret.
+_STAND_IN_WORDS = frozenset({
+    "test", "tests", "testing", "dev", "devel", "development", "demo", "example", "sample", "fake", "dummy", "mock",
+    "secret", "secrets", "key", "keys", "password", "passwd", "pass", "pwd", "token", "my", "your", "super", "very",
+    "not", "default", "local", "localhost", "change", "changeme", "me", "admin", "root", "user", "app", "foo", "bar",
+    "baz", "hello", "world", "abc", "qwerty", "top", "private", "insecure", "unsafe", "do", "use", "this", "is", "a",
+    "the", "prod", "staging", "debug", "temp", "tmp", "sekret", "pw", "db", "api", "auth",
+})
+
+
+def is_word_salad(value: str) -> bool:
+    """``testkey``, ``super-secret-key``, ``admin123``: only stand-in words and digits, so guessable.
+
+    Such a value is a weak default worth fixing in code, but not a secret worth rewriting
+    every file of history for; the plan holds it back for review instead.
+    """
+    parts = re.findall(r"[A-Za-z]+|\d+|[^A-Za-z\d]+", value.strip())
+    if not parts:
+        return False
+    for part in parts:
+        if part.isdigit() or not part.isalnum():
+            if part.isdigit() or len(part) <= 2:
+                continue
+            return False
+        low = part.lower()
+        reach = [True] + [False] * len(low)  # reach[i]: low[:i] splits into stand-in words
+        for i in range(1, len(low) + 1):
+            reach[i] = any(reach[j] and low[j:i] in _STAND_IN_WORDS for j in range(max(0, i - 12), i))
+        if not reach[-1]:
+            return False
+    return any(not p.isdigit() and p.isalnum() for p in parts)
 
 
 def _plain(value: str) -> str:
