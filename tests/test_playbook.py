@@ -64,9 +64,9 @@ def test_status_of_a_non_workdir_is_one_line_exit_2(tmp_path: Path) -> None:
     assert proc.stderr.count("\n") == 1 and "not a git-sanitize workdir" in proc.stderr
 
 
-def test_run_refuses_a_rotation_only_playbook(tmp_path: Path) -> None:
+def test_run_of_a_rotation_only_playbook_without_its_config_is_one_line(tmp_path: Path) -> None:
     p = tmp_path / "rot.yml"
     p.write_text("rotate: rotation.yml\n", encoding="utf-8")
     proc = _cli("run", str(p))
     assert proc.returncode == 2
-    assert "not a purge playbook" in proc.stderr and "Traceback" not in proc.stderr
+    assert "rotation.yml" in proc.stderr and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1

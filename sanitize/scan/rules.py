@@ -17,8 +17,6 @@ which the plan lists as fix-in-code at a branch tip); generic keyword assignment
 
 from __future__ import annotations
 
-import base64
-import binascii
 import codecs
 import json
 import math
@@ -174,17 +172,6 @@ def is_stand_in(value: str) -> bool:
         return True
     return bool(_TEMPLATE.search(v)) or v.startswith(("$", "%")) or any(
         part in low for part in ("example", "your-", "your_", "<", "***removed***", "_here", "redacted"))
-
-
-def is_basic_pair(value: str) -> bool:
-    """True when ``value`` is base64 of ``user:password`` (Docker's ``auth``, HTTP Basic)."""
-    try:
-        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
-        text = raw.decode("utf-8")
-    except (binascii.Error, ValueError):
-        return False
-    user, sep, password = text.partition(":")
-    return bool(sep and user and password) and text.isprintable()
 
 
 _SECRETISH = re.compile(r"(?i)secret|passw|passphrase|pwd|(?:^|_)pass(?:_|$)|token|api_?key|private_?key|"
@@ -431,12 +418,7 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
         keywords=("npmAuthToken", "npmAuthIdent"), caseless=False, file_value=True, min_len=8,
         description="A Yarn Berry (.yarnrc.yml) npmAuthToken / npmAuthIdent.",
     ),
-    ContentRule(
-        id="file.docker-auth",
-        regex=r"\"auth\"[ \t]*:[ \t]*\"(?P<secret>[A-Za-z0-9+/]{8,}={0,2})\"",
-        keywords=('"auth"',), caseless=False, placeholder_check=False, check=is_basic_pair, min_len=8,
-        description="A Docker config.json / .dockercfg \"auth\": base64 of user:password, as it sits in the file.",
-    ),
+    # Docker's "auth" (base64 user:password) is a decoding site (scan/decode.py): reported as the password.
     ContentRule(
         id="file.netrc-password",
         regex=r"(?:^|\s)password[ \t]+(?P<secret>[^\s]+)",
