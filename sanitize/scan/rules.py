@@ -818,7 +818,8 @@ BUILTIN_PATH_RULES: tuple[PathRule, ...] = (
 
 def load_custom_rules(path: str | Path) -> tuple[ContentRule, ...]:
     """Read ``--rules FILE`` (YAML ``.yml``/``.yaml`` or TOML ``.toml``): a list of
-    ``{id, regex, keywords, secret_group}``. UsageError for anything else."""
+    ``{id, regex, keywords, secret_group}``, or a gitleaks/betterleaks ``.gitleaks.toml``
+    (:mod:`sanitize.scan.peer_rules`). UsageError for anything else."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in (".yml", ".yaml", ".toml"):
@@ -828,6 +829,11 @@ def load_custom_rules(path: str | Path) -> tuple[ContentRule, ...]:
         data: Any = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise UsageError(f"{p}: not valid {suffix[1:].upper()} ({exc.__class__.__name__})") from exc
+    if suffix == ".toml":
+        from sanitize.scan.peer_rules import is_gitleaks_config, rules_from_gitleaks
+
+        if is_gitleaks_config(data):
+            return rules_from_gitleaks(p, data)
     if isinstance(data, dict):
         data = data.get("rules")
     if not isinstance(data, list) or not data:
