@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def _leaked(repo: DemoRepo, rule: str) -> str:
 
 
 def _cli(args: list[str], env: dict[str, str]) -> int:
-    _say(f"\n$ git-sanitize {' '.join(args)}")
+    _say(f"\n$ git-sanitize {shlex.join(args)}")  # quoted: a reader may paste it
     return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], env=env, check=False).returncode
 
 
