@@ -5,6 +5,9 @@ given for, who gave it and until when it holds. It is one JSON file in
 ``WORKDIR/approvals/`` plus a record in the append-only audit log. An approval
 stops counting when it expires, when the plan digest changes (a new plan) or
 when the rewritten tips change (a new rewrite): people approve what they saw.
+It counts for the principal whose SSH key signed it (``approve --key``, checked
+against the playbook's ``allowed_signers``), or, only where the playbook accepts
+unsigned approvals, for the typed name. :func:`judge` is the one counting rule.
 """
 
 from __future__ import annotations
@@ -208,7 +211,8 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
         wd.audit.append("approval-refused", approver=name, digest=given[:12], reason="wrong digest")
         if len(given) < len(expected) and expected.startswith(given):
             raise UsageError(f"--digest needs the full {len(expected)}-character digest, not a prefix; copy it "
-                             f"from {wd.plan} ('digest') or from `git-sanitize status --workdir {wd.root}`")
+                             f"from {wd.plan} ('digest') or from `git-sanitize status --workdir "
+                             f"{shlex.quote(str(wd.root))}`")
         raise UsageError(f"digest {given[:12]}… is not the rewritten plan's digest {expected[:12]}…; "
                          "approve what was reviewed (see plan.json 'digest')")
     tips = current_tips(wd)
