@@ -108,10 +108,10 @@ def install_guard(workdir: str | os.PathLike[str], remote_path: str | os.PathLik
                          "(nothing was changed)")
     ids = banned_ids(wd)
     digest = current_digest(wd)
-    write_atomic(hooks / BANNED_NAME, "".join(i + "\n" for i in ids))
+    # Read by the hook as whatever user the git server runs as: object ids only, no secret.
+    write_atomic(hooks / BANNED_NAME, "".join(i + "\n" for i in ids), mode=0o644)
     deadline = wd.stage("notify").get("deadline")
-    write_atomic(hook, render_hook(digest, len(ids), str(deadline) if deadline else None))
-    hook.chmod(0o755)
+    write_atomic(hook, render_hook(digest, len(ids), str(deadline) if deadline else None), mode=0o755)
     wd.record("guard", "done", hook=str(hook), banned=len(ids))
     wd.audit.append("guard-installed", hook=str(hook), banned=len(ids), digest=digest)
     return hook

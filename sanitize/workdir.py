@@ -59,7 +59,9 @@ def _write_replacing(path: Path, data: bytes, mode: int) -> None:
     if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
         fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         finally:
             os.close(fd)
         return
@@ -92,9 +94,10 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write an artifact atomically (a crash leaves the old or the new file); 0600, like all of a workdir."""
-    _write_replacing(path, text.encode("utf-8"), 0o600)
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write an artifact atomically (a crash leaves the old or the new file); 0600 unless another
+    process must read it (a hook the git server runs)."""
+    _write_replacing(path, text.encode("utf-8"), mode)
 
 
 def _check_owned(root: Path, *, fix_mode: bool) -> None:
