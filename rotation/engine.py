@@ -122,6 +122,15 @@ class RotationSummary:
         """Names per final state (only credentials that have one)."""
         return state_counts({o.name: o.state for o in self.outcomes})
 
+    def raise_if_still_live(self, then: str) -> None:
+        """StillLive (exit 1) naming every credential whose leaked value still works, followed by ``then``
+        (what to do next, with its own leading separator)."""
+        if self.still_live:
+            from rotation.errors import StillLive
+
+            raise StillLive(f"{len(self.still_live)} exposed credential(s) still live: "
+                            f"{', '.join(self.still_live)}{then}")
+
     @property
     def exit_code(self) -> int:
         """0 when nothing failed and nothing exposed is still live, else 1."""

@@ -593,15 +593,12 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
             click.echo(json.dumps({"step": "summary", "status": "failed", **failed.to_dict()}))
         raise
     if summary.still_live:
-        from rotation.errors import StillLive
-
         click.echo(json.dumps({"step": "summary", "status": "still live", **summary.to_dict()}))
-        raise StillLive(f"{len(summary.still_live)} exposed credential(s) still live: "
-                        f"{', '.join(summary.still_live)} (each summary outcome's action says what to do)")
+        summary.raise_if_still_live(" (each summary outcome's action says what to do)")
     click.echo(json.dumps({"step": "summary", "status": "ok", **summary.to_dict()}))
 
 
-# --- run / status / restore (issues 6, 7) -------------------------------------------
+# --- run / status / restore --------------------------------------------------------
 
 
 @cli.command()
@@ -626,11 +623,7 @@ def run(playbook: str) -> None:
 
         assert pb.rotate is not None  # parse() requires source or rotate
         summary = do_rotate(load_config(pb.rotate), mode=pb.rotate_mode, due=pb.due, log=click.echo)
-        if summary.still_live:
-            from rotation.errors import StillLive
-
-            raise StillLive(f"{len(summary.still_live)} exposed credential(s) still live: "
-                            f"{', '.join(summary.still_live)}")
+        summary.raise_if_still_live("; each step's action says what to do, then `git-sanitize rotate --ack NAME`")
         click.echo(f"rotation done: {summary}")
         return
     result = Runner(pb, echo=echo, progress=sys.stderr.isatty()).run()

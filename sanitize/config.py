@@ -186,8 +186,8 @@ def discover(source: str, config_file: str | None = None) -> Iterator[ScanConfig
         yield ScanConfig()  # a URL is cloned by the scan; its settings are not read (name them with --config)
         return
     gdir = git.git_dir(Path(source))
-    if git.out(["rev-parse", "--is-bare-repository"], cwd=gdir) != "true":
-        top = Path(git.out(["rev-parse", "--show-toplevel"], cwd=source))
+    top = git.work_tree_of(source)
+    if top is not None:
         yield _from_worktree(top)
         return
     tmp = Path(tempfile.mkdtemp(prefix="git-sanitize-config-"))

@@ -218,8 +218,7 @@ class _Clone:
 
     def __init__(self, repo: str | os.PathLike[str], cmap: dict[str, str], purged: Purged | None) -> None:
         self.root = git.git_dir(repo)
-        top = git.run(["rev-parse", "--show-toplevel"], cwd=repo, check=False).stdout.decode().strip()
-        self.work = Path(top) if top else Path(repo)
+        self.work = git.work_tree_of(repo) or Path(repo)
         self.cmap = cmap
         self.purged = purged
         self.changed = {o for o, n in cmap.items() if o != n}

@@ -251,17 +251,14 @@ class Runner:
                          audit=self.wd.audit, log=log)
         artifacts = {log_path.name: file_sha256(log_path)} if log_path.exists() else {}
         if summary.still_live:
-            from rotation.errors import StillLive
-
             # Not done: the purge is not over while a leaked value still works. A re-run rotates again
             # (what is already rotated is read back from the audit log) and finishes once all are dead or acked.
             self.wd.record("rotate", "waiting", rotated=summary.rotated, exposed=summary.exposed,
                            still_live=summary.still_live, artifacts=artifacts)
-            raise StillLive(f"{len(summary.still_live)} exposed credential(s) still live: "
-                            f"{', '.join(summary.still_live)}; see each one's action in {log_path}, then "
-                            f"`git-sanitize rotate --config {shlex.quote(str(self.pb.rotate))} --audit-log "
-                            f"{shlex.quote(str(self.wd.audit.path))} --ack NAME` once each is revoked, and run this "
-                            "playbook again")
+            summary.raise_if_still_live(
+                f"; see each one's action in {log_path}, then `git-sanitize rotate --config "
+                f"{shlex.quote(str(self.pb.rotate))} --audit-log {shlex.quote(str(self.wd.audit.path))} --ack NAME` "
+                "once each is revoked, and run this playbook again")
         self.wd.record("rotate", "done", rotated=summary.rotated, exposed=summary.exposed, artifacts=artifacts)
         return f"{summary} (step log: {log_path})"
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, unquote, urlsplit
 
 from sanitize.errors import SanitizeError
@@ -241,6 +241,30 @@ class PostgresCluster:
         self.destroy()
 
 
+class _OwnedServer:
+    """A server started from its own directory: stopped by the PID we started, then its directory deleted."""
+
+    base: Path
+    proc: subprocess.Popen[bytes] | None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server we started (by PID) and delete its directory."""
+        try:
+            if self.proc is not None:
+                stop_process(self.proc)
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def mariadb_binaries() -> tuple[str, str] | None:
     """``(mariadb-install-db, mariadbd)`` from Debian's mariadb-server, or None if not installed."""
     install = shutil.which("mariadb-install-db")
@@ -264,7 +288,7 @@ def _wait(check: Any, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> b
 
 
 @dataclass
-class MariaDBServer:
+class MariaDBServer(_OwnedServer):
     """``mariadb-install-db`` + ``mariadbd`` on 127.0.0.1; an ``admin`` account with all privileges over TCP.
 
     Root logs in over the data directory's socket only (unix_socket auth), which
@@ -352,19 +376,6 @@ class MariaDBServer:
             cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@%s WITH GRANT OPTION", (self.admin_user, self.host))
         return self
 
-    def stop(self) -> None:
-        """Stop the server we started (by PID) and delete its data directory."""
-        try:
-            if self.proc is not None:
-                stop_process(self.proc)
-        finally:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> MariaDBServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def redis_binary() -> str | None:
@@ -373,7 +384,7 @@ def redis_binary() -> str | None:
 
 
 @dataclass
-class RedisServer:
+class RedisServer(_OwnedServer):
     """``redis-server`` on 127.0.0.1 with ``requirepass`` (the default user's password), no persistence."""
 
     binary: str
@@ -429,16 +440,3 @@ class RedisServer:
             stop_process(self.proc)
         raise ServiceError(f"redis-server did not start; see {log}")
 
-    def stop(self) -> None:
-        """Stop the server we started (by PID) and delete its directory."""
-        try:
-            if self.proc is not None:
-                stop_process(self.proc)
-        finally:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

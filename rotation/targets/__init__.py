@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rotation.targets.base import Target
 
@@ -31,6 +31,32 @@ class TargetContext:
 
 
 TargetFactory = Callable[[Mapping[str, Any], TargetContext], Target]
+ADMIN_DSN_KEYS = frozenset({"type", "admin_dsn_env", "connect_timeout"})
+T = TypeVar("T", bound=Target)
+
+
+def admin_dsn_target(cls: Callable[..., T], spec: Mapping[str, Any], ctx: TargetContext) -> T:
+    """``{type: T, admin_dsn_env: NAME[, connect_timeout: N]}``, the shape every database target shares:
+    the admin DSN is read from the environment now, and ``cls(admin, connect_timeout=N)`` built from it."""
+    from rotation.errors import ConfigError, TargetError
+    from sanitize.secret import Secret
+
+    unknown = sorted(set(spec) - ADMIN_DSN_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(ADMIN_DSN_KEYS))})")
+    env_name = spec.get("admin_dsn_env")
+    if not isinstance(env_name, str) or not env_name:
+        raise ConfigError("missing required key 'admin_dsn_env'")
+    admin = ctx.env.get(env_name)
+    if not admin:
+        raise ConfigError(f"environment variable {env_name} (admin_dsn_env) is not set")
+    timeout = spec.get("connect_timeout", 5)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 300:
+        raise ConfigError("'connect_timeout' must be an integer number of seconds (1-300)")
+    try:
+        return cls(Secret(admin), connect_timeout=timeout)
+    except TargetError as exc:  # the DSN itself does not parse: name the variable, never the value
+        raise ConfigError(f"{env_name} (admin_dsn_env): {exc}") from None
 
 
 def lazy(module: str, cls: str) -> TargetFactory:

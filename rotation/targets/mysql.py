@@ -25,12 +25,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from rotation.errors import ConfigError, TargetError
-from rotation.targets import TargetContext
+from rotation.errors import TargetError
+from rotation.targets import TargetContext, admin_dsn_target
 from rotation.targets.base import LeakProof, Target
 from sanitize.secret import Secret
 
-_KEYS = {"type", "admin_dsn_env", "connect_timeout"}
 SCHEMES = ("mysql", "mysql+pymysql", "mysql+mysqldb", "mysql+mysqlconnector", "mariadb", "mariadb+pymysql")
 ACCESS_DENIED = 1045
 
@@ -95,22 +94,7 @@ class MysqlTarget(Target):
     @classmethod
     def from_config(cls, spec: Mapping[str, Any], ctx: TargetContext) -> MysqlTarget:
         """``{type: mysql, admin_dsn_env: NAME[, connect_timeout: N]}``; the admin DSN is read from env now."""
-        unknown = sorted(set(spec) - _KEYS)
-        if unknown:
-            raise ConfigError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
-        env_name = spec.get("admin_dsn_env")
-        if not isinstance(env_name, str) or not env_name:
-            raise ConfigError("missing required key 'admin_dsn_env'")
-        admin = ctx.env.get(env_name)
-        if not admin:
-            raise ConfigError(f"environment variable {env_name} (admin_dsn_env) is not set")
-        timeout = spec.get("connect_timeout", 5)
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 300:
-            raise ConfigError("'connect_timeout' must be an integer number of seconds (1-300)")
-        try:
-            return cls(Secret(admin), connect_timeout=timeout)
-        except TargetError as exc:
-            raise ConfigError(f"{env_name} (admin_dsn_env): {exc}") from None
+        return admin_dsn_target(cls, spec, ctx)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -48,9 +48,9 @@ def scan_staged(source: str, *, rules_file: str | None = None, baseline: str | N
     if not path.exists():
         raise UsageError(f"{source}: no such file or directory")
     gdir = git.git_dir(path)
-    if git.out(["rev-parse", "--is-bare-repository"], cwd=gdir) == "true":
+    top = git.work_tree_of(path)
+    if top is None:
         raise UsageError(f"{source}: a bare repository has no index; --staged needs a work tree")
-    top = Path(git.out(["rev-parse", "--show-toplevel"], cwd=path))
     extra = load_custom_rules(rules_file) if rules_file else ()
     suppressor = load_baseline(baseline) if baseline else None
     started = time.monotonic()

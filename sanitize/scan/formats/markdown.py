@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sanitize.scan.formats._describe import clean, describe
+from sanitize.scan.formats._describe import clean, describe, human_size
 from sanitize.scan.report import Finding, ScanReport
 
 MAX_ROWS = 1000  # beyond this the table stops helping; findings.json has everything
@@ -19,7 +19,7 @@ def render(report: ScanReport) -> str:
         "",
         f"Source: {_code(report.source)}  ",
         f"Scanned {len(report.refs)} refs, {s.commits} commits, {s.blobs} unique blobs "
-        f"({_size(s.bytes)}) in {s.seconds:.1f} s.",
+        f"({human_size(s.bytes)}) in {s.seconds:.1f} s.",
         "",
     ]
     if not report.findings:
@@ -128,12 +128,3 @@ def _refs(refs: tuple[str, ...]) -> str:
     shown = ", ".join(_code(r) for r in refs[:MAX_REFS_SHOWN])
     more = len(refs) - MAX_REFS_SHOWN
     return shown + (f" +{more} more" if more > 0 else "")
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

@@ -12,25 +12,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from sanitize.scan.formats import text
-from sanitize.scan.formats._describe import clean, describe
+from sanitize.scan.formats._describe import clean, describe, human_size
 from sanitize.scan.report import ScanReport
 
 MAX_FILES_PER_RULE = 5
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
 def scope_line(report: ScanReport, scope: str) -> str:
     """``<scope> of <source>: N refs, C commits, B blobs (size) in S s``."""
     s = report.stats
-    parts = [f"{s.blobs:,} blob(s) ({_size(s.bytes)})"]
+    parts = [f"{s.blobs:,} blob(s) ({human_size(s.bytes)})"]
     if scope == "history":
         parts = [f"{len(report.refs):,} ref(s)", f"{s.commits:,} commit(s)", *parts]
     elif scope != "staged change":
