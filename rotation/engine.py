@@ -1,9 +1,11 @@
 """``rotate()``: run the protocol over the configured secrets, in either mode.
 
 Order of work: match stored values against a scan's findings (exposed
-secrets go first), then per secret: take its lock (held → skip, "locked by
-another run"), with ``due`` check its age *under the lock* (so a run that
-waited behind another sees the fresh rotation and skips), then rotate.
+secrets go first), then per secret: take its local lock, then its lease in
+the store itself (a check-and-set write that binds runs on every host;
+either held → skip, "locked by another run"), with ``due`` check its age
+*under the lease* (so a run that waited behind another sees the fresh
+rotation and skips), then rotate.
 Every step goes to ``log`` as a JSON-able record and every secret's outcome
 to the append-only audit log; neither ever holds a value.
 
@@ -24,18 +26,20 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rotation.backends.base import SecretBackend
+from rotation.backends.base import Lease, SecretBackend
 from rotation.config import RotationConfig, SecretConfig
-from rotation.errors import ConfigError, LeakStillValid, RotationError
+from rotation.errors import ConfigError, LeakStillValid, LeaseHeld, RotationError
 from rotation.generate import exposure_hash
 from rotation.kinds import detect
-from rotation.protocol import MODES, RotationResult, rotate_secret
+from rotation.protocol import LEASE_TTL, MODES, RotationResult, rotate_secret
 from rotation.schedule import Locked, SecretLock, default_lock_dir, is_due
 from rotation.states import (
     ACK_NAME,
@@ -201,6 +205,7 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
     emit: LogFn = log or (lambda _record: None)
     locks = lock_dir or config.lock_dir or default_lock_dir()
     identity = config.backend.identity
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this run, in store leases
     summary = RotationSummary(mode=mode, backend=identity, dry_run=dry_run)
     leak_failures: list[str] = []
     acks = read_acks(audit)
@@ -253,19 +258,19 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         try:
             lock.acquire()
         except Locked:
-            outcome.status, outcome.reason = "skipped", "locked by another run"
-            line(s.name, "lock", "skipped", reason=outcome.reason)
-            if outcome.exposed or mode == "compromised":
-                outcome.state = STILL_LIVE
-                outcome.action = (f"another run holds {s.name}'s lock: check that run's result, or re-run "
-                                  f"`git-sanitize rotate --only {s.name}` once it has finished")
+            _skipped(s, mode, outcome, "locked by another run", line)
             summary.outcomes.append(outcome)
             audit.append("rotation.secret", secret=s.name, backend=identity, mode=mode, **_fields(outcome))
             continue
         steps: list[dict[str, Any]] = []
+        lease: Lease | None = None
         try:
+            # A dry run writes nothing, not even a lease.
+            lease = None if dry_run else backend.acquire_lease(s.ref, owner, LEASE_TTL)
             _one(s, backend, mode=mode, due=due, dry_run=dry_run, now=now, outcome=outcome, steps=steps,
-                 line=line, ack=acks.get(s.name), still_exposed=bool(exposure.get(s.name)))
+                 line=line, ack=acks.get(s.name), still_exposed=bool(exposure.get(s.name)), lease=lease)
+        except LeaseHeld as exc:
+            _skipped(s, mode, outcome, f"locked by another run: {exc}", line)
         except LeakStillValid as exc:
             outcome.status, outcome.reason, outcome.leaked_rejected = "failed", str(exc), False
             leak_failures.append(s.name)
@@ -275,6 +280,8 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
                 raise
             outcome.status, outcome.reason = "failed", str(exc)
         finally:
+            if lease is not None:
+                backend.release_lease(s.ref, lease)
             lock.release()
         if outcome.status == "failed":
             outcome.state = STILL_LIVE
@@ -359,6 +366,16 @@ def _acked(outcome: SecretOutcome, kind: Any, ack: Ack) -> None:
         outcome.proof = "revoked at the provider: " + ack.proof()
 
 
+def _skipped(s: SecretConfig, mode: str, outcome: SecretOutcome, reason: str, line: Callable[..., None]) -> None:
+    """Another run (local lock or store lease) has this secret: leave it to that run."""
+    outcome.status, outcome.reason = "skipped", reason
+    line(s.name, "lock", "skipped", reason=reason)
+    if outcome.exposed or mode == "compromised":
+        outcome.state = STILL_LIVE
+        outcome.action = (f"another run holds {s.name}'s lock: check that run's result, or re-run "
+                          f"`git-sanitize rotate --only {s.name}` once it has finished")
+
+
 def _fields(outcome: SecretOutcome) -> dict[str, Any]:
     d = asdict(outcome)
     d.pop("name")
@@ -386,7 +403,7 @@ def _state_of(s: SecretConfig, mode: str, result: RotationResult, outcome: Secre
 
 def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_run: bool, now: datetime | None,
          outcome: SecretOutcome, steps: list[dict[str, Any]], line: Callable[..., None], ack: Ack | None = None,
-         still_exposed: bool = False) -> None:
+         still_exposed: bool = False, lease: Lease | None = None) -> None:
     """One secret, under its lock: the due check, the kind check, then a dry run or the protocol."""
     if due:
         try:
@@ -418,7 +435,7 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
         steps.append(entry)
         line(s.name, **entry)
 
-    result = rotate_secret(backend, s.ref, s.generate, s.target, mode=mode, log=step_log)
+    result = rotate_secret(backend, s.ref, s.generate, s.target, mode=mode, log=step_log, lease=lease)
     outcome.status = "rotated"
     outcome.old_version, outcome.new_version = result.old_version, result.new_version
     if result.leak is not None:

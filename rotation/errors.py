@@ -42,6 +42,14 @@ class ConflictError(BackendError):
     """A concurrent writer changed the secret (check-and-set failed); nothing was overwritten."""
 
 
+class LeaseHeld(ConflictError):
+    """Another run, on this host or any other, holds this secret's lease in the store: nothing was changed."""
+
+
+class LeaseLost(ConflictError):
+    """This run's lease expired and another run took it: this run must undo what it wrote and stop."""
+
+
 class TargetError(RotationError):
     """The system that uses the secret (database, hook) refused the change or the test."""
 

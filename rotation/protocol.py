@@ -7,6 +7,14 @@ from. A failure at any step reverts the target to the old credential and
 discards the pending value, so the store's current value is unchanged; the
 error names the step. Compromised mode keeps no previous version and then
 proves the leaked value is dead on the target.
+
+Across hosts, the caller holds a *lease* in the store (see
+:meth:`SecretBackend.acquire_lease`); it is renewed with check-and-set before
+the target is changed and before promotion, so a run whose lease expired
+stops before it can overwrite the run that took over. A rollback gives the
+target the value the store holds *now*, not the one this run started from:
+if another writer promoted meanwhile, restoring the start value would bring
+back a superseded (in compromised mode: the leaked) credential.
 """
 
 from __future__ import annotations
@@ -14,9 +22,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from rotation.backends.base import SecretBackend, SecretRef
+from rotation.backends.base import Lease, SecretBackend, SecretRef
 from rotation.errors import LeakStillValid, PromotedButUnfinished, RotationError, TargetError
 from rotation.generate import GenerateSpec, generate
 from rotation.targets.base import LeakProof, StoreOnly, Target
@@ -24,6 +33,8 @@ from sanitize.faults import fault_point
 from sanitize.secret import Secret
 
 MODES = ("compromised", "scheduled")
+#: How long a lease lasts between renewals; a rotation renews it before each change it makes.
+LEASE_TTL = timedelta(minutes=15)
 STEPS = ("read", "create", "set", "test", "finish", "prove")
 
 StepLog = Callable[..., None]
@@ -45,20 +56,33 @@ def _noop(**_: Any) -> None:
     pass
 
 
+def _restore_value(backend: SecretBackend, ref: SecretRef, old: Secret, new: Secret) -> tuple[Secret, str]:
+    """What the target must accept again: the store's current value (``old`` unless another run promoted)."""
+    try:
+        now = backend.read_current(ref).value
+    except RotationError:
+        return old, ""
+    if now == old or now == new:
+        return old, ""
+    return now, " (to the value another run promoted meanwhile, not the one this run started from)"
+
+
 def _rollback(backend: SecretBackend, ref: SecretRef, target: Target, token: str, old: Secret,
-              new: Secret, applied: bool) -> list[str]:
-    """Undo what was done; returns what could not be undone (never raises)."""
+              new: Secret, applied: bool) -> tuple[list[str], str]:
+    """Undo what this run did; returns what could not be undone and a note on what was restored (never raises)."""
     problems: list[str] = []
+    note = ""
     if applied:
+        restore, note = _restore_value(backend, ref, old, new)
         try:
-            target.revert(old, new)
+            target.revert(restore, new)
         except RotationError as exc:
             problems.append(f"target revert failed ({exc})")
     try:
         backend.discard_pending(ref, token)
     except RotationError as exc:
         problems.append(f"discarding the pending value failed ({exc})")
-    return problems
+    return problems, note
 
 
 def _promoted(backend: SecretBackend, ref: SecretRef, new: Secret) -> bool:
@@ -70,10 +94,12 @@ def _promoted(backend: SecretBackend, ref: SecretRef, new: Secret) -> bool:
 
 
 def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, target: Target | None = None, *,
-                  mode: str = "compromised", token: str | None = None, log: StepLog = _noop) -> RotationResult:
+                  mode: str = "compromised", token: str | None = None, log: StepLog = _noop,
+                  lease: Lease | None = None) -> RotationResult:
     """Rotate one secret; RotationError (step=...) after rolling back, LeakStillValid if the proof fails.
 
     ``log(step=, status=, version=, **detail)`` is called after every step (never with a value).
+    ``lease``: the caller's lease on ``ref``, renewed before each change (LeaseLost: rolled back).
     """
     if mode not in MODES:
         raise RotationError(f"mode must be one of {', '.join(MODES)}")
@@ -85,6 +111,10 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         entry = {"step": step, "status": status, "version": version, **detail}
         result.steps.append(entry)
         log(**entry)
+
+    def renew() -> None:
+        if lease is not None:
+            backend.renew_lease(ref, lease, LEASE_TTL)
 
     try:
         current = backend.read_current(ref)
@@ -100,6 +130,7 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
     applied = False
     step = "create"
     try:
+        renew()
         if callable(issue):
             # Targets that mint the credential themselves (Vault static roles) change it here.
             step, applied = "set", True
@@ -111,6 +142,7 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         record("create", "ok", current.version, token=token)
         fault_point("rotate:after-create")
         step = "set"
+        renew()
         applied = True  # a half-applied change is reverted too
         target.apply(old, new)
         record("set", "ok", current.version, target=target.kind)
@@ -122,6 +154,7 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         record("test", "ok", current.version)
         fault_point("rotate:before-finish")
         step = "finish"
+        renew()
         result.new_version = backend.promote(ref, token, current.version, keep_previous=(mode == "scheduled"))
     except BaseException as exc:  # any failure must roll back before it propagates
         promoted = step == "finish" and (isinstance(exc, PromotedButUnfinished) or _promoted(backend, ref, new))
@@ -134,8 +167,8 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
             message = str(exc) if isinstance(exc, RotationError) else f"unexpected {type(exc).__name__}"
             record(step, "failed", None, error=message, rollback="none: the new value is already current")
             raise RotationError(f"promoted, but finishing failed: {message}; re-run to finish", step=step) from exc
-        problems = _rollback(backend, ref, target, token, old, new, applied)
-        suffix = "rolled back: store unchanged" + (", target reverted" if applied else "")
+        problems, restored = _rollback(backend, ref, target, token, old, new, applied)
+        suffix = "rolled back: store unchanged" + (f", target reverted{restored}" if applied else "")
         if problems:
             suffix = "ROLLBACK INCOMPLETE: " + "; ".join(problems)
         # A vendor exception's text may echo a value: only our own errors' messages are shown.

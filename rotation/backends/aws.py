@@ -10,6 +10,16 @@ A :class:`SecretRef` with a ``key`` addresses one key of a JSON
 ``SecretString`` (``{"JWT_SECRET": ..., "ADMIN_PASSWORD": ...}``); the other
 keys are carried over unchanged into the new version.
 
+The cross-host lease is ``AWSPENDING`` itself, as AWS's own rotation uses
+it (``RotateSecret`` refuses to start while AWSPENDING sits on a version other
+than AWSCURRENT): a run stages its version under a label of its own, then
+moves AWSPENDING onto it naming the version it expects the label on
+(``RemoveFromVersionId``), which Secrets Manager refuses if another run moved
+it first. AWSPENDING on another, non-current version younger than the lease
+time means a rotation (ours or a Lambda's) is under way: the run skips the
+secret. An older one is a crashed rotation, taken over. A Lambda rotation and
+a CLI run on any host therefore never interleave.
+
 Every botocore error is turned into one-line :class:`BackendError` (or
 :class:`ConflictError`) here, so the protocol never sees a vendor exception.
 """
@@ -19,16 +29,25 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from rotation.backends.base import CurrentValue, SecretBackend, SecretRef
-from rotation.errors import BackendError, BackendUnavailable, ConflictError, PromotedButUnfinished
+from rotation.backends.base import CurrentValue, Lease, SecretBackend, SecretRef
+from rotation.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConflictError,
+    LeaseHeld,
+    LeaseLost,
+    PromotedButUnfinished,
+)
 from sanitize.secret import REDACTED, Secret
 
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 PREVIOUS = "AWSPREVIOUS"
+#: This run's own label for the version it stages, until AWSPENDING is moved onto it.
+STAGING_PREFIX = "git-sanitize-staging-"
 
 T = TypeVar("T")
 # Error codes that mean "these credentials may not do this", not "this secret is wrong".
@@ -60,6 +79,8 @@ class AwsBackend(SecretBackend):
         self.region = region
         self.endpoint_url = endpoint_url
         self._client = client if client is not None else self._make_client(region, endpoint_url)
+        self._staged: set[str] = set()  # the versions this instance moved AWSPENDING onto
+        self._lease_ttl = timedelta(minutes=15)
 
     @staticmethod
     def _make_client(region: str, endpoint_url: str | None) -> Any:
@@ -248,6 +269,8 @@ class AwsBackend(SecretBackend):
             body = json.dumps(doc)
         else:
             body = value.reveal()
+        expected = self._free_pending(ref, self._lease_ttl)  # LeaseHeld before anything is written
+        label = STAGING_PREFIX + token[:32]
         self._call(
             "PutSecretValue",
             sid,
@@ -255,8 +278,80 @@ class AwsBackend(SecretBackend):
             hide=(body, value.reveal()),
             ClientRequestToken=token,
             SecretString=body,
-            VersionStages=[PENDING],
+            VersionStages=[label],
         )
+        try:
+            self._claim_pending(ref, token, expected)
+        finally:
+            self._move_label(ref, label, away_from=token)
+
+    # -- the lease: AWSPENDING ------------------------------------------------------------------------------
+
+    def _version_dates(self, ref: SecretRef) -> dict[str, datetime]:
+        """VersionId → CreatedDate, from list_secret_version_ids (no values)."""
+        sid = self.secret_id(ref)
+        dates: dict[str, datetime] = {}
+        kwargs: dict[str, Any] = {"IncludeDeprecated": True}
+        while True:
+            resp = self._call("ListSecretVersionIds", sid, self._client.list_secret_version_ids, **kwargs)
+            for v in resp.get("Versions") or []:
+                if isinstance(v.get("CreatedDate"), datetime):
+                    dates[str(v["VersionId"])] = v["CreatedDate"]
+            if not resp.get("NextToken"):
+                return dates
+            kwargs["NextToken"] = resp["NextToken"]
+
+    def _free_pending(self, ref: SecretRef, ttl: timedelta) -> str | None:
+        """Where AWSPENDING is now if no rotation holds it (None: on no version); LeaseHeld otherwise."""
+        stages = self._stages(ref)
+        holders = [vid for vid, labels in stages.items() if PENDING in labels]
+        busy = [vid for vid in holders if CURRENT not in stages[vid] and vid not in self._staged]
+        if not busy:
+            return holders[0] if holders else None
+        created = self._version_dates(ref).get(busy[0])
+        now = datetime.now(UTC)
+        if created is not None and now - created < ttl:
+            raise LeaseHeld(f"{ref.name}: another rotation holds AWSPENDING (version {busy[0]}, staged "
+                            f"{created.isoformat(timespec='seconds')}) in {self.secret_id(ref)!r}")
+        return busy[0]  # a crashed rotation's: take it over
+
+    def _claim_pending(self, ref: SecretRef, token: str, expected: str | None) -> None:
+        """Move AWSPENDING onto ``token`` only from ``expected``: the store's check-and-set."""
+        from botocore.exceptions import ClientError
+
+        sid = self.secret_id(ref)
+        with self._calling("UpdateSecretVersionStage", sid):
+            try:
+                kwargs = {"RemoveFromVersionId": expected} if expected else {}
+                self._client.update_secret_version_stage(SecretId=sid, VersionStage=PENDING,
+                                                         MoveToVersionId=token, **kwargs)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "InvalidParameterException":
+                    raise LeaseHeld(f"{ref.name}: another run moved AWSPENDING first in {sid!r}") from exc
+                raise
+        others = [vid for vid, labels in self._stages(ref).items() if PENDING in labels and vid != token]
+        if others:  # label was unattached and a second run attached it too (AWS refuses that; moto does not)
+            self._move_label(ref, PENDING, away_from=token)
+            raise LeaseHeld(f"{ref.name}: another run staged a rotation at the same moment in {sid!r}")
+        self._staged.add(token)
+
+    def acquire_lease(self, ref: SecretRef, owner: str, ttl: timedelta) -> Lease:
+        """Check no other rotation holds AWSPENDING; the claim itself is :meth:`stage_pending`'s label move."""
+        self._lease_ttl = ttl
+        self._free_pending(ref, ttl)
+        return Lease(name=ref.name, owner=owner, expires=datetime.now(UTC) + ttl, handle="")
+
+    def renew_lease(self, ref: SecretRef, lease: Lease, ttl: timedelta) -> None:
+        """Once this run has staged: AWSPENDING must still be on its version (LeaseLost otherwise)."""
+        if self._staged:
+            stages = self._stages(ref)
+            if not any(PENDING in stages.get(v, []) or CURRENT in stages.get(v, []) for v in self._staged):
+                raise LeaseLost(f"{ref.name}: another rotation moved AWSPENDING off this run's version")
+        lease.expires = datetime.now(UTC) + ttl
+
+    def release_lease(self, ref: SecretRef, lease: Lease) -> None:
+        """Nothing left to release: promotion or rollback took AWSPENDING off this run's version."""
+        self._staged.clear()
 
     def _holder(self, ref: SecretRef, label: str) -> str | None:
         """The version that carries ``label`` now, if any."""

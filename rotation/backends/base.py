@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from sanitize.secret import Secret
@@ -34,6 +34,21 @@ class CurrentValue:
     value: Secret
     version: str
     updated: datetime | None
+
+
+@dataclass
+class Lease:
+    """This run's claim on one secret, held in the store itself (so it binds every host).
+
+    ``owner`` names the run (host, pid, run id: never a credential); ``handle``
+    is the store's own check-and-set token for the lease (a KV version, a
+    Secrets Manager version id), updated by each renewal.
+    """
+
+    name: str
+    owner: str
+    expires: datetime
+    handle: str
 
 
 class SecretBackend(ABC):
@@ -71,3 +86,17 @@ class SecretBackend(ABC):
     def last_rotated(self, ref: SecretRef) -> datetime | None:
         """When the current value was written (for ``--due``); default: its ``updated``."""
         return self.read_current(ref).updated
+
+    # -- the cross-host lease -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def acquire_lease(self, ref: SecretRef, owner: str, ttl: timedelta) -> Lease:
+        """Claim ``ref`` for ``ttl`` with a check-and-set write in the store; LeaseHeld if another run holds it."""
+
+    @abstractmethod
+    def renew_lease(self, ref: SecretRef, lease: Lease, ttl: timedelta) -> None:
+        """Extend this run's lease (before each change it makes); LeaseLost if another run took it."""
+
+    @abstractmethod
+    def release_lease(self, ref: SecretRef, lease: Lease) -> None:
+        """Give the lease up (only if it is still this run's; never raises for a lease already gone)."""

@@ -25,18 +25,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import hvac
 import requests
 from hvac import exceptions as hv
 
-from rotation.backends.base import CurrentValue, SecretBackend, SecretRef
-from rotation.errors import BackendError, BackendUnavailable, ConflictError, PromotedButUnfinished
+from rotation.backends.base import CurrentValue, Lease, SecretBackend, SecretRef
+from rotation.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConflictError,
+    LeaseHeld,
+    LeaseLost,
+    PromotedButUnfinished,
+)
 from sanitize.secret import Secret
 
 PENDING_PREFIX = "_rotation-pending"
+LEASE_PREFIX = "_rotation-lease"
 T = TypeVar("T")
 
 
@@ -219,6 +227,64 @@ class VaultBackend(SecretBackend):
         meta = self._call(f"read metadata {self._where(path)}", self._kv().read_secret_metadata, path=path)["data"]
         versions: dict[str, dict[str, Any]] = meta.get("versions") or {}
         return versions
+
+    # -- the cross-host lease -------------------------------------------------------------
+    #
+    # One KV secret per rotated key at _rotation-lease/<path>/<key>: {"owner", "expires"}.
+    # Every write names the version it read (cas), so of two runs that read the same
+    # state only one write lands; a released lease is written back with owner "".
+
+    def _lease_path(self, ref: SecretRef) -> str:
+        path, key = self._ref_parts(ref)
+        return f"{LEASE_PREFIX}/{path}/{key}"
+
+    def _lease_state(self, ref: SecretRef) -> tuple[int, str, datetime | None]:
+        """(version, owner, expires) of the lease key; version 0 when it was never written."""
+        block = self._read(self._lease_path(ref))
+        if block is None:
+            return 0, "", None
+        data = block.get("data") or {}
+        version = int((block.get("metadata") or {}).get("version") or 0)
+        return version, str(data.get("owner") or ""), _parse_time(data.get("expires"))
+
+    def _write_lease(self, ref: SecretRef, owner: str, expires: datetime | None, cas: int) -> int:
+        body = {"owner": owner, "expires": expires.isoformat() if expires else ""}
+        try:
+            resp = self._call(f"write the lease of {ref.name}", self._kv().create_or_update_secret,
+                              path=self._lease_path(ref), secret=body, cas=cas)
+        except BackendError as exc:
+            if isinstance(exc.__cause__, hv.InvalidRequest):
+                raise LeaseHeld(f"{ref.name}: another run wrote its lease at the same moment") from exc
+            raise
+        return int(resp["data"]["version"])
+
+    def acquire_lease(self, ref: SecretRef, owner: str, ttl: timedelta) -> Lease:
+        """Claim the key: write the lease with cas on the version read, if it is free, released or expired."""
+        version, holder, expires = self._lease_state(ref)
+        now = datetime.now(UTC)
+        if holder and holder != owner and expires is not None and expires > now:
+            raise LeaseHeld(f"{ref.name}: run {holder} holds the lease until {expires.isoformat(timespec='seconds')}")
+        until = now + ttl
+        new_version = self._write_lease(ref, owner, until, cas=version)
+        return Lease(name=ref.name, owner=owner, expires=until, handle=str(new_version))
+
+    def renew_lease(self, ref: SecretRef, lease: Lease, ttl: timedelta) -> None:
+        """Extend the lease with cas on the version this run wrote last; LeaseLost if anyone wrote since."""
+        until = datetime.now(UTC) + ttl
+        try:
+            lease.handle = str(self._write_lease(ref, lease.owner, until, cas=int(lease.handle)))
+        except LeaseHeld as exc:
+            _version, holder, _expires = self._lease_state(ref)
+            raise LeaseLost(f"{ref.name}: this run's lease expired and run {holder or 'another run'} "
+                            "took it") from exc
+        lease.expires = until
+
+    def release_lease(self, ref: SecretRef, lease: Lease) -> None:
+        """Write the lease back as free, with cas: a lease another run took meanwhile is left alone."""
+        try:
+            self._write_lease(ref, "", None, cas=int(lease.handle))
+        except (LeaseHeld, BackendError):
+            pass  # not ours any more, or the store went away: it expires on its own
 
     # -- helpers --------------------------------------------------------------------------
 
