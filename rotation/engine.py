@@ -228,17 +228,15 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         for s in config.secrets:
             if s not in selected:  # not rotated now, but what it holds is not "in no configured secret"
                 try:
-                    value = backend.read_current(s.ref).value
+                    held = _hits(s, backend, hashes)
                 except SanitizeError:
                     continue
-                if {exposure_hash(value), value.sha256} & hashes:
-                    other_matched.update({exposure_hash(value), value.sha256} & hashes)
+                if held:
+                    other_matched.update(held)
                     unselected.append(s.name)
         for s in selected:
             try:
-                value = backend.read_current(s.ref).value
-                # A DSN counts as exposed whether the scan hashed its password or the whole DSN.
-                hits = sorted({exposure_hash(value), value.sha256} & hashes)
+                hits = sorted(_hits(s, backend, hashes))
             except SanitizeError as exc:
                 if exc.exit_code == 2:
                     raise
@@ -268,7 +266,8 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
             # A dry run writes nothing, not even a lease.
             lease = None if dry_run else backend.acquire_lease(s.ref, owner, LEASE_TTL)
             _one(s, backend, mode=mode, due=due, dry_run=dry_run, now=now, outcome=outcome, steps=steps,
-                 line=line, ack=acks.get(s.name), still_exposed=bool(exposure.get(s.name)), lease=lease)
+                 line=line, ack=acks.get(s.name), still_exposed=bool(exposure.get(s.name)), lease=lease,
+                 exposed_hashes=hashes)
         except LeaseHeld as exc:
             _skipped(s, mode, outcome, f"locked by another run: {exc}", line)
         except LeakStillValid as exc:
@@ -382,6 +381,34 @@ def _fields(outcome: SecretOutcome) -> dict[str, Any]:
     return d
 
 
+def _hits(s: SecretConfig, backend: SecretBackend, hashes: set[str]) -> set[str]:
+    """The finding hashes the secret's value matches: the stored value, and the live one where a target has
+    its own (a Vault static role's password). A DSN counts whether the scan hashed its password or all of it."""
+    values = [backend.read_current(s.ref).value]
+    live = getattr(s.target, "live_value", None)
+    if callable(live):
+        values.append(live(values[0]))
+    return {h for v in values for h in (exposure_hash(v), v.sha256)} & hashes
+
+
+def _last_rotated(s: SecretConfig, backend: SecretBackend) -> datetime | None:
+    """The age ``--due`` compares: the target's own clock where it rotates by itself (Vault static roles,
+    ``last_vault_rotation``), else the store's version metadata for this key."""
+    own = getattr(s.target, "last_rotated", None)
+    return own() if callable(own) else backend.last_rotated(s.ref)
+
+
+def _drift(s: SecretConfig, backend: SecretBackend) -> str:
+    """Why the secret is due whatever its age: the store's copy is not the credential that works now."""
+    live = getattr(s.target, "live_value", None)
+    if not callable(live):
+        return ""
+    stored = backend.read_current(s.ref).value
+    if live(stored) != stored:
+        return f"the store's copy differs from the live {s.target.kind} credential (it was rotated elsewhere)"
+    return ""
+
+
 def _unproven_why(s: SecretConfig, mode: str) -> str:
     if mode == "scheduled":
         return "scheduled mode keeps the previous version for the grace window and does not test the old value"
@@ -403,19 +430,26 @@ def _state_of(s: SecretConfig, mode: str, result: RotationResult, outcome: Secre
 
 def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_run: bool, now: datetime | None,
          outcome: SecretOutcome, steps: list[dict[str, Any]], line: Callable[..., None], ack: Ack | None = None,
-         still_exposed: bool = False, lease: Lease | None = None) -> None:
+         still_exposed: bool = False, lease: Lease | None = None, exposed_hashes: set[str] | None = None) -> None:
     """One secret, under its lock: the due check, the kind check, then a dry run or the protocol."""
     if due:
         try:
-            last = backend.last_rotated(s.ref)
+            # Re-read under the lease: another run may have replaced an exposed value since the match.
+            exposed_now = bool(exposed_hashes) and bool(_hits(s, backend, exposed_hashes or set()))
+            forced = "its value is exposed in history" if exposed_now else _drift(s, backend)
+            last = _last_rotated(s, backend)
         except RotationError as exc:
             raise type(exc)(str(exc), step="due") from exc
-        if not is_due(last, s.max_age, now):
+        stamp = last.isoformat() if last else None
+        if not forced and not is_due(last, s.max_age, now):
             outcome.status = "not due"
             outcome.reason = "no max_age" if s.max_age is None else f"rotated less than {s.max_age} ago"
-            line(s.name, "due", "not due", last_rotated=last.isoformat() if last else None)
+            if outcome.exposed and not exposed_now:  # replaced under another run's lease meanwhile
+                outcome.exposed = False
+                outcome.reason += " (the exposed value was already replaced by another run)"
+            line(s.name, "due", "not due", last_rotated=stamp)
             return
-        line(s.name, "due", "due", last_rotated=last.isoformat() if last else None)
+        line(s.name, "due", "due", last_rotated=stamp, **({"reason": forced} if forced else {}))
     try:
         current = backend.read_current(s.ref)
     except RotationError as exc:

@@ -9,7 +9,6 @@ import string
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,32 +87,44 @@ def test_cli_compromised_rotation_never_prints_a_value(vault, pg, tmp_path: Path
             assert value not in text
 
 
-def _seed_stale(vault, names: list[str]) -> None:
-    """Secrets whose last rotation stamp is 40 days old (max_age 30d → all due)."""
+def _seed_exposed(vault, names: list[str], path: Path) -> Path:
+    """Secrets whose values a scan found (so due whatever their age); returns the findings file."""
+    from sanitize.scan.report import Finding, ScanReport
+    from sanitize.secret import sha256_hex
+
     kv = vault.client.secrets.kv.v2
     rng = random.Random(11)
-    stamp = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="seconds")
+    findings = []
     for name in names:
-        kv.create_or_update_secret(path=f"svc/{name}", secret={"V": fake(rng)})
-        kv.update_metadata(path=f"svc/{name}", custom_metadata={"rotated:V": stamp})
+        value = fake(rng)
+        kv.create_or_update_secret(path=f"svc/{name}", secret={"V": value})
+        findings.append(Finding(rule="default.api-key", kind="content", path=".env", blob="b" * 40, commit="c" * 40,
+                                line=1, secret_sha256=sha256_hex(value), preview="…", refs=["refs/heads/main"]))
+    path.write_text(ScanReport(source="/repo", refs={}, findings=findings).to_json())
+    return path
 
 
 def test_two_concurrent_due_runs_rotate_each_secret_exactly_once(vault, tmp_path: Path) -> None:
     names = [f"S{i}" for i in range(6)]
-    _seed_stale(vault, names)
+    findings = _seed_exposed(vault, names, tmp_path / "findings.json")
     # A slow hook widens the window in which both runs are at work.
     hook = [sys.executable, "-c", "import sys, time; sys.stdin.read(); time.sleep(0.3)"]
     config = write_config(tmp_path, vault.url, [
         {"name": n, "path": f"svc/{n}", "key": "V", "generate": {"kind": "hex", "bytes": 16}, "max_age": "30d",
          "target": {"type": "command", "argv": hook}} for n in names])
     env = base_env(VAULT_TOKEN=vault.token)
-    runs = [popen_cli("--config", str(config), "--mode", "scheduled", "--due", env=env, cwd=tmp_path)
-            for _ in range(2)]
+    # Each exposed value is due; under the lease a run re-reads it, so the value the other run put there is not.
+    runs = [popen_cli("--config", str(config), "--mode", "scheduled", "--due", "--findings", str(findings), env=env,
+                      cwd=tmp_path) for _ in range(2)]
     outs = [p.communicate(timeout=240) for p in runs]
-    assert [p.returncode for p in runs] == [0, 0], [o[1] for o in outs]
+    # A secret the other run held (skipped) may still be live as far as this run knows: exit 1 then.
+    assert all(p.returncode in (0, 1) for p in runs), [o[1] for o in outs]
     rotated = Counter(r["secret"] for r in AuditLog(tmp_path / "audit.log").records()
                       if r["event"] == "rotation.secret" and r["status"] == "rotated")
     assert rotated == Counter({n: 1 for n in names})
+    for r in AuditLog(tmp_path / "audit.log").records():
+        if r["event"] == "rotation.secret" and r["status"] == "not due":  # found it already replaced
+            assert r["state"] is None and "already replaced by another run" in r["reason"]
     for n in names:
         meta = vault.client.secrets.kv.v2.read_secret_metadata(path=f"svc/{n}")["data"]
         assert meta["current_version"] == 2

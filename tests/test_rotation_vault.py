@@ -164,7 +164,7 @@ def test_scheduled_mode_keeps_the_previous_version(aurora: Aurora) -> None:
     assert meta["current_version"] == 2
     assert aurora.kv("aurora/app", version=1)["JWT_SECRET"] == aurora.old["JWT_SECRET"]
     assert not meta["versions"]["1"]["destroyed"]
-    assert "rotated:JWT_SECRET" in meta["custom_metadata"]
+    assert not meta["custom_metadata"]  # no clock of ours: ages come from the versions themselves
 
 
 def test_rollback_when_the_database_is_down(aurora: Aurora) -> None:
@@ -256,25 +256,18 @@ def test_pending_value_is_not_what_consumers_read(aurora: Aurora) -> None:
     backend.discard_pending(ref, "tok-2")  # idempotent
 
 
-def _age(a: Aurora, path: str, key: str, days: int) -> None:
-    """Pretend ``key`` was last rotated ``days`` ago (the per-key stamp in KV custom metadata)."""
-    stamp = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-    meta = a.meta(path)
-    custom = {**(meta.get("custom_metadata") or {}), f"rotated:{key}": stamp}
-    a.vault.client.secrets.kv.v2.update_metadata(path=path, mount_point="secret", custom_metadata=custom)
-
-
 def test_due_rotates_only_the_stale_secret(aurora: Aurora) -> None:
-    _age(aurora, "aurora/app", "JWT_SECRET", 45)  # max_age 30d: stale
-    _age(aurora, "aurora/app", "ADMIN_PASSWORD", 45)  # max_age 90d: fresh
+    later = datetime.now(UTC) + timedelta(days=45)  # JWT_SECRET (30d) is stale, ADMIN_PASSWORD (90d) is not
     lines: list[str] = []
-    summary = rotate(aurora.config(db=False), mode="scheduled", due=True, log=lines.append)
+    cfg = aurora.config(db=False)
+    summary = rotate(cfg, mode="scheduled", due=True, log=lines.append, now=later,
+                     only=["JWT_SECRET", "ADMIN_PASSWORD"])
     assert summary.rotated == ["JWT_SECRET"]
-    assert summary.named("not due") == ["ADMIN_PASSWORD", "DATABASE_URL"]
+    assert summary.named("not due") == ["ADMIN_PASSWORD"]
     app = aurora.kv("aurora/app")
     assert app["JWT_SECRET"] != aurora.old["JWT_SECRET"] and app["ADMIN_PASSWORD"] == aurora.old["ADMIN_PASSWORD"]
     # Run again: nothing is due any more.
-    again = rotate(aurora.config(db=False), mode="scheduled", due=True)
+    again = rotate(cfg, mode="scheduled", due=True, only=["JWT_SECRET", "ADMIN_PASSWORD"])
     assert again.rotated == [] and again.failed == []
     _assert_no_values(aurora, "\n".join(lines))
 
@@ -284,6 +277,43 @@ def test_due_with_a_fake_clock(aurora: Aurora) -> None:
     # With its postgres target: a DSN without one is never rotated in the store alone (see rotation.kinds).
     summary = rotate(aurora.config(), mode="scheduled", due=True, now=later)
     assert summary.rotated == ["JWT_SECRET", "DATABASE_URL"]  # 30d; ADMIN_PASSWORD has 90d
+
+
+@pytest.mark.parametrize("mode", ["scheduled", "compromised"])
+def test_a_sibling_keys_rotation_does_not_make_a_key_look_fresh(aurora: Aurora, mode: str) -> None:
+    """JWT_SECRET and ADMIN_PASSWORD share aurora/app: rotating one writes a new version holding both."""
+    created = datetime.fromisoformat(aurora.meta("aurora/app")["versions"]["1"]["created_time"][:26] + "+00:00")
+    cfg = aurora.config(db=False)
+    rotate(cfg, mode=mode, only="JWT_SECRET")
+    assert aurora.meta("aurora/app")["current_version"] == 2
+    backend = aurora.backend()
+    admin = backend.last_rotated(SecretRef(name="ADMIN_PASSWORD", path="aurora/app", key="ADMIN_PASSWORD"))
+    jwt = backend.last_rotated(SecretRef(name="JWT_SECRET", path="aurora/app", key="JWT_SECRET"))
+    assert admin is not None and jwt is not None
+    assert abs((admin - created).total_seconds()) < 1 and jwt > admin  # version 1's time, not version 2's
+    # 91 days after ADMIN_PASSWORD was written (max_age 90d) it is due, though its secret changed since.
+    summary = rotate(cfg, mode="scheduled", due=True, now=created + timedelta(days=91),
+                     only=["ADMIN_PASSWORD"])
+    assert summary.rotated == ["ADMIN_PASSWORD"]
+
+
+def test_a_leaked_value_written_back_is_due_whatever_its_age(aurora: Aurora) -> None:
+    cfg = aurora.config(db=False)
+    rotate(cfg, mode="compromised", only="JWT_SECRET")
+    # Someone restores the leaked value (a backup, a careless `kv put`): a fresh version, so young by age.
+    aurora.vault.client.secrets.kv.v2.patch(path="aurora/app", mount_point="secret",
+                                            secret={"JWT_SECRET": aurora.old["JWT_SECRET"]})
+    report = ScanReport(source="/repo", refs={}, findings=[Finding(
+        rule="default.jwt-secret", kind="content", path="server/auth.ts", blob="b" * 40, commit="c" * 40, line=3,
+        secret_sha256=sha256_hex(aurora.old["JWT_SECRET"]), preview="…", refs=["refs/heads/main"])])
+    # By age alone it is "not due": the version holding it was written a moment ago.
+    assert rotate(cfg, mode="scheduled", due=True, only=["JWT_SECRET"]).named("not due") == ["JWT_SECRET"]
+    lines: list[str] = []
+    summary = rotate(cfg, mode="scheduled", due=True, findings=report, only=["JWT_SECRET"], log=lines.append)
+    assert summary.rotated == ["JWT_SECRET"]
+    due = [json.loads(x) for x in lines if json.loads(x)["step"] == "due"]
+    assert due[0]["reason"] == "its value is exposed in history"
+    assert aurora.kv("aurora/app")["JWT_SECRET"] != aurora.old["JWT_SECRET"]
 
 
 def test_findings_match_reports_exposed_secrets_and_rotates_them_first(aurora: Aurora) -> None:

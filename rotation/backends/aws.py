@@ -428,13 +428,36 @@ class AwsBackend(SecretBackend):
             self._move_label(ref, PENDING, away_from=token)
 
     def last_rotated(self, ref: SecretRef) -> datetime | None:
-        """When the current value was written: its version's CreatedDate, else LastRotated/LastChangedDate."""
-        updated = self.read_current(ref).updated
-        if updated is not None:
-            return updated
-        desc = self.describe(ref)
-        dates = [d for d in (desc.get("LastRotatedDate"), desc.get("LastChangedDate")) if isinstance(d, datetime)]
-        return max(dates) if dates else None
+        """Since when the value has been current, from Secrets Manager's own version dates.
+
+        The whole string: AWSCURRENT's CreatedDate. One JSON key: the
+        CreatedDate of the oldest version in the unbroken run (newest first)
+        whose key holds the current value, so a sibling key's rotation does
+        not make it look fresh. ``LastRotatedDate`` is not used: only a
+        rotation that Secrets Manager drives itself (RotateSecret and a
+        Lambda) sets it.
+        """
+        resp = self._get(ref, VersionStage=CURRENT)
+        assert resp is not None  # a missing secret raised already
+        created = resp.get("CreatedDate")
+        if not isinstance(created, datetime):
+            return None
+        if not ref.key:
+            return created
+        value = self._extract(ref, resp.get("SecretString"))
+        dates = self._version_dates(ref)
+        older = sorted((d, vid) for vid, d in dates.items() if vid != resp["VersionId"] and d <= created)
+        earliest = created
+        for when, vid in reversed(older):
+            version = self._get(ref, VersionId=vid)
+            try:
+                same = version is not None and self._extract(ref, version.get("SecretString")) == value
+            except BackendError:
+                same = False
+            if not same:
+                break
+            earliest = when
+        return earliest
 
     def previous_version(self, ref: SecretRef) -> str | None:
         """The version labelled AWSPREVIOUS (what consumers fall back to), if any."""

@@ -6,9 +6,12 @@ Layout in the KV mount:
 - a pending value at ``_rotation-pending/<path>/<key>/<token>`` — a different
   path, so consumers reading ``<path>`` can never pick it up; deleted with
   all its versions on promote or rollback;
-- the rotation time of each key in the secret's custom metadata
-  (``rotated:<key>``), since other keys of the same secret change its
-  ``updated_time`` too.
+- no clock of our own: a key's age (for ``--due``) is the KV ``created_time``
+  of the oldest version in the unbroken run of versions that hold its current
+  value, so writing a sibling key does not make it look fresh. Compromised
+  mode destroys the earlier versions; before it does, the other keys' ages
+  (read from those versions' own ``created_time``) are kept in the secret's
+  custom metadata as ``value-since:<key>`` = ``<version>@<time>``.
 
 Promotion writes with ``cas=<version we started from>``: a concurrent writer
 makes Vault refuse (``InvalidRequest``) and we raise ConflictError, never
@@ -194,8 +197,8 @@ class VaultBackend(SecretBackend):
             raise
         new_version = int(resp["data"]["version"])
         try:  # past the commit point: a failure here must not make the protocol revert the target
-            self._record_rotation(path, key)
             if not keep_previous:
+                self._keep_ages(path, key, data, new_version)
                 self._destroy_before(path, new_version)
             self.discard_pending(ref, token)
         except BackendError as exc:
@@ -212,14 +215,38 @@ class VaultBackend(SecretBackend):
                 raise
 
     def last_rotated(self, ref: SecretRef) -> datetime | None:
-        """When this key was last rotated (custom metadata), else when the current version was written."""
+        """Since when the key has held its current value, from the store's own version metadata."""
         path, key = self._ref_parts(ref)
+        return self._value_since(path, key)
+
+    def _value_since(self, path: str, key: str) -> datetime | None:
+        """``created_time`` of the oldest version in the unbroken run holding the key's current value.
+
+        The walk stops at a version that holds another value, or that was
+        deleted or destroyed; there, a ``value-since:<key>`` kept by a
+        compromised rotation for exactly that version answers instead.
+        """
         meta = self._call(f"read metadata {self._where(path)}", self._kv().read_secret_metadata, path=path)["data"]
-        stamp = _parse_time((meta.get("custom_metadata") or {}).get(f"rotated:{key}"))
-        if stamp is not None:
-            return stamp
-        current = str(meta.get("current_version"))
-        return _parse_time(((meta.get("versions") or {}).get(current) or {}).get("created_time"))
+        versions: dict[str, Any] = meta.get("versions") or {}
+        current = int(meta.get("current_version") or 0)
+        block = self._read(path)
+        if block is None or current == 0:
+            return None
+        value = (block.get("data") or {}).get(key)
+        earliest = current
+        for v in range(current - 1, 0, -1):
+            info = versions.get(str(v)) or {}
+            if not info or info.get("destroyed") or info.get("deletion_time"):
+                break
+            older = self._read(path, v)
+            if older is None or (older.get("data") or {}).get(key) != value:
+                break
+            earliest = v
+        kept = str((meta.get("custom_metadata") or {}).get(f"value-since:{key}") or "")
+        kept_version, _, kept_time = kept.partition("@")
+        if kept_version == str(earliest) and _parse_time(kept_time) is not None:
+            return _parse_time(kept_time)
+        return _parse_time((versions.get(str(earliest)) or {}).get("created_time"))
 
     def versions(self, ref: SecretRef) -> dict[str, dict[str, Any]]:
         """KV metadata per version (created/deleted/destroyed): for audits and tests."""
@@ -288,11 +315,15 @@ class VaultBackend(SecretBackend):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _record_rotation(self, path: str, key: str) -> None:
-        """Stamp ``rotated:<key>`` in custom metadata, keeping the other metadata settings."""
+    def _keep_ages(self, path: str, rotated: str, data: dict[str, Any], new_version: int) -> None:
+        """Before destroying history: note since when each other key holds its value (the store's times)."""
         meta = self._call(f"read metadata {self._where(path)}", self._kv().read_secret_metadata, path=path)["data"]
-        custom = dict(meta.get("custom_metadata") or {})
-        custom[f"rotated:{key}"] = datetime.now(UTC).isoformat(timespec="seconds")
+        custom = {k: v for k, v in (meta.get("custom_metadata") or {}).items()
+                  if not k.startswith(("value-since:", "rotated:"))}
+        for other in sorted(data):
+            since = None if other == rotated else self._value_since(path, other)
+            if since is not None:
+                custom[f"value-since:{other}"] = f"{new_version}@{since.isoformat()}"
         self._call(f"update metadata {self._where(path)}", self._kv().update_metadata, path=path,
                    max_versions=meta.get("max_versions") or None, cas_required=meta.get("cas_required"),
                    delete_version_after=meta.get("delete_version_after") or "0s", custom_metadata=custom)

@@ -19,14 +19,18 @@ Consequences worth knowing during an incident:
   with ``admin_dsn_env`` set, :meth:`prove_leak_dead` terminates the role's
   sessions that started before Vault's rotation;
 - creating a static role already rotates its password once, and a role not
-  in the connection's ``allowed_roles`` makes Vault answer HTTP 500.
+  in the connection's ``allowed_roles`` makes Vault answer HTTP 500;
+- Vault also rotates the role on its own ``rotation_period``, after which a
+  copy in the KV store is stale: for ``--due`` and ``--findings`` the engine
+  asks this target (:meth:`live_value`, :meth:`last_rotated`) for the live
+  static-creds and their ``last_vault_rotation``, not the copy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,6 +86,7 @@ class VaultDbTarget(Target):
         self.connect_timeout = connect_timeout
         self._client = client
         self._rotated_at: str | None = None
+        self._live_before: Secret | None = None  # the credential that worked until issue() rotated it
 
     @classmethod
     def from_config(cls, spec: Mapping[str, Any], ctx: TargetContext) -> VaultDbTarget:
@@ -175,6 +180,23 @@ class VaultDbTarget(Target):
         self._rotated_at = data.get("last_vault_rotation") or self._rotated_at
         return username, Secret(password)
 
+    def live_value(self, stored: Secret) -> Secret:
+        """``stored`` carrying the password Vault holds now (the credential that works, whatever the copy says)."""
+        _, password = self.credential()
+        return self._value_with(stored, password)
+
+    def last_rotated(self) -> datetime | None:
+        """When Vault last rotated the role (``last_vault_rotation``): its age for ``--due``."""
+        self._rotated_at = None
+        self.credential()
+        if not self._rotated_at:
+            return None
+        try:
+            stamp = datetime.fromisoformat(self._rotated_at.rstrip("Z")[:26])
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
     def _value_with(self, template: Secret, password: Secret) -> Secret:
         """``template`` (the stored value) carrying ``password``: a DSN keeps all else; else the bare password."""
         raw = template.reveal()
@@ -194,8 +216,9 @@ class VaultDbTarget(Target):
         store the returned value (and a failure after this point cannot be
         reverted, only completed by a re-run).
         """
-        username, _ = self.credential()
+        username, before = self.credential()
         self._check_user(current, username)
+        self._live_before = self._value_with(current, before)
         with self._vault("rotate-role"):
             self._client.secrets.database.rotate_static_role_credentials(name=self.role, mount_point=self.mount)
         _, password = self.credential()
@@ -258,26 +281,32 @@ class VaultDbTarget(Target):
         )
 
     def prove_leak_dead(self, leaked: Secret) -> LeakProof:
-        """Try the leaked credential (must be refused); end the role's sessions older than the rotation."""
+        """Try the leaked credential and the one that was live before the rotation (both must be refused);
+        end the role's sessions older than the rotation."""
+        username, _ = self.credential()
+        tried = [leaked] + ([self._live_before] if self._live_before not in (None, leaked) else [])
+        rejected = all(self._refused(value) for value in tried if value is not None)
+        terminated = self._terminate_sessions(username) if self.admin_dsn is not None else 0
+        detail = "leaked credential rejected" if rejected else "leaked credential still accepted"
+        if len(tried) > 1:
+            detail += " (and the credential Vault held before, which the store's copy did not match)"
+        if self.admin_dsn is None:
+            detail += "; sessions not terminated (no admin_dsn_env)"
+        return LeakProof(leaked_rejected=rejected, sessions_terminated=terminated, detail=detail)
+
+    def _refused(self, value: Secret) -> bool:
         import psycopg
 
-        username, _ = self.credential()
         try:
-            conn = self._connect(leaked)
+            conn = self._connect(value)
         except psycopg.OperationalError as exc:
             if not _auth_failed(exc):
                 raise TargetError(
                     f"vault_db: could not prove the leaked credential dead: {type(exc).__name__}"
                 ) from None
-            rejected = True
-        else:
-            conn.close()
-            rejected = False
-        terminated = self._terminate_sessions(username) if self.admin_dsn is not None else 0
-        detail = "leaked credential rejected" if rejected else "leaked credential still accepted"
-        if self.admin_dsn is None:
-            detail += "; sessions not terminated (no admin_dsn_env)"
-        return LeakProof(leaked_rejected=rejected, sessions_terminated=terminated, detail=detail)
+            return True
+        conn.close()
+        return False
 
     def _terminate_sessions(self, username: str) -> int:
         import psycopg
