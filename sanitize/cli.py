@@ -546,14 +546,22 @@ def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None
 @click.option("--image", default=None, metavar="IMAGE",
               help="Container image for --print-schedule k8s (default: git-sanitize:VERSION, as the Dockerfile "
                    "builds it).")
+@click.option("--schedule", "when", default=None, metavar="EXPR",
+              help="With --print-schedule: when to run, in that kind's syntax (cron fields, or a systemd "
+                   "OnCalendar expression). Default: daily at 03:17 UTC.")
+@click.option("--user", "run_as", default=None, metavar="USER",
+              help="With --print-schedule cron/systemd: the account the job runs as (default: git-sanitize).")
+@click.option("--env-file", "env_file", default=None, metavar="PATH",
+              help="With --print-schedule cron/systemd: the 0600 file holding VAULT_TOKEN, admin DSNs, AWS_* "
+                   "(default: /etc/git-sanitize/rotation.env).")
 @click.option("--ack", "acks", multiple=True, metavar="NAME",
               help="Record that NAME (a secret, or an exposed finding as the summary names it) was revoked or "
                    "replaced by hand; rotate nothing. Repeatable; goes to the audit log.")
 @click.option("--note", default="", help="With --ack: a short note for the audit log (a ticket id, who did it).")
 @_guard
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
-           audit_log: str | None, print_schedule: str | None, image: str | None, acks: tuple[str, ...],
-           note: str) -> None:
+           audit_log: str | None, print_schedule: str | None, image: str | None, when: str | None,
+           run_as: str | None, env_file: str | None, acks: tuple[str, ...], note: str) -> None:
     """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout.
 
     Exit 0 when every exposed credential is rotated or revoked, 1 while any is still live.
@@ -568,9 +576,18 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
 
         if image is not None and print_schedule != "k8s":
             raise UsageError("--image applies to --print-schedule k8s only")
-        extra = {"image": image} if image is not None else {}
+        if print_schedule == "k8s" and (run_as is not None or env_file is not None):
+            raise UsageError("--user and --env-file apply to --print-schedule cron/systemd (the CronJob runs as "
+                             "the image's uid and reads a Kubernetes Secret)")
+        options = {"image": image, "schedule": when, "user": run_as, "env_file": env_file}
+        extra = {k: v for k, v in options.items() if v is not None}
         click.echo(render_schedule(print_schedule, str(Path(config_path).resolve()), **extra), nl=False)
         return
+    for flag, value in (("--schedule", when), ("--user", run_as), ("--env-file", env_file)):
+        if value is not None:
+            from sanitize.errors import UsageError
+
+            raise UsageError(f"{flag} applies to --print-schedule only")
 
     from rotation.config import load_config
     from rotation.engine import rotate as do_rotate

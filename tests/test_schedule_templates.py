@@ -101,6 +101,7 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     exec_line = next(line for line in service.splitlines() if line.startswith("ExecStart="))
     # % doubled (a specifier otherwise), $ doubled (a variable otherwise), quoted for the space.
     assert exec_line.endswith('--config "/srv/git sanitize/it\'s 100%%$$HOME.yml" --mode scheduled --due')
+    assert "WorkingDirectory=/var/lib/git-sanitize" in service.splitlines()
     assert "OnCalendar=Mon..Fri *-*-* 04:05:00" in files["git-sanitize-rotate.timer"]
     assert "Persistent=true" in files["git-sanitize-rotate.timer"]
 
@@ -215,3 +216,32 @@ def test_rotate_print_schedule_renders_for_the_given_config(tmp_path: Path, kind
     result = CliRunner().invoke(cli, ["rotate", "--config", str(config), "--print-schedule", kind.value])
     assert result.exit_code == 0, result.output
     assert str(config) in result.output and "--due" in result.output
+
+
+def test_print_schedule_takes_the_schedule_user_and_env_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sanitize.cli import cli
+
+    config = tmp_path / "rotation.yml"
+    config.write_text("backend: {type: aws, region: us-east-1}\nsecrets:\n  - {name: A, secret_id: a}\n")
+    base = ["rotate", "--config", str(config)]
+    cron = CliRunner().invoke(cli, [*base, "--print-schedule", "cron", "--schedule", "5 4 * * 1",
+                                    "--user", "rotator", "--env-file", "/srv/rot/rotation.env"])
+    assert cron.exit_code == 0, cron.output
+    line = next(x for x in cron.output.splitlines() if x.startswith("5 4 * * 1 "))
+    assert ". /srv/rot/rotation.env" in line and "as rotator," in cron.output  # a user crontab: no user field
+    systemd = CliRunner().invoke(cli, [*base, "--print-schedule", "systemd", "--schedule", "Sun *-*-* 02:00:00",
+                                       "--user", "rotator", "--env-file", "/srv/rot/rotation.env"])
+    assert systemd.exit_code == 0, systemd.output
+    assert "User=rotator" in systemd.output and "EnvironmentFile=-/srv/rot/rotation.env" in systemd.output
+    assert "OnCalendar=Sun *-*-* 02:00:00" in systemd.output and "--mode scheduled --due" in systemd.output
+    k8s = CliRunner().invoke(cli, [*base, "--print-schedule", "k8s", "--schedule", "0 1 * * *",
+                                   "--image", "registry.example/gs:1"])
+    assert k8s.exit_code == 0 and '"0 1 * * *"' in k8s.output and "registry.example/gs:1" in k8s.output
+    for bad, message in ((["--print-schedule", "k8s", "--user", "x"], "apply to --print-schedule cron/systemd"),
+                         (["--schedule", "5 4 * * *"], "applies to --print-schedule only"),
+                         (["--print-schedule", "cron", "--schedule", "every day"], "not a 5-field cron"),
+                         (["--print-schedule", "cron", "--user", "Bad User"], "not a valid user name")):
+        result = CliRunner().invoke(cli, [*base, *bad])
+        assert result.exit_code == 2 and message in result.output, result.output

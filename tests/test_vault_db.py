@@ -235,3 +235,65 @@ def test_from_config_refuses_bad_specs(spec: dict, env: dict[str, str], message:
     aws = BackendConfig(type="aws", region="us-east-1")
     with pytest.raises(ConfigError, match=message):
         VaultDbTarget.from_config(spec, ctx(aws, env))
+
+
+def _kv_copy_config(vault, pg, tmp_path, dsn: str):
+    from rotation.config import parse_config
+
+    vault.client.secrets.kv.v2.create_or_update_secret(path="aurora/db", secret={"DATABASE_URL": dsn},
+                                                       mount_point="secret")
+    doc = {"backend": {"type": "vault", "url": vault.url, "token_env": "VAULT_TOKEN"},
+           "audit_log": str(tmp_path / "audit.log"), "lock_dir": str(tmp_path / "locks"),
+           "secrets": [{"name": "DATABASE_URL", "path": "aurora/db", "key": "DATABASE_URL", "max_age": "30d",
+                        "target": {"type": "vault_db", "role": ROLE, "admin_dsn_env": "PG_ADMIN_DSN"}}]}
+    return parse_config(doc, env={"VAULT_TOKEN": vault.token, "PG_ADMIN_DSN": pg.admin_dsn})
+
+
+@pytest.mark.services
+def test_due_reads_the_live_static_creds_not_the_kv_copy(vault, pg, tmp_path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rotation.engine import rotate
+
+    dsn = setup_static_role(vault, pg)
+    cfg = _kv_copy_config(vault, pg, tmp_path, dsn)
+    target = cfg.secrets[0].target
+    assert isinstance(target, VaultDbTarget)
+    age = target.last_rotated()
+    assert age is not None and abs((datetime.now(UTC) - age).total_seconds()) < 300  # last_vault_rotation
+    # In step with the copy and young: not due.
+    assert rotate(cfg, mode="scheduled", due=True).named("not due") == ["DATABASE_URL"]
+    # Vault rotates the role on its own (rotation_period, or an operator's rotate-role): the KV copy is now dead.
+    vault.client.secrets.database.rotate_static_role_credentials(name=ROLE, mount_point="database")
+    assert not logs_in(pg, dsn)
+    lines: list[str] = []
+    summary = rotate(cfg, mode="scheduled", due=True, log=lines.append)
+    assert summary.rotated == ["DATABASE_URL"]
+    assert any("differs from the live vault_db credential" in line for line in lines)
+    stored = vault.client.secrets.kv.v2.read_secret_version(path="aurora/db", mount_point="secret",
+                                                            raise_on_deleted_version=True)["data"]["data"]
+    assert logs_in(pg, stored["DATABASE_URL"])
+    # And the clock is Vault's: 31 days after its last rotation the role is due, whatever KV says.
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert rotate(cfg, mode="scheduled", due=True, now=later).rotated == ["DATABASE_URL"]
+
+
+@pytest.mark.services
+def test_findings_match_the_live_password_even_when_the_copy_is_stale(vault, pg, tmp_path) -> None:
+    from rotation.engine import rotate
+    from sanitize.scan.report import Finding, ScanReport
+    from sanitize.secret import sha256_hex
+
+    dsn = setup_static_role(vault, pg)
+    cfg = _kv_copy_config(vault, pg, tmp_path, dsn)
+    vault.client.secrets.database.rotate_static_role_credentials(name=ROLE, mount_point="database")
+    live = vault.client.secrets.database.get_static_credentials(name=ROLE, mount_point="database")["data"]
+    leaked = pg.dsn(live["username"], live["password"])  # the live password leaked, not the copy in KV
+    report = ScanReport(source="/repo", refs={}, findings=[Finding(
+        rule="dsn.postgres", kind="content", path="chat.json", blob="b" * 40, commit="c" * 40, line=1,
+        secret_sha256=sha256_hex(live["password"]), preview="…", refs=["refs/heads/main"])])
+    summary = rotate(cfg, mode="compromised", findings=report)
+    assert summary.exposed == ["DATABASE_URL"] and summary.rotated == ["DATABASE_URL"]
+    outcome = summary.outcomes[0]
+    assert outcome.state == "rotated-proven-dead" and "Vault held before" in outcome.proof
+    assert not logs_in(pg, leaked) and not logs_in(pg, dsn)
