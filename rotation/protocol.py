@@ -93,6 +93,35 @@ def _promoted(backend: SecretBackend, ref: SecretRef, new: Secret) -> bool:
         return False
 
 
+# -- the steps, one by one (the Secrets Manager Lambda calls them as AWS drives it) ---------------------------
+
+
+def new_value(spec: GenerateSpec, target: Target, old: Secret) -> Secret:
+    """create: the new value, minted by a target that issues its own (a Vault static role, whose old
+    password is dead from this moment), else generated from ``spec`` (a DSN keeps all but its password)."""
+    issue = getattr(target, "issue", None)
+    if callable(issue):
+        value: Secret = issue(old)
+        return value
+    return generate(spec, old)
+
+
+def test_pending(backend: SecretBackend, ref: SecretRef, target: Target, token: str, new: Secret) -> None:
+    """test: the target accepts the new value, and the store returns exactly the value that was staged."""
+    target.test(new)
+    if backend.read_pending(ref, token) != new:
+        raise RotationError("the store did not return the pending value that was written")
+
+
+def prove_dead(target: Target, ref: SecretRef, leaked: Secret) -> LeakProof | None:
+    """prove: the target refuses ``leaked`` (LeakStillValid if it does not; None: nothing to try it on)."""
+    proof = target.prove_leak_dead(leaked)
+    if proof is not None and not proof.leaked_rejected:
+        raise LeakStillValid(f"prove: {ref.name}: the leaked credential still works on the {target.kind} "
+                             "target after rotation")
+    return proof
+
+
 def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, target: Target | None = None, *,
                   mode: str = "compromised", token: str | None = None, log: StepLog = _noop,
                   lease: Lease | None = None) -> RotationResult:
@@ -132,12 +161,9 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
     try:
         renew()
         if callable(issue):
-            # Targets that mint the credential themselves (Vault static roles) change it here.
-            step, applied = "set", True
-            new = issue(old)
-            step = "create"
-        else:
-            new = generate(spec, old)
+            step, applied = "set", True  # the target changes here: a failure from now on reverts it
+        new = new_value(spec, target, old)
+        step = "create"
         backend.stage_pending(ref, new, token)
         record("create", "ok", current.version, token=token)
         fault_point("rotate:after-create")
@@ -148,9 +174,7 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         record("set", "ok", current.version, target=target.kind)
         fault_point("rotate:after-set")
         step = "test"
-        target.test(new)
-        if backend.read_pending(ref, token) != new:
-            raise RotationError("the store did not return the pending value that was written")
+        test_pending(backend, ref, target, token, new)
         record("test", "ok", current.version)
         fault_point("rotate:before-finish")
         step = "finish"

@@ -151,13 +151,16 @@ class Recording(Target):
         self.calls: list[tuple[str, str]] = []
         self.fail_test = fail_test
         self.leak_alive = leak_alive
+        self.accepts: set[str] = set()
 
     def apply(self, old: Secret, new: Secret) -> None:
         self.calls.append(("apply", new.sha256))
+        self.accepts.add(new.sha256)
 
     def test(self, value: Secret) -> None:
+        """Like a database: a credential works once it was applied."""
         self.calls.append(("test", value.sha256))
-        if self.fail_test:
+        if self.fail_test or value.sha256 not in self.accepts:
             raise TargetError("the new credential was refused")
 
     def revert(self, old: Secret, new: Secret) -> None:
@@ -198,7 +201,8 @@ def test_set_and_test_steps_reach_the_target_with_the_pending_value(lambda_env: 
     outcomes = steps(lambda_env, sid, token, target)
     new = Secret(value_at(lambda_env, sid, VersionStage="AWSCURRENT"))
     assert outcomes == ["created", "set", "tested", "finished"]
-    assert target.calls == [("apply", new.sha256), ("test", new.sha256)]
+    # setSecret first tries the pending value (already working → done, as AWS's templates do), then sets it.
+    assert target.calls == [("test", new.sha256), ("apply", new.sha256), ("test", new.sha256)]
 
 
 @pytest.mark.services
@@ -340,3 +344,184 @@ def test_lambda_takes_the_value_from_a_vault_static_role(lambda_env: MotoServer,
     assert urlsplit(current).password == vault_pw["password"]
     with pg.connect(current) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("aurora_app",)
+
+
+# -- parity with AWS's rotation templates: the JSON shape, masterarn, strategies, idempotency -------------------------
+
+
+def rds_doc(pg, user: str, password: str, **extra: object) -> dict[str, object]:
+    """The secret as RDS and AWS's rotation templates store it."""
+    return {"engine": "postgres", "host": pg.host, "username": user, "password": password, "dbname": "postgres",
+            "port": pg.port, **extra}
+
+
+def login_of(pg, doc: dict) -> str:
+    return pg.dsn(str(doc["username"]), str(doc["password"]))
+
+
+def current_doc(moto: MotoServer, sid: str) -> dict:
+    return json.loads(value_at(moto, sid, VersionStage="AWSCURRENT"))
+
+
+def four_steps(sid: str, token: str | None = None) -> str:
+    token = token or str(uuid.uuid4())
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        invoke(sid, token, step)
+    return token
+
+
+def refused(pg, dsn: str) -> bool:
+    try:
+        pg.connect(dsn).close()
+    except psycopg.OperationalError:
+        return True
+    return False
+
+
+@pytest.mark.services
+def test_json_secret_single_user_changes_its_own_password(lambda_env: MotoServer, monkeypatch, pg) -> None:
+    """No master secret, no ROTATION_TARGET: the engine says postgres, and the user changes its own password."""
+    password = word()
+    pg.create_role("aurora_app", password)
+    doc = rds_doc(pg, "aurora_app", password, dbClusterIdentifier="aurora-1")
+    sid = make_rotating_secret(lambda_env, "aurora/rds", json.dumps(doc))
+    monkeypatch.setenv("ROTATION_MODE", "compromised")
+    token = str(uuid.uuid4())
+    invoke(sid, token, "createSecret")
+    pending = json.loads(value_at(lambda_env, sid, VersionId=token))
+    assert {k: v for k, v in pending.items() if k != "password"} == {k: v for k, v in doc.items() if k != "password"}
+    invoke(sid, token, "setSecret")
+    invoke(sid, token, "setSecret")  # retried: the pending password already logs in, so nothing changes
+    invoke(sid, token, "testSecret")
+    invoke(sid, token, "finishSecret")
+    now = current_doc(lambda_env, sid)
+    assert now == pending and now["password"] != password
+    with pg.connect(login_of(pg, now)) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("aurora_app",)
+    assert refused(pg, login_of(pg, doc))
+    assert holder(lambda_env, sid, "AWSPREVIOUS") == []
+
+
+@pytest.mark.services
+def test_master_secret_arn_supplies_the_admin_credential(lambda_env: MotoServer, monkeypatch, pg,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    client = lambda_env.client()
+    master = client.create_secret(Name="aurora/master", SecretString=json.dumps(
+        rds_doc(pg, pg.admin_user, pg.admin_password)))["ARN"]
+    password = word()
+    pg.create_role("aurora_app", password)
+    doc = rds_doc(pg, "aurora_app", password, masterarn=master)
+    sid = make_rotating_secret(lambda_env, "aurora/rds", json.dumps(doc))
+    monkeypatch.setenv("ROTATION_MODE", "compromised")
+    with caplog.at_level(logging.INFO, logger="git_sanitize.rotation.lambda"):
+        four_steps(sid)
+    now = current_doc(lambda_env, sid)
+    assert now["masterarn"] == master and now["password"] != password
+    assert not refused(pg, login_of(pg, now)) and refused(pg, login_of(pg, doc))
+    assert not refused(pg, pg.admin_dsn)  # the master's own login is untouched
+    finish = json.loads(caplog.records[-1].getMessage())
+    assert finish["step"] == "finishSecret" and finish["status"].startswith("finished; leaked credential rejected")
+    for record in caplog.records:
+        assert password not in record.getMessage() and now["password"] not in record.getMessage()
+        assert pg.admin_password not in record.getMessage()
+
+
+@pytest.mark.services
+def test_alternating_users_switch_logins_and_keep_the_previous_one(lambda_env: MotoServer, monkeypatch, pg) -> None:
+    client = lambda_env.client()
+    master = client.create_secret(Name="aurora/master", SecretString=json.dumps(
+        rds_doc(pg, pg.admin_user, pg.admin_password)))["ARN"]
+    password = word()
+    pg.create_role("aurora_app", password)
+    with pg.connect(pg.admin_dsn) as conn:
+        conn.execute("CREATE TABLE orders (id int)")
+        conn.execute("GRANT SELECT ON orders TO aurora_app")
+    doc = rds_doc(pg, "aurora_app", password, masterarn=master)
+    sid = make_rotating_secret(lambda_env, "aurora/rds", json.dumps(doc))
+    monkeypatch.setenv("ROTATION_STRATEGY", "alternating-users")
+
+    four_steps(sid)
+    first = current_doc(lambda_env, sid)
+    assert first["username"] == "aurora_app_clone"
+    with pg.connect(login_of(pg, first)) as conn:  # created as a member of aurora_app: same privileges
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+    assert not refused(pg, login_of(pg, doc))  # the previous login works until the next rotation
+    assert json.loads(value_at(lambda_env, sid, VersionStage="AWSPREVIOUS"))["username"] == "aurora_app"
+
+    four_steps(sid)
+    second = current_doc(lambda_env, sid)
+    assert second["username"] == "aurora_app" and second["password"] != password
+    assert not refused(pg, login_of(pg, second)) and not refused(pg, login_of(pg, first))
+    assert refused(pg, login_of(pg, doc))  # aurora_app's first password is gone now
+
+
+def test_alternating_users_is_refused_in_compromised_mode() -> None:
+    with pytest.raises(ConfigError, match="use single-user"):
+        LambdaSettings.from_env({"AWS_REGION": "us-east-1", "ROTATION_STRATEGY": "alternating-users",
+                                 "ROTATION_MODE": "compromised"})
+    with pytest.raises(ConfigError, match="ROTATION_STRATEGY must be one of"):
+        LambdaSettings.from_env({"AWS_REGION": "us-east-1", "ROTATION_STRATEGY": "both"})
+
+
+@pytest.mark.services
+def test_a_failed_proof_is_not_lost_when_finish_is_retried(lambda_env: MotoServer) -> None:
+    """The proof runs before AWSCURRENT moves: a retried finishSecret repeats it, never reports 'already current'."""
+    old = word()
+    sid = make_rotating_secret(lambda_env, "aurora/ADMIN_PASSWORD", old)
+    backend = AwsBackend(lambda_env.region, endpoint_url=lambda_env.endpoint_url)
+    cfg = settings(lambda_env, mode="compromised")
+    target = Recording(leak_alive=True)
+    token = str(uuid.uuid4())
+    for step in ("createSecret", "setSecret", "testSecret"):
+        run_step(sid, token, step, backend=backend, settings=cfg, target=target)
+    for _retry in range(2):
+        with pytest.raises(LeakStillValid, match=r"finishSecret: .*still works"):
+            run_step(sid, token, "finishSecret", backend=backend, settings=cfg, target=target)
+        assert value_at(lambda_env, sid, VersionStage="AWSCURRENT") == old
+        assert holder(lambda_env, sid, "AWSPENDING") == [token]
+    target.leak_alive = False  # the operator fixed what kept the old value alive
+    assert run_step(sid, token, "finishSecret", backend=backend, settings=cfg, target=target).startswith(
+        "finished; leaked credential rejected")
+
+
+@pytest.mark.services
+def test_a_json_secret_without_master_needs_one_for_mysql(lambda_env: MotoServer) -> None:
+    doc = {"engine": "mysql", "host": "127.0.0.1", "username": "app", "password": word(), "port": 3306}
+    sid = make_rotating_secret(lambda_env, "aurora/mysql", json.dumps(doc))
+    with pytest.raises(ConfigError, match="needs a 'masterarn'"):
+        invoke(sid, str(uuid.uuid4()), "createSecret")
+
+
+def test_the_sam_template_names_the_handler_and_its_policy() -> None:
+    from importlib.resources import files
+
+    import yaml
+
+    class CfnLoader(yaml.SafeLoader):
+        """PyYAML with CloudFormation's short-form tags (!Ref, !Sub, !GetAtt, …)."""
+
+    def tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+        if isinstance(node, yaml.ScalarNode):
+            return {suffix: loader.construct_scalar(node)}
+        if isinstance(node, yaml.SequenceNode):
+            return {suffix: loader.construct_sequence(node)}
+        return {suffix: loader.construct_mapping(node)}  # type: ignore[arg-type]
+
+    CfnLoader.add_multi_constructor("!", tag)
+    text = files("sanitize").joinpath("templates/aws/rotation-lambda.yml").read_text()
+    doc = yaml.load(text, Loader=CfnLoader)
+    assert doc["Transform"] == "AWS::Serverless-2016-10-31"
+    fn = next(r for r in doc["Resources"].values() if r["Type"] == "AWS::Serverless::Function")
+    assert fn["Properties"]["Handler"] == "rotation.aws_lambda.handler"
+    from rotation import aws_lambda
+
+    assert callable(aws_lambda.handler)
+    statements = [st for pol in fn["Properties"]["Policies"] if isinstance(pol, dict) and "Statement" in pol
+                  for st in pol["Statement"] if "Action" in st]  # not the !If of the optional KMS statement
+    actions = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    assert {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage", "secretsmanager:ListSecretVersionIds"} <= actions
+    perm = next(r for r in doc["Resources"].values() if r["Type"] == "AWS::Lambda::Permission")
+    assert perm["Properties"]["Principal"] == "secretsmanager.amazonaws.com"
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert set(env) >= {"ROTATION_MODE", "ROTATION_STRATEGY"}

@@ -183,6 +183,17 @@ class AwsBackend(SecretBackend):
             raise BackendError(f"{ref.name}: key {ref.key!r} is missing or not a string in {self.secret_id(ref)!r}")
         return value
 
+    def _compose(self, ref: SecretRef, value: Secret) -> str:
+        """The SecretString of a new version holding ``value``: one JSON key (the other keys carried over
+        from the current version), or the whole string."""
+        if not ref.key:
+            return value.reveal()
+        current = self._get(ref, VersionStage=CURRENT)
+        assert current is not None
+        doc = self._json_object(ref, current.get("SecretString") or "")
+        doc[ref.key] = value.reveal()
+        return json.dumps(doc)
+
     def _json_object(self, ref: SecretRef, secret_string: str) -> dict[str, Any]:
         try:
             doc = json.loads(secret_string)
@@ -260,15 +271,7 @@ class AwsBackend(SecretBackend):
                     self._move_label(ref, PENDING, to=token, away_from=self._holder(ref, PENDING))
                 return
             raise ConflictError(f"{ref.name}: rotation token {token} already holds another value in {sid!r}")
-        if ref.key:
-            # Carry the other keys over from the current version.
-            current = self._get(ref, VersionStage=CURRENT)
-            assert current is not None
-            doc = self._json_object(ref, current.get("SecretString") or "")
-            doc[ref.key] = value.reveal()
-            body = json.dumps(doc)
-        else:
-            body = value.reveal()
+        body = self._compose(ref, value)
         expected = self._free_pending(ref, self._lease_ttl)  # LeaseHeld before anything is written
         label = STAGING_PREFIX + token[:32]
         self._call(
@@ -420,6 +423,11 @@ class AwsBackend(SecretBackend):
         except BackendError as exc:
             raise PromotedButUnfinished(f"{ref.name}: version {token} is current, but {exc}") from exc
         return token
+
+    def read_stage(self, ref: SecretRef, label: str) -> Secret | None:
+        """The value of the version labelled ``label`` (AWSPREVIOUS, …), or None if no version has it."""
+        vid = self._holder(ref, label)
+        return self.read_pending(ref, vid) if vid else None
 
     def discard_pending(self, ref: SecretRef, token: str) -> None:
         """Take AWSPENDING off the token's version; AWSCURRENT is not touched."""

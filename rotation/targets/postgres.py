@@ -46,9 +46,12 @@ class PostgresTarget(Target):
 
     kind = "postgres"
 
-    def __init__(self, admin_dsn: Secret, *, connect_timeout: int = 5) -> None:
+    def __init__(self, admin_dsn: Secret, *, connect_timeout: int = 5, alternate_users: bool = False) -> None:
         self.admin_dsn = admin_dsn
         self.connect_timeout = connect_timeout
+        #: The alternating-users strategy (AWS's multi-user template): the new DSN may name the other of
+        #: ``user`` / ``user_clone``, created on first use as a member of the current user's role.
+        self.alternate_users = alternate_users
         self._changed_at: datetime | None = None
         self._changed = False  # did apply() reach the database? (revert is then needed)
 
@@ -87,15 +90,28 @@ class PostgresTarget(Target):
             except psycopg.Error as exc:
                 raise TargetError(f"postgres: ALTER ROLE {role} failed: {_why(exc)}") from None
 
+    def _ensure_login_like(self, role: str, like: str) -> None:
+        """Create ``role`` (LOGIN, a member of ``like``, so it holds its privileges) unless it exists."""
+        with self._connect(self.admin_dsn, "admin") as conn:
+            try:
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                    return
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(sql.Identifier(role),
+                                                                              sql.Identifier(like)))
+            except psycopg.Error as exc:
+                raise TargetError(f"postgres: creating the alternate user {role} failed: {_why(exc)}") from None
+
     # -- Target ---------------------------------------------------------------------------
 
     def apply(self, old: Secret, new: Secret) -> None:
         """Set the role's password to the new DSN's password (as a SCRAM verifier)."""
         role, password = self._role_and_password(new)
         old_role, _ = self._role_and_password(old)
-        if role != old_role:
+        if role != old_role and not self.alternate_users:
             raise TargetError("postgres: the new DSN names another user than the current one")
         self._changed = False
+        if role != old_role:
+            self._ensure_login_like(role, old_role)
         self._set_password(role, password)
 
     def test(self, value: Secret) -> None:
