@@ -368,7 +368,7 @@ def handler(event: Mapping[str, Any], context: object = None) -> None:
     backend = RdsJsonBackend(settings.region, endpoint_url=settings.endpoint_url)
     try:
         outcome = run_step(secret_id, token, step, backend=backend, settings=settings, env=env)
-    except RotationError as exc:
+    except (RotationError, LeakStillValid) as exc:  # a failed proof is a verification failure, not a crash
         _emit(secret_id, step, token, "failed", error=str(exc))
         raise
     _emit(secret_id, step, token, outcome)

@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rotation.backends.base import Lease, SecretBackend
+from rotation.backends.base import Lease, SecretBackend, lease_owner
 from rotation.config import RotationConfig, SecretConfig
 from rotation.errors import ConfigError, LeakStillValid, LeaseHeld, RotationError
 from rotation.generate import exposure_hash
@@ -205,7 +203,7 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
     emit: LogFn = log or (lambda _record: None)
     locks = lock_dir or config.lock_dir or default_lock_dir()
     identity = config.backend.identity
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this run, in store leases
+    owner = lease_owner()  # this run, in store leases
     summary = RotationSummary(mode=mode, backend=identity, dry_run=dry_run)
     leak_failures: list[str] = []
     acks = read_acks(audit)

@@ -262,7 +262,8 @@ def test_a_rotation_under_way_on_secrets_manager_is_not_interleaved(moto: Any, p
     backend.stage_pending(ref, Secret(with_password(start, fake(random.Random(16)))), mine)
     stages = client.describe_secret(SecretId="aurora/db")["VersionIdsToStages"]
     assert "AWSPENDING" in stages[mine] and "AWSPENDING" not in stages[theirs]
-    assert all(not label.startswith("git-sanitize-staging-") for labels in stages.values() for label in labels)
+    assert not any(label.startswith("git-sanitize-run.") for label in stages[theirs])
+    assert any(label.startswith("git-sanitize-run.") for label in stages[mine])  # names this run while pending
     with pytest.raises(LeaseHeld):  # and now a third run finds it taken
         AwsBackend(moto.region, endpoint_url=moto.endpoint_url).acquire_lease(ref, "host-c:1:f00d",
                                                                               timedelta(minutes=15))

@@ -27,12 +27,14 @@ Every botocore error is turned into one-line :class:`BackendError` (or
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from rotation.backends.base import CurrentValue, Lease, SecretBackend, SecretRef
+from rotation.backends.base import CurrentValue, Lease, SecretBackend, SecretRef, owner_gone
 from rotation.errors import (
     BackendError,
     BackendUnavailable,
@@ -46,8 +48,9 @@ from sanitize.secret import REDACTED, Secret
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 PREVIOUS = "AWSPREVIOUS"
-#: This run's own label for the version it stages, until AWSPENDING is moved onto it.
-STAGING_PREFIX = "git-sanitize-staging-"
+#: The label naming the run (``git-sanitize-run.<host>.<pid>.<token8>``) on the version it staged, while it is
+#: pending: so a run on the same host can tell a crashed rotation's AWSPENDING from a live one.
+RUN_PREFIX = "git-sanitize-run."
 
 T = TypeVar("T")
 # Error codes that mean "these credentials may not do this", not "this secret is wrong".
@@ -273,7 +276,7 @@ class AwsBackend(SecretBackend):
             raise ConflictError(f"{ref.name}: rotation token {token} already holds another value in {sid!r}")
         body = self._compose(ref, value)
         expected = self._free_pending(ref, self._lease_ttl)  # LeaseHeld before anything is written
-        label = STAGING_PREFIX + token[:32]
+        label = f"{RUN_PREFIX}{socket.gethostname()}.{os.getpid()}.{token[:8]}"
         self._call(
             "PutSecretValue",
             sid,
@@ -285,8 +288,11 @@ class AwsBackend(SecretBackend):
         )
         try:
             self._claim_pending(ref, token, expected)
-        finally:
+        except BaseException:
             self._move_label(ref, label, away_from=token)
+            raise
+        if expected and expected != token:
+            self._drop_run_labels(ref, expected)  # a crashed run's version, taken over
 
     # -- the lease: AWSPENDING ------------------------------------------------------------------------------
 
@@ -313,10 +319,18 @@ class AwsBackend(SecretBackend):
             return holders[0] if holders else None
         created = self._version_dates(ref).get(busy[0])
         now = datetime.now(UTC)
-        if created is not None and now - created < ttl:
+        runs = [lab[len(RUN_PREFIX):].rsplit(".", 2) for lab in stages[busy[0]] if lab.startswith(RUN_PREFIX)]
+        crashed = any(len(r) == 3 and owner_gone(f"{r[0]}:{r[1]}:") for r in runs)
+        if created is not None and now - created < ttl and not crashed:
             raise LeaseHeld(f"{ref.name}: another rotation holds AWSPENDING (version {busy[0]}, staged "
                             f"{created.isoformat(timespec='seconds')}) in {self.secret_id(ref)!r}")
         return busy[0]  # a crashed rotation's: take it over
+
+    def _drop_run_labels(self, ref: SecretRef, version: str) -> None:
+        """Take the run labels off ``version`` (the rotation is over, or was taken over)."""
+        for label in self._stages(ref).get(version, []):
+            if label.startswith(RUN_PREFIX):
+                self._move_label(ref, label, away_from=version)
 
     def _claim_pending(self, ref: SecretRef, token: str, expected: str | None) -> None:
         """Move AWSPENDING onto ``token`` only from ``expected``: the store's check-and-set."""
@@ -416,6 +430,7 @@ class AwsBackend(SecretBackend):
             if PENDING in stages.get(token, []):
                 # The rotation is over; a pending label left behind blocks the next RotateSecret.
                 self._move_label(ref, PENDING, away_from=token)
+            self._drop_run_labels(ref, token)
             if not keep_previous:
                 for vid, labels in stages.items():
                     if PREVIOUS in labels and vid != token:
@@ -434,6 +449,7 @@ class AwsBackend(SecretBackend):
         stages = self._stages(ref)
         if PENDING in stages.get(token, []):
             self._move_label(ref, PENDING, away_from=token)
+        self._drop_run_labels(ref, token)
 
     def last_rotated(self, ref: SecretRef) -> datetime | None:
         """Since when the value has been current, from Secrets Manager's own version dates.

@@ -9,6 +9,9 @@ it on rollback. Implementations raise :class:`~rotation.errors.BackendError`
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +52,29 @@ class Lease:
     owner: str
     expires: datetime
     handle: str
+
+
+def lease_owner() -> str:
+    """This run's name in a lease: ``host:pid:run-id`` (never a credential)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_gone(owner: str) -> bool:
+    """The run holding a lease died on this host (its pid is gone): stale whatever its expiry.
+
+    A run on another host, or a live pid (even a reused one), is never taken for dead.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class SecretBackend(ABC):

@@ -35,7 +35,7 @@ import hvac
 import requests
 from hvac import exceptions as hv
 
-from rotation.backends.base import CurrentValue, Lease, SecretBackend, SecretRef
+from rotation.backends.base import CurrentValue, Lease, SecretBackend, SecretRef, owner_gone
 from rotation.errors import (
     BackendError,
     BackendUnavailable,
@@ -286,10 +286,11 @@ class VaultBackend(SecretBackend):
         return int(resp["data"]["version"])
 
     def acquire_lease(self, ref: SecretRef, owner: str, ttl: timedelta) -> Lease:
-        """Claim the key: write the lease with cas on the version read, if it is free, released or expired."""
+        """Claim the key: write the lease with cas on the version read, if it is free, released, expired, or
+        held by a run that died on this host."""
         version, holder, expires = self._lease_state(ref)
         now = datetime.now(UTC)
-        if holder and holder != owner and expires is not None and expires > now:
+        if holder and holder != owner and expires is not None and expires > now and not owner_gone(holder):
             raise LeaseHeld(f"{ref.name}: run {holder} holds the lease until {expires.isoformat(timespec='seconds')}")
         until = now + ttl
         new_version = self._write_lease(ref, owner, until, cas=version)
