@@ -2,9 +2,11 @@
 
 Why each piece is there:
 
-* ``--force-with-lease=<ref>:<tip at scan>`` per ref: if anyone pushed after
-  the scan, their commits were never scanned nor rewritten; overwriting them
-  would lose work, pushing around them would keep old history. Either way: stop.
+* ``--force-with-lease``, every ref leased to its tip at scan: if anyone pushed
+  after the scan, their commits were never scanned nor rewritten; overwriting
+  them would lose work, pushing around them would keep old history. Either way:
+  stop. The refspecs and leases are not on the command line
+  (:mod:`sanitize.leased_push`), so any number of refs fits in one push.
 * ``--atomic``: a protected branch or a stale lease on one ref must not leave
   the remote half old, half new. All refs move, or none.
 * Refs the host will not let anyone update (``refs/pull/*`` and friends) are
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sanitize import git
+from sanitize import git, leased_push
 from sanitize.approval import (
     ApprovalPolicy,
     approve_command,
@@ -231,6 +233,8 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     left exactly as it was.
     """
     wd = Workdir.open(workdir)
+    if wd.mirror.is_dir():
+        leased_push.clear(wd.mirror)  # what a push killed mid-way left in the mirror
     target = resolve_remote(wd, remote)
     shown = git.redact_url(target)
     digest = current_digest(wd)
@@ -276,16 +280,11 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "
                            "pushed. Their history was never scanned: scan, plan and rewrite again")
 
-    args = ["push", "--porcelain", "--atomic", target]
-    for u in updates:
-        args.append(f"--force-with-lease={u.ref}:{u.old or ''}")
-    for u in updates:
-        args.append(f":{u.ref}" if u.new is None else f"{u.ref}:{u.ref}")
     wd.record("push", "running", remote=shown)
     wd.audit.append("push-started", remote=shown, digest=digest, approvers=approvers,
                     refs={u.ref: u.new for u in updates if u.action != "unchanged"})
     fault_point("push:before-transfer")
-    proc = git.run(args, cwd=wd.mirror, check=False)
+    proc = leased_push.push(wd.mirror, target, [(u.ref, u.old, u.new) for u in updates])
     fault_point("push:after-transfer")
     lines, rejected = _parse_porcelain(proc.stdout.decode("utf-8", "replace"))
     if proc.returncode != 0 or rejected:
