@@ -530,6 +530,9 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
         click.echo(f"dry run: would push to {result.remote} (approvers so far: {len(result.approvers)})")
         for u in result.updates:
             click.echo("  " + u.line())
+        if result.stale_refs:
+            click.echo(f"the real push would be refused: the remote moved since the scan on "
+                       f"{len(result.stale_refs)} ref(s), e.g. {result.stale_refs[0]}; scan and plan again", err=True)
     elif result.already_pushed:
         _say(f"{result.remote} already holds the rewritten refs; nothing to push")
     else:

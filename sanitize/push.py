@@ -37,7 +37,7 @@ from sanitize.approval import (
     policy_of,
     rewrite_detail,
 )
-from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
+from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
 from sanitize.workdir import Workdir
@@ -80,6 +80,7 @@ class PushResult:
     gc_done: bool = False
     porcelain: list[str] = field(default_factory=list)
     forward_refs: list[str] = field(default_factory=list)   # moved on by collaborators after the push: fine
+    stale_refs: list[str] = field(default_factory=list)     # dry run: refs the remote moved since the scan
 
     @property
     def changed(self) -> list[RefUpdate]:
@@ -252,7 +253,15 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     approvers = approvers_of(verdicts)
 
     if dry_run:
-        return PushResult(shown, updates, hidden, approvers, dry_run=True)
+        # Read the remote as the real push would: a missing or unreachable one is an error here too,
+        # and a ref that moved since the scan is named now rather than at the real push.
+        try:
+            now = git.remote_refs(target)
+        except GitError as exc:
+            raise UsageError(f"{shown}: cannot read the remote's refs ({str(exc).replace(target, shown)}); "
+                             "nothing was pushed") from exc
+        stale = [u.ref for u in updates if now.get(u.ref) not in (u.old, u.new)]
+        return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale)
     if len(approvers) < need:
         wd.record("push", "waiting", remote=shown, approvals=len(approvers), required=need)
         wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest,

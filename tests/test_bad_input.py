@@ -104,6 +104,14 @@ def test_rotate_with_a_missing_token_variable_is_one_line(tmp_path: Path) -> Non
     (["approve", "--workdir", "{tmp}/wd", "--approver", "x", "--digest", "0" * 64, "--expires", "99999999999d"],
      "at most 30d"),
 ])
+def test_a_rotation_audit_log_that_is_not_ours_is_one_line(tmp_path: Path) -> None:
+    """``audit_log: /proc/version`` (a file that is no audit log): refused before anything rotates."""
+    cfg = tmp_path / "rotation.yml"
+    cfg.write_text('backend: {type: vault, url: "http://127.0.0.1:1", token_env: GS_T, mount: secret}\n'
+                   "audit_log: /proc/version\nsecrets:\n  - {name: A, path: app, key: A}\n")
+    _one_line_exit_2(_cli("rotate", "--config", str(cfg), env={**os.environ, "GS_T": "x"}), "/proc/version")
+
+
 def test_inputs_that_once_gave_tracebacks_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
     (tmp_path / "findings.json").write_text('{"schema": "git-sanitize/findings/v2", "source": "x", "refs": {}, '
                                             '"findings": []}')
