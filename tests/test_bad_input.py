@@ -98,12 +98,6 @@ def test_rotate_with_a_missing_token_variable_is_one_line(tmp_path: Path) -> Non
     _one_line_exit_2(_cli("rotate", "--config", str(cfg), env=env), "GS_NO_SUCH_TOKEN")
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["scan", "/etc/hostname"], "not a git repository"),
-    (["plan", "{findings}", "-o", "{tmp}/no/such/dir/plan.json"], "does not exist"),
-    (["approve", "--workdir", "{tmp}/wd", "--approver", "x", "--digest", "0" * 64, "--expires", "99999999999d"],
-     "at most 30d"),
-])
 def test_a_rotation_audit_log_that_is_not_ours_is_one_line(tmp_path: Path) -> None:
     """``audit_log: /proc/version`` (a file that is no audit log): refused before anything rotates."""
     cfg = tmp_path / "rotation.yml"
@@ -112,6 +106,12 @@ def test_a_rotation_audit_log_that_is_not_ours_is_one_line(tmp_path: Path) -> No
     _one_line_exit_2(_cli("rotate", "--config", str(cfg), env={**os.environ, "GS_T": "x"}), "/proc/version")
 
 
+@pytest.mark.parametrize(("args", "needle"), [
+    (["scan", "/etc/hostname"], "not a git repository"),
+    (["plan", "{findings}", "-o", "{tmp}/no/such/dir/plan.json"], "does not exist"),
+    (["approve", "--workdir", "{tmp}/wd", "--approver", "x", "--digest", "0" * 64, "--expires", "99999999999d"],
+     "at most 30d"),
+])
 def test_inputs_that_once_gave_tracebacks_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
     (tmp_path / "findings.json").write_text('{"schema": "git-sanitize/findings/v2", "source": "x", "refs": {}, '
                                             '"findings": []}')
