@@ -151,6 +151,10 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         except TargetError as exc:
             record("prove", "failed", result.new_version, error=str(exc))
             raise TargetError(str(exc), step="prove") from exc
+        except Exception as exc:  # noqa: BLE001 - a driver's message may quote the leaked value: type only
+            message = f"unexpected {type(exc).__name__} while proving the leaked value dead"
+            record("prove", "failed", result.new_version, error=message)
+            raise TargetError(message, step="prove") from None
         result.leak = proof
         if proof is not None:
             if not proof.leaked_rejected:
