@@ -44,6 +44,13 @@ class Target(ABC):
     def revert(self, old: Secret, new: Secret) -> None:
         """Rollback after a failed rotation: the target accepts ``old`` again."""
 
+    def promoted(self, old: Secret, new: Secret, *, compromised: bool) -> str:
+        """After the store made ``new`` current: finish at the target (e.g. drop the old signing key).
+
+        Returns what was done ("" for nothing); TargetError if it failed (nothing is rolled back then).
+        """
+        return ""
+
     def prove_leak_dead(self, leaked: Secret) -> LeakProof | None:
         """Compromised mode: show the leaked value no longer works (None: not applicable)."""
         return None
