@@ -35,7 +35,7 @@ from rotation.config import RotationConfig, SecretConfig
 from rotation.errors import ConfigError, LeakStillValid, RotationError
 from rotation.generate import exposure_hash
 from rotation.kinds import detect
-from rotation.protocol import AFTER_PROMOTION, MODES, RotationResult, rotate_secret
+from rotation.protocol import AFTER_PROMOTION, MODES, RotationResult, housekeep, rotate_secret
 from rotation.schedule import Locked, SecretLock, default_lock_dir, is_due
 from rotation.states import (
     ACK_NAME,
@@ -431,6 +431,9 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
             outcome.status = "not due"
             outcome.reason = "no max_age" if s.max_age is None else f"rotated less than {s.max_age} ago"
             line(s.name, "due", "not due", last_rotated=last.isoformat() if last else None)
+            if not dry_run:  # e.g. JWKS keys whose grace window ended leave the set now
+                outcome.reason += "; " + (housekeep(s.target, s.ref, s.consumers, now or datetime.now(UTC),
+                                                    log=lambda **e: line(s.name, **e)) or "nothing to tidy")
             return
         line(s.name, "due", "due", last_rotated=last.isoformat() if last else None)
     try:

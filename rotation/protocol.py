@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from rotation.backends.base import SecretBackend, SecretRef
@@ -160,6 +161,29 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
     record("finish", "ok", result.new_version, previous_kept=(mode == "scheduled"))
     _after_promotion(target, ref, old, new, mode, consumers, proofs, result, record)
     return result
+
+
+def housekeep(target: Target, ref: SecretRef, consumers: Sequence[Consumer], now: datetime,
+              log: StepLog = _noop) -> str:
+    """A not-due run: the target's clean-up (e.g. retired JWKS keys), then the consumers reload if it did anything.
+
+    TargetError if the clean-up or a consumer failed; returns what was done ("" for nothing).
+    """
+    def record(step: str, status: str, version: str | None = None, **detail: Any) -> None:
+        log(step=step, status=status, version=version, **detail)
+
+    done: str = _guarded("housekeep", record, None, "tidying up at the target", lambda: target.housekeep(now))
+    if not done:
+        return ""
+    record("housekeep", "ok", None, detail=done)
+    for consumer in consumers:
+        answer = _guarded("consume", record, None, f"reloading {consumer.label}",
+                          lambda c=consumer: c.reload(ref.name, None, ()))  # type: ignore[misc]
+        record("consume", "ok" if answer.ok else "failed", None, consumer=consumer.label, detail=answer.detail,
+               output=answer.output)
+        if not answer.ok:
+            raise TargetError(f"housekeep: {consumer.label} did not reload ({answer.detail})")
+    return done
 
 
 def _guarded(step: str, record: Callable[..., None], version: str | None, what: str, call: Callable[[], Any]) -> Any:

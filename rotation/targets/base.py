@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 
 from sanitize.secret import Secret
 
@@ -48,6 +49,13 @@ class Target(ABC):
         """After the store made ``new`` current: finish at the target (e.g. drop the old signing key).
 
         Returns what was done ("" for nothing); TargetError if it failed (nothing is rolled back then).
+        """
+        return ""
+
+    def housekeep(self, now: datetime) -> str:
+        """A run where this secret is not due: tidy up at the target (e.g. drop keys whose grace ended).
+
+        Returns what was done ("" for nothing; the default).
         """
         return ""
 
