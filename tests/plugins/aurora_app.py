@@ -78,7 +78,8 @@ def start_aurora_app(tmp_path: Path) -> Iterator[Callable[..., AuroraApp]]:
 
     def start(env: dict[str, str]) -> AuroraApp:
         port_file = tmp_path / f"aurora-port-{len(started)}"
-        log = (tmp_path / f"aurora-{len(started)}.log").open("wb")
+        log_path = tmp_path / f"aurora-{len(started)}.log"
+        log = log_path.open("wb")
         full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
         proc = subprocess.Popen([sys.executable, str(APP), str(port_file)], env=full, stdout=log,
                                 stderr=subprocess.STDOUT)
@@ -87,7 +88,7 @@ def start_aurora_app(tmp_path: Path) -> Iterator[Callable[..., AuroraApp]]:
         deadline = time.monotonic() + 20
         while not port_file.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"aurora app did not start: {(tmp_path / f'aurora-{len(started) - 1}.log').read_text()}")
+                raise RuntimeError(f"aurora app did not start: {log_path.read_text()}")
             time.sleep(0.05)
         return AuroraApp(url=f"http://127.0.0.1:{port_file.read_text()}", pid=proc.pid, proc=proc)
 
