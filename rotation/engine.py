@@ -139,8 +139,11 @@ class RotationSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed, every consumer reloaded and nothing exposed is still live, else 1."""
-        return 1 if self.failed or self.still_live or any(o.consumer_failed for o in self.outcomes) else 0
+        """0 when nothing failed and nothing exposed is still live, else 1.
+
+        A consumer that failed to reload leaves its secret ``still-live`` unless a proof showed the leaked
+        value refused (and the new one accepted) where it is used."""
+        return 1 if self.failed or self.still_live else 0
 
     def __str__(self) -> str:
         parts = [f"{self.mode} rotation on {self.backend}" + (" (dry run)" if self.dry_run else "")]

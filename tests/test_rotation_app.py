@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import signal
 import string
+import subprocess
 import sys
 import time
 import urllib.error
@@ -26,6 +28,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
 from rotation import hs256
 from rotation.config import RotationConfig, parse_config
@@ -81,6 +84,10 @@ class Story:
             path="aurora/app", raise_on_deleted_version=True)["data"]["data"]
 
     def config(self, *, jwt: dict[str, Any] | None = None, admin: dict[str, Any] | None = None) -> RotationConfig:
+        return parse_config(self.document(jwt=jwt, admin=admin),
+                            env={"VAULT_TOKEN": self.vault.token, "APP_DB_ADMIN": self.db.admin_dsn})
+
+    def document(self, *, jwt: dict[str, Any] | None = None, admin: dict[str, Any] | None = None) -> dict[str, Any]:
         secrets = []
         if jwt is not None:
             secrets.append({"name": "JWT_SECRET", "path": "aurora/app", "key": "JWT_SECRET",
@@ -90,7 +97,17 @@ class Story:
                             "generate": {"kind": "password", "length": 24}, **admin})
         doc = {"backend": {"type": "vault", "url": self.vault.url, "token_env": "VAULT_TOKEN"},
                "audit_log": str(self.tmp / "audit.log"), "lock_dir": str(self.tmp / "locks"), "secrets": secrets}
-        return parse_config(doc, env={"VAULT_TOKEN": self.vault.token, "APP_DB_ADMIN": self.db.admin_dsn})
+        return doc
+
+    def cli(self, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        """``git-sanitize rotate --mode compromised`` as the operator runs it."""
+        path = self.tmp / "rotation.yml"
+        path.write_text(yaml.safe_dump(doc))
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "VAULT_TOKEN": self.vault.token,
+               "APP_DB_ADMIN": self.db.admin_dsn, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        return subprocess.run([sys.executable, "-m", "sanitize.cli", "rotate", "--config", str(path), "--mode",
+                               "compromised"], env=env, cwd=self.tmp, capture_output=True, text=True, timeout=240,
+                              check=False)
 
     def sql_target(self) -> dict[str, Any]:
         return {"type": "sql", "admin_dsn_env": "APP_DB_ADMIN", "table": "app_users", "column": "password_hash",
@@ -356,3 +373,26 @@ def test_db_admin_hash_check_uses_the_database(story: Story) -> None:
         ok = conn.execute("SELECT crypt(%s, password_hash) = password_hash FROM app_users",
                           (story.old["ADMIN_PASSWORD"],)).fetchone()
     assert ok == (True,)
+
+
+def test_cli_rotation_of_the_app_prints_states_and_no_value(story: Story) -> None:
+    s = story
+    doc = s.document(jwt={"consumers": [{"type": "webhook", "url": f"{s.app.url}/reload"}], "proofs": [_jwt_proof(s)]},
+                     admin={"target": s.sql_target(), "proofs": _admin_proofs(s)})
+    proc = s.cli(doc)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["status"] == "ok" and summary["states"] == {"rotated-proven-dead": ["JWT_SECRET", "ADMIN_PASSWORD"]}
+    s.lines = proc.stdout.splitlines()
+    s.assert_nothing_printed(proc.stderr)
+
+
+def test_cli_still_live_app_key_exits_1_with_one_line(story: Story) -> None:
+    s = story
+    proc = s.cli(s.document(jwt={"proofs": [_jwt_proof(s)]}))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "still accepted" in proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["status"] == "failed" and summary["still_live"] == ["JWT_SECRET"]
+    s.lines = proc.stdout.splitlines()
+    s.assert_nothing_printed(proc.stderr)
