@@ -37,7 +37,7 @@ from sanitize.secret import Secret
 
 _KEYS = ADMIN_DSN_KEYS | {"table", "column", "where", "cost", "hash"}
 _MISSING_PGCRYPTO = ("pgcrypto's crypt()/gen_salt() are not available in this database: run CREATE EXTENSION "
-                     "pgcrypto (Debian ships it in postgresql-contrib)")
+                     "pgcrypto (Debian ships it in the server package postgresql-NN; postgresql-contrib pulls it in)")
 
 
 def _identifier(value: object, key: str, *, dotted: bool = False) -> sql.Identifier:
