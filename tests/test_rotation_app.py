@@ -65,17 +65,24 @@ def basic(password: str) -> dict[str, str]:
 class Story:
     """Seeded store, database and app; helpers to read the store and rotate."""
 
-    def __init__(self, vault: Any, pg: Any, db: AuroraDb, start: Any, tmp: Path, *, jwks: bool = False) -> None:
+    def __init__(self, vault: Any, pg: Any, db: AuroraDb, start: Any, tmp: Path, *, jwks: str = "") -> None:
         rng = random.Random(1212)
         self.vault, self.pg, self.db, self.tmp = vault, pg, db, tmp
         self.old = {"JWT_SECRET": fake(rng, 48), "ADMIN_PASSWORD": fake(rng, 20)}
         vault.client.secrets.kv.v2.create_or_update_secret(path="aurora/app", secret=dict(self.old))
         set_admin_password(pg, self.old["ADMIN_PASSWORD"])
-        self.jwks = tmp / "jwks.json" if jwks else None
+        self.jwks = tmp / "jwks.json" if jwks == "file" else None
+        first_set = json.dumps({"keys": [hs256.jwk(Secret(self.old["JWT_SECRET"]))]})
         if self.jwks is not None:
-            self.jwks.write_text(json.dumps({"keys": [hs256.jwk(Secret(self.old["JWT_SECRET"]))]}))
+            self.jwks.write_text(first_set)
+            extra = {"JWKS_FILE": str(self.jwks)}
+        elif jwks == "store":
+            vault.client.secrets.kv.v2.create_or_update_secret(path="aurora/jwks", secret={"JWKS": first_set})
+            extra = {"JWKS_KV_PATH": "aurora/jwks"}
+        else:
+            extra = {}
         env = {"VAULT_ADDR": vault.url, "VAULT_TOKEN": vault.token, "APP_KV_PATH": "aurora/app",
-               "APP_DB_DSN": db.app_dsn, **({"JWKS_FILE": str(self.jwks)} if self.jwks else {})}
+               "APP_DB_DSN": db.app_dsn, **extra}
         self.app: AuroraApp = start(env)
         self.lines: list[str] = []
 
@@ -132,7 +139,12 @@ def story(vault, pg, aurora_db, start_aurora_app, tmp_path: Path) -> Story:
 
 @pytest.fixture
 def jwks_story(vault, pg, aurora_db, start_aurora_app, tmp_path: Path) -> Story:
-    return Story(vault, pg, aurora_db, start_aurora_app, tmp_path, jwks=True)
+    return Story(vault, pg, aurora_db, start_aurora_app, tmp_path, jwks="file")
+
+
+@pytest.fixture
+def jwks_store_story(vault, pg, aurora_db, start_aurora_app, tmp_path: Path) -> Story:
+    return Story(vault, pg, aurora_db, start_aurora_app, tmp_path, jwks="store")
 
 
 def _jwt_proof(s: Story, **extra: Any) -> dict[str, Any]:
@@ -341,6 +353,35 @@ def test_jwks_compromised_rotation_removes_the_leaked_kid_at_once(jwks_story: St
     assert s.old["JWT_SECRET"] not in s.jwks.read_text()
     assert hs256.b64url(s.old["JWT_SECRET"].encode()) not in s.jwks.read_text()
     s.assert_nothing_printed(str(summary))
+
+
+def test_jwks_in_the_store_compromised_and_scheduled(jwks_store_story: Story) -> None:
+    s = jwks_store_story
+    kv = s.vault.client.secrets.kv.v2
+
+    def kids() -> list[str]:
+        doc = kv.read_secret_version(path="aurora/jwks", raise_on_deleted_version=True)["data"]["data"]["JWKS"]
+        return [k["kid"] for k in json.loads(doc)["keys"]]
+
+    old_kid = hs256.thumbprint(Secret(s.old["JWT_SECRET"]))
+    jwt = {"target": {"type": "jwks", "store": {"path": "aurora/jwks", "key": "JWKS"}, "grace": "1d"},
+           "consumers": [{"type": "webhook", "url": f"{s.app.url}/reload"}],
+           "proofs": [_jwt_proof(s, kid="thumbprint")]}
+    rotate(s.config(jwt=jwt), mode="scheduled")
+    mid = s.current()["JWT_SECRET"]
+    assert kids() == [hs256.thumbprint(Secret(mid)), old_kid]
+    assert status(f"{s.app.url}/me", headers=bearer(s.old["JWT_SECRET"], kid=True))[0] == 200  # grace window
+    # The key material was leaked after all: compromised mode drops every earlier key from the set at once.
+    summary = rotate(s.config(jwt=jwt), mode="compromised", log=s.lines.append)
+    new = s.current()["JWT_SECRET"]
+    assert summary.states == {"rotated-proven-dead": ["JWT_SECRET"]}
+    assert kids() == [hs256.thumbprint(Secret(new))]  # neither the leaked key nor the one still in its grace window
+    assert status(f"{s.app.url}/me", headers=bearer(s.old["JWT_SECRET"], kid=True))[0] == 401
+    assert status(f"{s.app.url}/me", headers=bearer(mid, kid=True))[0] == 401
+    assert status(f"{s.app.url}/me", headers=bearer(new, kid=True))[0] == 200
+    # No earlier version of the key set is readable: they held the retired keys.
+    meta = kv.read_secret_metadata(path="aurora/jwks")["data"]
+    assert all(v["destroyed"] for n, v in meta["versions"].items() if int(n) < meta["current_version"])
 
 
 def test_jwks_revert_puts_the_set_back(jwks_story: Story, monkeypatch) -> None:

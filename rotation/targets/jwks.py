@@ -21,7 +21,14 @@ directory and renamed, never left half-written.
 
 ```yaml
 target: {type: jwks, file: /etc/aurora/jwks.json, grace: 24h}
+target: {type: jwks, store: {path: aurora/jwks, key: JWKS}, grace: 24h}   # Vault KV (AWS: secret_id)
 ```
+
+A store entry is written through the same backend as the secret, with
+check-and-set and without keeping earlier versions (they hold retired keys).
+It must exist before the first rotation (``{"keys": []}``) and live at a path
+of its own: a write to the secret's own path would fail the secret's
+check-and-set.
 """
 
 from __future__ import annotations
@@ -29,19 +36,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rotation import hs256
-from rotation.errors import ConfigError, TargetError
+from rotation.backends.base import SecretBackend, SecretRef
+from rotation.errors import ConfigError, PromotedButUnfinished, RotationError, TargetError
 from rotation.schedule import parse_max_age
 from rotation.targets import TargetContext
 from rotation.targets.base import LeakProof, Target
 from sanitize.secret import Secret
 
-_KEYS = {"type", "file", "grace"}
+_KEYS = {"type", "file", "store", "grace"}
 RETIRE_AT = "retire_at"  # a private JWK member (RFC 7517 §4: members not understood are ignored)
 
 
@@ -91,6 +100,57 @@ class JwksFile:
             raise TargetError(f"jwks: cannot write {self.path} ({type(exc).__name__})") from None
 
 
+class JwksStoreEntry:
+    """A JWKS document kept as one value in the secret store (Vault KV or Secrets Manager)."""
+
+    def __init__(self, backend_config: Any, ref: SecretRef) -> None:
+        self.backend_config = backend_config
+        self.ref = ref
+        self.path = ref.path or ref.secret_id or ref.name  # how messages name it
+        self._backend: SecretBackend | None = None
+
+    def _store(self) -> SecretBackend:
+        if self._backend is None:  # connect on first use, not when the config is loaded
+            self._backend = self.backend_config.create()
+        return self._backend
+
+    def _current(self) -> tuple[str, list[dict[str, Any]]]:
+        try:
+            current = self._store().read_current(self.ref)
+        except RotationError as exc:
+            raise TargetError(f"jwks: cannot read the key set {self.path} ({exc}); it must exist before the first "
+                              'rotation, e.g. {"keys": []}') from None
+        try:
+            doc = json.loads(current.value.reveal())
+        except ValueError:
+            raise TargetError(f"jwks: the key set at {self.path} is not JSON") from None
+        keys = doc.get("keys") if isinstance(doc, dict) else None
+        if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
+            raise TargetError(f"jwks: {self.path} is not a JWKS document ({{\"keys\": [...]}})")
+        return current.version, keys
+
+    def read(self) -> list[dict[str, Any]]:
+        """The keys in the store now."""
+        return self._current()[1]
+
+    def write(self, keys: list[dict[str, Any]]) -> None:
+        """Stage and promote the new document with check-and-set; no earlier version stays readable."""
+        version, _ = self._current()
+        token = f"jwks-{uuid.uuid4()}"
+        store = self._store()
+        try:
+            store.stage_pending(self.ref, Secret(json.dumps({"keys": keys})), token)
+            try:
+                store.promote(self.ref, token, version, keep_previous=False)
+            except PromotedButUnfinished:
+                pass  # current already: the clean-up is redone by the next write
+            except RotationError:
+                store.discard_pending(self.ref, token)
+                raise
+        except RotationError as exc:
+            raise TargetError(f"jwks: writing the key set {self.path} failed ({exc})") from None
+
+
 def _holds(key: dict[str, Any], value: Secret) -> bool:
     """Whether a JWK is ``value`` (by kid or by key material)."""
     return key.get("kid") == hs256.thumbprint(value) or key.get("k") == hs256.b64url(hs256.key_bytes(value))
@@ -107,32 +167,49 @@ def _retired(key: dict[str, Any], now: datetime) -> bool:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)) <= now
 
 
+def _store_ref(data: object, ctx: TargetContext) -> SecretRef:
+    if not isinstance(data, Mapping) or not all(isinstance(v, str) and v for v in data.values()):
+        raise ConfigError("'store' must map path/key (vault) or secret_id[/key] (aws) to strings")
+    name = f"{ctx.secret_name} key set"
+    if getattr(ctx.backend, "type", None) == "aws":
+        if set(data) - {"secret_id", "key"} or "secret_id" not in data:
+            raise ConfigError("'store' for the aws backend is {secret_id: ID[, key: K]}")
+        return SecretRef(name=name, secret_id=data["secret_id"], key=data.get("key"))
+    if set(data) != {"path", "key"}:
+        raise ConfigError("'store' for the vault backend is {path: P, key: K}")
+    return SecretRef(name=name, path=data["path"].strip("/"), key=data["key"])
+
+
 class JwksTarget(Target):
     """Publishes the signing key in a JWKS before use; retires the old one after ``grace`` (or at once)."""
 
     kind = "jwks"
 
-    def __init__(self, store: JwksFile, *, grace: timedelta = timedelta(hours=24)) -> None:
+    def __init__(self, store: JwksFile | JwksStoreEntry, *, grace: timedelta = timedelta(hours=24)) -> None:
         self.store = store
         self.grace = grace
         self._before: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_config(cls, spec: Mapping[str, Any], ctx: TargetContext) -> JwksTarget:
-        """``{type: jwks, file: PATH[, grace: 24h]}``; the file's directory must exist."""
+        """``{type: jwks, file: PATH | store: {path, key} | {secret_id[, key]}[, grace: 24h]}``."""
         unknown = sorted(set(spec) - _KEYS)
         if unknown:
             raise ConfigError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
-        file = spec.get("file")
-        if not isinstance(file, str) or not file:
-            raise ConfigError("missing required key 'file' (the JWKS document verifiers read)")
-        path = Path(file)
-        if not path.parent.is_dir():
-            raise ConfigError(f"'file': directory {path.parent} does not exist")
         try:
             grace = parse_max_age(spec.get("grace", "24h"))
         except ConfigError as exc:
             raise ConfigError(f"'grace': {exc}") from None
+        if ("file" in spec) == ("store" in spec):
+            raise ConfigError("missing required key 'file' or 'store' (where verifiers read the JWKS; one of them)")
+        if "store" in spec:
+            return cls(JwksStoreEntry(ctx.backend, _store_ref(spec["store"], ctx)), grace=grace)
+        file = spec.get("file")
+        if not isinstance(file, str) or not file:
+            raise ConfigError("'file' must be the path of the JWKS document verifiers read")
+        path = Path(file)
+        if not path.parent.is_dir():
+            raise ConfigError(f"'file': directory {path.parent} does not exist")
         return cls(JwksFile(path), grace=grace)
 
     def apply(self, old: Secret, new: Secret) -> None:
@@ -158,12 +235,17 @@ class JwksTarget(Target):
             self._before = None
 
     def promoted(self, old: Secret, new: Secret, *, compromised: bool) -> str:
-        """Compromised: the old key leaves the set now. Scheduled: it stays until its ``retire_at``."""
+        """Compromised: the old key, and every key still in a grace window, leave the set now (no grace for
+        anything that may have leaked with it). Scheduled: the old key stays until its ``retire_at``."""
         kid = hs256.thumbprint(old)
         if not compromised:
             return f"old kid {kid} kept in {self.store.path} for the grace window ({self.grace})"
-        self.store.write([k for k in self.store.read() if not _holds(k, old)])
-        return f"old kid {kid} removed from {self.store.path} at once"
+        keys = self.store.read()
+        keep = [k for k in keys if not _holds(k, old) and (RETIRE_AT not in k or _holds(k, new))]
+        self.store.write(keep)
+        others = len(keys) - len(keep) - 1
+        return f"old kid {kid} removed from {self.store.path} at once" + (
+            f", with {others} other key(s) still in their grace window" if others > 0 else "")
 
     def housekeep(self, now: datetime) -> str:
         """Drop keys whose grace window has ended; what was removed ("" for nothing)."""

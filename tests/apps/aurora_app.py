@@ -2,7 +2,8 @@
 
 At start (and on SIGHUP or ``POST /reload``) it reads JWT_SECRET from OpenBao
 KV v2 (``VAULT_ADDR``, ``VAULT_TOKEN``, ``APP_KV_PATH``) and, with
-``JWKS_FILE``, the key set it verifies tokens against. It keeps what it read
+``JWKS_FILE`` (or ``JWKS_KV_PATH``: key ``JWKS`` of that KV secret), the key
+set it verifies tokens against. It keeps what it read
 in memory, as real apps do: a rotated key means nothing to it until it
 reloads. The admin login is checked against the bcrypt hash in its own
 PostgreSQL table (``APP_DB_DSN``) with pgcrypto's ``crypt``, on every request.
@@ -52,9 +53,17 @@ def load() -> None:
     with urllib.request.urlopen(req, timeout=5) as resp:
         data = json.load(resp)["data"]["data"]
     keys: dict[str, bytes] = {}
+    doc = None
     if os.environ.get("JWKS_FILE"):
         with open(os.environ["JWKS_FILE"], encoding="utf-8") as fh:
-            keys = {k["kid"]: b64d(k["k"]) for k in json.load(fh)["keys"] if k.get("kty") == "oct"}
+            doc = json.load(fh)
+    elif os.environ.get("JWKS_KV_PATH"):  # the key set as one value in the store: {"keys": [...]}
+        req = urllib.request.Request(f"{os.environ['VAULT_ADDR']}/v1/secret/data/{os.environ['JWKS_KV_PATH']}",
+                                     headers={"X-Vault-Token": os.environ["VAULT_TOKEN"]})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            doc = json.loads(json.load(resp)["data"]["data"]["JWKS"])
+    if doc is not None:
+        keys = {k["kid"]: b64d(k["k"]) for k in doc["keys"] if k.get("kty") == "oct"}
     with LOCK:
         STATE["key"] = data["JWT_SECRET"].encode()
         STATE["keys"] = keys
