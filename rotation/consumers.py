@@ -9,7 +9,8 @@ Each gets no value at all — it reads the store, as it does at start — only
 - ``{type: kubectl, resource: deployment/web[, namespace: N][, context: C][, kubectl: PATH][, wait: true]}``:
   ``kubectl rollout restart`` then (``wait``) ``kubectl rollout status``, as commands;
 - ``{type: webhook, url: https://…[, token_env: NAME][, timeout: 30]}``: a POST of
-  ``{"event": "secret.rotated", "secret", "version"}`` (no value); any 2xx is success.
+  ``{"event": "secret.rotated", "secret", "version"}`` (no value); any 2xx is success
+  (:mod:`rotation.webcall`: https unless loopback, redirects not followed).
 
 What each printed or answered is kept, redacted of the old and new values, in
 the step's log record. A consumer that fails does not undo the rotation (the
@@ -19,8 +20,6 @@ new value is already current): the secret's outcome says which one failed.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 from rotation.errors import ConfigError, TargetError
 from rotation.hooks import run_hook
 from rotation.output import kept
+from rotation.webcall import check_url, send
 from sanitize.secret import Secret
 
 _COMMAND_KEYS = {"type", "argv", "timeout"}
@@ -95,15 +95,10 @@ class WebhookConsumer(Consumer):
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token.reveal()}"
         hidden = [*values, *([self.token] if self.token is not None else [])]
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310 - http(s) checked
-                return Reloaded(ok=True, detail=f"HTTP {resp.status}", output=kept(resp.read(65536), hidden))
-        except urllib.error.HTTPError as exc:
-            return Reloaded(ok=False, detail=f"HTTP {exc.code}", output=kept(exc.read(65536), hidden))
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            return Reloaded(ok=False, detail=f"webhook unreachable ({type(reason).__name__})")
+        answer = send(self.url, method="POST", headers=headers, data=body, timeout=self.timeout)
+        if not answer.status:
+            return Reloaded(ok=False, detail=f"webhook unreachable ({answer.error})")
+        return Reloaded(ok=200 <= answer.status < 300, detail=f"HTTP {answer.status}", output=kept(answer.body, hidden))
 
 
 def _timeout(spec: Mapping[str, Any], key: str, default: int) -> int:
@@ -169,10 +164,7 @@ def _consumer(item: object, key: str, env: Mapping[str, str]) -> Consumer:
         return _kubectl(item, key)
     if kind == "webhook":
         _unknown(item, _WEBHOOK_KEYS, key)
-        url = _text(item, "url", key, required=True)
-        assert url is not None
-        if not url.startswith(("http://", "https://")) or "@" in url.split("/", 3)[2]:
-            raise ConfigError(f"'{key}.url' must be an http(s) URL without credentials (use token_env)")
+        url = check_url(item.get("url"), f"{key}.url")
         token_env = _text(item, "token_env", key)
         token = None
         if token_env is not None:

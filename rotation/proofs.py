@@ -13,7 +13,7 @@ be refused. Two forms:
   (``bearer``: ``Authorization: Bearer <value>``; ``basic``: ``username`` and the value;
   ``jwt``: a bearer HS256 token over ``claims`` signed with the value, with ``kid: thumbprint``
   its RFC 7638 kid; ``header``: the value in header ``header``). A 2xx answer is accepted,
-  a status in ``refused`` is refused, anything else is unclear.
+  a status in ``refused`` is refused, anything else (a redirect too: none is followed) is unclear.
 
 The verdict (:func:`run_proofs`): leaked accepted anywhere → still live; every
 check refused the leaked value and accepted the new one → proven dead;
@@ -23,8 +23,6 @@ otherwise not provable, and ``why`` says which check answered what.
 from __future__ import annotations
 
 import base64
-import urllib.error
-import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from rotation.consumers import argv_of
 from rotation.errors import ConfigError, TargetError
 from rotation.hooks import run_hook
 from rotation.output import kept
+from rotation.webcall import check_url, send
 from sanitize.secret import Secret
 
 ACCEPTED, REFUSED, UNCLEAR = "accepted", "refused", "unclear"
@@ -116,16 +115,11 @@ class HttpProof(Proof):
         """Send the request; 2xx accepted, a ``refused`` status refused, anything else unclear."""
         name, credential = self.credential(value)
         hidden = [*hidden, credential, Secret(credential.reveal().split(" ", 1)[-1])]
-        request = urllib.request.Request(self.url, headers={name: credential.reveal(),  # noqa: S310 - http(s)
-                                                            "User-Agent": "git-sanitize-proof"}, method=self.method)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310 - http(s) checked
-                status, body = resp.status, resp.read(65536)
-        except urllib.error.HTTPError as exc:
-            status, body = exc.code, exc.read(65536)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            return Checked(UNCLEAR, f"unreachable ({type(reason).__name__})")
+        answer = send(self.url, method=self.method, timeout=self.timeout,
+                      headers={name: credential.reveal(), "User-Agent": "git-sanitize-proof"})
+        if not answer.status:
+            return Checked(UNCLEAR, f"unreachable ({answer.error})")
+        status, body = answer.status, answer.body
         if 200 <= status < 300:
             verdict = ACCEPTED
         elif status in self.refused:
@@ -142,7 +136,6 @@ class ProofVerdict:
     leaked_rejected: bool | None
     detail: str = ""
     why: str = ""
-    accepted_by: tuple[str, ...] = ()
 
 
 def run_proofs(proofs: Sequence[Proof], secret: str, leaked: Secret, new: Secret,
@@ -170,7 +163,7 @@ def run_proofs(proofs: Sequence[Proof], secret: str, leaked: Secret, new: Secret
         else:
             unclear.append(f"{proof.label} gave no answer for the leaked value ({with_leaked.detail})")
     if accepted:
-        return ProofVerdict(False, detail="; ".join(accepted), accepted_by=tuple(accepted))
+        return ProofVerdict(False, detail="; ".join(accepted))
     if unclear:
         return ProofVerdict(None, why="; ".join(unclear), detail="; ".join(proven))
     return ProofVerdict(True, detail="; ".join(proven))
@@ -184,9 +177,7 @@ def _timeout(spec: Mapping[str, Any], key: str, default: int) -> int:
 
 
 def _http(spec: Mapping[str, Any], key: str) -> HttpProof:
-    url = spec.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or "@" in url.split("/", 3)[2]:
-        raise ConfigError(f"'{key}.url' must be an http(s) URL without credentials")
+    url = check_url(spec.get("url"), f"{key}.url")
     auth = spec.get("auth")
     if auth not in AUTH_KINDS:
         raise ConfigError(f"'{key}.auth' must be one of {', '.join(AUTH_KINDS)}")

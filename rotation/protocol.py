@@ -11,6 +11,7 @@ proves the leaked value is dead on the target.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,9 +28,9 @@ from sanitize.faults import fault_point
 from sanitize.secret import Secret
 
 MODES = ("compromised", "scheduled")
-STEPS = ("read", "create", "set", "test", "finish", "revoke", "consume", "prove")
+STEPS = ("read", "create", "set", "test", "finish", "retire", "consume", "prove")
 #: Steps after the new value became current: a failure there is not rolled back.
-AFTER_PROMOTION = ("revoke", "consume", "prove")
+AFTER_PROMOTION = ("retire", "consume", "prove")
 
 StepLog = Callable[..., None]
 
@@ -83,7 +84,7 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
                   consumers: Sequence[Consumer] = (), proofs: Sequence[Proof] = ()) -> RotationResult:
     """Rotate one secret; RotationError (step=...) after rolling back, LeakStillValid if the proof fails.
 
-    After promotion: the target's ``promoted`` step (e.g. the old signing key leaves the JWKS), each
+    After promotion: the target's ``promoted`` step ("retire": e.g. the old signing key leaves the JWKS), each
     consumer reloads, and in compromised mode the target's proof and every proof check run.
 
     ``log(step=, status=, version=, **detail)`` is called after every step (never with a value).
@@ -172,13 +173,14 @@ def housekeep(target: Target, ref: SecretRef, consumers: Sequence[Consumer], now
     def record(step: str, status: str, version: str | None = None, **detail: Any) -> None:
         log(step=step, status=status, version=version, **detail)
 
-    done: str = _guarded("housekeep", record, None, "tidying up at the target", lambda: target.housekeep(now))
+    done: str = _guarded("housekeep", record, None, "tidying up at the target",
+                         functools.partial(target.housekeep, now))
     if not done:
         return ""
     record("housekeep", "ok", None, detail=done)
     for consumer in consumers:
         answer = _guarded("consume", record, None, f"reloading {consumer.label}",
-                          lambda c=consumer: c.reload(ref.name, None, ()))  # type: ignore[misc]
+                          functools.partial(consumer.reload, ref.name, None, ()))
         record("consume", "ok" if answer.ok else "failed", None, consumer=consumer.label, detail=answer.detail,
                output=answer.output)
         if not answer.ok:
@@ -207,19 +209,20 @@ def _after_promotion(target: Target, ref: SecretRef, old: Secret, new: Secret, m
     Nothing here rolls back: reverting now would hand consumers the leaked value again.
     """
     version = result.new_version
-    done = _guarded("revoke", record, version, "revoking the old value at the target",
-                    lambda: target.promoted(old, new, compromised=(mode == "compromised")))
+    done = _guarded("retire", record, version, "retiring the old value at the target",
+                    functools.partial(target.promoted, old, new, compromised=(mode == "compromised")))
     if done:
-        record("revoke", "ok", version, detail=done)
+        record("retire", "ok", version, detail=done)
     for consumer in consumers:
         answer = _guarded("consume", record, version, f"reloading {consumer.label}",
-                          lambda c=consumer: c.reload(ref.name, version, (old, new)))  # type: ignore[misc]
+                          functools.partial(consumer.reload, ref.name, version, (old, new)))
         record("consume", "ok" if answer.ok else "failed", version, consumer=consumer.label, detail=answer.detail,
                output=answer.output)
         result.consumers.append({"consumer": consumer.label, "ok": answer.ok, "detail": answer.detail})
     if mode != "compromised":
         return
-    proof = _guarded("prove", record, version, "proving the leaked value dead", lambda: target.prove_leak_dead(old))
+    proof = _guarded("prove", record, version, "proving the leaked value dead",
+                     functools.partial(target.prove_leak_dead, old))
     result.leak = proof
     if proof is not None:
         if not proof.leaked_rejected:

@@ -348,8 +348,8 @@ def test_jwks_compromised_rotation_removes_the_leaked_kid_at_once(jwks_story: St
     assert _jwks_kids(s) == [hs256.thumbprint(Secret(new))]
     assert status(f"{s.app.url}/me", headers=bearer(s.old["JWT_SECRET"], kid=True))[0] == 401
     assert status(f"{s.app.url}/me", headers=bearer(new, kid=True))[0] == 200
-    (revoke,) = [r for r in s.records() if r["step"] == "revoke"]
-    assert revoke["detail"] == f"old kid {old_kid} removed from {s.jwks} at once"
+    (retire,) = [r for r in s.records() if r["step"] == "retire"]
+    assert retire["detail"] == f"old kid {old_kid} removed from {s.jwks} at once"
     assert s.old["JWT_SECRET"] not in s.jwks.read_text()
     assert hs256.b64url(s.old["JWT_SECRET"].encode()) not in s.jwks.read_text()
     s.assert_nothing_printed(str(summary))

@@ -47,13 +47,15 @@ def config_with(secret: dict[str, Any], env: dict[str, str] | None = None) -> An
     ({"consumers": [{"type": "kubectl", "resource": "web"}]}, "must be KIND/NAME"),
     ({"consumers": [{"type": "kubectl", "resource": "deployment/web", "namespace": "--all"}]}, "must not start"),
     ({"consumers": [{"type": "webhook", "url": "https://u:p@hooks.example/x"}]}, "without credentials"),
+    ({"consumers": [{"type": "webhook", "url": "http://hooks.example/x"}]}, "must use https"),
+    ({"proofs": [{"type": "http", "url": "http://app.example/me", "auth": "bearer"}]}, "must use https"),
     ({"consumers": [{"type": "webhook", "url": "https://hooks.example/x", "token_env": "NOPE"}]},
      "environment variable NOPE"),
     ({"proofs": [{"type": "http", "url": "ftp://x/", "auth": "bearer"}]}, "must be an http(s) URL"),
-    ({"proofs": [{"type": "http", "url": "http://x/", "auth": "digest"}]}, "auth' must be one of"),
-    ({"proofs": [{"type": "http", "url": "http://x/", "auth": "basic"}]}, "username' is required"),
-    ({"proofs": [{"type": "http", "url": "http://x/", "auth": "jwt", "kid": "sha1"}]}, "kid' must be 'thumbprint'"),
-    ({"proofs": [{"type": "http", "url": "http://x/", "auth": "bearer", "refused": [200]}]}, "4xx status codes"),
+    ({"proofs": [{"type": "http", "url": "https://x/", "auth": "digest"}]}, "auth' must be one of"),
+    ({"proofs": [{"type": "http", "url": "https://x/", "auth": "basic"}]}, "username' is required"),
+    ({"proofs": [{"type": "http", "url": "https://x/", "auth": "jwt", "kid": "sha1"}]}, "kid' must be 'thumbprint'"),
+    ({"proofs": [{"type": "http", "url": "https://x/", "auth": "bearer", "refused": [200]}]}, "4xx status codes"),
     ({"proofs": [{"type": "command", "argv": ["x"], "expect": 1}]}, "unknown key 'secrets[0].proofs[0].expect'"),
     ({"target": {"type": "sql", "admin_dsn_env": "DB", "table": "users", "column": "hash"}},
      "missing required key 'where'"),
@@ -109,6 +111,11 @@ class Capture(BaseHTTPRequestHandler):
         self.wfile.write(b"reloaded with " + (self.headers.get("Authorization") or "").encode())
 
     def do_GET(self) -> None:
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.end_headers()
+            return
         Capture.seen.append({"auth": self.headers.get("Authorization"), "header": self.headers.get("X-Api-Key")})
         good = Capture.good
         auth = self.headers.get("Authorization") or self.headers.get("X-Api-Key") or ""
@@ -208,3 +215,11 @@ def test_output_redaction_catches_every_encoding_and_keeps_the_tail() -> None:
     # A value straddling the cut is redacted before cutting, so no half of it survives.
     straddle = ("y" * (MAX_KEPT - 5) + pw + "z" * 3).encode()
     assert pw[-6:] not in kept(straddle, [Secret(pw)])
+
+
+def test_http_proof_never_follows_a_redirect_with_the_credential(capture: str) -> None:
+    new, leaked = fake(9), fake(10)
+    proof = HttpProof(url=f"{capture}/redirect", auth="bearer")
+    verdict = run_proofs([proof], "S", Secret(leaked), Secret(new), lambda **d: None)
+    assert verdict is not None and verdict.leaked_rejected is None and "HTTP 302" in verdict.why
+    assert Capture.seen == []  # /elsewhere never got the credential
