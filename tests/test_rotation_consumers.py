@@ -223,3 +223,26 @@ def test_http_proof_never_follows_a_redirect_with_the_credential(capture: str) -
     verdict = run_proofs([proof], "S", Secret(leaked), Secret(new), lambda **d: None)
     assert verdict is not None and verdict.leaked_rejected is None and "HTTP 302" in verdict.why
     assert Capture.seen == []  # /elsewhere never got the credential
+
+
+@pytest.mark.services
+def test_a_failing_command_target_keeps_its_output_redacted(vault, tmp_path: Path) -> None:
+    """The hook's stderr used to be discarded; now it is in the failed step's record, without the values."""
+    old = fake(11)
+    vault.client.secrets.kv.v2.create_or_update_secret(path="svc/api", secret={"TOKEN": old})
+    hook = [sys.executable, "-c", "import os, sys; v = sys.stdin.read(); print('read', v); "
+            "print('cannot reach the API for', os.environ['ROTATION_STEP'], file=sys.stderr); "
+            "sys.exit(4 if os.environ['ROTATION_STEP'] == 'test' else 0)"]
+    doc = {"backend": {"type": "vault", "url": vault.url, "token_env": "T"}, "audit_log": str(tmp_path / "audit"),
+           "lock_dir": str(tmp_path / "locks"),
+           "secrets": [{"name": "API_TOKEN", "path": "svc/api", "key": "TOKEN", "generate": {"kind": "hex"},
+                        "target": {"type": "command", "argv": hook}}]}
+    from rotation.engine import rotate
+    from rotation.errors import RotationError
+
+    lines: list[str] = []
+    with pytest.raises(RotationError, match=r"test: command hook .* failed in step test \(exit 4\)"):
+        rotate(parse_config(doc, env={"T": vault.token}), mode="compromised", log=lines.append)
+    (failed,) = [json.loads(line) for line in lines if json.loads(line)["status"] == "failed"]
+    assert failed["step"] == "test" and failed["output"] == "read [redacted]\ncannot reach the API for test"
+    assert old not in "\n".join(lines) + (tmp_path / "audit").read_text()
