@@ -15,6 +15,10 @@ be refused. Two forms:
   its RFC 7638 kid; ``header``: the value in header ``header``). A 2xx answer is accepted,
   a status in ``refused`` is refused, anything else (a redirect too: none is followed) is unclear.
 
+With ``settle: N`` the new value's check is retried for up to N seconds until
+it is accepted (a rollout still in progress); the leaked value is tried once,
+after the new one was accepted.
+
 The verdict (:func:`run_proofs`): leaked accepted anywhere → still live; every
 check refused the leaked value and accepted the new one → proven dead;
 otherwise not provable, and ``why`` says which check answered what.
@@ -23,6 +27,7 @@ otherwise not provable, and ``why`` says which check answered what.
 from __future__ import annotations
 
 import base64
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +43,10 @@ from sanitize.secret import Secret
 
 ACCEPTED, REFUSED, UNCLEAR = "accepted", "refused", "unclear"
 AUTH_KINDS = ("bearer", "basic", "jwt", "header")
-_COMMAND_KEYS = {"type", "argv", "timeout"}
-_HTTP_KEYS = {"type", "url", "method", "auth", "username", "header", "claims", "kid", "refused", "timeout"}
+_COMMAND_KEYS = {"type", "argv", "timeout", "settle"}
+_HTTP_KEYS = {"type", "url", "method", "auth", "username", "header", "claims", "kid", "refused", "timeout", "settle"}
+#: Seconds between two tries of the new value while a check settles.
+SETTLE_POLL = 0.5
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ class Proof(ABC):
     """A check that a value is (or is not) accepted where it is used."""
 
     label: str
+    #: Seconds to keep retrying the new value until it is accepted (a consumer still restarting); 0: one try.
+    settle: int = 0
 
     @abstractmethod
     def check(self, secret: str, value: Secret, hidden: Sequence[Secret]) -> Checked:
@@ -64,9 +73,10 @@ class Proof(ABC):
 class CommandProof(Proof):
     """The value on stdin; exit 0 = accepted, non-zero = refused."""
 
-    def __init__(self, argv: Sequence[str], *, timeout: int = 60) -> None:
+    def __init__(self, argv: Sequence[str], *, timeout: int = 60, settle: int = 0) -> None:
         self.argv = list(argv)
         self.timeout = timeout
+        self.settle = settle
         self.label = f"command {self.argv[0]}"
 
     def check(self, secret: str, value: Secret, hidden: Sequence[Secret]) -> Checked:
@@ -93,6 +103,7 @@ class HttpProof(Proof):
     kid: bool = False
     refused: tuple[int, ...] = (401, 403)
     timeout: int = 10
+    settle: int = 0
 
     @property
     def label(self) -> str:  # type: ignore[override]
@@ -138,6 +149,16 @@ class ProofVerdict:
     why: str = ""
 
 
+def _settled(proof: Proof, secret: str, new: Secret, hidden: Sequence[Secret]) -> Checked:
+    """The new value's check, retried for up to ``proof.settle`` seconds until it is accepted."""
+    deadline = time.monotonic() + proof.settle
+    while True:
+        result = proof.check(secret, new, hidden)
+        if result.verdict == ACCEPTED or time.monotonic() >= deadline:
+            return result
+        time.sleep(SETTLE_POLL)
+
+
 def run_proofs(proofs: Sequence[Proof], secret: str, leaked: Secret, new: Secret,
                log: Callable[..., None]) -> ProofVerdict | None:
     """Every check with the new value, then the leaked one; None when no proof is configured."""
@@ -148,7 +169,7 @@ def run_proofs(proofs: Sequence[Proof], secret: str, leaked: Secret, new: Secret
     unclear: list[str] = []
     accepted: list[str] = []
     for proof in proofs:
-        with_new = proof.check(secret, new, hidden)
+        with_new = _settled(proof, secret, new, hidden)
         log(check=proof.label, value="new", verdict=with_new.verdict, detail=with_new.detail, output=with_new.output)
         with_leaked = proof.check(secret, leaked, hidden)
         log(check=proof.label, value="leaked", verdict=with_leaked.verdict, detail=with_leaked.detail,
@@ -173,6 +194,13 @@ def _timeout(spec: Mapping[str, Any], key: str, default: int) -> int:
     value = spec.get("timeout", default)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3600:
         raise ConfigError(f"'{key}.timeout' must be an integer number of seconds (1-3600)")
+    return value
+
+
+def _settle(spec: Mapping[str, Any], key: str) -> int:
+    value = spec.get("settle", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3600:
+        raise ConfigError(f"'{key}.settle' must be an integer number of seconds (0-3600)")
     return value
 
 
@@ -202,7 +230,7 @@ def _http(spec: Mapping[str, Any], key: str) -> HttpProof:
         raise ConfigError(f"'{key}.refused' must be a list of 4xx status codes")
     return HttpProof(url=url, auth=str(auth), method=str(method), username=str(username), header=str(header),
                      claims=dict(claims), kid=kid == "thumbprint", refused=tuple(refused),
-                     timeout=_timeout(spec, key, 10))
+                     timeout=_timeout(spec, key, 10), settle=_settle(spec, key))
 
 
 def _proof(item: object, key: str) -> Proof:
@@ -214,7 +242,8 @@ def _proof(item: object, key: str) -> Proof:
     if extra:
         raise ConfigError(f"unknown key '{key}.{extra[0]}' (allowed: {', '.join(sorted(allowed))})")
     if kind == "command":
-        return CommandProof(argv_of(item.get("argv"), f"{key}.argv"), timeout=_timeout(item, key, 60))
+        return CommandProof(argv_of(item.get("argv"), f"{key}.argv"), timeout=_timeout(item, key, 60),
+                            settle=_settle(item, key))
     if kind == "http":
         return _http(item, key)
     raise ConfigError(f"'{key}.type' must be command or http")

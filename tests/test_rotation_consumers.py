@@ -117,6 +117,11 @@ class Capture(BaseHTTPRequestHandler):
             self.end_headers()
             return
         Capture.seen.append({"auth": self.headers.get("Authorization"), "header": self.headers.get("X-Api-Key")})
+        if Capture.warmup > 0:  # still restarting
+            Capture.warmup -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
         good = Capture.good
         auth = self.headers.get("Authorization") or self.headers.get("X-Api-Key") or ""
         self.send_response(200 if good and good in auth else 401)
@@ -124,11 +129,12 @@ class Capture(BaseHTTPRequestHandler):
         self.wfile.write(b"you sent " + auth.encode())
 
     good = ""
+    warmup = 0
 
 
 @pytest.fixture
 def capture() -> Iterator[str]:
-    Capture.seen, Capture.answer, Capture.good = [], 200, ""
+    Capture.seen, Capture.answer, Capture.good, Capture.warmup = [], 200, "", 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -246,3 +252,16 @@ def test_a_failing_command_target_keeps_its_output_redacted(vault, tmp_path: Pat
     (failed,) = [json.loads(line) for line in lines if json.loads(line)["status"] == "failed"]
     assert failed["step"] == "test" and failed["output"] == "read [redacted]\ncannot reach the API for test"
     assert old not in "\n".join(lines) + (tmp_path / "audit").read_text()
+
+
+@pytest.mark.parametrize("settle", [0, 30])
+def test_settle_retries_the_new_value_while_the_app_restarts(capture: str, settle: int) -> None:
+    new, leaked = fake(12), fake(13)
+    (proof,) = parse_proofs([{"type": "http", "url": f"{capture}/me", "auth": "bearer", "settle": settle}], "p")
+    Capture.good, Capture.warmup = f"Bearer {new}", 2
+    verdict = run_proofs([proof], "S", Secret(leaked), Secret(new), lambda **d: None)
+    assert verdict is not None
+    if settle:
+        assert verdict.leaked_rejected is True and len(Capture.seen) == 4  # 503, 503, new 200, leaked 401
+    else:
+        assert verdict.leaked_rejected is None and "HTTP 503" in verdict.why
