@@ -434,9 +434,10 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
             outcome.status = "not due"
             outcome.reason = "no max_age" if s.max_age is None else f"rotated less than {s.max_age} ago"
             line(s.name, "due", "not due", last_rotated=last.isoformat() if last else None)
-            if not dry_run:  # e.g. JWKS keys whose grace window ended leave the set now
-                outcome.reason += "; " + (housekeep(s.target, s.ref, s.consumers, now or datetime.now(UTC),
-                                                    log=lambda **e: line(s.name, **e)) or "nothing to tidy")
+            tidied = "" if dry_run else housekeep(s.target, s.ref, s.consumers, now or datetime.now(UTC),
+                                                  log=lambda **e: line(s.name, **e))
+            if tidied:  # e.g. JWKS keys whose grace window ended left the set
+                outcome.reason += f"; {tidied}"
             return
         line(s.name, "due", "due", last_rotated=last.isoformat() if last else None)
     try:
