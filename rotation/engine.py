@@ -388,7 +388,8 @@ def _unproven_why(s: SecretConfig, mode: str) -> str:
     if s.target.kind == "none":
         return ("no target and no proof step: the value lives only in the store, so nothing tested that the "
                 "leaked value is refused; restart or reload every consumer (tokens signed with a leaked key stay "
-                "valid until then) and add a `proofs:` check")
+                "valid until then) and add a `proofs:` check; an app that keeps a hash of it in its own table "
+                "needs `target: {type: sql, ...}`")
     return (f"the {s.target.kind} target has no proof step: add a `proofs:` check"
             + (" (or set prove_leak: true)" if s.target.kind == "command" else ""))
 
@@ -452,7 +453,8 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
     if dry_run:
         outcome.status, outcome.old_version = "would rotate", current.version
         outcome.reason = f"dry run: would rotate ({mode}, target {s.target.kind})"
-        line(s.name, "plan", "would rotate", current.version, target=s.target.kind)
+        line(s.name, "plan", "would rotate", current.version, target=s.target.kind,
+             consumers=[c.label for c in s.consumers], proofs=[p.label for p in s.proofs])
         return
 
     def step_log(**entry: Any) -> None:

@@ -437,3 +437,18 @@ def test_cli_still_live_app_key_exits_1_with_one_line(story: Story) -> None:
     assert summary["status"] == "failed" and summary["still_live"] == ["JWT_SECRET"]
     s.lines = proc.stdout.splitlines()
     s.assert_nothing_printed(proc.stderr)
+
+
+def test_dry_run_names_the_consumers_and_checks_and_runs_none(story: Story) -> None:
+    s = story
+    loads = status(f"{s.app.url}/health")[1]["loads"]
+    config = s.config(jwt={"consumers": [{"type": "webhook", "url": f"{s.app.url}/reload"}],
+                           "proofs": [_jwt_proof(s)]}, admin={"target": s.sql_target()})
+    summary = rotate(config, mode="compromised", dry_run=True, log=s.lines.append)
+    assert summary.named("would rotate") == ["JWT_SECRET", "ADMIN_PASSWORD"]
+    plans = {r["secret"]: r for r in s.records() if r["step"] == "plan"}
+    assert plans["JWT_SECRET"]["consumers"] == [f"webhook {s.app.url}/reload"]
+    assert plans["JWT_SECRET"]["proofs"] == [f"GET {s.app.url}/me (jwt)"]
+    assert plans["ADMIN_PASSWORD"]["target"] == "sql"
+    assert status(f"{s.app.url}/health")[1]["loads"] == loads and s.current() == s.old
+    assert status(f"{s.app.url}/admin", headers=basic(s.old["ADMIN_PASSWORD"]))[0] == 200
