@@ -37,7 +37,7 @@ from rotation.config import RotationConfig, SecretConfig
 from rotation.errors import ConfigError, LeakStillValid, LeaseHeld, RotationError
 from rotation.generate import exposure_hash
 from rotation.kinds import detect
-from rotation.protocol import LEASE_TTL, MODES, RotationResult, rotate_secret
+from rotation.protocol import AFTER_PROMOTION, LEASE_TTL, MODES, RotationResult, housekeep, rotate_secret
 from rotation.schedule import Locked, SecretLock, default_lock_dir, is_due
 from rotation.states import (
     ACK_NAME,
@@ -88,6 +88,12 @@ class SecretOutcome:
     proof: str = ""
     why: str = ""
     action: str = ""
+    consumers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def consumer_failed(self) -> list[str]:
+        """The consumers whose reload failed (the new value is current, they may not use it)."""
+        return [str(c["consumer"]) for c in self.consumers if not c.get("ok")]
 
 
 @dataclass
@@ -135,7 +141,10 @@ class RotationSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed and nothing exposed is still live, else 1."""
+        """0 when nothing failed and nothing exposed is still live, else 1.
+
+        A consumer that failed to reload leaves its secret ``still-live`` unless a proof showed the leaked
+        value refused (and the new one accepted) where it is used."""
         return 1 if self.failed or self.still_live else 0
 
     def __str__(self) -> str:
@@ -260,6 +269,7 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
             continue
         steps: list[dict[str, Any]] = []
         lease: Lease | None = None
+        promoted = False  # a failure after promotion: the new value is current, nothing was rolled back
         try:
             # A dry run writes nothing, not even a lease.
             lease = None if dry_run else backend.acquire_lease(s.ref, owner, LEASE_TTL)
@@ -271,16 +281,23 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         except LeakStillValid as exc:
             outcome.status, outcome.reason, outcome.leaked_rejected = "failed", str(exc), False
             leak_failures.append(s.name)
+            promoted = True
         except RotationError as exc:
             if exc.exit_code == 2:
                 audit.append("rotation.aborted", backend=identity, secret=s.name, reason=str(exc))
                 raise
             outcome.status, outcome.reason = "failed", str(exc)
+            promoted = exc.step in AFTER_PROMOTION
         finally:
             if lease is not None:
                 backend.release_lease(s.ref, lease)
             lock.release()
-        if outcome.status == "failed":
+        if outcome.status == "failed" and promoted:
+            outcome.state = STILL_LIVE
+            outcome.action = (f"the store holds {s.name}'s new value, but the leaked value is still accepted (or "
+                              "could not be checked): restart or reload every consumer, fix the cause above, then "
+                              f"re-run `git-sanitize rotate --only {s.name}` to rotate and prove again")
+        elif outcome.status == "failed":
             outcome.state = STILL_LIVE
             outcome.action = (f"the rotation of {s.name} failed and was rolled back, so the leaked value still "
                               f"works: fix the cause above, then re-run `git-sanitize rotate --only {s.name}`")
@@ -411,13 +428,34 @@ def _unproven_why(s: SecretConfig, mode: str) -> str:
     if mode == "scheduled":
         return "scheduled mode keeps the previous version for the grace window and does not test the old value"
     if s.target.kind == "none":
-        return ("no target: the value lives only in the store, so nothing can test that the leaked value is "
-                "refused; restart or reload every consumer (tokens signed with a leaked key stay valid until then)")
-    return f"the {s.target.kind} target has no proof step (for a command target: set prove_leak: true)"
+        return ("no target and no proof step: the value lives only in the store, so nothing tested that the "
+                "leaked value is refused; restart or reload every consumer (tokens signed with a leaked key stay "
+                "valid until then) and add a `proofs:` check; an app that keeps a hash of it in its own table "
+                "needs `target: {type: sql, ...}`")
+    return (f"the {s.target.kind} target has no proof step: add a `proofs:` check"
+            + (" (or set prove_leak: true)" if s.target.kind == "command" else ""))
 
 
 def _state_of(s: SecretConfig, mode: str, result: RotationResult, outcome: SecretOutcome) -> None:
-    if result.leak is not None and result.leak.leaked_rejected:
+    outcome.consumers = list(result.consumers)
+    _proof_state(s, mode, result, outcome)
+    failed = outcome.consumer_failed
+    if failed:
+        outcome.reason = f"consumer reload failed: {', '.join(failed)}"
+        if outcome.state != PROVEN_DEAD:  # nothing shows the leaked value refused where the consumer runs
+            outcome.state = STILL_LIVE
+            outcome.action = (f"{', '.join(failed)} did not reload {s.name} (see the consume step's output): "
+                              "restart it by hand; until then it may still accept the leaked value")
+        else:
+            outcome.action = f"{', '.join(failed)} did not reload {s.name}: restart it by hand"
+
+
+def _proof_state(s: SecretConfig, mode: str, result: RotationResult, outcome: SecretOutcome) -> None:
+    if result.unproven:
+        outcome.state, outcome.why = UNPROVEN, result.unproven
+        if result.leak is not None and result.leak.leaked_rejected and result.leak.detail:
+            outcome.why += f" (the {s.target.kind} target: {result.leak.detail})"
+    elif result.leak is not None and result.leak.leaked_rejected:
         outcome.state = result.leak.state or PROVEN_DEAD
         outcome.proof = result.leak.detail or "the target refused the leaked value"
         if result.leak.sessions_terminated:
@@ -446,6 +484,10 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
                 outcome.exposed = False
                 outcome.reason += " (the exposed value was already replaced by another run)"
             line(s.name, "due", "not due", last_rotated=stamp)
+            tidied = "" if dry_run else housekeep(s.target, s.ref, s.consumers, now or datetime.now(UTC),
+                                                  log=lambda **e: line(s.name, **e))
+            if tidied:  # e.g. JWKS keys whose grace window ended left the set
+                outcome.reason += f"; {tidied}"
             return
         line(s.name, "due", "due", last_rotated=stamp, **({"reason": forced} if forced else {}))
     try:
@@ -460,14 +502,16 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
     if dry_run:
         outcome.status, outcome.old_version = "would rotate", current.version
         outcome.reason = f"dry run: would rotate ({mode}, target {s.target.kind})"
-        line(s.name, "plan", "would rotate", current.version, target=s.target.kind)
+        line(s.name, "plan", "would rotate", current.version, target=s.target.kind,
+             consumers=[c.label for c in s.consumers], proofs=[p.label for p in s.proofs])
         return
 
     def step_log(**entry: Any) -> None:
         steps.append(entry)
         line(s.name, **entry)
 
-    result = rotate_secret(backend, s.ref, s.generate, s.target, mode=mode, log=step_log, lease=lease)
+    result = rotate_secret(backend, s.ref, s.generate, s.target, mode=mode, log=step_log, consumers=s.consumers,
+                           proofs=s.proofs, lease=lease)
     outcome.status = "rotated"
     outcome.old_version, outcome.new_version = result.old_version, result.new_version
     if result.leak is not None:
