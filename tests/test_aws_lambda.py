@@ -525,3 +525,28 @@ def test_the_sam_template_names_the_handler_and_its_policy() -> None:
     assert perm["Properties"]["Principal"] == "secretsmanager.amazonaws.com"
     env = fn["Properties"]["Environment"]["Variables"]
     assert set(env) >= {"ROTATION_MODE", "ROTATION_STRATEGY"}
+
+
+@pytest.mark.services
+def test_handler_logs_a_failed_proof_and_promotes_nothing(lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    import sys
+
+    old = word()
+    sid = make_rotating_secret(lambda_env, "aurora/ADMIN_PASSWORD", old)
+    # A hook that accepts every value and says the leaked one still works.
+    hook = [sys.executable, "-c", "import os, sys; sys.stdin.read(); sys.exit(os.environ['ROTATION_STEP'] == 'prove')"]
+    monkeypatch.setenv("ROTATION_TARGET", json.dumps({"type": "command", "argv": hook, "prove_leak": True}))
+    monkeypatch.setenv("ROTATION_MODE", "compromised")
+    token = str(uuid.uuid4())
+    with caplog.at_level(logging.INFO, logger="git_sanitize.rotation.lambda"):
+        for step in ("createSecret", "setSecret", "testSecret"):
+            invoke(sid, token, step)
+        for _retry in range(2):
+            with pytest.raises(LeakStillValid):
+                invoke(sid, token, "finishSecret")
+    failed = [json.loads(r.getMessage()) for r in caplog.records if '"failed"' in r.getMessage()]
+    assert [f["step"] for f in failed] == ["finishSecret", "finishSecret"]
+    assert "still works" in failed[0]["error"]
+    assert value_at(lambda_env, sid, VersionStage="AWSCURRENT") == old
+    assert all(old not in r.getMessage() for r in caplog.records)
