@@ -410,9 +410,9 @@ def approve(workdir: str, approver: str, digest: str, key: str | None, expires: 
 
     wd = Workdir.open(workdir)
     a = do_approve(workdir, approver=approver, digest=digest, key=key,
-                   expires=expires or str(wd.meta().get("approval_expires", "24h")))
+                   expires=expires or wd.meta().approval_expires or "24h")
     click.echo(f"{describe_approval(workdir, a)}; until {a.expires}")
-    policy = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
+    policy = ApprovalPolicy.from_meta(wd.meta().approval_policy)
     if policy is not None:
         click.echo(f"{len(approvers_of(judge(workdir, policy)))} distinct valid approver(s) now "
                    f"(counted: {policy.describe()})")
