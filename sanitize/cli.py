@@ -716,6 +716,17 @@ def completion(shell: str) -> None:
     click.echo(comp_cls(cli, {}, "git-sanitize", "_GIT_SANITIZE_COMPLETE").source())
 
 
+@cli.command("schema")
+@click.argument("name", metavar="NAME")
+@_guard
+def schema(name: str) -> None:
+    """Print the JSON schema (draft 2020-12) of an artifact: findings, plan, rewrite-record, rewrite-report,
+    approval, state, rotation-run."""
+    from sanitize.artifacts.schemas import schema_text
+
+    click.echo(schema_text(name), nl=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="git-sanitize")
