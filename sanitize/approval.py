@@ -183,6 +183,7 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
     name = " ".join(approver.split())
     if not name or any(unicodedata.category(c).startswith("C") for c in name):
         raise UsageError("--approver must name a person (printable characters only)")
+    span = parse_duration(expires)  # the command's own input first, before the workdir's state
     record = rewrite_record.current(wd)
     expected = record.plan_digest
     given = digest.strip().lower()
@@ -197,7 +198,7 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
     tips = dict(record.rewritten_tips)
     created = (now or datetime.now(UTC)).replace(microsecond=0)
     approval = Approval(approver=name, digest=expected, rewritten_tips=tips, created=created.isoformat(),
-                        expires=(created + parse_duration(expires)).isoformat())
+                        expires=(created + span).isoformat())
     if key is not None:
         approval = replace(approval, signature=signing.sign(approval.payload(), Path(key)))
         recorded = ApprovalPolicy.from_meta(wd.meta().approval_policy)
