@@ -87,7 +87,8 @@ def test_every_artifact_of_a_real_purge_validates(tmp_path: Path, story_repo: De
     lines = [json.loads(line) for line in (wd / "rotation.log").read_text().splitlines() if line.strip()]
     assert any(x["step"] == "state" for x in lines)
     # The command's own lines in a pipe, the summary included.
-    proc = _cli("rotate", "--config", str(tmp_path / "rotation.yml"), "--dry-run", env=purge.env)
+    proc = _cli("rotate", "--config", str(tmp_path / "rotation.yml"), "--dry-run", "--audit-log",
+                str(tmp_path / "dry-run-audit.log"), env=purge.env)
     assert proc.returncode == 0, proc.stderr
     piped = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert piped[-1]["step"] == "summary"
