@@ -1,7 +1,8 @@
 """rewrite record v0 → v1: the untyped state.json record rewrite wrote before it had a schema.
 
 Records of that time may lack ``first_changed_commits`` (then: the first changed
-commit of each ref) and ``blast_radius`` (then: the numbers the record itself gives).
+commit of each ref) and ``blast_radius`` (then: the numbers the record itself gives);
+every other field they always had, and a record without one is malformed.
 """
 
 from __future__ import annotations
@@ -25,8 +26,5 @@ def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
             out["blast_radius"] = {"commits_changing": len(out.get("old_commits") or []),
                                    "refs_total": len(at_scan), "refs_changing": moved,
                                    "refs_untouched": len(at_scan) - len(moved)}
-    for name in ("deleted_refs", "old_commits", "purged_blobs"):
-        out.setdefault(name, [])
-    out.setdefault("first_changed", {})
     out["schema"] = NEXT
     return out
