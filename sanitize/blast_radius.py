@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -77,7 +77,7 @@ class BlastRadius:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
 
-def describe(summary: dict[str, Any]) -> str:
+def describe(summary: Mapping[str, Any]) -> str:
     """One line for people: how many commits and refs change, why, and what cannot survive."""
     refs = summary.get("refs_changing") or {}
     if "commits_carrying_purged_content" not in summary:
@@ -89,17 +89,6 @@ def describe(summary: dict[str, Any]) -> str:
             f"{summary.get('signed_commits_losing_signature', 0)} signed commit(s) and "
             f"{summary.get('signed_tags_losing_signature', 0)} signed tag(s) lose their signature; "
             f"{summary.get('refs_untouched', 0)} ref(s) untouched")
-
-
-def record_summary(rec: dict[str, Any]) -> dict[str, Any]:
-    """The blast-radius numbers of a finished rewrite's record (derived for records made before they were kept)."""
-    if isinstance(rec.get("blast_radius"), dict):
-        return dict(rec["blast_radius"])
-    at_scan: dict[str, str] = dict(rec.get("tips_at_scan") or {})
-    after: dict[str, str] = dict(rec.get("rewritten_tips") or {})
-    moved = {r: 0 for r, old in at_scan.items() if after.get(r) != old}
-    return {"commits_changing": len(rec.get("old_commits") or []), "refs_total": len(at_scan),
-            "refs_changing": moved, "refs_untouched": len(at_scan) - len(moved)}
 
 
 def matches_path(path: str, deleted: Iterable[str]) -> bool:
@@ -303,4 +292,4 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
                        signed_tags=signed_tags)
 
 
-__all__ = ["BlastRadius", "compute", "describe", "is_signed_commit", "is_signed_tag", "matches_path", "record_summary"]
+__all__ = ["BlastRadius", "compute", "describe", "is_signed_commit", "is_signed_tag", "matches_path"]

@@ -27,9 +27,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sanitize import git
+from sanitize.artifacts.plan_actions import DeletePath, FixInCode, MessageRewrite, Replacement
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
 from sanitize.scan import context
@@ -45,6 +46,7 @@ SHORT_VALUE = 8  # a shorter literal may also occur in innocent text: the plan w
 _SAFE_BYTE = re.compile(rb"[A-Za-z0-9_]")
 
 Recover = Callable[[str, Iterable[Finding]], Mapping[str, Secret]]
+_Action = TypeVar("_Action", DeletePath, Replacement, MessageRewrite, FixInCode)
 
 
 # plan.secrets lines ---------------------------------------------------------------------
@@ -89,13 +91,13 @@ class Plan:
     path: Path
     source: str
     tips: dict[str, str]
-    delete_paths: list[dict[str, Any]]
-    replace: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
-    fix_in_code: list[dict[str, Any]]
+    delete_paths: tuple[DeletePath, ...]
+    replace: tuple[Replacement, ...]
+    messages: tuple[MessageRewrite, ...]
+    fix_in_code: tuple[FixInCode, ...]
     summary: dict[str, Any]
     digest: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # rules, held_back, dropped: kept as reviewed
 
     @property
     def secrets_path(self) -> Path:
@@ -109,9 +111,9 @@ class Plan:
     def planned_sha256s(self) -> set[str]:
         """Every secret value the plan removes: replaced in content and messages, or deleted with the
         blob that holds it only compressed or transcoded."""
-        return {r["secret_sha256"] for r in self.replace} | {
-            s for m in self.messages for s in m.get("secret_sha256s", [])} | {
-            s for d in self.delete_paths for s in d.get("secret_sha256s", [])}
+        return {r.secret_sha256 for r in self.replace} | {
+            s for m in self.messages for s in m.secret_sha256s} | {
+            s for d in self.delete_paths for s in d.secret_sha256s or ()}
 
     @property
     def literal_sha256s(self) -> set[str]:
@@ -119,14 +121,30 @@ class Plan:
         (itself, or its JSON-escaped, URL-encoded or base64 form, listed as ``literal_sha256s``)."""
         out: set[str] = set()
         for r in self.replace:
-            out.update(r.get("literal_sha256s") or [r["secret_sha256"]])
+            out.update(r.literals)
         for m in self.messages:
-            out.update(m.get("literal_sha256s") or m.get("secret_sha256s", []))
+            out.update(m.literals)
         return out
 
     @property
     def paths(self) -> list[str]:
-        return [d["path"] for d in self.delete_paths]
+        return [d.path for d in self.delete_paths]
+
+    @property
+    def rules_file(self) -> str | None:
+        """The rules file the scan used (rewrite and verify rescan with it), if any."""
+        rules = self.extra.get("rules")
+        return rules if isinstance(rules, str) else None
+
+    @property
+    def held_back(self) -> list[Mapping[str, Any]]:
+        """Low-confidence values left for review (``plan --include`` plans one)."""
+        return [h for h in self.extra.get("held_back") or [] if isinstance(h, dict)]
+
+    @property
+    def dropped(self) -> list[Mapping[str, Any]]:
+        """Findings the reviewer rejected as false positives (``plan --drop``)."""
+        return [d for d in self.extra.get("dropped") or [] if isinstance(d, dict)]
 
     def body(self) -> dict[str, Any]:
         """The plan document without ``digest`` (what the digest covers)."""
@@ -134,8 +152,10 @@ class Plan:
             "schema": PLAN_SCHEMA,
             "source": self.source,
             "tips": dict(self.tips),
-            "actions": {"delete_paths": self.delete_paths, "replace": self.replace, "messages": self.messages},
-            "fix_in_code": self.fix_in_code,
+            "actions": {"delete_paths": [d.dump() for d in self.delete_paths],
+                        "replace": [r.dump() for r in self.replace],
+                        "messages": [m.dump() for m in self.messages]},
+            "fix_in_code": [f.dump() for f in self.fix_in_code],
             "summary": self.summary,
             **self.extra,
         }
@@ -180,24 +200,35 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     secrets = sp.read_bytes()
     try:
         digest = data.pop("digest")
-        actions = data.pop("actions")
-        known = {"schema", "source", "tips", "fix_in_code", "summary"}
+        # The digest covers the document as written: what reviewers read is what approvals bind.
+        matches = compute_digest(data, secrets) == digest
+        actions = data["actions"]
+        known = {"schema", "source", "tips", "actions", "fix_in_code", "summary"}
         plan = Plan(
             path=p, source=str(data["source"]), tips={str(k): str(v) for k, v in data["tips"].items()},
-            delete_paths=list(actions["delete_paths"]), replace=list(actions["replace"]),
-            messages=list(actions["messages"]), fix_in_code=list(data["fix_in_code"]),
+            delete_paths=_each(DeletePath.parse, actions["delete_paths"], f"{p}: actions.delete_paths"),
+            replace=_each(Replacement.parse, actions["replace"], f"{p}: actions.replace"),
+            messages=_each(MessageRewrite.parse, actions["messages"], f"{p}: actions.messages"),
+            fix_in_code=_each(FixInCode.parse, data["fix_in_code"], f"{p}: fix_in_code"),
             summary=dict(data["summary"]), digest=str(digest),
             extra={k: v for k, v in data.items() if k not in known},
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise UsageError(f"{p}: malformed plan: missing or wrong field {exc}") from exc
-    if compute_digest(plan.body(), secrets) != plan.digest:
+    if not matches:
         raise UsageError(f"{p}: digest does not match the plan and plan.secrets: edited after review or "
                          f"tampered with; re-run plan and have it reviewed again")
     got = {s.sha256 for s in plan.secret_values()}
     if got != plan.literal_sha256s:
         raise UsageError(f"{sp}: does not hold exactly the values the plan replaces")
     return plan
+
+
+def _each(parse: Callable[[object, str], _Action], items: object, where: str) -> tuple[_Action, ...]:
+    """Every action of one list, each validated; UsageError naming the first bad one."""
+    if not isinstance(items, list):
+        raise UsageError(f"{where}: must be a list")
+    return tuple(parse(item, f"{where}[{n}]") for n, item in enumerate(items))
 
 
 # History helpers (shared with rewrite) ----------------------------------------------------
@@ -522,23 +553,24 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                 replace_groups[f.secret_sha256].append(f)
             else:
                 message_groups[f.commit or "?"].append(f)
-        replace = [{
-            "secret_sha256": sha, "preview": fs[0].preview, "rule": sorted({f.rule for f in fs})[0],
-            "rules": sorted({f.rule for f in fs}), "finding_ids": sorted({f.id for f in fs}),
-            "paths": sorted({f.path for f in fs if f.path}), "blobs": len({f.blob for f in fs if f.blob}),
-            "short": min(len(x) for x in forms[sha].values()) < SHORT_VALUE,
+        replace = tuple(Replacement(
+            secret_sha256=sha, preview=fs[0].preview, rule=sorted({f.rule for f in fs})[0],
+            rules=tuple(sorted({f.rule for f in fs})), finding_ids=tuple(sorted({f.id for f in fs})),
+            paths=tuple(sorted({f.path for f in fs if f.path})), blobs=len({f.blob for f in fs if f.blob}),
+            short=min(len(x) for x in forms[sha].values()) < SHORT_VALUE,
             **_encoded(sha, fs, forms),
-        } for sha, fs in sorted(replace_groups.items())]
-        messages = [{
-            "object": obj, "finding_ids": sorted({f.id for f in fs}),
-            "secret_sha256s": sorted({f.secret_sha256 for f in fs}), "rules": sorted({f.rule for f in fs}),
-            **({"literal_sha256s": lits} if (lits := sorted({x for f in fs for x in forms[f.secret_sha256]}))
-               != sorted({f.secret_sha256 for f in fs}) else {}),
-        } for obj, fs in sorted(message_groups.items())]
-        delete_paths = [{"path": p, "finding_ids": sorted(delete[p]), "found": how[p],
-                         **({"secret_sha256s": sorted(decoded[p])} if p in decoded else {})} for p in sorted(delete)]
+        ) for sha, fs in sorted(replace_groups.items()))
+        messages = tuple(MessageRewrite(
+            object=obj, finding_ids=tuple(sorted({f.id for f in fs})),
+            secret_sha256s=tuple(sorted({f.secret_sha256 for f in fs})), rules=tuple(sorted({f.rule for f in fs})),
+            literal_sha256s=lits if (lits := tuple(sorted({x for f in fs for x in forms[f.secret_sha256]})))
+            != tuple(sorted({f.secret_sha256 for f in fs})) else None,
+        ) for obj, fs in sorted(message_groups.items()))
+        delete_paths = tuple(DeletePath(path=p, finding_ids=tuple(sorted(delete[p])), found=how[p],
+                                        secret_sha256s=tuple(sorted(decoded[p])) if p in decoded else None)
+                             for p in sorted(delete))
 
-        fix = [x for x in _fix_in_code(repo, report, findings, by_sha) if x["path"] not in delete]
+        fix = tuple(x for x in _fix_in_code(repo, report, findings, by_sha) if x.path not in delete)
 
         # What will change, and why: the same computation the rewrite exports and checks against.
         from sanitize.blast_radius import compute as blast_radius
@@ -560,8 +592,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             "included_findings": sorted(include),
             "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),
             "fix_in_code": len(fix), **radius.summary(),
-            "short_values": sum(1 for r in replace if r["short"]),
-            "encoded_values": sum(1 for r in replace if r.get("literal_sha256s")),
+            "short_values": sum(1 for r in replace if r.short),
+            "encoded_values": sum(1 for r in replace if r.literal_sha256s),
             "deleted_for_decoded": len(decoded),
         }
 
@@ -597,12 +629,12 @@ def _held_entry(fs: list[Finding], values: Mapping[str, Secret]) -> dict[str, An
     }
 
 
-def _encoded(sha: str, fs: list[Finding], forms: dict[str, dict[str, Secret]]) -> dict[str, Any]:
+def _encoded(sha: str, fs: list[Finding], forms: dict[str, dict[str, Secret]]) -> dict[str, tuple[str, ...]]:
     """``literal_sha256s`` and ``encoding`` of a replacement whose value sits in the blobs in another form."""
     if set(forms[sha]) == {sha}:
         return {}
     encodings = sorted({"+".join(f.encoding) for f in fs if f.encoding})
-    return {"literal_sha256s": sorted(forms[sha]), "encoding": encodings}
+    return {"literal_sha256s": tuple(sorted(forms[sha])), "encoding": tuple(encodings)}
 
 
 def _exists(repo: str, sha: str) -> bool:
@@ -610,10 +642,10 @@ def _exists(repo: str, sha: str) -> bool:
 
 
 def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
-                 values: dict[str, Secret]) -> list[dict[str, Any]]:
+                 values: dict[str, Secret]) -> list[FixInCode]:
     """Hardcoded fallback defaults still at a branch tip: after replacement they fall back to the marker."""
     defaults = [f for f in findings if f.kind == "content" and f.rule.startswith("default.") and f.path]
-    items: dict[tuple[str, str, str], dict[str, Any]] = {}
+    items: dict[tuple[str, str, str], FixInCode] = {}
     branches = {r: s for r, s in report.refs.items() if r.startswith("refs/heads/")}
     if not defaults or not branches:
         return []
@@ -629,7 +661,7 @@ def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
         if line_no is None:
             continue
         key = (f.path or "", f.rule, ref)
-        items.setdefault(key, {"path": f.path, "line": line_no, "rule": f.rule, "ref": ref, "finding_id": f.id})
+        items.setdefault(key, FixInCode(path=f.path or "", line=line_no, rule=f.rule, ref=ref, finding_id=f.id))
     return [items[k] for k in sorted(items)]
 
 

@@ -24,19 +24,11 @@ import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sanitize import git, leased_push
-from sanitize.approval import (
-    ApprovalPolicy,
-    approve_command,
-    approvers_of,
-    current_digest,
-    current_tips,
-    judge,
-    policy_of,
-    rewrite_detail,
-)
+from sanitize.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
+from sanitize.artifacts import rewrite_record
+from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
@@ -144,20 +136,19 @@ def ssh_remote(remote: str) -> SshRemote | None:
     return None
 
 
-def resolve_remote(wd: Workdir, remote: str | None) -> str:
+def resolve_remote(record: RewriteRecord, remote: str | None) -> str:
     """The push target: ``--remote`` or the plan's source."""
-    target = remote or rewrite_detail(wd).get("source")
+    target = remote or record.source
     if not target:
         raise UsageError("no remote: pass --remote URL (the plan records no source)")
-    return str(target)
+    return target
 
 
-def planned_updates(wd: Workdir) -> tuple[list[RefUpdate], list[str]]:
+def planned_updates(record: RewriteRecord) -> tuple[list[RefUpdate], list[str]]:
     """Every ref update the push will make, and the hidden refs it must leave out."""
-    rec = rewrite_detail(wd)
-    at_scan = {str(k): str(v) for k, v in (rec.get("tips_at_scan") or {}).items()}
-    tips = current_tips(wd)
-    deleted = set(rec.get("deleted_refs") or []) | (set(at_scan) - set(tips))
+    at_scan = dict(record.tips_at_scan)
+    tips = dict(record.rewritten_tips)
+    deleted = set(record.deleted_refs) | (set(at_scan) - set(tips))
     updates: list[RefUpdate] = []
     hidden: list[str] = []
     for ref in sorted(set(at_scan) | set(tips)):
@@ -236,10 +227,11 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     wd = Workdir.open(workdir)
     if wd.mirror.is_dir():
         leased_push.clear(wd.mirror)  # what a push killed mid-way left in the mirror
-    target = resolve_remote(wd, remote)
+    record = rewrite_record.current(wd)
+    target = resolve_remote(record, remote)
     shown = git.redact_url(target)
-    digest = current_digest(wd)
-    updates, hidden = planned_updates(wd)
+    digest = record.plan_digest
+    updates, hidden = planned_updates(record)
     need = 1 if min_approvals is None else min_approvals
     if need < 1:
         raise UsageError("--min-approvals must be at least 1")
@@ -249,7 +241,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         if gc_path is None or (isinstance(gc_path, Path) and not gc_path.exists()):
             raise UsageError(f"--gc-remote needs a bare repository you control (a path or ssh); {shown} is "
                              "neither (nothing was pushed)")
-    verdicts = judge(wd.root, policy_of(wd, policy))
+    verdicts = judge(wd.root, policy_of(wd, policy), record=record)
     approvers = approvers_of(verdicts)
 
     if dry_run:
@@ -276,7 +268,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(
         wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r)}, {u.ref: u.new for u in updates},
-        {u.ref: u.old for u in updates}, set(rewrite_detail(wd).get("old_commits") or []), wd.root)
+        {u.ref: u.old for u in updates}, set(record.old_commits), wd.root)
     if forward is not None:
         gc_done = _maybe_gc(wd, gc_path)
         wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward))
@@ -326,5 +318,5 @@ def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:
     return True
 
 
-def _as_dict(u: RefUpdate) -> dict[str, Any]:
+def _as_dict(u: RefUpdate) -> dict[str, str | None]:
     return {"ref": u.ref, "old": u.old, "new": u.new, "action": u.action}

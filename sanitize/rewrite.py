@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import blast_radius, git
+from sanitize.artifacts.rewrite_record import RewriteRecord
+from sanitize.artifacts.state import StageRecord
 from sanitize.blast_radius import BlastRadius
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
@@ -77,15 +79,15 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
     plan = load_plan(plan_path)
     root = Path(workdir).absolute()  # git and filter-repo run inside the mirror: relative paths would break
     _check_workdir(root, plan)
-    prior = Workdir(root).stage("rewrite") if (root / "state.json").is_file() else {}
+    prior = Workdir(root).stage("rewrite") if (root / "state.json").is_file() else StageRecord()
     report_path = root / "rewrite-report.json"
-    if prior.get("status") == "done" and prior.get("plan_digest") == plan.digest and report_path.is_file():
+    if prior.status == "done" and prior.text("plan_digest") == plan.digest and report_path.is_file():
         # Done already (the source may even carry the rewritten history by now): nothing to redo.
         return RewriteResult(root, json.loads(report_path.read_text(encoding="utf-8")))
     _check_source(plan)
     wd = Workdir.create(root)
     copy_plan(plan, root)
-    step = prior.get("step") if prior.get("plan_digest") == plan.digest else None
+    step = prior.text("step") if prior.text("plan_digest") == plan.digest else None
     wd.record("rewrite", "running", plan_digest=plan.digest, source=plan.source, step=step or "started")
     wd.audit.append("rewrite.start", plan_digest=plan.digest, source=plan.source, resume_from=step)
     timings: dict[str, float] = {}
@@ -134,10 +136,10 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             _expire_and_gc(wd.mirror)
             timings["gc"] = time.monotonic() - t
         t = time.monotonic()
-        report, detail = _report(plan, wd, inventory)
+        report, record = _report(plan, wd, inventory)
         timings["report"] = time.monotonic() - t
         t = time.monotonic()
-        verification = _verify(plan, wd, detail, rules_file=rules_file or plan.extra.get("rules"))
+        verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file)
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
         report["independent_check"] = _gitleaks(wd.mirror, plan)
@@ -157,11 +159,11 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
                 f"{wd.mirror} (see {root / 'rewrite-report.md'}); do not push")
         artifacts = {name: file_sha256(root / name) for name in
                      ("plan.json", "plan.secrets", "commit-map", "ref-map", "rewrite-report.json")}
-        wd.record("rewrite", "done", step="done", artifacts=artifacts, **detail)
-        wd.audit.append("rewrite.done", plan_digest=plan.digest, commits_changed=len(detail["old_commits"]),
-                        refs_changed=len(detail["first_changed"]))
+        wd.record("rewrite", "done", step="done", artifacts=artifacts, **record.dump())
+        wd.audit.append("rewrite.done", plan_digest=plan.digest, commits_changed=len(record.old_commits),
+                        refs_changed=len(record.first_changed))
     except SanitizeError:
-        if wd.stage("rewrite").get("status") == "running":
+        if wd.stage("rewrite").status == "running":
             wd.record("rewrite", "failed")
         raise
     return RewriteResult(root, report, timings)
@@ -181,12 +183,11 @@ def _check_workdir(root: Path, plan: Plan) -> None:
     if "state.json" in entries:
         state = Workdir(root).state()
         for name in ("plan", "rewrite"):
-            d = state["stages"].get(name, {}).get("plan_digest")
+            d = state.stage(name).text("plan_digest")
             if d:
                 digests.add(d)
-        meta = state.get("meta", {})
-        if isinstance(meta, dict) and meta.get("plan_digest"):
-            digests.add(meta["plan_digest"])
+        if state.meta.plan_digest:
+            digests.add(state.meta.plan_digest)
     elif not entries <= _PRE_REWRITE:
         raise UsageError(f"{root}: not empty and not a git-sanitize workdir; choose an empty --workdir "
                          f"(nothing was changed)")
@@ -622,7 +623,7 @@ def _read_map(path: Path) -> list[list[str]]:
 
 
 # Report ---------------------------------------------------------------------------------
-def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any], RewriteRecord]:
     mirror = wd.mirror
     commit_map = {old: new for old, new in _read_map(wd.commit_map)}
     changed = {old for old, new in commit_map.items() if old != new}
@@ -666,9 +667,9 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "refs": per_ref,
         "deleted_refs": deleted_refs,
         "paths_removed": plan.paths,
-        "replacements": [{"rule": r["rule"], "preview": r["preview"], "secret_sha256": r["secret_sha256"],
-                          "blobs_at_scan": r.get("blobs", 0), "paths": r.get("paths", [])} for r in plan.replace],
-        "messages_rewritten": [m["object"] for m in plan.messages],
+        "replacements": [{"rule": r.rule, "preview": r.preview, "secret_sha256": r.secret_sha256,
+                          "blobs_at_scan": r.blobs, "paths": list(r.paths)} for r in plan.replace],
+        "messages_rewritten": [m.object for m in plan.messages],
         "blobs_purged": len(purged),
         "size_kib": {"before": inv["size_kib"], "after": _size_kib(mirror)},
         "blast_radius": blast,
@@ -679,23 +680,17 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "lfs_objects_orphaned": lfs,
         "submodule_gitlinks_into_rewritten_history": gitlinks,
         "notes_refiled": len(inv.get("notes_moved", [])),
-        "fix_in_code": plan.fix_in_code,
+        "fix_in_code": [f.dump() for f in plan.fix_in_code],
         "first_changed_commits": first_changed_commits,
         "unmapped_commits": inv.get("unmapped", []),
     }
-    detail = {
-        "plan_digest": plan.digest,
-        "source": plan.source,
-        "tips_at_scan": dict(plan.tips),
-        "rewritten_tips": after_refs,
-        "deleted_refs": deleted_refs,
-        "first_changed": first_changed,
-        "old_commits": sorted(changed),
-        "purged_blobs": purged,
-        "first_changed_commits": first_changed_commits,
-        "blast_radius": blast["result"],
-    }
-    return report, detail
+    record = RewriteRecord(
+        plan_digest=plan.digest, source=plan.source, tips_at_scan=dict(plan.tips), rewritten_tips=after_refs,
+        deleted_refs=tuple(deleted_refs), first_changed=first_changed, old_commits=frozenset(changed),
+        purged_blobs=tuple(purged), first_changed_commits=tuple(first_changed_commits),
+        blast_radius=blast["result"],
+    )
+    return report, record
 
 
 def _blast_check(plan: Plan, inv: dict[str, Any], changed: set[str], per_ref: dict[str, Any],
@@ -737,7 +732,7 @@ def _short(value: Any) -> str:
 
 
 # Verification ---------------------------------------------------------------------------
-def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str | None) -> dict[str, Any]:
+def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any]:
     """Nothing the plan removes may be reachable: by the scan's own rules, and by direct search."""
     mirror = wd.mirror
     problems: list[str] = []
@@ -767,7 +762,7 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
 
     rep = scan_repository(str(mirror), rules_file=rules_file)
     left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s, planned_paths=set(plan.paths),
-                        held_back=plan.extra.get("held_back") or [], dropped=plan.extra.get("dropped") or [])
+                        held_back=plan.held_back, dropped=plan.dropped)
     rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(left.planned),
               "rules": sorted({f.rule for f in rep.findings}), "summary": left.describe(),
               "remaining": left.to_dict()}

@@ -101,13 +101,13 @@ class VaultDbTarget(Target):
         if not isinstance(mount, str) or not mount.strip("/"):
             raise ConfigError("'mount' must be the database secrets engine's mount path")
         backend = ctx.backend
-        url = spec.get("url") or (getattr(backend, "url", None) if getattr(backend, "type", None) == "vault" else None)
+        url = spec.get("url") or (backend.url if backend.type == "vault" else None)
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError("'url' must be the Vault address (http:// or https://); the backend is not Vault")
         token_env = spec.get("token_env")
         token: Secret | None = None
-        if token_env is None and getattr(backend, "type", None) == "vault" and getattr(backend, "url", None) == url:
-            token = getattr(backend, "token", None)
+        if token_env is None and backend.type == "vault" and backend.url == url:
+            token = backend.token
         if token is None:
             name = token_env or "VAULT_TOKEN"
             if not isinstance(name, str):
