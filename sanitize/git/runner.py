@@ -1,4 +1,4 @@
-"""Git plumbing: every subprocess call to git goes through this module.
+"""The git runner: every subprocess call to git goes through here.
 
 The environment is fixed (no pager, no prompts, no user config surprises,
 ``LC_ALL=C``) and ``shell=True`` is never used. Errors become
@@ -9,7 +9,6 @@ must not put secret values on a git command line.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -126,36 +125,3 @@ def is_partial(repo: str | os.PathLike[str]) -> bool:
                check=False)
     return any(line.split(" ", 1)[-1].strip() not in ("false", "") for line in
                proc.stdout.decode("utf-8", "replace").splitlines())
-
-
-def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
-    """Every ref (branches, tags, notes, stash, remote-tracking) → the object it names."""
-    text = out(["for-each-ref", "--format=%(objectname) %(refname)"], cwd=repo)
-    result: dict[str, str] = {}
-    for line in text.splitlines():
-        sha, _, name = line.partition(" ")
-        result[name] = sha
-    return result
-
-
-def remote_refs(location: str) -> dict[str, str]:
-    """Every ref a repository (path or URL) advertises, as ``git ls-remote`` sees it; HEAD and peeled tags left out."""
-    result: dict[str, str] = {}
-    for line in out(["ls-remote", location]).splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/") and not ref.endswith("^{}"):
-            result[ref] = sha
-    return result
-
-
-_URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s:@]+@[^/\s:]+:)")
-
-
-def is_url(location: str) -> bool:
-    """A URL (``scheme://`` or scp-like ``user@host:path``) rather than a local path."""
-    return bool(_URL.match(location)) and not Path(location).exists()
-
-
-def redact_url(location: str) -> str:
-    """A location as it may be shown or logged: any user info in a URL (a token may sit there) becomes ``***``."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1***@", location)

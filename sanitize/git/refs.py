@@ -1,0 +1,27 @@
+"""Refs: the ones a repository holds, the ones a location advertises."""
+
+from __future__ import annotations
+
+import os
+
+from sanitize.git.runner import out
+
+
+def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
+    """Every ref (branches, tags, notes, stash, remote-tracking) → the object it names."""
+    text = out(["for-each-ref", "--format=%(objectname) %(refname)"], cwd=repo)
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        sha, _, name = line.partition(" ")
+        result[name] = sha
+    return result
+
+
+def remote_refs(location: str) -> dict[str, str]:
+    """Every ref a repository (path or URL) advertises, as ``git ls-remote`` sees it; HEAD and peeled tags left out."""
+    result: dict[str, str] = {}
+    for line in out(["ls-remote", location]).splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/") and not ref.endswith("^{}"):
+            result[ref] = sha
+    return result
