@@ -43,7 +43,7 @@ from jinja2 import (
 from sanitize import git
 from sanitize.approval import current_digest, rewrite_detail
 from sanitize.errors import UsageError
-from sanitize.push import is_hidden
+from sanitize.git import is_hidden
 from sanitize.workdir import Workdir, write_atomic
 
 DEFAULT_SENDER = "Security team <security@localhost>"

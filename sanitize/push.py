@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +34,12 @@ from sanitize.approval import (
     policy_of,
     rewrite_detail,
 )
-from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
+from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
+from sanitize.git import HIDDEN_PREFIXES, is_hidden, resolve_remote  # noqa: F401 - once defined here
 from sanitize.workdir import Workdir
 
-# Namespaces forges manage themselves: readable, never updatable by a push.
-HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
 _SCP = re.compile(r"^[^/:]+@[^/:]+:")
 
 
@@ -85,12 +83,6 @@ class PushResult:
         return [u for u in self.updates if u.action != "unchanged"]
 
 
-def is_hidden(ref: str) -> bool:
-    """Refs no push can update: forge-managed (pull/merge requests) and one-level refs such as
-    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support."""
-    return ref.startswith(HIDDEN_PREFIXES) or ref.count("/") < 2
-
-
 def local_path(remote: str) -> Path | None:
     """The repository path of a path or ``file://`` remote; None for a network remote."""
     if remote.startswith("file://"):
@@ -117,9 +109,9 @@ class SshRemote:
         if self.port:
             cmd += ["-p", self.port]
         try:
-            proc = subprocess.run([*cmd, self.host, script], capture_output=True, check=False, timeout=3600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PushRejected(f"pushed, but the remote gc over ssh failed ({type(exc).__name__}); run "
+            proc = git.run_program([*cmd, self.host, script], timeout=3600)
+        except GitError as exc:
+            raise PushRejected(f"pushed, but the remote gc over ssh failed ({exc}); run "
                                "'git reflog expire --expire=now --all && git gc --prune=now' there") from exc
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -139,14 +131,6 @@ def ssh_remote(remote: str) -> SshRemote | None:
         host, _, path = remote.partition(":")
         return SshRemote(host, path)
     return None
-
-
-def resolve_remote(wd: Workdir, remote: str | None) -> str:
-    """The push target: ``--remote`` or the plan's source."""
-    target = remote or rewrite_detail(wd).get("source")
-    if not target:
-        raise UsageError("no remote: pass --remote URL (the plan records no source)")
-    return str(target)
 
 
 def planned_updates(wd: Workdir) -> tuple[list[RefUpdate], list[str]]:

@@ -204,16 +204,12 @@ def _check_workdir(root: Path, plan: Plan) -> None:
 
 def _check_source(plan: Plan) -> None:
     """The source must be the repository the plan was made for, with the tips the scan saw."""
-    if "://" not in plan.source and ":" not in plan.source.split("/")[0] and not Path(plan.source).exists():
+    if not git.is_url(plan.source) and not Path(plan.source).exists():
         raise UsageError(f"{plan.source}: the plan's source does not exist")
-    proc = git.run(["ls-remote", plan.source], check=False)
-    if proc.returncode != 0:
-        raise UsageError(f"{plan.source}: the plan's source is not a readable git repository")
-    now: dict[str, str] = {}
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/") and not ref.endswith("^{}"):
-            now[ref] = sha
+    try:
+        now = git.remote_refs(plan.source)
+    except GitError:
+        raise UsageError(f"{plan.source}: the plan's source is not a readable git repository") from None
     seen = plan.tips
     if seen and not set(seen.values()) & set(now.values()):
         raise UsageError(f"{plan.source}: the plan was made for another repository (none of its "
@@ -790,9 +786,11 @@ def _gitleaks(mirror: Path, plan: Plan) -> dict[str, Any]:
     if exe is None:
         return {"tool": "gitleaks", "ran": False, "reason": "not installed"}
     # The report goes to our memory (stdout), never to a file: unplanned findings carry their values.
-    proc = subprocess.run([exe, "git", str(mirror), "--no-banner", "--log-level", "error", "--exit-code", "0",
-                           "--report-format", "json", "--report-path", "-", "--log-opts", "--all"],
-                          capture_output=True, env=git.git_env(), check=False)
+    try:
+        proc = git.run_program([exe, "git", str(mirror), "--no-banner", "--log-level", "error", "--exit-code", "0",
+                                "--report-format", "json", "--report-path", "-", "--log-opts", "--all"])
+    except GitError:
+        return {"tool": "gitleaks", "ran": False, "reason": "gitleaks could not run"}
     if proc.returncode != 0:
         return {"tool": "gitleaks", "ran": False, "reason": f"gitleaks exited {proc.returncode}"}
     try:

@@ -22,7 +22,7 @@ from sanitize import git
 from sanitize.approval import current_tips, rewrite_detail
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
-from sanitize.push import is_hidden, resolve_remote
+from sanitize.git import is_hidden, resolve_remote
 from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
 

@@ -6,8 +6,8 @@ package's interface: stages write ``from sanitize import git`` and
 ``git.run(...)``.
 """
 
-from sanitize.git.location import is_url, redact_url
-from sanitize.git.refs import refs, remote_refs
+from sanitize.git.location import is_url, redact_url, resolve_remote
+from sanitize.git.refs import HIDDEN_PREFIXES, is_hidden, refs, remote_refs
 from sanitize.git.runner import (
     GIT,
     git_dir,
@@ -17,13 +17,16 @@ from sanitize.git.runner import (
     out,
     popen,
     run,
+    run_program,
     work_tree_of,
 )
 
 __all__ = [
     "GIT",
+    "HIDDEN_PREFIXES",
     "git_dir",
     "git_env",
+    "is_hidden",
     "is_partial",
     "is_shallow",
     "is_url",
@@ -32,6 +35,8 @@ __all__ = [
     "redact_url",
     "refs",
     "remote_refs",
+    "resolve_remote",
     "run",
+    "run_program",
     "work_tree_of",
 ]

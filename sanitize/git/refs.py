@@ -1,10 +1,13 @@
-"""Refs: the ones a repository holds, the ones a location advertises."""
+"""Refs: the ones a repository holds, the ones a location advertises, the ones no push may touch."""
 
 from __future__ import annotations
 
 import os
 
 from sanitize.git.runner import out
+
+# Namespaces forges manage themselves: readable, never updatable by a push.
+HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
 
 
 def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
@@ -25,3 +28,9 @@ def remote_refs(location: str) -> dict[str, str]:
         if ref.startswith("refs/") and not ref.endswith("^{}"):
             result[ref] = sha
     return result
+
+
+def is_hidden(ref: str) -> bool:
+    """Refs no push can update: forge-managed (pull/merge requests) and one-level refs such as
+    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support."""
+    return ref.startswith(HIDDEN_PREFIXES) or ref.count("/") < 2

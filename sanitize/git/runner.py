@@ -94,6 +94,15 @@ def popen(
     )
 
 
+def run_program(argv: Sequence[str], *, timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run another program that drives git itself (gitleaks over a mirror, git on a server over ssh)
+    with git's fixed environment; GitError if it cannot be started or runs past ``timeout``."""
+    try:
+        return subprocess.run(list(argv), capture_output=True, env=git_env(), check=False, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"{Path(argv[0]).name} could not run ({type(exc).__name__})") from exc
+
+
 def git_dir(path: str | os.PathLike[str]) -> Path:
     """The git directory of a repository path (bare or work tree); GitError if none."""
     p = Path(path)

@@ -10,7 +10,6 @@ refs reach each of those commits.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +245,6 @@ def mirror_clone(url: str, dest: Path) -> Path:
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = next((ln for ln in lines if ln.startswith("fatal:")), lines[-1] if lines else "git clone failed")
-        reason = re.sub(r"://[^/@\s]*@", "://***@", reason)  # never echo URL credentials
+        reason = git.redact_url(reason)  # never echo URL credentials
         raise GitError(f"cannot clone the source URL: {reason}")
     return dest
