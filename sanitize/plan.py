@@ -218,14 +218,8 @@ def peel_commits(repo: str | os.PathLike[str], shas: Iterable[str]) -> dict[str,
     shas = list(dict.fromkeys(shas))
     if not shas:
         return {}
-    proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input="".join(f"{s}^{{commit}}\n" for s in shas).encode())
-    result = {}
-    for sha, line in zip(shas, proc.stdout.decode().splitlines(), strict=False):
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == "commit":
-            result[sha] = parts[0]
-    return result
+    infos = git.objects.check(repo, [f"{s}^{{commit}}" for s in shas])
+    return {sha: info.oid for sha, info in zip(shas, infos, strict=True) if info is not None and info.type == "commit"}
 
 
 def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bool = True,
@@ -618,13 +612,11 @@ def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
     if not defaults or not branches:
         return []
     queries = [(ref, f) for ref in sorted(branches) for f in defaults]
-    proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input="".join(f"{branches[ref]}:{f.path}\n" for ref, f in queries).encode())
-    for (ref, f), line in zip(queries, proc.stdout.decode("utf-8", "replace").splitlines(), strict=False):
-        parts = line.split()
-        if len(parts) != 2 or parts[1] != "blob":
+    infos = git.objects.check(repo, [f"{branches[ref]}:{f.path}" for ref, f in queries])
+    for (ref, f), info in zip(queries, infos, strict=True):
+        if info is None or info.type != "blob":
             continue
-        blob = parts[0]
+        blob = info.oid
         line_no = f.line if blob == f.blob else _line_of(repo, blob, values[f.secret_sha256])
         if line_no is None:
             continue

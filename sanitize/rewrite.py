@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -273,12 +272,7 @@ def _bundle_is_original(wd: Workdir, plan: Plan) -> bool:
 
 def _objects(repo: Path) -> dict[str, str]:
     """Every object in the repository → its type."""
-    text = git.out(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"], cwd=repo)
-    result: dict[str, str] = {}
-    for line in text.splitlines():
-        sha, _, kind = line.partition(" ")
-        result[sha] = kind
-    return result
+    return {oid: info.type for oid, info in git.objects.check_all(repo).items()}
 
 
 def _size_kib(repo: Path) -> int:
@@ -288,16 +282,8 @@ def _size_kib(repo: Path) -> int:
 
 def _headers(repo: Path, shas: list[str]) -> Iterator[tuple[str, bytes]]:
     """(id, raw object) for commits/tags, via one cat-file --batch."""
-    if not shas:
-        return
-    data = git.run(["cat-file", "--batch"], cwd=repo, input="".join(f"{s}\n" for s in shas).encode()).stdout
-    pos = 0
-    while pos < len(data):
-        end = data.index(b"\n", pos)
-        sha, _kind, size = data[pos:end].split()
-        start = end + 1
-        yield sha.decode(), data[start:start + int(size)]
-        pos = start + int(size) + 1
+    for oid, _kind, data in git.objects.read(repo, shas):
+        yield oid, data
 
 
 def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
@@ -440,21 +426,17 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
             # filter-repo 2.47's LFS check asserts that every id-named file change is a blob; a gitlink
             # (a commit id) then crashes the run. Gitlinks are never LFS pointers: skip them.
             original = tracker.check_file_change_data
-            kinds = git.popen(["cat-file", "--batch-check=%(objecttype)"], cwd=wd.mirror, stdin=subprocess.PIPE)
+            kinds = git.objects.TypeProbe(wd.mirror)
             opened.append(kinds)
 
             def check(git_id: Any, source: bool) -> None:
-                if not isinstance(git_id, int):
-                    assert kinds.stdin is not None and kinds.stdout is not None
-                    kinds.stdin.write(git_id + b"\n")
-                    kinds.stdin.flush()
-                    if kinds.stdout.readline().strip() != b"blob":
-                        return
+                if not isinstance(git_id, int) and kinds.type_of(git_id) != "blob":
+                    return
                 original(git_id, source)
 
             tracker.check_file_change_data = check
 
-    opened: list[subprocess.Popen[bytes]] = []
+    opened: list[git.objects.TypeProbe] = []
     log_path = wd.root / "filter-repo.log"
     tracker_class = gfr.LFSObjectTracker
     find_all = tracker_class.find_all_lfs_objects_in_repo
@@ -472,10 +454,8 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
                            f"(log: {log_path})") from None
     finally:
         tracker_class.find_all_lfs_objects_in_repo = find_all
-        for proc in opened:
-            if proc.stdin is not None:
-                proc.stdin.close()
-            proc.wait()
+        for probe in opened:
+            probe.close()
         if paths_file is not None:
             paths_file.unlink(missing_ok=True)
     meta = wd.mirror / "filter-repo"
@@ -497,11 +477,10 @@ def _find_all_lfs_objects_in_repo(tracker: Any, repo: bytes, source: bool) -> No
     found = tracker.source_objects if source else tracker.target_objects
     cwd = os.fsdecode(repo)
     listing = git.run(["rev-list", "--objects", "--all"], cwd=cwd).stdout
-    ids = b"".join(line.split(b" ", 1)[0] + b"\n" for line in listing.splitlines() if b" " in line)
-    info = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], cwd=cwd, input=ids)
-    for line in info.stdout.splitlines():
-        oid, kind, size = line.split()
-        if kind == b"blob" and int(size) < 1024:
+    ids = [line.split(b" ", 1)[0].decode("ascii") for line in listing.splitlines() if b" " in line]
+    for info in git.objects.check(cwd, ids):
+        if info is not None and info.type == "blob" and info.size < 1024:
+            oid = info.oid.encode("ascii")
             lfs_id = tracker._get_lfs_values(tracker.file_info.get_contents_by_identifier(oid)).get(b"oid")
             if lfs_id:
                 found.objects.add(lfs_id)
@@ -728,16 +707,12 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
     # 1. every object, read in full, searched for every planned value
     objects_read = 0
     if values:
-        proc = git.popen(["cat-file", "--batch-all-objects", "--batch", "--unordered"], cwd=mirror)
-        assert proc.stdout is not None
         found: set[str] = set()
-        for _sha, data in _read_batch(proc.stdout):
+        for _oid, _kind, data in git.objects.read(mirror):
             objects_read += 1
             for sha, v in values.items():
                 if sha not in found and v in data:
                     found.add(sha)
-        if proc.wait() != 0:
-            raise GitError(f"git cat-file failed while reading every object of {mirror}")
         problems += [f"planned value {sha[:12]}… still in an object" for sha in sorted(found)]
     # 2. no deleted path anywhere in history
     if plan.paths:
@@ -756,20 +731,6 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
               "remaining": left.to_dict()}
     problems += [f"rescan: {f.rule} finding {f.id} still present" for f in left.planned]
     return {"clean": not problems, "problems": problems, "objects_read": objects_read, "rescan": rescan}
-
-
-def _read_batch(stream: Any) -> Iterator[tuple[str, bytes]]:
-    while True:
-        header = stream.readline()
-        if not header:
-            return
-        parts = header.split()
-        if len(parts) < 3:
-            continue
-        size = int(parts[2])
-        data = stream.read(size)
-        stream.read(1)
-        yield parts[0].decode(), data
 
 
 def _gitleaks_binary() -> str | None:

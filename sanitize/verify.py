@@ -88,12 +88,7 @@ def _rescan(clone: Path, wd: Workdir) -> Remaining:
 
 
 def _present(repo: Path, ids: Iterable[str]) -> list[str]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return []
-    text = git.out(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input=("\n".join(wanted) + "\n").encode())
-    return [line.split()[0] for line in text.splitlines() if not line.endswith(" missing")]
+    return git.objects.present(repo, ids)
 
 
 def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dict[str, bool]:

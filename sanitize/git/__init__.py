@@ -6,6 +6,7 @@ package's interface: stages write ``from sanitize import git`` and
 ``git.run(...)``.
 """
 
+from sanitize.git import objects
 from sanitize.git.location import is_url, redact_url, resolve_remote
 from sanitize.git.refs import HIDDEN_PREFIXES, is_hidden, refs, remote_refs
 from sanitize.git.runner import (
@@ -30,6 +31,7 @@ __all__ = [
     "is_partial",
     "is_shallow",
     "is_url",
+    "objects",
     "out",
     "popen",
     "redact_url",

@@ -20,10 +20,8 @@ import multiprocessing
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import git
-from sanitize.errors import GitError, UsageError
+from sanitize.errors import UsageError
 from sanitize.scan import context, history
 from sanitize.scan.baseline import Baseline, load_baseline
 from sanitize.scan.decode import Recovered
@@ -276,41 +274,8 @@ def _value_traits(detector: Detector, data: bytes, path: str, hits: list[Hit]) -
 
 
 def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, bytes]]:
-    """(oid, type, content) for each id via one ``git cat-file --batch``; ids are fed by a thread."""
-    proc = git.popen(["cat-file", "--batch"], cwd=repo, stdin=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
-    payload = ("\n".join(oids) + "\n").encode("ascii") if oids else b""
-
-    def feed() -> None:
-        try:
-            proc.stdin.write(payload)  # type: ignore[union-attr]
-            proc.stdin.close()  # type: ignore[union-attr]
-        except (BrokenPipeError, OSError):
-            pass
-
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    out = proc.stdout
-    try:
-        for _ in oids:
-            header = out.readline()
-            if not header:
-                break
-            parts = header.split()
-            if len(parts) != 3:  # "<oid> missing"
-                continue
-            size = int(parts[2])
-            data = out.read(size)
-            out.read(1)
-            yield parts[0].decode("ascii"), parts[1].decode("ascii"), data
-    finally:
-        writer.join()
-        proc.stdout.close()
-        err = proc.stderr.read() if proc.stderr else b""
-        code = proc.wait()
-        if code != 0:
-            reason = err.decode("utf-8", "replace").strip().splitlines()
-            raise GitError(f"git cat-file failed: {reason[-1] if reason else code}")
+    """(oid, type, content) for each id via one ``git cat-file --batch`` (the git layer's reader)."""
+    return git.objects.read(repo, oids)
 
 
 # --- locating -------------------------------------------------------------------------------
