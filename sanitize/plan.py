@@ -339,13 +339,14 @@ def _engine_recover(rules_file: str | None) -> Recover:
     return recover
 
 
-def _local_repo(source: str, tmp: Path) -> str:
-    """A readable copy of the scanned repository: the path itself, or a mirror clone of a URL."""
+def _local_repo(source: str, tmp: Path, given: git.Location | None = None) -> str:
+    """A readable copy of the scanned repository: the path itself, or a mirror clone of a URL (its
+    credentials from ``given``, the same address in memory, or as :meth:`Location.restore` finds them)."""
     if Path(source).exists():
         git.git_dir(source)
         return source
     dest = tmp / "source.git"
-    git.run(["clone", "--quiet", "--mirror", source, str(dest)])
+    git.run(["clone", "--quiet", "--mirror", git.Location.restore(source, given), str(dest)])
     return str(dest)
 
 
@@ -407,7 +408,8 @@ def _guessable(fs: list[Finding], values: Mapping[str, Secret]) -> bool:
 
 def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
               drop_findings: Iterable[str] = (), include_findings: Iterable[str] = (),
-              rules_file: str | None = None, recover: Recover | None = None) -> Plan:
+              rules_file: str | None = None, recover: Recover | None = None,
+              location: git.Location | None = None) -> Plan:
     """Write plan.json, plan.secrets (0600) and plan.md for a findings file; return the plan.
 
     By default every finding is planned except low-confidence generic assignments in tests,
@@ -420,6 +422,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     ``rules_file``: the rules the scan used (values are re-detected with them, and the plan records
     them so rewrite rescans with the same rules).
     ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
+    ``location``: the scanned URL with its credentials, when this process has them (the findings hold
+    only its redacted form).
     """
     if rules_file is not None and not Path(rules_file).is_file():
         raise UsageError(f"{rules_file}: no such rules file")
@@ -439,7 +443,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     findings = [f for f in report.findings if f.id not in drop]
     path_findings = [f for f in findings if f.kind == "path"]
     with tempfile.TemporaryDirectory(prefix="git-sanitize-plan-") as tmpd:
-        repo = _local_repo(report.source, Path(tmpd))
+        repo = _local_repo(report.source, Path(tmpd), location)
         peeled = peel_commits(repo, report.refs.values())
         missing = sorted(r for r, s in report.refs.items() if s not in peeled and not _exists(repo, s))
         if missing:

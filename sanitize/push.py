@@ -83,13 +83,9 @@ class PushResult:
         return [u for u in self.updates if u.action != "unchanged"]
 
 
-def local_path(remote: str) -> Path | None:
+def local_path(remote: str | git.Location) -> Path | None:
     """The repository path of a path or ``file://`` remote; None for a network remote."""
-    if remote.startswith("file://"):
-        return Path(remote[len("file://"):])
-    if "://" in remote or _SCP.match(remote):
-        return None
-    return Path(remote)
+    return git.Location.parse(remote).path
 
 
 @dataclass(frozen=True)
@@ -119,8 +115,9 @@ class SshRemote:
                                "run 'git reflog expire --expire=now --all && git gc --prune=now' there")
 
 
-def ssh_remote(remote: str) -> SshRemote | None:
+def ssh_remote(location: str | git.Location) -> SshRemote | None:
     """Parse an ssh remote; None for anything else."""
+    remote = git.Location.parse(location).argument()  # ssh keeps its account name; no password is used
     if remote.startswith(("ssh://", "git+ssh://", "ssh+git://")):
         parsed = urllib.parse.urlsplit(remote)
         if not parsed.hostname:
@@ -205,7 +202,7 @@ def gc_remote_repository(path: Path) -> None:
             cwd=repo)
 
 
-def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_approvals: int | None = None,
+def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None, min_approvals: int | None = None,
          dry_run: bool = False, gc_remote: bool = False, policy: ApprovalPolicy | None = None) -> PushResult:
     """Force-push the rewritten refs atomically, each leased to its tip at scan.
 
@@ -216,7 +213,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     """
     wd = Workdir.open(workdir)
     target = resolve_remote(wd, remote)
-    shown = git.redact_url(target)
+    shown = target.shown
     digest = current_digest(wd)
     updates, hidden = planned_updates(wd)
     need = 1 if min_approvals is None else min_approvals
@@ -260,7 +257,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "
                            "pushed. Their history was never scanned: scan, plan and rewrite again")
 
-    args = ["push", "--porcelain", "--atomic", target]
+    args: list[str | git.Location] = ["push", "--porcelain", "--atomic", target]
     for u in updates:
         args.append(f"--force-with-lease={u.ref}:{u.old or ''}")
     for u in updates:
@@ -275,7 +272,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     if proc.returncode != 0 or rejected:
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = (err[-1] if err else f"exit {proc.returncode}").replace(target, shown)
+            reason = git.redact_url(err[-1]) if err else f"exit {proc.returncode}"
             msg = f"push to the remote failed: {reason}; nothing was pushed"
         else:
             msg = _explain(rejected, {u.ref: u for u in updates})

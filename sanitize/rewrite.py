@@ -71,9 +71,15 @@ class RewriteResult:
 
 
 # Entry point ----------------------------------------------------------------------------
-def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file: str | None = None) -> RewriteResult:
-    """Rewrite a mirror of the plan's source into ``workdir``; VerificationFailed if anything planned remains."""
+def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file: str | None = None,
+            location: git.Location | None = None) -> RewriteResult:
+    """Rewrite a mirror of the plan's source into ``workdir``; VerificationFailed if anything planned remains.
+
+    ``location``: the plan's source with its credentials, when this process has them (plan.json holds
+    only the redacted form; without it they come from the environment or git's credential helper).
+    """
     plan = load_plan(plan_path)
+    origin = git.Location.restore(plan.source, location)
     root = Path(workdir).absolute()  # git and filter-repo run inside the mirror: relative paths would break
     _check_workdir(root, plan)
     prior = Workdir(root).stage("rewrite") if (root / "state.json").is_file() else {}
@@ -81,7 +87,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
     if prior.get("status") == "done" and prior.get("plan_digest") == plan.digest and report_path.is_file():
         # Done already (the source may even carry the rewritten history by now): nothing to redo.
         return RewriteResult(root, json.loads(report_path.read_text(encoding="utf-8")))
-    _check_source(plan)
+    _check_source(plan, origin)
     wd = Workdir.create(root)
     copy_plan(plan, root)
     step = prior.get("step") if prior.get("plan_digest") == plan.digest else None
@@ -99,7 +105,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             # refs only at its very end): reuse it. Anything else is dropped and cloned again.
             if not (wd.mirror.is_dir() and git.refs(wd.mirror) == plan.tips and inv_path.is_file()):
                 t = time.monotonic()
-                _clone(plan, wd)
+                _clone(plan, wd, origin)
                 timings["clone"] = time.monotonic() - t
                 fault_point("rewrite:after-clone")
                 t = time.monotonic()
@@ -201,14 +207,15 @@ def _check_workdir(root: Path, plan: Plan) -> None:
                          f"(nothing was changed)")
 
 
-def _check_source(plan: Plan) -> None:
+def _check_source(plan: Plan, origin: git.Location) -> None:
     """The source must be the repository the plan was made for, with the tips the scan saw."""
-    if not git.is_url(plan.source) and not Path(plan.source).exists():
+    if not origin.is_url and not Path(plan.source).exists():
         raise UsageError(f"{plan.source}: the plan's source does not exist")
     try:
-        now = git.remote_refs(plan.source)
-    except GitError:
-        raise UsageError(f"{plan.source}: the plan's source is not a readable git repository") from None
+        now = git.remote_refs(origin)
+    except GitError as exc:
+        hint = f" ({origin.hint})" if origin.hint else ""
+        raise UsageError(f"{plan.source}: the plan's source is not a readable git repository{hint}") from exc
     seen = plan.tips
     if seen and not set(seen.values()) & set(now.values()):
         raise UsageError(f"{plan.source}: the plan was made for another repository (none of its "
@@ -220,10 +227,10 @@ def _check_source(plan: Plan) -> None:
 
 
 # Steps ----------------------------------------------------------------------------------
-def _clone(plan: Plan, wd: Workdir) -> None:
+def _clone(plan: Plan, wd: Workdir, origin: git.Location) -> None:
     if wd.mirror.exists():
         shutil.rmtree(wd.mirror)  # ours, half-made or half-rewritten: the bundle/source hold the original
-    git.run(["clone", "--quiet", "--mirror", "--no-local", plan.source, str(wd.mirror)])
+    git.run(["clone", "--quiet", "--mirror", "--no-local", origin, str(wd.mirror)])
     got = {r: s for r, s in git.refs(wd.mirror).items()}
     if got != plan.tips:
         moved = sorted(r for r in set(got) | set(plan.tips) if got.get(r) != plan.tips.get(r))

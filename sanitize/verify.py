@@ -91,7 +91,7 @@ def _present(repo: Path, ids: Iterable[str]) -> list[str]:
     return git.objects.present(repo, ids)
 
 
-def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dict[str, bool]:
+def probe_old_commits(remote: str | git.Location, commits: Iterable[str], scratch: Path) -> dict[str, bool]:
     """For each old commit id: does the server still serve it to a protocol-v2 fetch by id?"""
     probe = scratch / "probe.git"
     git.run(["init", "--quiet", "--bare", str(probe)])
@@ -104,7 +104,7 @@ def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dic
     return served
 
 
-def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> VerifyResult:
+def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None) -> VerifyResult:
     """Clone the remote fresh and prove it holds exactly the rewritten, clean history.
 
     VerificationFailed (exit 1) unless clean; old commits still served by id are
@@ -114,7 +114,7 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
     rec = rewrite_detail(wd)
     target = resolve_remote(wd, remote)
     tips = current_tips(wd)
-    wd.record("verify", "running", remote=git.redact_url(target))
+    wd.record("verify", "running", remote=target.shown)
     with tempfile.TemporaryDirectory(prefix="verify-", dir=wd.root) as tmp:
         scratch = Path(tmp)
         clone = scratch / "clone.git"
@@ -129,7 +129,7 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
         left = _rescan(clone, wd)
         old = rec.get("first_changed_commits") or sorted(set((rec.get("first_changed") or {}).values()))
         served = probe_old_commits(target, old, scratch)
-    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, len(left.planned),
+    result = VerifyResult(target.shown, mismatched, hidden_stale, purged_present, len(left.planned),
                           served, check.forward, left)
     detail: dict[str, Any] = {
         "remote": result.remote, "clean": result.clean, "problems": result.problems(),

@@ -7,7 +7,7 @@ package's interface: stages write ``from sanitize import git`` and
 """
 
 from sanitize.git import objects
-from sanitize.git.location import is_url, redact_url, resolve_remote
+from sanitize.git.location import CREDENTIALS_ENV, Location, is_url, redact_url, resolve_remote
 from sanitize.git.refs import HIDDEN_PREFIXES, is_hidden, refs, remote_refs
 from sanitize.git.runner import (
     GIT,
@@ -23,8 +23,10 @@ from sanitize.git.runner import (
 )
 
 __all__ = [
+    "CREDENTIALS_ENV",
     "GIT",
     "HIDDEN_PREFIXES",
+    "Location",
     "git_dir",
     "git_env",
     "is_hidden",

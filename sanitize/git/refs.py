@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from sanitize.git.location import Location
 from sanitize.git.runner import out
 
 # Namespaces forges manage themselves: readable, never updatable by a push.
@@ -20,7 +21,7 @@ def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
     return result
 
 
-def remote_refs(location: str) -> dict[str, str]:
+def remote_refs(location: str | Location) -> dict[str, str]:
     """Every ref a repository (path or URL) advertises, as ``git ls-remote`` sees it; HEAD and peeled tags left out."""
     result: dict[str, str] = {}
     for line in out(["ls-remote", location]).splitlines():

@@ -14,6 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sanitize.errors import GitError
+from sanitize.git.location import Location, redact_url
+
+Arg = str | Location  # a Location reaches git without its credentials on the command line
 
 GIT = "git"
 
@@ -41,14 +44,27 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _describe(args: Sequence[str]) -> str:
+def _describe(args: Sequence[Arg]) -> str:
     # Name the subcommand, not its arguments: arguments may hold URLs with credentials.
-    sub = next((a for a in args if not a.startswith("-")), "?")
+    sub = next((a for a in args if isinstance(a, str) and not a.startswith("-")), "?")
     return f"git {sub}"
 
 
+def _command(args: Sequence[Arg], env: Mapping[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    """argv and environment: each Location becomes its address without credentials, which go by helper."""
+    full = git_env(env)
+    argv = [GIT]
+    for a in args:
+        if isinstance(a, Location):
+            argv.append(a.argument())
+            a.add_credentials(full)
+        else:
+            argv.append(a)
+    return argv, full
+
+
 def run(
-    args: Sequence[str],
+    args: Sequence[Arg],
     *,
     cwd: str | os.PathLike[str] | None = None,
     input: bytes | None = None,
@@ -56,32 +72,34 @@ def run(
     env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``git ARGS`` and return the completed process (stdout/stderr as bytes)."""
+    argv, full_env = _command(args, env)
     try:
         proc = subprocess.run(
-            [GIT, *args],
+            argv,
             cwd=cwd,
             input=input,
             capture_output=True,
-            env=git_env(env),
+            env=full_env,
             check=False,
         )
     except FileNotFoundError as exc:
         raise GitError("git is not installed or not on PATH") from exc
     if check and proc.returncode != 0:
         first = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = first[-1] if first else f"exit {proc.returncode}"
-        raise GitError(f"{_describe(args)} failed: {reason}")
+        reason = redact_url(first[-1]) if first else f"exit {proc.returncode}"
+        hints = [a.hint for a in args if isinstance(a, Location) and a.hint]
+        raise GitError(f"{_describe(args)} failed: {reason}" + "".join(f"; {h}" for h in hints))
     return proc
 
 
-def out(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, **kw: object) -> str:
+def out(args: Sequence[Arg], *, cwd: str | os.PathLike[str] | None = None, **kw: object) -> str:
     """Run git and return stdout as text, stripped of the trailing newline."""
     proc = run(args, cwd=cwd, **kw)  # type: ignore[arg-type]
     return proc.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
 
 
 def popen(
-    args: Sequence[str],
+    args: Sequence[Arg],
     *,
     cwd: str | os.PathLike[str] | None = None,
     stdin: int | None = None,
@@ -89,9 +107,8 @@ def popen(
     env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start git for streaming (``cat-file --batch`` and friends)."""
-    return subprocess.Popen(
-        [GIT, *args], cwd=cwd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=git_env(env)
-    )
+    argv, full_env = _command(args, env)
+    return subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=full_env)
 
 
 def run_program(argv: Sequence[str], *, timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -59,18 +59,20 @@ class _ChunkResult:
 
 
 @contextmanager
-def _repository(source: str) -> Iterator[tuple[Path, str]]:
-    """The local git dir to scan and the source as reported (URL or absolute path)."""
-    if git.is_url(source):
+def _repository(location: str | git.Location) -> Iterator[tuple[Path, str]]:
+    """The local git dir to scan and the source as reported (redacted URL or absolute path)."""
+    loc = git.Location.parse(location)
+    if loc.is_url:
         tmp = Path(tempfile.mkdtemp(prefix="git-sanitize-scan-"))
         try:
-            mirror = history.mirror_clone(source, tmp / "mirror.git")
+            mirror = history.mirror_clone(loc, tmp / "mirror.git")
             if git.is_shallow(mirror):
-                raise UsageError(f"{git.redact_url(source)}: the source is a shallow repository, history incomplete")
-            yield mirror, git.redact_url(source)
+                raise UsageError(f"{loc}: the source is a shallow repository, history incomplete")
+            yield mirror, loc.shown
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
+    source = loc.shown
     path = Path(source)
     if not path.exists():
         raise UsageError(f"{source}: no such file or directory")
@@ -83,7 +85,7 @@ def _repository(source: str) -> Iterator[tuple[Path, str]]:
     yield gdir, str(path.resolve())
 
 
-def scan_repository(source: str, *, rules_file: str | None = None, baseline: str | None = None,
+def scan_repository(source: str | git.Location, *, rules_file: str | None = None, baseline: str | None = None,
                     jobs: int | None = None, progress: bool = False,
                     select: Callable[[Path], RevRange] | None = None) -> ScanReport:
     """Scan every object reachable from every ref of ``source`` (path or URL).

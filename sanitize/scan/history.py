@@ -239,7 +239,7 @@ def refs_naming(refs: list[RefInfo], obj: str) -> tuple[str, ...]:
     return tuple(sorted(r.name for r in refs if r.target == obj))
 
 
-def mirror_clone(url: str, dest: Path) -> Path:
+def mirror_clone(url: str | git.Location, dest: Path) -> Path:
     """``git clone --mirror URL DEST`` (only what a client can fetch); returns DEST."""
     proc = git.run(["clone", "--mirror", "--quiet", "--", url, str(dest)], check=False)
     if proc.returncode != 0:
