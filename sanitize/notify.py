@@ -127,7 +127,7 @@ def _old_history(wd: Workdir, scratch: Path) -> Path:
         raise UsageError(f"{wd.bundle}: missing; notices need the original history (run rewrite again)")
     repo = scratch / "old.git"
     git.run(["init", "--quiet", "--bare", str(repo)])
-    git.run(["fetch", "--quiet", str(wd.bundle.resolve()), "+refs/*:refs/*"], cwd=repo)
+    git.bundle.fetch_all(wd.bundle, repo)
     return repo
 
 

@@ -239,42 +239,18 @@ def _clone(plan: Plan, wd: Workdir, origin: git.Location) -> None:
                          f"again")
 
 
-@contextlib.contextmanager
-def _umask(mask: int) -> Iterator[None]:
-    old = os.umask(mask)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
 def _backup(wd: Workdir) -> None:
     """Every ref of the original, 0600, verified, before anything is rewritten."""
-    tmp = wd.root / "backup.bundle.tmp"
-    with _umask(0o077):
-        git.run(["bundle", "create", "--quiet", str(tmp), "--all"], cwd=wd.mirror)
-    os.chmod(tmp, 0o600)
-    git.run(["bundle", "verify", "--quiet", str(tmp)], cwd=wd.mirror)
-    os.replace(tmp, wd.bundle)
-
-
-def _bundle_heads(wd: Workdir) -> dict[str, str]:
-    proc = git.run(["bundle", "list-heads", str(wd.bundle)], cwd=wd.mirror, check=False)
-    heads: dict[str, str] = {}
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
-        sha, _, ref = line.partition(" ")
-        if ref.startswith("refs/"):
-            heads[ref] = sha
-    return heads
+    git.bundle.create(wd.mirror, wd.bundle)
 
 
 def _bundle_is_original(wd: Workdir, plan: Plan) -> bool:
     """A backup bundle from an earlier attempt is kept only if it is complete and holds exactly the plan's tips."""
     if not (wd.bundle.is_file() and wd.mirror.is_dir()):
         return False
-    if git.run(["bundle", "verify", "--quiet", str(wd.bundle)], cwd=wd.mirror, check=False).returncode != 0:
+    if not git.bundle.verify(wd.bundle, cwd=wd.mirror):
         return False
-    return _bundle_heads(wd) == plan.tips
+    return git.bundle.heads(wd.bundle, cwd=wd.mirror) == plan.tips
 
 
 def _objects(repo: Path) -> dict[str, str]:
