@@ -266,19 +266,10 @@ class History:
     parents: dict[str, tuple[str, ...]]
 
     @classmethod
-    def load(cls, repo: str | os.PathLike[str], tips: Iterable[str]) -> History:
-        starts = "".join(f"{c}\n" for c in dict.fromkeys(tips))
-        if not starts:
-            return cls([], {})
-        text = git.run(["rev-list", "--stdin", "--topo-order", "--reverse", "--parents"], cwd=repo,
-                       input=starts.encode()).stdout.decode()
-        order: list[str] = []
-        parents: dict[str, tuple[str, ...]] = {}
-        for line in text.splitlines():
-            ids = line.split()
-            order.append(ids[0])
-            parents[ids[0]] = tuple(ids[1:])
-        return cls(order, parents)
+    def load(cls, repo: str | os.PathLike[str], tips: Iterable[str], *, cache: Path | None = None) -> History:
+        """The git layer's commit graph of ``tips`` (kept in ``cache``, a workdir, for the other stages)."""
+        graph = git.graph.load(repo, tips, cache=cache)
+        return cls(graph.order, graph.parents)
 
     def descendants_closure(self, seeds: set[str]) -> set[str]:
         """Seeds plus every commit with a parent in the set: what a rewrite of the seeds changes."""
@@ -409,7 +400,7 @@ def _guessable(fs: list[Finding], values: Mapping[str, Secret]) -> bool:
 def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
               drop_findings: Iterable[str] = (), include_findings: Iterable[str] = (),
               rules_file: str | None = None, recover: Recover | None = None,
-              location: git.Location | None = None) -> Plan:
+              location: git.Location | None = None, graph_cache: Path | None = None) -> Plan:
     """Write plan.json, plan.secrets (0600) and plan.md for a findings file; return the plan.
 
     By default every finding is planned except low-confidence generic assignments in tests,
@@ -422,6 +413,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     ``rules_file``: the rules the scan used (values are re-detected with them, and the plan records
     them so rewrite rescans with the same rules).
     ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
+    ``graph_cache``: a workdir where the commit graph is kept for (or was kept by) the other stages.
     ``location``: the scanned URL with its credentials, when this process has them (the findings hold
     only its redacted form).
     """
@@ -451,7 +443,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                              f"scan again")
         tip_commits = sorted(set(peeled.values()))
         all_changes = list(changes(repo, tip_commits, renames=False))
-        history = History.load(repo, tip_commits)
+        history = History.load(repo, tip_commits, cache=graph_cache)
 
         # Path deletions follow the blob to every path it lived at, and on through renames.
         delete: dict[str, set[str]] = defaultdict(set)

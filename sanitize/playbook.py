@@ -164,6 +164,7 @@ class Runner:
             rules_file=self.rules_file,
             baseline=str(self.pb.baseline) if self.pb.baseline else None,
             progress=self.progress,
+            graph_cache=self.wd.root,
         )
         write_private(self.findings_path, report.to_json().encode("utf-8"))
         self.wd.record("scan", "done", tips=report.refs, findings=len(report.findings),
@@ -175,7 +176,8 @@ class Runner:
 
         review = self.wd.root / REVIEW
         review.mkdir(mode=0o700, exist_ok=True)
-        make_plan(str(self.findings_path), str(self.plan_path), rules_file=self.rules_file, location=self.source)
+        make_plan(str(self.findings_path), str(self.plan_path), rules_file=self.rules_file, location=self.source,
+                  graph_cache=self.wd.root)
         plan = json.loads(self.plan_path.read_text(encoding="utf-8"))
         digest = plan["digest"]
         self.wd.set_meta(plan_digest=digest)

@@ -273,7 +273,7 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     """What the original holds, kept beside the mirror so a resumed run can still report."""
     objects = _objects(mirror)
     peeled = peel_commits(mirror, plan.tips.values())
-    history = History.load(mirror, peeled.values())
+    history = History.load(mirror, peeled.values(), cache=mirror.parent)  # the graph scan and plan kept
     signed_commits = [sha for sha, raw in _headers(mirror, history.order)
                       if b"\ngpgsig " in raw.split(b"\n\n", 1)[0] or b"\ngpgsig-sha256 " in raw.split(b"\n\n", 1)[0]]
     tag_objects = [s for s, k in objects.items() if k == "tag"]

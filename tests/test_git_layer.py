@@ -53,3 +53,49 @@ def test_the_shared_plumbing_lives_only_in_the_layer() -> None:
     found = sorted(f"{what}: {name}" for name, text in _modules().items() if not name.startswith(LAYER)
                    for what, rx in needles.items() if rx.search(text))
     assert found == []
+
+
+def test_the_commit_graph_is_walked_once_and_read_back(tmp_path: Path, story_repo) -> None:
+    import stat
+
+    from sanitize import git
+
+    tips = sorted({c for c in git.refs(story_repo.path).values()
+                   if git.out(["cat-file", "-t", c], cwd=story_repo.path) == "commit"})
+    cache = tmp_path / "wd"
+    cache.mkdir(mode=0o700)
+    walked = git.graph.load(story_repo.path, tips, cache=cache)
+    assert walked == git.graph.CommitGraph.walk(story_repo.path, tips) and len(walked.order) > 3
+    stored = list(cache.glob("commit-graph-*.json"))
+    assert len(stored) == 1 and stat.S_IMODE(stored[0].stat().st_mode) == 0o600
+    # Another stage asks for the same tips (in any order) in a repository that is not even there: from the cache.
+    assert git.graph.load(tmp_path / "nowhere", list(reversed(tips)), cache=cache) == walked
+    stored[0].write_text("{not json")  # a damaged copy is walked again, never trusted
+    assert git.graph.load(story_repo.path, tips, cache=cache) == walked
+
+
+def test_scan_plan_and_rewrite_of_a_purge_share_one_commit_graph(tmp_path: Path, story_repo) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from sanitize import git
+    from sanitize.faults import FAULT_ENV
+
+    origin = tmp_path / "origin.git"
+    git.run(["clone", "-q", "--mirror", "--no-local", str(story_repo.path), str(origin)])
+    git.run(["update-ref", "-d", "refs/stash"], cwd=origin)
+    (tmp_path / "roster.csv").write_text("name,email,role\nJordan Lee,jordan@aurora.test,reviewer\n")
+    playbook = tmp_path / "purge.yml"
+    playbook.write_text("source: ./origin.git\nworkdir: ./wd\napprovals: {required: 1, unsigned: true}\n"
+                        'notify: {roster: roster.csv, deadline: "2026-12-01"}\n')
+    trace = tmp_path / "git.trace"  # git logs every command it runs here (children inherit it)
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    env["GIT_TRACE"] = str(trace)
+    proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "run", str(playbook)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 3, proc.stderr  # at the gate: scan, plan and rewrite are done
+    assert len(list((tmp_path / "wd").glob("commit-graph-*.json"))) == 1
+    walks = [line for line in trace.read_text(errors="replace").splitlines()
+             if "trace: built-in: git rev-list" in line and "--topo-order" in line and "--parents" in line]
+    assert len(walks) == 1, walks

@@ -6,7 +6,7 @@ package's interface: stages write ``from sanitize import git`` and
 ``git.run(...)``.
 """
 
-from sanitize.git import bundle, objects
+from sanitize.git import bundle, graph, objects
 from sanitize.git.location import CREDENTIALS_ENV, Location, is_url, redact_url, resolve_remote
 from sanitize.git.refs import HIDDEN_PREFIXES, is_hidden, refs, remote_refs
 from sanitize.git.runner import (
@@ -30,6 +30,7 @@ __all__ = [
     "bundle",
     "git_dir",
     "git_env",
+    "graph",
     "is_hidden",
     "is_partial",
     "is_shallow",

@@ -87,12 +87,14 @@ def _repository(location: str | git.Location) -> Iterator[tuple[Path, str]]:
 
 def scan_repository(source: str | git.Location, *, rules_file: str | None = None, baseline: str | None = None,
                     jobs: int | None = None, progress: bool = False,
-                    select: Callable[[Path], RevRange] | None = None) -> ScanReport:
+                    select: Callable[[Path], RevRange] | None = None,
+                    graph_cache: Path | None = None) -> ScanReport:
     """Scan every object reachable from every ref of ``source`` (path or URL).
 
     ``select`` narrows the scan to a commit range (``--range``, ``--since``,
     pre-push, the pre-receive guard): given the git dir, it returns the range;
     only the objects the range adds are read, and the report names its tips.
+    ``graph_cache``: a purge's workdir, where the commit graph is kept for plan and rewrite.
     UsageError/GitError (exit 2) for a missing path, a non-repository, a shallow
     clone, an unreadable baseline or a bad rules file — all checked before reading.
     """
@@ -115,7 +117,7 @@ def scan_repository(source: str | git.Location, *, rules_file: str | None = None
         inv = history.Inventory()
         result = _read_all(repo, history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs), detector, jobs,
                            progress)
-        findings = _locate(repo, refs, inv, result, revs)
+        findings = _locate(repo, refs, inv, result, revs, graph_cache)
         ref_tips = {r.name: r.target for r in refs}
     if suppressor is not None:
         findings = [f for f in findings if not _suppressed(suppressor, f, result)]
@@ -284,11 +286,11 @@ def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, 
 
 
 def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, result: _ChunkResult,
-            revs: Sequence[str] = history.ALL_REFS) -> list[Finding]:
+            revs: Sequence[str] = history.ALL_REFS, graph_cache: Path | None = None) -> list[Finding]:
     origins = history.resolve_blobs(repo, set(result.blob_hits), revs)
     commit_targets = {c for o in origins.values() for c in o.commits}
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
-    reaching = history.refs_reaching(repo, refs, commit_targets, revs)
+    reaching = history.refs_reaching(repo, refs, commit_targets, revs, graph_cache=graph_cache)
     paths = dict(inv.blobs)
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     findings: list[Finding] = []

@@ -203,26 +203,32 @@ def _commit_blocks(stream: IO[bytes]) -> Iterator[bytes]:
 
 
 def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
-                  revs: Sequence[str] = ALL_REFS) -> dict[str, tuple[str, ...]]:
+                  revs: Sequence[str] = ALL_REFS, *, graph_cache: Path | None = None) -> dict[str, tuple[str, ...]]:
     """For each target commit, the refs whose history contains it.
 
     One walk of the commit graph in topological order (parents first) carries a
     bitset of the targets each commit reaches; a ref reaches what its tip does.
+    Over every ref, the graph is the git layer's (kept in ``graph_cache``, a
+    workdir, for plan and rewrite); a range walks only what it selects.
     """
     if not targets:
         return {}
     order = sorted(targets)
     bit = {c: 1 << i for i, c in enumerate(order)}
-    proc = git.run(["rev-list", "--topo-order", "--reverse", "--parents", *revs], cwd=repo)
+    walk: Iterable[tuple[str, Sequence[str]]]
+    if tuple(revs) == ALL_REFS:
+        graph = git.graph.load(repo, (r.commit for r in refs if r.commit), cache=graph_cache)
+        walk = ((c, graph.parents[c]) for c in graph.order)
+    else:
+        proc = git.run(["rev-list", "--topo-order", "--reverse", "--parents", *revs], cwd=repo)
+        lines = (raw.decode("ascii").split() for raw in proc.stdout.splitlines())
+        walk = ((ids[0], ids[1:]) for ids in lines if ids)
     reach: dict[str, int] = {}
-    for raw in proc.stdout.splitlines():
-        ids = raw.decode("ascii").split()
-        if not ids:
-            continue
-        mask = bit.get(ids[0], 0)
-        for parent in ids[1:]:
+    for commit, parents in walk:
+        mask = bit.get(commit, 0)
+        for parent in parents:
             mask |= reach.get(parent, 0)
-        reach[ids[0]] = mask
+        reach[commit] = mask
     result: dict[str, list[str]] = {c: [] for c in order}
     for ref in refs:
         mask = reach.get(ref.commit or "", 0)
