@@ -24,13 +24,14 @@ import shutil
 import stat
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sanitize import git
 from sanitize.errors import UsageError
+from sanitize.git.log import Change, changes  # the raw log; blast_radius and rewrite import them from here
 from sanitize.inputs import read_text
 from sanitize.scan import context
 from sanitize.scan.decode import BLOB_LAYERS
@@ -201,18 +202,6 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
 
 
 # History helpers (shared with rewrite) ----------------------------------------------------
-@dataclass(frozen=True)
-class Change:
-    """One entry of ``git log --raw``: what a commit did to one path."""
-
-    commit: str
-    status: str
-    mode: str
-    blob: str
-    old_path: str | None
-    path: str
-
-
 def peel_commits(repo: str | os.PathLike[str], shas: Iterable[str]) -> dict[str, str]:
     """object id → the commit it peels to (objects that are not commits or tags of commits are left out)."""
     shas = list(dict.fromkeys(shas))
@@ -220,42 +209,6 @@ def peel_commits(repo: str | os.PathLike[str], shas: Iterable[str]) -> dict[str,
         return {}
     infos = git.objects.check(repo, [f"{s}^{{commit}}" for s in shas])
     return {sha: info.oid for sha, info in zip(shas, infos, strict=True) if info is not None and info.type == "commit"}
-
-
-def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bool = True,
-            walk: bool = True) -> Iterator[Change]:
-    """Every path change in the history of ``commits`` (or, with ``walk`` False, in those commits only),
-    merges included (combined diff).
-
-    Used to find every path a blob ever lived at, and where that file was moved.
-    """
-    starts = "".join(f"{c}\n" for c in dict.fromkeys(commits))
-    if not starts:
-        return
-    args = ["log", "--stdin", "--raw", "-z", "--no-abbrev", "-c", "--format=%x01%H", "--no-color"]
-    args.append("-M" if renames else "--no-renames")
-    if not walk:
-        args.append("--no-walk=unsorted")
-    data = git.run(args, cwd=repo, input=starts.encode()).stdout
-    for chunk in data.split(b"\x01")[1:]:
-        commit = chunk[:64].split(b"\0", 1)[0].strip().decode()
-        tokens = chunk[len(commit):].split(b"\0")
-        i = 0
-        while i < len(tokens):
-            meta = tokens[i].lstrip(b"\n")
-            i += 1
-            if not meta.startswith(b":"):
-                continue
-            ncolon = len(meta) - len(meta.lstrip(b":"))
-            fields = meta[ncolon:].split(b" ")
-            modes, shas, status = fields[: ncolon + 1], fields[ncolon + 1: 2 * ncolon + 2], fields[-1].decode()
-            old = None
-            if ncolon == 1 and status[:1] in ("R", "C"):
-                old = tokens[i].decode("utf-8", "surrogateescape")
-                i += 1
-            path = tokens[i].decode("utf-8", "surrogateescape")
-            i += 1
-            yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
 
 
 @dataclass

@@ -48,6 +48,8 @@ def test_the_shared_plumbing_lives_only_in_the_layer() -> None:
     needles = {
         "object reader": re.compile(r"""["']--batch(?:-check)?(?:=|["'])|["']--batch-all-objects["']"""),
         "ls-remote parser": re.compile(r"""["']ls-remote["']"""),
+        "raw log": re.compile(r"""["']log["'][^\]]*["']--raw["']"""),  # a history's raw log, not a diff
+        "bundle": re.compile(r"""["']bundle["'],"""),
         "URL redaction": re.compile(r"""\*\*\*@"""),
     }
     found = sorted(f"{what}: {name}" for name, text in _modules().items() if not name.startswith(LAYER)

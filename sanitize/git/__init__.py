@@ -6,7 +6,7 @@ package's interface: stages write ``from sanitize import git`` and
 ``git.run(...)``.
 """
 
-from sanitize.git import bundle, graph, objects
+from sanitize.git import bundle, graph, log, objects
 from sanitize.git.location import CREDENTIALS_ENV, Location, is_url, redact_url, resolve_remote
 from sanitize.git.refs import HIDDEN_PREFIXES, is_hidden, refs, remote_refs
 from sanitize.git.runner import (
@@ -35,6 +35,7 @@ __all__ = [
     "is_partial",
     "is_shallow",
     "is_url",
+    "log",
     "objects",
     "out",
     "popen",

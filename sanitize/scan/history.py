@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import hyperscan
 
@@ -146,11 +145,8 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
     first: dict[str, tuple[str, str]] = {}
     every: dict[str, list[str]] = {}
     at: dict[str, dict[str, str]] = {}
-    args = ["-c", "core.quotePath=false", "log", "--topo-order", "--reverse", "--no-renames",
-            "--diff-merges=first-parent", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H", *revs]
-    proc = git.popen(args, cwd=repo)
-    assert proc.stdout is not None
-    for block in _commit_blocks(proc.stdout):
+    options = ("--topo-order", "--reverse", "--no-renames", "--diff-merges=first-parent", "--root")
+    for block in git.log.raw_blocks(repo, options, revs, purpose="while locating findings"):
         positions: list[tuple[int, int]] = []
 
         def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object,
@@ -162,7 +158,7 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
         for end, index in sorted(positions):
             if block[end : end + 1] not in _NEW_SIDE_STATUS:
                 continue
-            mark = block.rfind(b"\x01", 0, end)
+            mark = block.rfind(git.log.MARKER, 0, end)
             commit = block[mark + 1 : block.index(b"\0", mark)].decode("ascii").strip()
             start = block.index(b"\0", end) + 1
             path = block[start : block.index(b"\0", start)].decode("utf-8", "surrogateescape")
@@ -174,32 +170,7 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
             if not every[blob] or every[blob][-1] != commit:
                 every[blob].append(commit)
             at[blob].setdefault(path, commit)
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git log failed while locating findings: {reason[-1] if reason else proc.returncode}")
     return {b: Origin(c, p, tuple(every[b]), tuple(at[b].items())) for b, (c, p) in first.items()}
-
-
-_BLOCK = 8 << 20
-
-
-def _commit_blocks(stream: IO[bytes]) -> Iterator[bytes]:
-    """The log output in blocks of whole commits (split before a commit marker)."""
-    rest = b""
-    while True:
-        chunk = stream.read(_BLOCK)
-        if not chunk:
-            if rest:
-                yield rest
-            return
-        data = rest + chunk
-        cut = data.rfind(b"\x01")
-        if cut <= 0:
-            rest = data
-            continue
-        yield data[:cut]
-        rest = data[cut:]
 
 
 def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
