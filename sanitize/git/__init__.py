@@ -11,6 +11,7 @@ from sanitize.git.location import CREDENTIALS_ENV, Location, is_url, redact_url,
 from sanitize.git.refs import HIDDEN_PREFIXES, is_hidden, refs, remote_refs
 from sanitize.git.runner import (
     GIT,
+    finish,
     git_dir,
     git_env,
     is_partial,
@@ -28,6 +29,7 @@ __all__ = [
     "HIDDEN_PREFIXES",
     "Location",
     "bundle",
+    "finish",
     "git_dir",
     "git_env",
     "graph",

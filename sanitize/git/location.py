@@ -131,9 +131,7 @@ class Location:
         """The repository path of a local path or ``file://`` location; None for a network one."""
         if self._address.startswith("file://"):
             return Path(urllib.parse.unquote(urllib.parse.urlsplit(self._address).path))
-        if "://" in self._address or (_URL.match(self._address) and not Path(self._address).exists()):
-            return None
-        return Path(self._address)
+        return None if self.is_url else Path(self._address)
 
     # What git gets ---------------------------------------------------------------------------
     def _userinfo(self) -> tuple[str, str] | None:

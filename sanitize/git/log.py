@@ -13,8 +13,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sanitize.errors import GitError
-from sanitize.git.runner import popen, run
+from sanitize.git.runner import finish, popen, run
 
 MARKER = b"\x01"
 _FORMAT = "--format=%x01%H"
@@ -90,7 +89,4 @@ def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Seque
         rest = data[cut:]
     if rest:
         yield rest
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git log failed{purpose and ' ' + purpose}: {reason[-1] if reason else proc.returncode}")
+    finish(proc, f"git log failed{purpose and ' ' + purpose}")

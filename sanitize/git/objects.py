@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO
 
-from sanitize.errors import GitError
-from sanitize.git.runner import popen
+from sanitize.git.runner import finish, popen
 
 Repo = str | os.PathLike[str]
 _CHECK_FORMAT = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
@@ -49,13 +48,7 @@ def _feed(proc: subprocess.Popen[bytes], payload: bytes) -> threading.Thread:
 def _finish(proc: subprocess.Popen[bytes], writer: threading.Thread | None, what: str) -> None:
     if writer is not None:
         writer.join()
-    if proc.stdout is not None:
-        proc.stdout.close()
-    err = proc.stderr.read() if proc.stderr else b""
-    code = proc.wait()
-    if code != 0:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git cat-file failed {what}: {reason[-1] if reason else code}")
+    finish(proc, f"git cat-file failed {what}")
 
 
 def _names(names: Sequence[str]) -> bytes:

@@ -111,6 +111,18 @@ def popen(
     return subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=full_env)
 
 
+def finish(proc: subprocess.Popen[bytes], failure: str) -> None:
+    """End a streaming git (from :func:`popen`, its output read to the end): wait for it, and raise
+    GitError (``failure``, then git's last line) if it failed."""
+    if proc.stdout is not None:
+        proc.stdout.close()
+    err = proc.stderr.read() if proc.stderr else b""
+    code = proc.wait()
+    if code != 0:
+        reason = err.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"{failure}: {redact_url(reason[-1]) if reason else code}")
+
+
 def run_program(argv: Sequence[str], *, timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run another program that drives git itself (gitleaks over a mirror, git on a server over ssh)
     with git's fixed environment; GitError if it cannot be started or runs past ``timeout``."""

@@ -98,10 +98,7 @@ def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
             chunk = []
     if chunk:
         yield chunk
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git rev-list failed: {reason[-1] if reason else proc.returncode}")
+    git.finish(proc, "git rev-list failed")
 
 
 def inventory(repo: Path, refs: Iterable[RefInfo]) -> Inventory:
