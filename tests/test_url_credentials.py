@@ -19,7 +19,7 @@ import pytest
 
 from sanitize import git
 from sanitize.demo_repo import DemoRepo
-from sanitize.errors import GitError
+from sanitize.errors import GitError, UsageError
 from sanitize.faults import FAULT_ENV
 from sanitize.git import CREDENTIALS_ENV, Location
 from tests.plugins.git_http import GitHttp
@@ -64,6 +64,10 @@ def test_location_shows_only_the_redacted_form(git_http: GitHttp) -> None:
     assert Location("/srv/r.git").path == Path("/srv/r.git")
     assert Location("file:///srv/r.git").path == Path("/srv/r.git")
     assert Location(git_http.url("r.git")).path is None
+    with pytest.raises(UsageError):  # a line break would smuggle lines into git's credential protocol
+        Location("https://u:a%0Aurl=https:%2F%2Felsewhere@127.0.0.1/r.git").add_credentials({})
+    raw_slash = f"https://u:{git_http.token[:8]}/{git_http.token[8:]}@127.0.0.1/r.git"  # pasted unencoded
+    assert git_http.token[:8] not in Location(raw_slash).shown and git_http.token[8:] not in git.redact_url(raw_slash)
 
 
 def test_restored_location_takes_its_credentials_from_the_environment(git_http: GitHttp,

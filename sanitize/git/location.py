@@ -32,6 +32,8 @@ REDACTED = "***"
 
 _URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s:@]+@[^/\s:]+:)")
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://([^/@\s]*)@")
+# For display, user info may even hold a raw "/" (a token pasted unencoded): hide up to the "@" then too.
+_SHOWN_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://([^@\s]*)@")
 _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 # The helper git runs for a URL whose credentials we hold: it answers "get" from its environment.
 _HELPER = ('!f() { test "$1" = get || return 0; '
@@ -55,7 +57,7 @@ def redact_url(text: str) -> str:
     def hide(m: re.Match[str]) -> str:
         return f"{m[1]}://{REDACTED}@" if _is_secret(m[1], m[2]) else m[0]
 
-    return _USERINFO.sub(hide, text)
+    return _SHOWN_USERINFO.sub(hide, text)
 
 
 class Location:
@@ -156,6 +158,8 @@ class Location:
         creds = self._userinfo()
         if creds is None:
             return
+        if any(c in part for part in creds for c in "\n\r\0"):
+            raise UsageError(f"{self.shown}: the user name or password in this URL holds a line break")
         base = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
         for i, value in enumerate(("", _HELPER), base):
             env[f"GIT_CONFIG_KEY_{i}"] = "credential.helper"
