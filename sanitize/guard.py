@@ -85,7 +85,7 @@ def install_guard(workdir: str | os.PathLike[str], remote_path: str | os.PathLik
     """
     wd = Workdir.open(workdir)
     raw = str(remote_path)
-    path = Path(raw[len("file://"):] if raw.startswith("file://") else raw)
+    path = git.Location.parse(raw).path or Path(raw)
     if not path.exists():
         raise UsageError(f"{path}: no such repository (guard install needs the bare repository's path)")
     repo = git.git_dir(path)

@@ -43,8 +43,8 @@ from jinja2 import (
 from sanitize import git
 from sanitize.artifacts import rewrite_record
 from sanitize.errors import UsageError
+from sanitize.git import is_hidden
 from sanitize.plan import load_plan
-from sanitize.push import is_hidden
 from sanitize.workdir import Workdir, write_atomic
 
 DEFAULT_SENDER = "Security team <security@localhost>"
@@ -128,7 +128,7 @@ def _old_history(wd: Workdir, scratch: Path) -> Path:
         raise UsageError(f"{wd.bundle}: missing; notices need the original history (run rewrite again)")
     repo = scratch / "old.git"
     git.run(["init", "--quiet", "--bare", str(repo)])
-    git.run(["fetch", "--quiet", str(wd.bundle.resolve()), "+refs/*:refs/*"], cwd=repo)
+    git.bundle.fetch_all(wd.bundle, repo)
     return repo
 
 
@@ -231,18 +231,9 @@ def _lfs_objects(repo: Path, blobs: list[str]) -> list[dict[str, str]]:
     """LFS pointers among the purged blobs: their objects are orphaned on the host."""
     if not blobs:
         return []
-    proc = git.run(["cat-file", "--batch"], cwd=repo, input=("\n".join(blobs) + "\n").encode())
-    data, found, pos = proc.stdout, [], 0
-    while pos < len(data):
-        end = data.index(b"\n", pos)
-        header = data[pos:end].split()
-        pos = end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        body = data[pos:pos + size]
-        pos += size + 1
-        if header[1] == b"blob" and body.startswith(_LFS_HEAD) and size < 1024:
+    found = []
+    for _oid, kind, body in git.objects.read(repo, blobs):
+        if kind == "blob" and body.startswith(_LFS_HEAD) and len(body) < 1024:
             fields = dict(line.split(b" ", 1) for line in body.splitlines() if b" " in line)
             oid = fields.get(b"oid", b"").decode("ascii", "replace").removeprefix("sha256:")
             found.append({"oid": oid, "size": fields.get(b"size", b"?").decode("ascii", "replace")})

@@ -24,7 +24,7 @@ import shutil
 import stat
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from sanitize import git
 from sanitize.artifacts.plan_actions import DeletePath, FixInCode, MessageRewrite, Replacement
 from sanitize.errors import UsageError
+from sanitize.git.log import Change, changes  # the raw log; blast_radius and rewrite import them from here
 from sanitize.inputs import read_text
 from sanitize.scan import context
 from sanitize.scan.decode import BLOB_LAYERS
@@ -232,67 +233,13 @@ def _each(parse: Callable[[object, str], _Action], items: object, where: str) ->
 
 
 # History helpers (shared with rewrite) ----------------------------------------------------
-@dataclass(frozen=True)
-class Change:
-    """One entry of ``git log --raw``: what a commit did to one path."""
-
-    commit: str
-    status: str
-    mode: str
-    blob: str
-    old_path: str | None
-    path: str
-
-
 def peel_commits(repo: str | os.PathLike[str], shas: Iterable[str]) -> dict[str, str]:
     """object id → the commit it peels to (objects that are not commits or tags of commits are left out)."""
     shas = list(dict.fromkeys(shas))
     if not shas:
         return {}
-    proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input="".join(f"{s}^{{commit}}\n" for s in shas).encode())
-    result = {}
-    for sha, line in zip(shas, proc.stdout.decode().splitlines(), strict=False):
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == "commit":
-            result[sha] = parts[0]
-    return result
-
-
-def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bool = True,
-            walk: bool = True) -> Iterator[Change]:
-    """Every path change in the history of ``commits`` (or, with ``walk`` False, in those commits only),
-    merges included (combined diff).
-
-    Used to find every path a blob ever lived at, and where that file was moved.
-    """
-    starts = "".join(f"{c}\n" for c in dict.fromkeys(commits))
-    if not starts:
-        return
-    args = ["log", "--stdin", "--raw", "-z", "--no-abbrev", "-c", "--format=%x01%H", "--no-color"]
-    args.append("-M" if renames else "--no-renames")
-    if not walk:
-        args.append("--no-walk=unsorted")
-    data = git.run(args, cwd=repo, input=starts.encode()).stdout
-    for chunk in data.split(b"\x01")[1:]:
-        commit = chunk[:64].split(b"\0", 1)[0].strip().decode()
-        tokens = chunk[len(commit):].split(b"\0")
-        i = 0
-        while i < len(tokens):
-            meta = tokens[i].lstrip(b"\n")
-            i += 1
-            if not meta.startswith(b":"):
-                continue
-            ncolon = len(meta) - len(meta.lstrip(b":"))
-            fields = meta[ncolon:].split(b" ")
-            modes, shas, status = fields[: ncolon + 1], fields[ncolon + 1: 2 * ncolon + 2], fields[-1].decode()
-            old = None
-            if ncolon == 1 and status[:1] in ("R", "C"):
-                old = tokens[i].decode("utf-8", "surrogateescape")
-                i += 1
-            path = tokens[i].decode("utf-8", "surrogateescape")
-            i += 1
-            yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
+    infos = git.objects.check(repo, [f"{s}^{{commit}}" for s in shas])
+    return {sha: info.oid for sha, info in zip(shas, infos, strict=True) if info is not None and info.type == "commit"}
 
 
 @dataclass
@@ -303,19 +250,10 @@ class History:
     parents: dict[str, tuple[str, ...]]
 
     @classmethod
-    def load(cls, repo: str | os.PathLike[str], tips: Iterable[str]) -> History:
-        starts = "".join(f"{c}\n" for c in dict.fromkeys(tips))
-        if not starts:
-            return cls([], {})
-        text = git.run(["rev-list", "--stdin", "--topo-order", "--reverse", "--parents"], cwd=repo,
-                       input=starts.encode()).stdout.decode()
-        order: list[str] = []
-        parents: dict[str, tuple[str, ...]] = {}
-        for line in text.splitlines():
-            ids = line.split()
-            order.append(ids[0])
-            parents[ids[0]] = tuple(ids[1:])
-        return cls(order, parents)
+    def load(cls, repo: str | os.PathLike[str], tips: Iterable[str], *, cache: Path | None = None) -> History:
+        """The git layer's commit graph of ``tips`` (kept in ``cache``, a workdir, for the other stages)."""
+        graph = git.graph.load(repo, tips, cache=cache)
+        return cls(graph.order, graph.parents)
 
     def descendants_closure(self, seeds: set[str]) -> set[str]:
         """Seeds plus every commit with a parent in the set: what a rewrite of the seeds changes."""
@@ -376,13 +314,14 @@ def _engine_recover(rules_file: str | None) -> Recover:
     return recover
 
 
-def _local_repo(source: str, tmp: Path) -> str:
-    """A readable copy of the scanned repository: the path itself, or a mirror clone of a URL."""
+def _local_repo(source: str, tmp: Path, given: git.Location | None = None) -> str:
+    """A readable copy of the scanned repository: the path itself, or a mirror clone of a URL (its
+    credentials from ``given``, the same address in memory, or as :meth:`Location.restore` finds them)."""
     if Path(source).exists():
         git.git_dir(source)
         return source
     dest = tmp / "source.git"
-    git.run(["clone", "--quiet", "--mirror", source, str(dest)])
+    git.run(["clone", "--quiet", "--mirror", git.Location.restore(source, given), str(dest)])
     return str(dest)
 
 
@@ -444,7 +383,8 @@ def _guessable(fs: list[Finding], values: Mapping[str, Secret]) -> bool:
 
 def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
               drop_findings: Iterable[str] = (), include_findings: Iterable[str] = (),
-              rules_file: str | None = None, recover: Recover | None = None) -> Plan:
+              rules_file: str | None = None, recover: Recover | None = None,
+              location: git.Location | None = None, graph_cache: Path | None = None) -> Plan:
     """Write plan.json, plan.secrets (0600) and plan.md for a findings file; return the plan.
 
     By default every finding is planned except low-confidence generic assignments in tests,
@@ -457,6 +397,9 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     ``rules_file``: the rules the scan used (values are re-detected with them, and the plan records
     them so rewrite rescans with the same rules).
     ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
+    ``graph_cache``: a workdir where the commit graph is kept for (or was kept by) the other stages.
+    ``location``: the scanned URL with its credentials, when this process has them (the findings hold
+    only its redacted form).
     """
     if rules_file is not None and not Path(rules_file).is_file():
         raise UsageError(f"{rules_file}: no such rules file")
@@ -476,7 +419,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     findings = [f for f in report.findings if f.id not in drop]
     path_findings = [f for f in findings if f.kind == "path"]
     with tempfile.TemporaryDirectory(prefix="git-sanitize-plan-") as tmpd:
-        repo = _local_repo(report.source, Path(tmpd))
+        repo = _local_repo(report.source, Path(tmpd), location)
         peeled = peel_commits(repo, report.refs.values())
         missing = sorted(r for r, s in report.refs.items() if s not in peeled and not _exists(repo, s))
         if missing:
@@ -484,7 +427,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                              f"scan again")
         tip_commits = sorted(set(peeled.values()))
         all_changes = list(changes(repo, tip_commits, renames=False))
-        history = History.load(repo, tip_commits)
+        history = History.load(repo, tip_commits, cache=graph_cache)
 
         # Path deletions follow the blob to every path it lived at, and on through renames.
         delete: dict[str, set[str]] = defaultdict(set)
@@ -650,13 +593,11 @@ def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
     if not defaults or not branches:
         return []
     queries = [(ref, f) for ref in sorted(branches) for f in defaults]
-    proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input="".join(f"{branches[ref]}:{f.path}\n" for ref, f in queries).encode())
-    for (ref, f), line in zip(queries, proc.stdout.decode("utf-8", "replace").splitlines(), strict=False):
-        parts = line.split()
-        if len(parts) != 2 or parts[1] != "blob":
+    infos = git.objects.check(repo, [f"{branches[ref]}:{f.path}" for ref, f in queries])
+    for (ref, f), info in zip(queries, infos, strict=True):
+        if info is None or info.type != "blob":
             continue
-        blob = parts[0]
+        blob = info.oid
         line_no = f.line if blob == f.blob else _line_of(repo, blob, values[f.secret_sha256])
         if line_no is None:
             continue

@@ -37,7 +37,7 @@ class RunResult:
     clean: bool = False
 
 
-def source_tips(source: str) -> dict[str, str]:
+def source_tips(source: str | git.Location) -> dict[str, str]:
     """Every ref the source advertises now (peeled tag lines and HEAD left out)."""
     return git.remote_refs(source)
 
@@ -54,24 +54,30 @@ class Runner:
         if not playbook.is_purge or playbook.workdir is None or playbook.source is None:
             raise UsageError(f"{playbook.path}: not a purge playbook (no source); use `git-sanitize rotate`")
         self.pb = playbook
-        self.source: str = playbook.source
-        self.remote: str = playbook.remote or playbook.source
+        # Locations hold the playbook's real addresses in memory; only their redacted forms are stored.
+        self.source: git.Location = playbook.source
+        self.remote: git.Location = playbook.remote or playbook.source
         self.echo = echo
         self.progress = progress
-        if not git.is_url(self.source):
-            git.git_dir(self.source)  # a missing or non-repository source fails before anything is created
+        if self.source.path is not None and not self.source.is_url:
+            git.git_dir(self.source.path)  # a missing or non-repository source fails before anything is created
         self.wd = Workdir.create(playbook.workdir)
         self._claim_workdir()
 
     # Workdir ownership ------------------------------------------------------------------
     def _claim_workdir(self) -> None:
         meta = self.wd.meta()
-        if meta.source not in (None, self.source):
-            raise UsageError(f"{self.wd.root}: workdir belongs to a purge of {meta.source}; use another workdir")
+        if meta.source is not None and git.redact_url(meta.source) != self.source.shown:
+            raise UsageError(f"{self.wd.root}: workdir belongs to a purge of {git.redact_url(meta.source)}; "
+                             "use another workdir")
         from sanitize.approval import ApprovalPolicy
 
         policy = ApprovalPolicy(allowed_signers=self.pb.allowed_signers, unsigned=self.pb.unsigned_approvals)
-        self.wd.set_meta(source=self.source, remote=self.remote, playbook=str(self.pb.path),
+        # Where a URL's credentials come from, never the credentials: a later run reads the playbook again.
+        credentials = {name: loc.credential_note for name, loc in (("source", self.source), ("remote", self.remote))
+                       if loc.credential_note}
+        self.wd.set_meta(source=self.source.shown, remote=self.remote.shown, credentials=credentials,
+                         playbook=str(self.pb.path),
                          approvals_required=self.pb.approvals_required, approval_policy=policy.to_meta(),
                          approval_expires=self.pb.approval_expires)
 
@@ -158,6 +164,7 @@ class Runner:
             rules_file=self.rules_file,
             baseline=str(self.pb.baseline) if self.pb.baseline else None,
             progress=self.progress,
+            graph_cache=self.wd.root,
         )
         write_private(self.findings_path, report.to_json().encode("utf-8"))
         self.wd.record("scan", "done", tips=report.refs, findings=len(report.findings),
@@ -169,7 +176,8 @@ class Runner:
 
         review = self.wd.root / REVIEW
         review.mkdir(mode=0o700, exist_ok=True)
-        digest = make_plan(str(self.findings_path), str(self.plan_path), rules_file=self.rules_file).digest
+        digest = make_plan(str(self.findings_path), str(self.plan_path), rules_file=self.rules_file,
+                           location=self.source, graph_cache=self.wd.root).digest
         self.wd.set_meta(plan_digest=digest)
         self.wd.record("plan", "done", plan_digest=digest,
                        artifacts={p.name: file_sha256(p) for p in sorted(review.iterdir()) if p.is_file()})
@@ -178,7 +186,8 @@ class Runner:
     def _rewrite(self) -> str:
         from sanitize.rewrite import rewrite
 
-        rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file)
+        rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file,
+                location=self.source)
         from sanitize.artifacts import rewrite_record
         from sanitize.blast_radius import describe
 
@@ -224,12 +233,12 @@ class Runner:
         if not self.pb.guard:
             self.wd.record("guard", "skipped", reason="guard: false in the playbook")
             return "skipped (guard: false)"
-        if git.is_url(self.remote):
+        if self.remote.is_url or self.remote.path is None:
             self.wd.record("guard", "skipped", reason="remote is not a local path")
             return "skipped: install the pre-receive hook on the server (`git-sanitize guard install`)"
         from sanitize.guard import install_guard
 
-        hook = install_guard(str(self.wd.root), self.remote)
+        hook = install_guard(str(self.wd.root), self.remote.path)
         return f"pre-receive hook installed at {hook}"
 
     def _rotate(self) -> str:
@@ -315,7 +324,7 @@ def status(workdir: str | Path) -> PurgeStatus:
     required = meta.approvals_required
     return {
         "workdir": str(wd.root),
-        "source": meta.source,
+        "source": git.redact_url(meta.source) if meta.source else None,
         "plan_digest": meta.plan_digest or state.stage("rewrite").text("plan_digest"),
         "stages": stages,
         "approvals": {"required": required, "valid": len(approvers), "approvers": approvers},

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +31,9 @@ from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
+from sanitize.git import HIDDEN_PREFIXES, is_hidden, resolve_remote  # noqa: F401 - once defined here
 from sanitize.workdir import Workdir
 
-# Namespaces forges manage themselves: readable, never updatable by a push.
-HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
 _SCP = re.compile(r"^[^/:]+@[^/:]+:")
 
 
@@ -80,19 +78,9 @@ class PushResult:
         return [u for u in self.updates if u.action != "unchanged"]
 
 
-def is_hidden(ref: str) -> bool:
-    """Refs no push can update: forge-managed (pull/merge requests) and one-level refs such as
-    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support."""
-    return ref.startswith(HIDDEN_PREFIXES) or ref.count("/") < 2
-
-
-def local_path(remote: str) -> Path | None:
+def local_path(remote: str | git.Location) -> Path | None:
     """The repository path of a path or ``file://`` remote; None for a network remote."""
-    if remote.startswith("file://"):
-        return Path(remote[len("file://"):])
-    if "://" in remote or _SCP.match(remote):
-        return None
-    return Path(remote)
+    return git.Location.parse(remote).path
 
 
 @dataclass(frozen=True)
@@ -112,9 +100,9 @@ class SshRemote:
         if self.port:
             cmd += ["-p", self.port]
         try:
-            proc = subprocess.run([*cmd, self.host, script], capture_output=True, check=False, timeout=3600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PushRejected(f"pushed, but the remote gc over ssh failed ({type(exc).__name__}); run "
+            proc = git.run_program([*cmd, self.host, script], timeout=3600)
+        except GitError as exc:
+            raise PushRejected(f"pushed, but the remote gc over ssh failed ({exc}); run "
                                "'git reflog expire --expire=now --all && git gc --prune=now' there") from exc
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -122,8 +110,9 @@ class SshRemote:
                                "run 'git reflog expire --expire=now --all && git gc --prune=now' there")
 
 
-def ssh_remote(remote: str) -> SshRemote | None:
+def ssh_remote(location: str | git.Location) -> SshRemote | None:
     """Parse an ssh remote; None for anything else."""
+    remote = git.Location.parse(location).argument()  # ssh keeps its account name; no password is used
     if remote.startswith(("ssh://", "git+ssh://", "ssh+git://")):
         parsed = urllib.parse.urlsplit(remote)
         if not parsed.hostname:
@@ -134,14 +123,6 @@ def ssh_remote(remote: str) -> SshRemote | None:
         host, _, path = remote.partition(":")
         return SshRemote(host, path)
     return None
-
-
-def resolve_remote(record: RewriteRecord, remote: str | None) -> str:
-    """The push target: ``--remote`` or the plan's source."""
-    target = remote or record.source
-    if not target:
-        raise UsageError("no remote: pass --remote URL (the plan records no source)")
-    return target
 
 
 def planned_updates(record: RewriteRecord) -> tuple[list[RefUpdate], list[str]]:
@@ -215,7 +196,7 @@ def gc_remote_repository(path: Path) -> None:
             cwd=repo)
 
 
-def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_approvals: int | None = None,
+def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None, min_approvals: int | None = None,
          dry_run: bool = False, gc_remote: bool = False, policy: ApprovalPolicy | None = None) -> PushResult:
     """Force-push the rewritten refs atomically, each leased to its tip at scan.
 
@@ -228,8 +209,8 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     if wd.mirror.is_dir():
         leased_push.clear(wd.mirror)  # what a push killed mid-way left in the mirror
     record = rewrite_record.current(wd)
-    target = resolve_remote(record, remote)
-    shown = git.redact_url(target)
+    target = resolve_remote(record.source, remote)
+    shown = target.shown
     digest = record.plan_digest
     updates, hidden = planned_updates(record)
     need = 1 if min_approvals is None else min_approvals
@@ -250,7 +231,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         try:
             now = git.remote_refs(target)
         except GitError as exc:
-            raise UsageError(f"{shown}: cannot read the remote's refs ({str(exc).replace(target, shown)}); "
+            raise UsageError(f"{shown}: cannot read the remote's refs ({git.redact_url(str(exc))}); "
                              "nothing was pushed") from exc
         stale = [u.ref for u in updates if now.get(u.ref) not in (u.old, u.new)]
         return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale)
@@ -291,7 +272,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     if proc.returncode != 0 or rejected:
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = (err[-1] if err else f"exit {proc.returncode}").replace(target, shown)
+            reason = git.redact_url(err[-1]) if err else f"exit {proc.returncode}"
             msg = f"push to the remote failed: {reason}; nothing was pushed"
         else:
             msg = _explain(rejected, {u.ref: u for u in updates})

@@ -21,7 +21,7 @@ from sanitize import git
 from sanitize.artifacts import rewrite_record
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
-from sanitize.push import is_hidden, resolve_remote
+from sanitize.git import is_hidden, resolve_remote
 from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
 
@@ -86,15 +86,10 @@ def _rescan(clone: Path, wd: Workdir) -> Remaining:
 
 
 def _present(repo: Path, ids: Iterable[str]) -> list[str]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return []
-    text = git.out(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input=("\n".join(wanted) + "\n").encode())
-    return [line.split()[0] for line in text.splitlines() if not line.endswith(" missing")]
+    return git.objects.present(repo, ids)
 
 
-def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dict[str, bool]:
+def probe_old_commits(remote: str | git.Location, commits: Iterable[str], scratch: Path) -> dict[str, bool]:
     """For each old commit id: does the server still serve it to a protocol-v2 fetch by id?"""
     probe = scratch / "probe.git"
     git.run(["init", "--quiet", "--bare", str(probe)])
@@ -107,7 +102,7 @@ def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dic
     return served
 
 
-def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> VerifyResult:
+def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None) -> VerifyResult:
     """Clone the remote fresh and prove it holds exactly the rewritten, clean history.
 
     VerificationFailed (exit 1) unless clean; old commits still served by id are
@@ -116,9 +111,9 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
     wd = Workdir.open(workdir)
     rec = rewrite_record.load(wd)
     rewrite_record.check_mirror_unchanged(wd, rec)
-    target = resolve_remote(rec, remote)
+    target = resolve_remote(rec.source, remote)
     tips = dict(rec.rewritten_tips)
-    wd.record("verify", "running", remote=git.redact_url(target))
+    wd.record("verify", "running", remote=target.shown)
     with tempfile.TemporaryDirectory(prefix="verify-", dir=wd.root) as tmp:
         scratch = Path(tmp)
         clone = scratch / "clone.git"
@@ -133,7 +128,7 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
         left = _rescan(clone, wd)
         old = rec.first_changed_commits or sorted(set(rec.first_changed.values()))
         served = probe_old_commits(target, old, scratch)
-    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, len(left.planned),
+    result = VerifyResult(target.shown, mismatched, hidden_stale, purged_present, len(left.planned),
                           served, check.forward, left)
     detail: dict[str, object] = {
         "remote": result.remote, "clean": result.clean, "problems": result.problems(),

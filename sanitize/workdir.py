@@ -11,6 +11,7 @@ Layout (names are part of the contract between stages)::
       backup.bundle      every ref of the original, 0600, written before any rewrite
       commit-map         old → new commit ids (git-filter-repo's)
       ref-map            old → new ref tips (git-filter-repo's)
+      commit-graph-*.json  the commit graph of the scanned tips, walked once (sanitize/git/graph.py)
       rewrite-report.json / rewrite-report.md
       approvals/         one JSON file per approval
       notices/           rendered notices

@@ -34,6 +34,7 @@ from rotation.errors import ConfigError, TargetError
 from rotation.generate import driver_dsn, dsn_password, dsn_user, is_dsn, with_password
 from rotation.targets import TargetContext
 from rotation.targets.base import LeakProof, Target
+from sanitize.git import redact_url
 from sanitize.secret import Secret
 
 _KEYS = {"type", "role", "mount", "url", "token_env", "dsn", "admin_dsn_env", "connect_timeout"}
@@ -150,9 +151,9 @@ class VaultDbTarget(Target):
         try:
             yield
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise TargetError(f"vault_db: vault at {self.url} is unreachable ({where})") from exc
+            raise TargetError(f"vault_db: vault at {redact_url(self.url)} is unreachable ({where})") from exc
         except (hv.Forbidden, hv.Unauthorized) as exc:
-            raise TargetError(f"vault_db: vault at {self.url} refused the token ({where})") from exc
+            raise TargetError(f"vault_db: vault at {redact_url(self.url)} refused the token ({where})") from exc
         except hv.InvalidPath as exc:
             raise TargetError(
                 f"vault_db: nothing at {where} (is the database engine mounted at {self.mount}?)"
