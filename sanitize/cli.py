@@ -100,10 +100,13 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only the report (nothing on a clean terminal scan or with -o).")
 @click.option("-v", "--verbose", is_flag=True, help="On a terminal, list every finding under the summary.")
+@click.option("--cache", "cache_file", type=click.Path(dir_okay=False), default=None, envvar="GIT_SANITIZE_CACHE",
+              help="Object cache (0600; env GIT_SANITIZE_CACHE): read only objects no earlier scan with the same "
+                   "rules read; every finding is still located and reported.")
 @_guard
 def scan(source: str, fmt: str | None, output: str | None, rules_file: str | None, baseline: str | None,
          jobs: int | None, staged: bool, rev_range: str | None, since_rev: str | None, pre_push: bool,
-         config_file: str | None, quiet: bool, verbose: bool) -> None:
+         config_file: str | None, quiet: bool, verbose: bool, cache_file: str | None) -> None:
     """Scan every object reachable from every ref of SOURCE (path or URL; default .).
 
     With --staged, --range, --since or --pre-push only that change is scanned, with the
@@ -128,11 +131,13 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
 
             report = scan_staged(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value)
         else:
+            from sanitize.scan.cache import ScanCache
             from sanitize.scan.engine import scan_repository
 
+            cache = ScanCache.open(cache_file, cfg.rules.value) if cache_file else None
             report = scan_repository(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value, jobs=jobs,
                                      progress=sys.stderr.isatty() and not modes,
-                                     select=_range_selector(rev_range, since_rev, pre_push))
+                                     select=_range_selector(rev_range, since_rev, pre_push), cache=cache)
     report = cfg.apply(report)
     scope = ("staged change" if staged else f"commits {rev_range}" if rev_range else
              f"commits {since_rev}..HEAD" if since_rev else "commits being pushed" if pre_push else "history")

@@ -71,6 +71,7 @@ class VerifyResult:
 def _rescan(clone: Path, wd: Workdir) -> Remaining:
     """Every finding the plan's rules still produce in the clone, grouped by what the plan decided."""
     from sanitize.plan import load_plan
+    from sanitize.scan.cache import WORKDIR_NAME, ScanCache
     from sanitize.scan.engine import scan_repository
     from sanitize.scan.report import ScanReport
 
@@ -81,8 +82,9 @@ def _rescan(clone: Path, wd: Workdir) -> Remaining:
     findings = wd.root / "findings.json"
     if ids and findings.is_file():
         shas |= {f.secret_sha256 for f in ScanReport.load(findings).findings if f.id in ids}
-    rules = plan.extra.get("rules")
-    report = scan_repository(str(clone), rules_file=rules if isinstance(rules, str) else None)
+    rules = plan.extra.get("rules") if isinstance(plan.extra.get("rules"), str) else None
+    # The rewrite's rescan filled the workdir's cache: only objects the remote has and the rewrite did not are read.
+    report = scan_repository(str(clone), rules_file=rules, cache=ScanCache.open(wd.root / WORKDIR_NAME, rules))
     return Remaining.of(report.findings, planned_sha256s=shas, planned_paths=set(plan.paths),
                         held_back=plan.extra.get("held_back") or [], dropped=plan.extra.get("dropped") or [])
 

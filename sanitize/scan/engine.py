@@ -36,6 +36,7 @@ from sanitize import git
 from sanitize.errors import GitError, UsageError
 from sanitize.scan import context, history
 from sanitize.scan.baseline import Baseline, load_baseline
+from sanitize.scan.cache import Entry, ScanCache
 from sanitize.scan.decode import Recovered
 from sanitize.scan.detectors import Detector, Hit, message_body
 from sanitize.scan.report import Finding, ScanReport, ScanStats
@@ -47,6 +48,7 @@ _CHUNK_OBJECTS = 4000  # objects per cat-file process: long enough to keep delta
 # Set in the parent before forking, so workers inherit the compiled rules.
 _DETECTOR: Detector | None = None
 _PROGRESS: Any = None
+_RECORD = False  # workers list what they read, for the scan cache
 
 
 @dataclass
@@ -58,6 +60,7 @@ class _ChunkResult:
     blobs: int = 0
     bytes: int = 0
     commits: int = 0
+    read: list[tuple[str, str, int]] = field(default_factory=list)  # (oid, type, size) read, when caching
 
 
 @contextmanager
@@ -87,7 +90,7 @@ def _repository(source: str) -> Iterator[tuple[Path, str]]:
 
 def scan_repository(source: str, *, rules_file: str | None = None, baseline: str | None = None,
                     jobs: int | None = None, progress: bool = False,
-                    select: Callable[[Path], RevRange] | None = None) -> ScanReport:
+                    select: Callable[[Path], RevRange] | None = None, cache: ScanCache | None = None) -> ScanReport:
     """Scan every object reachable from every ref of ``source`` (path or URL).
 
     ``select`` narrows the scan to a commit range (``--range``, ``--since``,
@@ -95,6 +98,10 @@ def scan_repository(source: str, *, rules_file: str | None = None, baseline: str
     only the objects the range adds are read, and the report names its tips.
     UsageError/GitError (exit 2) for a missing path, a non-repository, a shallow
     clone, an unreadable baseline or a bad rules file — all checked before reading.
+
+    With a ``cache`` (:mod:`sanitize.scan.cache`) only objects it does not hold are read;
+    the cached results are located in this history like fresh ones, and the cache is saved
+    with what was read once the scan completes.
     """
     extra = load_custom_rules(rules_file) if rules_file else ()
     suppressor = load_baseline(baseline) if baseline else None
@@ -113,14 +120,22 @@ def scan_repository(source: str, *, rules_file: str | None = None, baseline: str
             return ScanReport(source=shown, refs={}, stats=ScanStats(), findings=[])
         # --- end of the commit-range hook
         inv = history.Inventory()
-        result = _read_all(repo, history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs), detector, jobs,
-                           progress)
+        chunks = history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs)
+        cached: list[tuple[str, Entry]] = []
+        if cache is not None:
+            chunks = cache.split(chunks, cached)
+        result = _read_all(repo, chunks, detector, jobs, progress, record=cache is not None)
+        if cache is not None:
+            _remember(cache, result, dict(inv.blobs))
+            _replay(result, cached)
         findings = _locate(repo, refs, inv, result, revs)
         ref_tips = {r.name: r.target for r in refs}
     if suppressor is not None:
         findings = [f for f in findings if not _suppressed(suppressor, f, result)]
     stats = ScanStats(commits=result.commits, blobs=result.blobs, bytes=result.bytes,
                       seconds=round(time.monotonic() - started, 3))
+    if cache is not None:
+        cache.save()
     return ScanReport(source=shown, refs=ref_tips, stats=stats, findings=findings)
 
 
@@ -145,11 +160,12 @@ def _result_sha1(result: _ChunkResult, finding: Finding) -> str | None:
 
 
 def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Detector, jobs: int,
-              progress: bool) -> _ChunkResult:
+              progress: bool, *, record: bool = False) -> _ChunkResult:
     """Scan every chunk as the enumeration yields it: sequentially, or on ``jobs`` forked workers."""
-    global _DETECTOR, _PROGRESS
+    global _DETECTOR, _PROGRESS, _RECORD
     merged = _ChunkResult()
     _DETECTOR = detector
+    _RECORD = record
     show = progress and sys.stderr.isatty()
     try:
         if jobs == 1:
@@ -188,6 +204,7 @@ def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Det
     finally:
         _DETECTOR = None
         _PROGRESS = None
+        _RECORD = False
 
 
 def _ignore_sigint() -> None:
@@ -214,6 +231,37 @@ def _merge(into: _ChunkResult, part: _ChunkResult) -> None:
     into.blobs += part.blobs
     into.bytes += part.bytes
     into.commits += part.commits
+    into.read.extend(part.read)
+
+
+def _remember(cache: ScanCache, result: _ChunkResult, paths: dict[str, str]) -> None:
+    """Add every object this scan read to the cache, with its hits (none for most)."""
+    for oid, typ, size in result.read:
+        if typ == "blob":
+            entry = Entry(typ, size, tuple(result.blob_hits.get(oid, ())),
+                          frozenset(result.generated.get(oid, ())), frozenset(result.documented.get(oid, ())))
+        else:
+            entry = Entry(typ, size, tuple(result.message_hits.get(oid, ("", []))[1]))
+        cache.add(oid, paths.get(oid, ""), entry)
+
+
+def _replay(result: _ChunkResult, cached: list[tuple[str, Entry]]) -> None:
+    """Fold the cached objects into ``result`` as if they had just been read."""
+    for oid, e in cached:
+        if e.type == "blob":
+            result.blobs += 1
+            result.bytes += e.size
+            if e.hits:
+                result.blob_hits[oid] = list(e.hits)
+            if e.generated:
+                result.generated[oid] = set(e.generated)
+            if e.documented:
+                result.documented[oid] = set(e.documented)
+        elif e.type in ("commit", "tag"):
+            if e.type == "commit":
+                result.commits += 1
+            if e.hits:
+                result.message_hits[oid] = (e.type, list(e.hits))
 
 
 def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
@@ -224,6 +272,8 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
     paths = dict(chunk)
     done = 0
     for oid, obj_type, data in read_objects(repo, [oid for oid, _ in chunk]):
+        if _RECORD:
+            result.read.append((oid, obj_type, len(data)))
         if obj_type == "blob":
             result.blobs += 1
             result.bytes += len(data)
