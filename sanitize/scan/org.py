@@ -148,7 +148,9 @@ def scan_repos(repos: RepoList, out_dir: str | Path, *, shard: tuple[int, int] =
     if jobs <= 1 or len(mine) <= 1:
         outcomes = [_scan_one(e, out, opts) for e in mine]
     else:
-        # One repository per process, forked: the rules are compiled once per worker's lifetime of imports.
+        from sanitize.scan.engine import compiled_detector
+
+        compiled_detector(opts.rules_file)  # compiled once here; the forked workers inherit it
         with ProcessPoolExecutor(max_workers=min(jobs, len(mine)),
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             try:
