@@ -165,3 +165,21 @@ def test_cli_cache_that_is_a_directory_is_refused(demo_repo: DemoRepo, tmp_path:
                            str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "is a directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_rewrites_rescan_leaves_the_cache_verify_reads(story_repo: DemoRepo, tmp_path: Path) -> None:
+    findings, plan, wd = tmp_path / "findings.json", tmp_path / "plan.json", tmp_path / "wd"
+    cli = [sys.executable, "-m", "sanitize.cli"]
+    assert subprocess.run([*cli, "scan", str(story_repo.path), "-o", str(findings)]).returncode == 1
+    assert subprocess.run([*cli, "plan", str(findings), "-o", str(plan)], capture_output=True).returncode == 0
+    proc = subprocess.run([*cli, "rewrite", str(plan), "--workdir", str(wd)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    cache_file = wd / "scan-cache.json"
+    assert cache_file.stat().st_mode & 0o777 == 0o600
+    # verify's rescan of what was pushed (the rewritten history) reads nothing the rewrite's rescan did not.
+    cache = ScanCache.open(cache_file)
+    report = scan_repository(str(wd / "mirror.git"), cache=cache)
+    assert cache.read == 0 and cache.reused > 0
+    assert comparable(report) == comparable(scan_repository(str(wd / "mirror.git")))
+    text = cache_file.read_text()
+    assert not any(p.value in text for p in story_repo.planted)
