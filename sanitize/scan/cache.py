@@ -58,7 +58,12 @@ def rules_digest(rules_file: str | None) -> str:
 
 
 def _path_key(path: str) -> str:
+    if not path:
+        return _NO_PATH
     return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+
+
+_NO_PATH = "0" * 16  # commits, tags and blobs named by a ref: read without a path
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,10 @@ def _entry_row(e: Entry) -> list[Any]:
 
 def _row_entry(row: list[Any]) -> Entry:
     if len(row) == 2:
-        return Entry(str(row[0]), int(row[1]))
+        typ, size = row
+        if not (isinstance(typ, str) and isinstance(size, int)):
+            raise ValueError("a cache row is [type, size, ...]")
+        return Entry(typ, size)
     typ, size, hits, generated, documented = row
     return Entry(str(typ), int(size), tuple(_row_hit(h) for h in hits), frozenset(map(str, generated)),
                  frozenset(map(str, documented)))
@@ -106,6 +114,7 @@ class ScanCache:
     reused: int = 0  # objects this scan took from the cache
     read: int = 0  # objects this scan read and added
     discarded: str = ""  # why an existing cache file was not used ("" when it was, or there was none)
+    _dirty: bool = False
 
     @classmethod
     def open(cls, path: str | Path, rules_file: str | None = None) -> ScanCache:
@@ -133,6 +142,7 @@ class ScanCache:
             cache.discarded = "made with other rules or another version"
         else:
             cache._rows = doc["objects"]
+        cache._dirty = bool(cache.discarded)  # a discarded file is replaced on save
         return cache
 
     def __len__(self) -> int:
@@ -146,7 +156,7 @@ class ScanCache:
         try:
             return _row_entry(row)
         except (TypeError, ValueError):
-            return None  # a damaged row: read the object again
+            return None  # a damaged row: read the object again (and record it anew)
 
     def split(self, chunks: Iterable[list[tuple[str, str]]],
               found: list[tuple[str, Entry]]) -> Iterator[list[tuple[str, str]]]:
@@ -167,10 +177,20 @@ class ScanCache:
         """Record what reading ``oid`` at ``path`` produced."""
         self._rows[oid + _path_key(path)] = _entry_row(entry)
         self.read += 1
+        self._dirty = True
+
+    def add_clean(self, oid: str, path: str, typ: str, size: int) -> None:
+        """Record an object whose reading found nothing (most of them: the short way)."""
+        self._rows[oid + _path_key(path)] = [typ, size]
+        self.read += 1
+        self._dirty = True
 
     def save(self) -> None:
-        """Write the cache (0600, replaced atomically)."""
+        """Write the cache (0600, replaced atomically) if this scan added to it."""
         from sanitize.workdir import write_private
+
+        if not self._dirty:
+            return
 
         doc = {"schema": SCHEMA, "rules": self.digest, "objects": self._rows}
         write_private(self.path, json.dumps(doc, separators=(",", ":")).encode("ascii"))

@@ -255,13 +255,16 @@ def _merge(into: _ChunkResult, part: _ChunkResult) -> None:
 
 def _remember(cache: ScanCache, result: _ChunkResult, paths: dict[str, str]) -> None:
     """Add every object this scan read to the cache, with its hits (none for most)."""
+    blob_hits, message_hits = result.blob_hits, result.message_hits
     for oid, typ, size in result.read:
-        if typ == "blob":
-            entry = Entry(typ, size, tuple(result.blob_hits.get(oid, ())),
-                          frozenset(result.generated.get(oid, ())), frozenset(result.documented.get(oid, ())))
+        if oid not in blob_hits and oid not in message_hits:
+            cache.add_clean(oid, paths.get(oid, ""), typ, size)
+        elif typ == "blob":
+            cache.add(oid, paths.get(oid, ""), Entry(typ, size, tuple(blob_hits[oid]),
+                                                     frozenset(result.generated.get(oid, ())),
+                                                     frozenset(result.documented.get(oid, ()))))
         else:
-            entry = Entry(typ, size, tuple(result.message_hits.get(oid, ("", []))[1]))
-        cache.add(oid, paths.get(oid, ""), entry)
+            cache.add(oid, "", Entry(typ, size, tuple(message_hits[oid][1])))
 
 
 def _replay(result: _ChunkResult, cached: list[tuple[str, Entry]]) -> None:
