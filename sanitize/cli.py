@@ -106,7 +106,7 @@ def cli() -> None:
 @click.option("--repos", "repos", metavar="LIST", default=None,
               help="Scan every repository of LIST (one URL or path per line, # comments; or a directory of "
                    "repositories) into --out-dir, and correlate their findings by value (org.json, org.md).")
-@click.option("--shard", metavar="K/N", default=None, envvar="GIT_SANITIZE_SHARD",
+@click.option("--shard", metavar="K/N", default=None,
               help="With --repos: scan only entries K, K+N, … (a Job's completion index); merge with `org merge`.")
 @click.option("--out-dir", "out_dir", type=click.Path(file_okay=False), default=None,
               help="With --repos: where each repository's findings file, the shard file and org.json go.")
@@ -124,10 +124,10 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
 
     from sanitize.errors import UsageError
 
-    if repos is not None or shard is not None or out_dir is not None:
+    if repos is not None or shard is not None or out_dir is not None:  # many repositories (each cached in DIR)
         others = [name for name, on in (("SOURCE", source != "."), ("--staged", staged), ("--range", rev_range),
                                         ("--since", since_rev), ("--pre-push", pre_push), ("-o", output),
-                                        ("--format", fmt), ("--cache", cache_file)) if on]
+                                        ("--format", fmt)) if on]
         if repos is None or out_dir is None or others:
             raise UsageError("--repos LIST --out-dir DIR [--shard K/N] go together, without "
                              + (", ".join(others) if others else "SOURCE, -o, --format or a range"))

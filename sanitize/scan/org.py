@@ -114,6 +114,10 @@ def _scan_one(entry: RepoEntry, out_dir: Path, opts: ScanOptions) -> Outcome:
     except OSError as exc:
         return Outcome(entry.index, entry.shown, "error", error=f"{exc.strerror or exc.__class__.__name__}",
                        seconds=round(time.monotonic() - started, 3))
+    except Exception as exc:  # noqa: BLE001 - one repository's surprise must not stop the other hundreds
+        # Only the class name: a library's message might quote the repository's content.
+        return Outcome(entry.index, entry.shown, "error", error=f"internal error ({exc.__class__.__name__}); "
+                       "scan this repository alone to see it", seconds=round(time.monotonic() - started, 3))
     return Outcome(entry.index, entry.shown, "ok", rel, len(report.findings),
                    len({f.secret_sha256 for f in report.findings}), seconds=round(time.monotonic() - started, 3))
 
