@@ -205,7 +205,7 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
         if repos is None or out_dir is None or others:
             raise UsageError("--repos LIST --out-dir DIR [--shard K/N] go together, without "
                              + (", ".join(others) if others else "SOURCE, -o, --format or a range"))
-        _scan_org(repos, out_dir, shard, jobs, rules_file, baseline, config_file, quiet=quiet)
+        _scan_org(repos, out_dir, shard, jobs, rules_file, baseline, config_file, quiet=quiet or _VERBOSITY.quiet)
 
     modes = [name for name, on in (("--staged", staged), ("--range", rev_range), ("--since", since_rev),
                                    ("--pre-push", pre_push)) if on]
@@ -355,7 +355,7 @@ def org_merge(dirs: tuple[str, ...], out_dir: str, quiet: bool) -> None:
     """
     from sanitize.scan.org import merge
 
-    _emit_org(merge(dirs), out_dir, quiet=quiet)
+    _emit_org(merge(dirs), out_dir, quiet=quiet or _VERBOSITY.quiet)
 
 
 @org_group.command("template")
