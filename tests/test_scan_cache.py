@@ -144,6 +144,23 @@ def test_a_damaged_cache_is_discarded_not_trusted(tmp_path: Path, demo_repo: Dem
     assert json.loads(cache_file.read_text())["schema"] == "git-sanitize/scan-cache/v1"
 
 
+def test_a_cache_others_can_write_is_not_trusted(tmp_path: Path) -> None:
+    rng = random.Random(44)
+    repo = new_repo(tmp_path / "repo")
+    commit(repo, {"app.py": f'TOKEN = "{fake_token(rng)}"\n'})
+    cache_file = tmp_path / "cache.json"
+    scan_repository(str(repo), cache=ScanCache.open(cache_file))
+    # Someone else's edit: the rows made to say "nothing found" in a group-writable file.
+    doc = json.loads(cache_file.read_text())
+    doc["objects"] = {k: v[:2] for k, v in doc["objects"].items()}
+    cache_file.write_text(json.dumps(doc))
+    cache_file.chmod(0o664)
+    cache = ScanCache.open(cache_file)
+    assert cache.discarded and len(cache) == 0
+    assert scan_repository(str(repo), cache=cache).findings
+    assert cache_file.stat().st_mode & 0o777 == 0o600  # replaced by a private one
+
+
 def test_cli_cache_is_private_holds_no_value_and_keeps_the_report(demo_repo: DemoRepo, tmp_path: Path) -> None:
     cache_file = tmp_path / "scan.cache"
     reports = []

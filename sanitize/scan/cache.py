@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -130,11 +132,18 @@ class ScanCache:
             raise UsageError(f"{p}: the scan cache's directory does not exist")
         cache = cls(p, rules_digest(rules_file))
         try:
+            st = p.lstat()
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                # Whoever can write the cache can hide findings: trust only a private file of ours.
+                cache.discarded = "not a private file of this user (a symlink, another owner, or writable by others)"
+                cache._dirty = True
+                return cache
             doc = json.loads(p.read_bytes())
         except FileNotFoundError:
             return cache
         except (OSError, ValueError) as exc:
             cache.discarded = f"unreadable ({exc.__class__.__name__})"
+            cache._dirty = True
             return cache
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("objects"), dict):
             cache.discarded = "not a scan cache of this version"
