@@ -260,7 +260,7 @@ class OrgReport:
                          f"{len(c.repos)} histories: {names}{more}")
         for o in self.failed[:shown]:
             lines.append(f"  not scanned: {o.source}: {o.error}")
-        if len(self.failed) > shown:
+        if shown and len(self.failed) > shown:
             lines.append(f"  … and {len(self.failed) - shown} more not scanned (org.json lists them all)")
         return lines
 
