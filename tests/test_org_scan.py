@@ -157,6 +157,36 @@ def test_a_repository_that_cannot_be_scanned_is_visible_and_fails_the_run(
     assert "not scanned" in proc.stdout
 
 
+def test_a_killed_worker_is_each_repositorys_error_not_a_crash(tmp_path: Path,
+                                                              org_repos: tuple[list[Path], str, str]) -> None:
+    repos, _, _ = org_repos
+    listing = write_list(tmp_path, [str(r) for r in repos[:3]])
+    out = tmp_path / "out"
+    proc = run_cli("scan", "--repos", str(listing), "--out-dir", str(out), "--jobs", "2",
+                   env={"GIT_SANITIZE_FAULT_AT": "scan:repository"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    doc = json.loads((out / "org.json").read_text())
+    assert [r["status"] for r in doc["repos"]] == ["error"] * 3
+    assert all("process died" in r["error"] for r in doc["repos"]) and not doc["complete"]
+
+
+def test_a_shard_killed_mid_run_leaves_no_stale_shard_file(tmp_path: Path,
+                                                           org_repos: tuple[list[Path], str, str]) -> None:
+    repos, _, _ = org_repos
+    listing = write_list(tmp_path, [str(repos[-1]), str(make_repo(tmp_path / "clean-2", {"a.txt": "a\n"}))])
+    out = tmp_path / "vol"
+    for k in (0, 1):
+        assert run_cli("scan", "--repos", str(listing), "--shard", f"{k}/2", "--out-dir", str(out)).returncode == 0
+    assert run_cli("org", "merge", str(out), "-o", str(out)).returncode == 0
+    # The next run of shard 1 dies (a power cut): the merge must not take the last run's file for it.
+    proc = run_cli("scan", "--repos", str(listing), "--shard", "1/2", "--out-dir", str(out), "--jobs", "1",
+                   env={"GIT_SANITIZE_FAULT_AT": "scan:repository"})
+    assert proc.returncode == -9
+    proc = run_cli("org", "merge", str(out), "-o", str(out))
+    assert proc.returncode == 2
+    assert json.loads((out / "org.json").read_text())["missing_shards"] == [1]
+
+
 @pytest.mark.parametrize("line, why", [
     ("repo\x1b[2Jevil", "control"),
     ("good\u202eevil", "control"),

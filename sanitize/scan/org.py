@@ -28,12 +28,14 @@ import multiprocessing
 import re
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sanitize.errors import SanitizeError, UsageError
+from sanitize.faults import fault_point
 from sanitize.scan.repolist import RepoEntry, RepoList
 from sanitize.scan.report import ScanReport
 
@@ -99,6 +101,7 @@ def _scan_one(entry: RepoEntry, out_dir: Path, opts: ScanOptions) -> Outcome:
     from sanitize.workdir import write_private
 
     started = time.monotonic()
+    fault_point("scan:repository")
     try:
         with discover(entry.location, opts.config_file) as found:
             cfg = found.override(rules=opts.rules_file, baseline=opts.baseline)
@@ -158,12 +161,22 @@ def scan_repos(repos: RepoList, out_dir: str | Path, *, shard: tuple[int, int] =
         with ProcessPoolExecutor(max_workers=min(jobs, len(mine)),
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             try:
-                outcomes = list(pool.map(_scan_one, mine, [out] * len(mine), [opts] * len(mine)))
+                futures = [pool.submit(_scan_one, e, out, opts) for e in mine]
+                outcomes = [_outcome(f, e) for f, e in zip(futures, mine, strict=True)]
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
     _write_shard(out, repos, index, count, outcomes)
     return outcomes
+
+
+def _outcome(future: Future[Outcome], entry: RepoEntry) -> Outcome:
+    """The worker's outcome; a worker that died (killed, out of memory) is this repository's error."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return Outcome(entry.index, entry.shown, "error",
+                       error="the scanning process died (killed or out of memory); scan this repository alone")
 
 
 def shard_file_name(index: int, count: int) -> str:
