@@ -200,3 +200,22 @@ def test_the_rewrites_rescan_leaves_the_cache_verify_reads(story_repo: DemoRepo,
     assert comparable(report) == comparable(scan_repository(str(wd / "mirror.git")))
     text = cache_file.read_text()
     assert not any(p.value in text for p in story_repo.planted)
+
+
+def test_a_range_scan_such_as_pre_push_reads_only_what_no_scan_read(tmp_path: Path) -> None:
+    from sanitize.scan import revrange
+
+    rng = random.Random(45)
+    repo = new_repo(tmp_path / "repo")
+    commit(repo, {"a.py": f'TOKEN = "{fake_token(rng)}"\n'})
+    cache_file = tmp_path / "cache.json"
+    scan_repository(str(repo), cache=ScanCache.open(cache_file))
+    commit(repo, {"b.py": f'TOKEN = "{fake_token(rng)}"\n'}, "second")
+    select = lambda gdir: revrange.parse_range(gdir, "HEAD~1..HEAD")  # noqa: E731
+    cache = ScanCache.open(cache_file)
+    ranged = scan_repository(str(repo), cache=cache, select=select)
+    assert cache.read == 2 and [f.path for f in ranged.findings] == ["b.py"]
+    assert comparable(ranged) == comparable(scan_repository(str(repo), select=select))
+    cache = ScanCache.open(cache_file)
+    assert comparable(scan_repository(str(repo), cache=cache, select=select)) == comparable(ranged)
+    assert cache.read == 0
