@@ -40,7 +40,8 @@ def rules_digest(rules_file: str | None) -> str:
     """A digest of everything detection depends on: our scan code, detect-secrets, the custom rules.
 
     Hashing the scan package's source (not only a version number) means a changed rule
-    or detector, even in a development checkout, invalidates every cached result.
+    or detector, even in a development checkout, invalidates every cached result. The
+    repository's own settings (allowlist, baseline) apply after detection, so they need no key.
     """
     h = hashlib.sha256(SCHEMA.encode())
     for name in ("detect-secrets", "hyperscan"):
@@ -48,8 +49,11 @@ def rules_digest(rules_file: str | None) -> str:
             h.update(f"\0{name}={metadata.version(name)}".encode())
         except metadata.PackageNotFoundError:
             h.update(f"\0{name}=?".encode())
-    for src in sorted(_SCAN_PACKAGE.rglob("*.py")):
-        h.update(b"\0" + src.relative_to(_SCAN_PACKAGE).as_posix().encode() + b"\0")
+    # The scan package and what its detectors import from outside it (hashes, previews, the version).
+    package = _SCAN_PACKAGE.parent
+    sources = [*sorted(_SCAN_PACKAGE.rglob("*.py")), package / "secret.py", package / "__init__.py"]
+    for src in sources:
+        h.update(b"\0" + src.relative_to(package).as_posix().encode() + b"\0")
         h.update(src.read_bytes())
     if rules_file is not None:
         try:
