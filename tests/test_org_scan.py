@@ -20,6 +20,7 @@ from sanitize.scan.org_templates import render, shard_script
 from sanitize.scan.repolist import load_repo_list, parse_shard
 from sanitize.scan.report import ScanReport
 from sanitize.secret import sha256_hex
+from tests.plugins.installed_wheel import InstalledWheel
 
 ALNUM = string.ascii_letters + string.digits
 BIN = Path(sys.executable).parent  # the git-sanitize console script the templates call
@@ -274,3 +275,23 @@ def test_template_cli_and_bad_image() -> None:
     assert proc.returncode == 0 and "completionMode: Indexed" in proc.stdout
     proc = run_cli("org", "template", "k8s", "--image", "a b")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+
+
+def test_the_installed_wheel_ships_the_templates_and_scans_an_organisation(
+        installed_wheel: InstalledWheel, tmp_path: Path, org_repos: tuple[list[Path], str, str]) -> None:
+    repos, _, _ = org_repos
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{installed_wheel.bin}{os.pathsep}{env['PATH']}"
+    exe = str(installed_wheel.bin / "git-sanitize")
+    for kind in ("k8s", "github"):
+        proc = subprocess.run([exe, "org", "template", kind], capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert list(yaml.safe_load_all(proc.stdout))
+    listing = write_list(tmp_path, [str(r) for r in repos])
+    for _ in range(2):  # the second run reads each repository's cache, made by the installed copy
+        proc = subprocess.run([exe, "scan", "--repos", str(listing), "--out-dir", str(tmp_path / "out"), "-q"],
+                              capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        doc = json.loads((tmp_path / "out" / "org.json").read_text())
+        assert doc["credentials"][0]["repo_count"] == 5
+    assert len(list((tmp_path / "out" / "cache").iterdir())) == len(repos)
