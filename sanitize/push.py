@@ -6,7 +6,7 @@ Why each piece is there:
   after the scan, their commits were never scanned nor rewritten; overwriting
   them would lose work, pushing around them would keep old history. Either way:
   stop. The refspecs and leases are not on the command line
-  (:mod:`sanitize.leased_push`), so any number of refs fits in one push.
+  (:mod:`sanitize.git.leased_push`), so any number of refs fits in one push.
 * ``--atomic``: a protected branch or a stale lease on one ref must not leave
   the remote half old, half new. All refs move, or none.
 * Refs the host will not let anyone update (``refs/pull/*`` and friends) are
@@ -20,30 +20,20 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from sanitize import git, leased_push
-from sanitize.approval import (
-    ApprovalPolicy,
-    approve_command,
-    approvers_of,
-    current_digest,
-    current_tips,
-    judge,
-    policy_of,
-    rewrite_detail,
-)
+from sanitize import git
+from sanitize.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
+from sanitize.artifacts import rewrite_record
+from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
+from sanitize.git import HIDDEN_PREFIXES, is_hidden, leased_push, resolve_remote  # noqa: F401 - once defined here
 from sanitize.workdir import Workdir
 
-# Namespaces forges manage themselves: readable, never updatable by a push.
-HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
 _SCP = re.compile(r"^[^/:]+@[^/:]+:")
 
 
@@ -88,19 +78,9 @@ class PushResult:
         return [u for u in self.updates if u.action != "unchanged"]
 
 
-def is_hidden(ref: str) -> bool:
-    """Refs no push can update: forge-managed (pull/merge requests) and one-level refs such as
-    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support."""
-    return ref.startswith(HIDDEN_PREFIXES) or ref.count("/") < 2
-
-
-def local_path(remote: str) -> Path | None:
+def local_path(remote: str | git.Location) -> Path | None:
     """The repository path of a path or ``file://`` remote; None for a network remote."""
-    if remote.startswith("file://"):
-        return Path(remote[len("file://"):])
-    if "://" in remote or _SCP.match(remote):
-        return None
-    return Path(remote)
+    return git.Location.parse(remote).path
 
 
 @dataclass(frozen=True)
@@ -120,9 +100,9 @@ class SshRemote:
         if self.port:
             cmd += ["-p", self.port]
         try:
-            proc = subprocess.run([*cmd, self.host, script], capture_output=True, check=False, timeout=3600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PushRejected(f"pushed, but the remote gc over ssh failed ({type(exc).__name__}); run "
+            proc = git.run_program([*cmd, self.host, script], timeout=3600)
+        except GitError as exc:
+            raise PushRejected(f"pushed, but the remote gc over ssh failed ({exc}); run "
                                "'git reflog expire --expire=now --all && git gc --prune=now' there") from exc
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -130,8 +110,9 @@ class SshRemote:
                                "run 'git reflog expire --expire=now --all && git gc --prune=now' there")
 
 
-def ssh_remote(remote: str) -> SshRemote | None:
+def ssh_remote(location: str | git.Location) -> SshRemote | None:
     """Parse an ssh remote; None for anything else."""
+    remote = git.Location.parse(location).argument()  # ssh keeps its account name; no password is used
     if remote.startswith(("ssh://", "git+ssh://", "ssh+git://")):
         parsed = urllib.parse.urlsplit(remote)
         if not parsed.hostname:
@@ -144,20 +125,11 @@ def ssh_remote(remote: str) -> SshRemote | None:
     return None
 
 
-def resolve_remote(wd: Workdir, remote: str | None) -> str:
-    """The push target: ``--remote`` or the plan's source."""
-    target = remote or rewrite_detail(wd).get("source")
-    if not target:
-        raise UsageError("no remote: pass --remote URL (the plan records no source)")
-    return str(target)
-
-
-def planned_updates(wd: Workdir) -> tuple[list[RefUpdate], list[str]]:
+def planned_updates(record: RewriteRecord) -> tuple[list[RefUpdate], list[str]]:
     """Every ref update the push will make, and the hidden refs it must leave out."""
-    rec = rewrite_detail(wd)
-    at_scan = {str(k): str(v) for k, v in (rec.get("tips_at_scan") or {}).items()}
-    tips = current_tips(wd)
-    deleted = set(rec.get("deleted_refs") or []) | (set(at_scan) - set(tips))
+    at_scan = dict(record.tips_at_scan)
+    tips = dict(record.rewritten_tips)
+    deleted = set(record.deleted_refs) | (set(at_scan) - set(tips))
     updates: list[RefUpdate] = []
     hidden: list[str] = []
     for ref in sorted(set(at_scan) | set(tips)):
@@ -224,7 +196,7 @@ def gc_remote_repository(path: Path) -> None:
             cwd=repo)
 
 
-def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_approvals: int | None = None,
+def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None, min_approvals: int | None = None,
          dry_run: bool = False, gc_remote: bool = False, policy: ApprovalPolicy | None = None) -> PushResult:
     """Force-push the rewritten refs atomically, each leased to its tip at scan.
 
@@ -236,10 +208,11 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     wd = Workdir.open(workdir)
     if wd.mirror.is_dir():
         leased_push.clear(wd.mirror)  # what a push killed mid-way left in the mirror
-    target = resolve_remote(wd, remote)
-    shown = git.redact_url(target)
-    digest = current_digest(wd)
-    updates, hidden = planned_updates(wd)
+    record = rewrite_record.current(wd)
+    target = resolve_remote(record.source, remote)
+    shown = target.shown
+    digest = record.plan_digest
+    updates, hidden = planned_updates(record)
     need = 1 if min_approvals is None else min_approvals
     if need < 1:
         raise UsageError("--min-approvals must be at least 1")
@@ -249,7 +222,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         if gc_path is None or (isinstance(gc_path, Path) and not gc_path.exists()):
             raise UsageError(f"--gc-remote needs a bare repository you control (a path or ssh); {shown} is "
                              "neither (nothing was pushed)")
-    verdicts = judge(wd.root, policy_of(wd, policy))
+    verdicts = judge(wd.root, policy_of(wd, policy), record=record)
     approvers = approvers_of(verdicts)
 
     if dry_run:
@@ -258,7 +231,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         try:
             now = git.remote_refs(target)
         except GitError as exc:
-            raise UsageError(f"{shown}: cannot read the remote's refs ({str(exc).replace(target, shown)}); "
+            raise UsageError(f"{shown}: cannot read the remote's refs ({git.redact_url(str(exc))}); "
                              "nothing was pushed") from exc
         stale = [u.ref for u in updates if now.get(u.ref) not in (u.old, u.new)]
         return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale)
@@ -276,7 +249,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(
         wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r)}, {u.ref: u.new for u in updates},
-        {u.ref: u.old for u in updates}, set(rewrite_detail(wd).get("old_commits") or []), wd.root)
+        {u.ref: u.old for u in updates}, set(record.old_commits), wd.root)
     if forward is not None:
         gc_done = _maybe_gc(wd, gc_path)
         wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward))
@@ -299,7 +272,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     if proc.returncode != 0 or rejected:
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = (err[-1] if err else f"exit {proc.returncode}").replace(target, shown)
+            reason = git.redact_url(err[-1]) if err else f"exit {proc.returncode}"
             msg = f"push to the remote failed: {reason}; nothing was pushed"
         else:
             msg = _explain(rejected, {u.ref: u for u in updates})
@@ -326,5 +299,5 @@ def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:
     return True
 
 
-def _as_dict(u: RefUpdate) -> dict[str, Any]:
+def _as_dict(u: RefUpdate) -> dict[str, str | None]:
     return {"ref": u.ref, "old": u.old, "new": u.new, "action": u.action}
