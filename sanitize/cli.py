@@ -603,19 +603,32 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
 
 @cli.command()
 @click.argument("playbook", type=click.Path(dir_okay=False))
+@click.option("--check", "check_only", is_flag=True,
+              help="Only validate the playbook and everything it names (source, workdir, roster, templates, "
+                   "rules, baseline, approvals, rotation config and its environment); change nothing. Exit 2 if "
+                   "any check fails.")
 @_guard
-def run(playbook: str) -> None:
+def run(playbook: str, check_only: bool) -> None:
     """Run a purge playbook: every stage in order, resuming from the workdir's state.
 
+    Every check of --check runs first: nothing starts unless all pass.
     Exits 3 at the approval gate; run it again after `approve` to resume at push.
     """
-    from sanitize import playbook_config
+    from sanitize import playbook_config, preflight
     from sanitize.playbook import Runner
 
     def echo(line: str) -> None:
         click.echo(line, err=True)
 
     pb = playbook_config.load(playbook)
+    checks = preflight.check_playbook(pb)
+    if check_only:
+        for c in checks:
+            click.echo(c.line())
+    preflight.raise_if_failed(checks, playbook, listed=check_only)
+    if check_only:
+        click.echo(f"all {len(checks)} checks passed: `git-sanitize run {playbook}` can start")
+        return
     if not pb.is_purge:
         # A rotation-only playbook (scheduled jobs): the rotation engine alone, as `rotate` would run it.
         from rotation.config import load_config
