@@ -286,6 +286,11 @@ def status(workdir: str | Path) -> dict[str, Any]:
         rec = wd.stage(name)
         stages[name] = {k: rec[k] for k in ("status", "started", "finished", "reason") if k in rec}
         stages[name].setdefault("status", "pending")
+    by_hand = "playbook" not in meta  # stage by stage: scan and plan ran outside, rewrite copied the plan in
+    if by_hand and stages["rewrite"]["status"] != "pending":
+        for name in ("scan", "plan"):
+            if stages[name]["status"] == "pending":
+                stages[name] = {"status": "done", "reason": "run outside this workdir; rewrite copied the plan in"}
     approvers: list[str] = []
     if stages["rewrite"]["status"] == "done":
         from sanitize.approval import ApprovalPolicy, approvers_of, judge
@@ -295,7 +300,7 @@ def status(workdir: str | Path) -> dict[str, Any]:
     required = int(meta.get("approvals_required", 1))
     return {
         "workdir": str(wd.root),
-        "source": meta.get("source"),
+        "source": git.redact_url(str(meta.get("source") or wd.stage("rewrite").get("source") or "")) or None,
         "plan_digest": meta.get("plan_digest") or wd.stage("rewrite").get("plan_digest"),
         "stages": stages,
         "approvals": {"required": required, "valid": len(approvers), "approvers": approvers},
@@ -321,5 +326,25 @@ def _next_step(wd: Workdir, stages: dict[str, dict[str, Any]], meta: dict[str, A
                 f"{', …' if len(live) > 4 else ''}): revoke each as {wd.root / 'rotation.log'} says, record it with "
                 f"git-sanitize rotate --config CONFIG --audit-log {shlex.quote(str(wd.audit.path))} --ack NAME, "
                 f"then git-sanitize run {shlex.quote(str(playbook))}")
+    if "playbook" not in meta:
+        return _next_command(wd, first, stages[first]["status"])
     verb = "resume" if stages[first]["status"] in ("running", "failed", "waiting") else "run"
     return f"{first}: git-sanitize run {shlex.quote(str(playbook))} ({verb}s at {first})"
+
+
+def _next_command(wd: Workdir, stage: str, state: str) -> str:
+    """The next stage's own command, for a purge run stage by stage (no playbook)."""
+    w = shlex.quote(str(wd.root))
+    again = "again " if state in ("running", "failed", "waiting") else ""
+    commands = {
+        "scan": "git-sanitize scan SOURCE -o FINDINGS, then git-sanitize plan FINDINGS -o PLAN",
+        "plan": "git-sanitize plan FINDINGS -o PLAN",
+        "rewrite": f"git-sanitize rewrite PLAN --workdir {w}",
+        "notify": f"git-sanitize notify --workdir {w} [--roster CSV] [--deadline DATE]",
+        "push": f"git-sanitize push --workdir {w}",
+        "verify": f"git-sanitize verify --workdir {w}",
+        "guard": f"git-sanitize guard install --workdir {w} --remote BARE_REPO (or on the server)",
+        "rotate": f"git-sanitize rotate --config rotation.yml --findings FINDINGS --audit-log "
+                  f"{shlex.quote(str(wd.audit.path))}",
+    }
+    return f"{stage}: {again}{commands.get(stage, f'git-sanitize {stage} --workdir {w}')}"

@@ -103,6 +103,14 @@ def test_rewritten_programs_refuse_to_start_without_the_variable(tmp_path: Path)
     assert sh.returncode != 0 and "DB_PASSWORD must be set in the environment" in sh.stderr
     assert _run(["bash", "run.sh"], after, DB_PASSWORD=_fake(11)).stdout == "db started\n"
 
+    # The notices tell every collaborator which variables are now required.
+    notified = _cli("notify", "--workdir", str(tmp_path / "wd"), cwd=tmp_path)
+    assert notified.returncode == 0, notified.stderr
+    notice = (tmp_path / "wd" / "notices" / "ann-team-test.md").read_text()
+    assert "it now stops unless these environment variables are set, in every version: `ADMIN_PASSWORD`, " \
+           "`DB_PASSWORD`, `JWT_SECRET`" in notice
+    assert "Environment variables now required" in (tmp_path / "wd" / "notices" / "team-summary.md").read_text()
+
     # Every commit of the history fails closed, not only the tip; the helper nobody can edit keeps the marker.
     commit_map = dict(line.split()[:2] for line in (tmp_path / "wd" / "commit-map").read_text().splitlines()[1:])
     old_auth = git.out(["show", f"{commit_map[first]}:server/auth.js"], cwd=after)
