@@ -85,10 +85,36 @@ class PushResult:
         return [u for u in self.updates if u.action != "unchanged"]
 
 
-def is_hidden(ref: str) -> bool:
-    """Refs no push can update: forge-managed (pull/merge requests) and one-level refs such as
-    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support."""
-    return ref.startswith(HIDDEN_PREFIXES) or ref.count("/") < 2
+def is_hidden(ref: str, *, forge_refs: frozenset[str] | None = None) -> bool:
+    """Refs no push can update: forge-managed ones (pull/merge requests) and one-level refs such as
+    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support.
+
+    ``forge_refs``: the refs this remote is known to hide from pushes (:func:`forge_managed`); None when
+    it cannot be asked (https), where the forge namespaces are assumed hidden."""
+    if ref.count("/") < 2:
+        return True
+    return ref.startswith(HIDDEN_PREFIXES) if forge_refs is None else ref in forge_refs
+
+
+def forge_managed(remote: str) -> frozenset[str] | None:
+    """The refs ``remote`` serves to a fetch but hides from a push (``receive.hideRefs``: how forges keep
+    ``refs/pull/*``), from receive-pack's own advertisement; None where it cannot be asked (https).
+
+    On a plain bare repository nothing is hidden: its ``refs/pull/*`` are ordinary refs, pushed and
+    verified like any branch."""
+    if remote.startswith(("http://", "https://")):
+        return None
+    served = git.run(["ls-remote", remote], check=False)
+    writable = git.run(["ls-remote", "--upload-pack=git-receive-pack", remote], check=False)
+    if served.returncode != 0 or writable.returncode != 0:
+        return None
+
+    def names(proc: subprocess.CompletedProcess[bytes]) -> set[str]:
+        return {line.split("\t", 1)[1] for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+                if "\t" in line and line.split("\t", 1)[1].startswith("refs/")
+                and not line.endswith("^{}")}
+
+    return frozenset(names(served) - names(writable))
 
 
 def local_path(remote: str) -> Path | None:
@@ -149,8 +175,8 @@ def resolve_remote(wd: Workdir, remote: str | None) -> str:
     return str(target)
 
 
-def planned_updates(wd: Workdir) -> tuple[list[RefUpdate], list[str]]:
-    """Every ref update the push will make, and the hidden refs it must leave out."""
+def planned_updates(wd: Workdir, *, forge_refs: frozenset[str] | None = None) -> tuple[list[RefUpdate], list[str]]:
+    """Every ref update the push will make, and the hidden refs it must leave out (see :func:`is_hidden`)."""
     rec = rewrite_detail(wd)
     at_scan = {str(k): str(v) for k, v in (rec.get("tips_at_scan") or {}).items()}
     tips = current_tips(wd)
@@ -158,7 +184,7 @@ def planned_updates(wd: Workdir) -> tuple[list[RefUpdate], list[str]]:
     updates: list[RefUpdate] = []
     hidden: list[str] = []
     for ref in sorted(set(at_scan) | set(tips)):
-        if is_hidden(ref):
+        if is_hidden(ref, forge_refs=forge_refs):
             hidden.append(ref)
             continue
         old = at_scan.get(ref)
@@ -234,7 +260,8 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     target = resolve_remote(wd, remote)
     shown = git.redact_url(target)
     digest = current_digest(wd)
-    updates, hidden = planned_updates(wd)
+    forge = forge_managed(target)
+    updates, hidden = planned_updates(wd, forge_refs=forge)
     need = 1 if min_approvals is None else min_approvals
     if need < 1:
         raise UsageError("--min-approvals must be at least 1")
@@ -262,15 +289,16 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     now = git.remote_refs(target)
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(
-        wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r)}, {u.ref: u.new for u in updates},
-        {u.ref: u.old for u in updates}, set(rewrite_detail(wd).get("old_commits") or []), wd.root)
+        wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r, forge_refs=forge)},
+        {u.ref: u.new for u in updates}, {u.ref: u.old for u in updates},
+        set(rewrite_detail(wd).get("old_commits") or []), wd.root)
     if forward is not None:
         gc_done = _maybe_gc(wd, gc_path)
         wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward))
         return PushResult(shown, updates, hidden, approvers, already_pushed=True, gc_done=gc_done,
                           forward_refs=sorted(forward))
     known = {u.ref for u in updates}
-    newcomers = sorted(r for r in now if r not in known and not is_hidden(r))
+    newcomers = sorted(r for r in now if r not in known and not is_hidden(r, forge_refs=forge))
     if newcomers:
         wd.record("push", "failed", remote=shown, reason="refs created after the scan", refs=newcomers)
         raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "

@@ -22,7 +22,7 @@ from sanitize import git
 from sanitize.approval import current_tips, rewrite_detail
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
-from sanitize.push import is_hidden, resolve_remote
+from sanitize.push import forge_managed, is_hidden, resolve_remote
 from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
 
@@ -125,10 +125,11 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
         clone = scratch / "clone.git"
         git.run(["clone", "--quiet", "--mirror", "--no-local", target, str(clone)])
         got = git.refs(clone)
-        hidden_stale = sorted(r for r in got if is_hidden(r) and got[r] != tips.get(r))
+        forge = forge_managed(target)  # on plain git, refs/pull/* are ordinary refs: checked like branches
+        hidden_stale = sorted(r for r in got if is_hidden(r, forge_refs=forge) and got[r] != tips.get(r))
         # Refs collaborators moved forward from the rewritten tips are fine; anything else is a mismatch.
         check = classify(clone, got, tips, set(rec.get("old_commits") or []),
-                         skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r)))
+                         skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r, forge_refs=forge)))
         mismatched = check.mismatched
         purged_present = _present(clone, rec.get("purged_blobs") or [])
         left = _rescan(clone, wd)
