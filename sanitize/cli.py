@@ -400,18 +400,30 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
               help="Sign the approval with this SSH private key (checked against the purge's allowed_signers).")
 @click.option("--expires", default=None, help="How long the approval holds (30m, 24h, 7d; default: the playbook's, "
               "else 24h).")
+@click.option("--ack-code", "ack_code", multiple=True, metavar="PATH",
+              help="Acknowledge a hardcoded fallback in PATH that has no safe fail-closed edit (plan.md lists them): "
+                   "it ships falling back to the marker and is fixed in code after the push. Repeatable.")
 @_guard
 @_exclusive
-def approve(workdir: str, approver: str, digest: str, key: str | None, expires: str | None) -> None:
+def approve(workdir: str, approver: str, digest: str, key: str | None, expires: str | None,
+            ack_code: tuple[str, ...]) -> None:
     """Approve the force-push of the exact plan digest and the current rewritten tips."""
+    import json
+
+    from sanitize import fail_closed
     from sanitize.approval import ApprovalPolicy, approvers_of, describe_approval, judge
     from sanitize.approval import approve as do_approve
     from sanitize.workdir import Workdir
 
     wd = Workdir.open(workdir)
+    acks = fail_closed.check_acknowledged(json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file()
+                                          else {}, ack_code) if ack_code else []
     a = do_approve(workdir, approver=approver, digest=digest, key=key,
                    expires=expires or str(wd.meta().get("approval_expires", "24h")))
     click.echo(f"{describe_approval(workdir, a)}; until {a.expires}")
+    if acks:
+        fail_closed.acknowledge(wd, acks, approver)
+        click.echo(f"acknowledged, to fix in code after the push: {', '.join(acks)}")
     policy = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
     if policy is not None:
         click.echo(f"{len(approvers_of(judge(workdir, policy)))} distinct valid approver(s) now "

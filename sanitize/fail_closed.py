@@ -247,3 +247,57 @@ def propose(repo: str, tips: Mapping[str, str], items: list[dict[str, Any]], pla
                       "names": sorted(file_names), "rules": sorted(rules),
                       "diff": diff(path, _marker_form(before, hide), _marker_form(after, hide))})
     return {"names": sorted(names), "fixes": fixes, "by_hand": by_hand}
+
+
+# Fallbacks with no safe edit: the push waits until each is acknowledged by name ----------------------
+def by_hand(plan_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The plan's tip fallbacks no rule can make fail closed."""
+    section = plan_doc.get("fail_closed") or {}
+    return list(section.get("by_hand") or []) if isinstance(section, Mapping) else []
+
+
+def unacknowledged(plan_doc: Mapping[str, Any], acknowledged: Iterable[str]) -> list[dict[str, Any]]:
+    """The by-hand items whose path nobody acknowledged (``approve --ack-code PATH``)."""
+    done = set(acknowledged)
+    return [item for item in by_hand(plan_doc) if str(item.get("path")) not in done]
+
+
+def check_acknowledged(plan_doc: Mapping[str, Any], paths: Iterable[str]) -> list[str]:
+    """``paths`` given to ``--ack-code``, each checked against the plan (UsageError for a path it does not list)."""
+    from sanitize.errors import UsageError
+
+    listed = {str(item.get("path")) for item in by_hand(plan_doc)}
+    given = list(dict.fromkeys(paths))
+    unknown = [p for p in given if p not in listed]
+    if unknown:
+        raise UsageError(f"--ack-code {unknown[0]}: the plan lists no fallback without a safe edit there"
+                         + (f" (it lists: {', '.join(sorted(listed))})" if listed else " (it lists none)"))
+    return given
+
+
+def waiting_message(items: list[dict[str, Any]], approve_hint: str) -> str:
+    """Why the push waits, and the exact way on: fix each after the push, acknowledge it by name now."""
+    shown = ", ".join(f"{i.get('path')}:{i.get('line')}" for i in items[:4]) + (", …" if len(items) > 4 else "")
+    import shlex
+
+    acks = " ".join(f"--ack-code {shlex.quote(p)}" for p in dict.fromkeys(str(i.get("path")) for i in items))
+    return (f"{len(items)} hardcoded fallback(s) at a branch tip have no safe fail-closed edit ({shown}): after the "
+            f"rewrite they fall back to {MARKER}; fix them in code, and acknowledge each by name before the push: "
+            f"{approve_hint} {acks}")
+
+
+def waiting_in(wd: Any) -> list[dict[str, Any]]:
+    """The by-hand items of the workdir's plan not yet acknowledged (``wd``: a :class:`~sanitize.workdir.Workdir`)."""
+    import json
+
+    try:
+        doc = json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file() else {}
+    except (OSError, ValueError):
+        doc = {}
+    return unacknowledged(doc if isinstance(doc, dict) else {}, wd.meta().get("acknowledged_code") or [])
+
+
+def acknowledge(wd: Any, paths: list[str], approver: str) -> None:
+    """Record that ``approver`` acknowledged these fallbacks (they ship marker-form; fixed in code after)."""
+    wd.set_meta(acknowledged_code=sorted(set(wd.meta().get("acknowledged_code") or []) | set(paths)))
+    wd.audit.append("code-acknowledged", approver=approver, paths=paths)

@@ -199,6 +199,13 @@ class Runner:
 
         approvers = approvers_of(judge(self.wd.root, policy_of(self.wd)))
         required = self.pb.approvals_required
+        from sanitize import fail_closed
+
+        unfixed = fail_closed.waiting_in(self.wd)
+        if len(approvers) >= required and unfixed:
+            self.wd.record("approve", "waiting", approvers=approvers, required=required)
+            digest = self.wd.meta().get("plan_digest", "?")
+            raise AwaitingApproval(fail_closed.waiting_message(unfixed, approve_command(self.wd, digest)))
         if len(approvers) >= required:
             self.wd.record("approve", "done", approvers=approvers, required=required)
             return f"{len(approvers)} of {required} approvals: {', '.join(approvers)}"
@@ -318,8 +325,15 @@ def _next_step(wd: Workdir, stages: dict[str, dict[str, Any]], meta: dict[str, A
         return "nothing: the purge is complete"
     first = pending[0]
     playbook = meta.get("playbook", "PLAYBOOK")
+    digest = str(meta.get("plan_digest") or wd.stage("rewrite").get("plan_digest") or "?")
+    if first in ("approve", "push"):
+        from sanitize import fail_closed
+
+        unfixed = fail_closed.waiting_in(wd)
+        if unfixed:
+            return "approve: " + fail_closed.waiting_message(unfixed, approve_command(wd, digest))
     if first == "approve" and have < required:
-        return f"approve: {approve_command(wd, str(meta.get('plan_digest', '?')))} ({have} of {required} so far)"
+        return f"approve: {approve_command(wd, digest)} ({have} of {required} so far)"
     live = wd.stage("rotate").get("still_live") or []
     if first == "rotate" and stages[first]["status"] == "waiting" and live:
         return (f"rotate: {len(live)} exposed credential(s) still live ({', '.join(live[:4])}"

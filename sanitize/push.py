@@ -286,6 +286,13 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
             + (f"; not counted: {', '.join(ignored)}" if ignored else "")
             + f"; each approver runs: {approve_command(wd, digest)}")
 
+    from sanitize import fail_closed
+
+    unfixed = fail_closed.waiting_in(wd)
+    if unfixed:
+        wd.record("push", "waiting", remote=shown, unacknowledged_code=[str(i.get("path")) for i in unfixed])
+        raise AwaitingApproval(fail_closed.waiting_message(unfixed, approve_command(wd, digest)))
+
     now = git.remote_refs(target)
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(

@@ -111,6 +111,29 @@ def test_rewritten_programs_refuse_to_start_without_the_variable(tmp_path: Path)
            "`DB_PASSWORD`, `JWT_SECRET`" in notice
     assert "Environment variables now required" in (tmp_path / "wd" / "notices" / "team-summary.md").read_text()
 
+    # The fallback no rule can edit holds the push until someone acknowledges it by name.
+    wd = str(tmp_path / "wd")
+    digest = plan["digest"]
+    assert _cli("approve", "--workdir", wd, "--approver", "Dana", "--digest", digest, cwd=tmp_path).returncode == 0
+    before = git.refs(origin)
+    held = _cli("push", "--workdir", wd, "--allow-unsigned", cwd=tmp_path)
+    assert held.returncode == 3, held.stderr
+    assert "no safe fail-closed edit (server/legacy.js:1)" in held.stderr
+    assert "--ack-code server/legacy.js" in held.stderr
+    assert git.refs(origin) == before
+    status = json.loads(_cli("status", "--workdir", wd, "--format", "json", cwd=tmp_path).stdout)
+    assert status["next"].startswith("approve: 1 hardcoded fallback(s)")
+    assert f"--digest {digest}" in status["next"] and "--ack-code server/legacy.js" in status["next"]
+    wrong = _cli("approve", "--workdir", wd, "--approver", "Dana", "--digest", digest, "--ack-code", "app.py",
+                 cwd=tmp_path)
+    assert wrong.returncode == 2 and "lists no fallback without a safe edit there" in wrong.stderr
+    acked = _cli("approve", "--workdir", wd, "--approver", "Dana", "--digest", digest, "--ack-code",
+                 "server/legacy.js", cwd=tmp_path)
+    assert acked.returncode == 0 and "acknowledged, to fix in code after the push: server/legacy.js" in acked.stdout
+    pushed = _cli("push", "--workdir", wd, "--allow-unsigned", cwd=tmp_path)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "code-acknowledged" in (tmp_path / "wd" / "audit.log").read_text()
+
     # Every commit of the history fails closed, not only the tip; the helper nobody can edit keeps the marker.
     commit_map = dict(line.split()[:2] for line in (tmp_path / "wd" / "commit-map").read_text().splitlines()[1:])
     old_auth = git.out(["show", f"{commit_map[first]}:server/auth.js"], cwd=after)
