@@ -639,7 +639,9 @@ def run(playbook: str, check_only: bool) -> None:
             click.echo(c.line())
     preflight.raise_if_failed(checks, playbook, listed=check_only)
     if check_only:
-        click.echo(f"all {len(checks)} checks passed: `git-sanitize run {playbook}` can start")
+        warned = sum(1 for c in checks if c.status == "warning")
+        note = f" ({warned} warning(s) to read)" if warned else ""
+        click.echo(f"all {len(checks)} checks passed{note}: `git-sanitize run {playbook}` can start")
         return
     if not pb.is_purge:
         # A rotation-only playbook (scheduled jobs): the rotation engine alone, as `rotate` would run it.

@@ -35,6 +35,7 @@ def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
     assert re.search(r"DATABASE_URL\s+rotated-proven-dead", proc.stdout)
     assert re.search(r"openai\.key:[0-9a-f]{8}\s+still-live\s+.*platform\.openai\.com", proc.stdout)
     assert "waiting for approval" in proc.stderr
+    assert re.search(r"all \d+ checks passed", proc.stdout), "run --check precedes the purge"
     # Provider-only keys stay live until revoked there: the status says so, and what to do.
     assert re.search(r"rotate: \d+ exposed credential\(s\) still live .*--ack NAME", proc.stdout)
 
