@@ -277,11 +277,12 @@ def check_acknowledged(plan_doc: Mapping[str, Any], paths: Iterable[str]) -> lis
 
 def waiting_message(items: list[dict[str, Any]], approve_hint: str) -> str:
     """Why the push waits, and the exact way on: fix each after the push, acknowledge it by name now."""
-    shown = ", ".join(f"{i.get('path')}:{i.get('line')}" for i in items[:4]) + (", …" if len(items) > 4 else "")
+    places = list(dict.fromkeys(f"{i.get('path')}:{i.get('line')}" for i in items))  # one per place, not per ref
+    shown = ", ".join(places[:4]) + (", …" if len(places) > 4 else "")
     import shlex
 
     acks = " ".join(f"--ack-code {shlex.quote(p)}" for p in dict.fromkeys(str(i.get("path")) for i in items))
-    return (f"{len(items)} hardcoded fallback(s) at a branch tip have no safe fail-closed edit ({shown}): after the "
+    return (f"{len(places)} hardcoded fallback(s) at a branch tip have no safe fail-closed edit ({shown}): after the "
             f"rewrite they fall back to {MARKER}; fix them in code, and acknowledge each by name before the push: "
             f"{approve_hint} {acks}")
 

@@ -120,6 +120,8 @@ class Runner:
             try:
                 summary = step()
             except AwaitingApproval:
+                if name != "approve":
+                    self.wd.record(name, "waiting")  # push: a fallback still to acknowledge; not interrupted
                 raise
             except BaseException:
                 if name != "approve" and self.wd.stage(name).get("status") != "waiting":
@@ -272,14 +274,21 @@ class Runner:
 
 def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> list[str]:
     """What a reviewer must read before approving, and the exact command."""
+    from sanitize import fail_closed
+
+    unfixed = fail_closed.waiting_in(wd)
+    acks = "".join(f" --ack-code {shlex.quote(p)}" for p in dict.fromkeys(str(i.get("path")) for i in unfixed))
     return [
         "",
         f"Approval needed ({have} of {required}). Review before approving:",
         f"  plan:           {wd.root / REVIEW / 'plan.md'}",
         f"  rewrite report: {wd.root / 'rewrite-report.md'}",
         f"  notices:        {wd.notices}",
+        *([f"  {len({(i.get('path'), i.get('line')) for i in unfixed})} hardcoded fallback(s) have no safe "
+           "fail-closed edit (plan.md, \"No safe edit\"): acknowledging them (--ack-code) means fixing them in code "
+           "after the push"] if unfixed else []),
         "Then approve the exact plan digest:",
-        f"  {approve_command(wd, digest)}",
+        f"  {approve_command(wd, digest)}{acks}",
         "",
     ]
 
