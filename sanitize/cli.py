@@ -134,6 +134,12 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
                                      progress=sys.stderr.isatty() and not modes,
                                      select=_range_selector(rev_range, since_rev, pre_push))
     report = cfg.apply(report)
+    if not modes and not quiet:
+        from sanitize.preflight import work_tree_hint
+
+        hint = work_tree_hint(source)
+        if hint:
+            click.echo(f"note: {hint}", err=True)
     scope = ("staged change" if staged else f"commits {rev_range}" if rev_range else
              f"commits {since_rev}..HEAD" if since_rev else "commits being pushed" if pre_push else "history")
     shown_to_a_person = _emit_report(report, cfg.format.value, output, scope, quiet=quiet, verbose=verbose)
@@ -469,6 +475,9 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
                    f"(approved by {', '.join(result.approvers)})")
     for ref in result.hidden_refs:
         click.echo(f"  left out (host-managed, read-only): {ref} — see notices/forge-support-request.md")
+    if result.tracking_refs:
+        click.echo(f"  left out: {len(result.tracking_refs)} remote-tracking ref(s) of the scanned clone "
+                   "(refs/remotes/*), not branches of this remote")
     if result.gc_done:
         click.echo("  expired reflogs and pruned unreachable objects on the remote")
 

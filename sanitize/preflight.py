@@ -111,16 +111,31 @@ def _local_refs(path: str) -> dict[str, str]:
     return git.refs(path)
 
 
+def work_tree_remotes(path: str) -> list[str]:
+    """The remote URLs of a work clone (redacted); [] for a bare repository, a URL or no remotes."""
+    if git.is_url(path) or not Path(path).is_dir() or git.work_tree_of(path) is None:
+        return []
+    proc = git.run(["config", "--get-regexp", r"^remote\..*\.url$"], cwd=path, check=False)
+    return [git.redact_url(line.split(" ", 1)[1]) for line in proc.stdout.decode("utf-8", "replace").splitlines()
+            if " " in line]
+
+
+def work_tree_hint(path: str) -> str | None:
+    """What to scan instead of a work clone with remotes: its remote-tracking refs are another repository's
+    branches, and a purge of the clone pushes to the clone, not to the shared repository."""
+    urls = work_tree_remotes(path)
+    if not urls:
+        return None
+    return (f"{path} is a work clone of {', '.join(urls)}: for a purge, scan {urls[0]} (or a bare mirror of it); "
+            "this clone's remote-tracking refs are copies of that repository's branches")
+
+
 def _work_tree_source(path: str) -> Iterator[Check]:
     """A work clone as the source: its remote-tracking refs are someone else's branches."""
-    if git.work_tree_of(path) is None:
-        return
-    proc = git.run(["config", "--get-regexp", r"^remote\..*\.url$"], cwd=path, check=False)
-    urls = [line.split(" ", 1)[1] for line in proc.stdout.decode("utf-8", "replace").splitlines() if " " in line]
+    urls = work_tree_remotes(path)
     if urls:
-        yield _warning("source", f"a work tree with remote(s) ({', '.join(git.redact_url(u) for u in urls)}): the "
-                                 f"purge pushes to this clone, not to the shared repository; set 'source:' to "
-                                 f"{git.redact_url(urls[0])} (or a bare mirror of it)")
+        yield _warning("source", f"a work tree with remote(s) ({', '.join(urls)}): the purge pushes to this clone, "
+                                 f"not to the shared repository; set 'source:' to {urls[0]} (or a bare mirror of it)")
 
 
 def _remote(pb: Playbook) -> Iterator[Check]:

@@ -78,6 +78,7 @@ class PushResult:
     gc_done: bool = False
     porcelain: list[str] = field(default_factory=list)
     forward_refs: list[str] = field(default_factory=list)   # moved on by collaborators after the push: fine
+    tracking_refs: list[str] = field(default_factory=list)  # a scanned clone's refs/remotes/*: not pushed elsewhere
 
     @property
     def changed(self) -> list[RefUpdate]:
@@ -175,6 +176,24 @@ def resolve_remote(wd: Workdir, remote: str | None) -> str:
     return str(target)
 
 
+def _same_repository(a: str, b: str) -> bool:
+    pa, pb = local_path(a), local_path(b)
+    if pa is not None and pb is not None:
+        return pa.resolve() == pb.resolve()
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def tracking_left_out(wd: Workdir, target: str) -> list[str]:
+    """A scanned work clone's remote-tracking refs (``refs/remotes/*``, copies of another repository's
+    branches): pushed back only into that clone; in any other repository they would be stray refs
+    holding a second copy of the history, so they are left out (the clone's own branches are pushed)."""
+    rec = rewrite_detail(wd)
+    if _same_repository(str(rec.get("source") or ""), target):
+        return []
+    refs = set(rec.get("tips_at_scan") or {}) | set(current_tips(wd))
+    return sorted(r for r in refs if r.startswith("refs/remotes/"))
+
+
 def planned_updates(wd: Workdir, *, forge_refs: frozenset[str] | None = None) -> tuple[list[RefUpdate], list[str]]:
     """Every ref update the push will make, and the hidden refs it must leave out (see :func:`is_hidden`)."""
     rec = rewrite_detail(wd)
@@ -262,6 +281,8 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     digest = current_digest(wd)
     forge = forge_managed(target)
     updates, hidden = planned_updates(wd, forge_refs=forge)
+    tracking = tracking_left_out(wd, target)
+    updates = [u for u in updates if u.ref not in tracking]
     need = 1 if min_approvals is None else min_approvals
     if need < 1:
         raise UsageError("--min-approvals must be at least 1")
@@ -275,7 +296,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     approvers = approvers_of(verdicts)
 
     if dry_run:
-        return PushResult(shown, updates, hidden, approvers, dry_run=True)
+        return PushResult(shown, updates, hidden, approvers, dry_run=True, tracking_refs=tracking)
     if len(approvers) < need:
         wd.record("push", "waiting", remote=shown, approvals=len(approvers), required=need)
         wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest,
@@ -334,12 +355,12 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         wd.audit.append("push-rejected", remote=shown, rejected=dict(rejected))
         raise PushRejected(msg)
     wd.record("push", "done", remote=shown, hidden_refs=hidden, approvers=approvers, gc_remote=False,
-              updates=[_as_dict(u) for u in updates])
+              updates=[_as_dict(u) for u in updates], tracking_refs=tracking)
     wd.audit.append("pushed", remote=shown, digest=digest, approvers=approvers, hidden_refs=hidden)
     gc_done = _maybe_gc(wd, gc_path)
     if gc_done:
         wd.record("push", "done", gc_remote=True)
-    return PushResult(shown, updates, hidden, approvers, gc_done=gc_done, porcelain=lines)
+    return PushResult(shown, updates, hidden, approvers, gc_done=gc_done, porcelain=lines, tracking_refs=tracking)
 
 
 def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:

@@ -22,7 +22,7 @@ from sanitize import git
 from sanitize.approval import current_tips, rewrite_detail
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
-from sanitize.push import forge_managed, is_hidden, resolve_remote
+from sanitize.push import forge_managed, is_hidden, resolve_remote, tracking_left_out
 from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
 
@@ -127,6 +127,8 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
         got = git.refs(clone)
         forge = forge_managed(target)  # on plain git, refs/pull/* are ordinary refs: checked like branches
         hidden_stale = sorted(r for r in got if is_hidden(r, forge_refs=forge) and got[r] != tips.get(r))
+        tracking = set(tracking_left_out(wd, target))  # a scanned clone's refs/remotes/*: never pushed here
+        tips = {r: s for r, s in tips.items() if r not in tracking}
         # Refs collaborators moved forward from the rewritten tips are fine; anything else is a mismatch.
         check = classify(clone, got, tips, set(rec.get("old_commits") or []),
                          skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r, forge_refs=forge)))
