@@ -672,6 +672,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "submodule_gitlinks_into_rewritten_history": gitlinks,
         "notes_refiled": len(inv.get("notes_moved", [])),
         "fix_in_code": plan.fix_in_code,
+        "fail_closed": {k: (plan.extra.get("fail_closed") or {}).get(k) or [] for k in ("names", "by_hand")},
         "first_changed_commits": first_changed_commits,
         "unmapped_commits": inv.get("unmapped", []),
     }
