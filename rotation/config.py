@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 
 from rotation.backends.base import SecretBackend, SecretRef
+from rotation.consumers import Consumer, parse_consumers
 from rotation.errors import ConfigError
 from rotation.generate import KINDS, GenerateSpec
+from rotation.proofs import Proof, parse_proofs
 from rotation.schedule import parse_max_age
 from rotation.targets.base import StoreOnly, Target
 from sanitize.secret import Secret
@@ -26,7 +28,7 @@ from sanitize.secret import Secret
 _TOP_KEYS = {"backend", "secrets", "audit_log", "lock_dir"}
 _VAULT_KEYS = {"type", "url", "token_env", "mount"}
 _AWS_KEYS = {"type", "region", "endpoint_url"}
-_SECRET_KEYS = {"name", "path", "key", "secret_id", "generate", "max_age", "target"}
+_SECRET_KEYS = {"name", "path", "key", "secret_id", "generate", "max_age", "target", "consumers", "proofs"}
 _GENERATE_KEYS = {"kind", "bytes", "length", "alphabet"}
 
 
@@ -73,6 +75,10 @@ class SecretConfig:
     max_age: timedelta | None = None
     target_spec: Mapping[str, Any] | None = None
     target: Target = field(default_factory=StoreOnly, compare=False)
+    #: What reloads once the new value is current (:mod:`rotation.consumers`).
+    consumers: tuple[Consumer, ...] = field(default=(), compare=False)
+    #: Checks that must refuse the leaked value (:mod:`rotation.proofs`).
+    proofs: tuple[Proof, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -221,7 +227,9 @@ def _secret(data: object, index: int, backend: BackendConfig, env: Mapping[str, 
             raise ConfigError(f"'{key}.max_age': {exc}") from None
     spec, target = _target(s.get("target"), f"{key}.target", name, backend, env)
     return SecretConfig(name=name, ref=ref, generate=_generate(s.get("generate"), f"{key}.generate"),
-                        max_age=max_age, target_spec=spec, target=target)
+                        max_age=max_age, target_spec=spec, target=target,
+                        consumers=parse_consumers(s.get("consumers"), f"{key}.consumers", env),
+                        proofs=parse_proofs(s.get("proofs"), f"{key}.proofs"))
 
 
 def parse_config(data: object, *, base: Path | None = None, env: Mapping[str, str] | None = None,

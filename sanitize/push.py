@@ -2,9 +2,11 @@
 
 Why each piece is there:
 
-* ``--force-with-lease=<ref>:<tip at scan>`` per ref: if anyone pushed after
-  the scan, their commits were never scanned nor rewritten; overwriting them
-  would lose work, pushing around them would keep old history. Either way: stop.
+* ``--force-with-lease``, every ref leased to its tip at scan: if anyone pushed
+  after the scan, their commits were never scanned nor rewritten; overwriting
+  them would lose work, pushing around them would keep old history. Either way:
+  stop. The refspecs and leases are not on the command line
+  (:mod:`sanitize.leased_push`), so any number of refs fits in one push.
 * ``--atomic``: a protected branch or a stale lease on one ref must not leave
   the remote half old, half new. All refs move, or none.
 * Refs the host will not let anyone update (``refs/pull/*`` and friends) are
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sanitize import git
+from sanitize import git, leased_push
 from sanitize.approval import (
     ApprovalPolicy,
     approve_command,
@@ -35,7 +37,7 @@ from sanitize.approval import (
     policy_of,
     rewrite_detail,
 )
-from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
+from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
 from sanitize.workdir import Workdir
@@ -79,6 +81,7 @@ class PushResult:
     porcelain: list[str] = field(default_factory=list)
     forward_refs: list[str] = field(default_factory=list)   # moved on by collaborators after the push: fine
     tracking_refs: list[str] = field(default_factory=list)  # a scanned clone's refs/remotes/*: not pushed elsewhere
+    stale_refs: list[str] = field(default_factory=list)     # dry run: refs the remote moved since the scan
 
     @property
     def changed(self) -> list[RefUpdate]:
@@ -276,6 +279,8 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     left exactly as it was.
     """
     wd = Workdir.open(workdir)
+    if wd.mirror.is_dir():
+        leased_push.clear(wd.mirror)  # what a push killed mid-way left in the mirror
     target = resolve_remote(wd, remote)
     shown = git.redact_url(target)
     digest = current_digest(wd)
@@ -296,7 +301,15 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     approvers = approvers_of(verdicts)
 
     if dry_run:
-        return PushResult(shown, updates, hidden, approvers, dry_run=True, tracking_refs=tracking)
+        # Read the remote as the real push would: a missing or unreachable one is an error here too,
+        # and a ref that moved since the scan is named now rather than at the real push.
+        try:
+            now = git.remote_refs(target)
+        except GitError as exc:
+            raise UsageError(f"{shown}: cannot read the remote's refs ({str(exc).replace(target, shown)}); "
+                             "nothing was pushed") from exc
+        stale = [u.ref for u in updates if now.get(u.ref) not in (u.old, u.new)]
+        return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale, tracking_refs=tracking)
     if len(approvers) < need:
         wd.record("push", "waiting", remote=shown, approvals=len(approvers), required=need)
         wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest,
@@ -332,16 +345,11 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "
                            "pushed. Their history was never scanned: scan, plan and rewrite again")
 
-    args = ["push", "--porcelain", "--atomic", target]
-    for u in updates:
-        args.append(f"--force-with-lease={u.ref}:{u.old or ''}")
-    for u in updates:
-        args.append(f":{u.ref}" if u.new is None else f"{u.ref}:{u.ref}")
     wd.record("push", "running", remote=shown)
     wd.audit.append("push-started", remote=shown, digest=digest, approvers=approvers,
                     refs={u.ref: u.new for u in updates if u.action != "unchanged"})
     fault_point("push:before-transfer")
-    proc = git.run(args, cwd=wd.mirror, check=False)
+    proc = leased_push.push(wd.mirror, target, [(u.ref, u.old, u.new) for u in updates])
     fault_point("push:after-transfer")
     lines, rejected = _parse_porcelain(proc.stdout.decode("utf-8", "replace"))
     if proc.returncode != 0 or rejected:

@@ -98,7 +98,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         if step != "filtered":
             # A mirror whose refs are still the original ones was never rewritten (filter-repo moves
             # refs only at its very end): reuse it. Anything else is dropped and cloned again.
-            if not (wd.mirror.is_dir() and git.refs(wd.mirror) == plan.tips and inv_path.is_file()):
+            if not (inv_path.is_file() and _is_original_mirror(wd.mirror, plan)):
                 t = time.monotonic()
                 _clone(plan, wd)
                 timings["clone"] = time.monotonic() - t
@@ -225,16 +225,29 @@ def _check_source(plan: Plan) -> None:
 
 
 # Steps ----------------------------------------------------------------------------------
+def _is_original_mirror(mirror: Path, plan: Plan) -> bool:
+    """A mirror from an earlier run that still holds exactly the scanned tips (not yet rewritten)."""
+    try:
+        return mirror.is_dir() and git.refs(mirror) == plan.tips
+    except GitError:  # a directory that is not (or no longer) a repository: clone again
+        return False
+
+
 def _clone(plan: Plan, wd: Workdir) -> None:
-    if wd.mirror.exists():
-        shutil.rmtree(wd.mirror)  # ours, half-made or half-rewritten: the bundle/source hold the original
-    git.run(["clone", "--quiet", "--mirror", "--no-local", plan.source, str(wd.mirror)])
-    got = {r: s for r, s in git.refs(wd.mirror).items()}
+    """Clone into a temporary beside the mirror and rename it into place: a kill mid-clone leaves no
+    half-made mirror.git for the next run to trip on, only a temporary it removes."""
+    partial = wd.mirror.with_name(wd.mirror.name + ".partial")
+    for stale in (partial, wd.mirror):
+        if stale.exists():
+            shutil.rmtree(stale)  # ours, half-made or half-rewritten: the bundle/source hold the original
+    git.run(["clone", "--quiet", "--mirror", "--no-local", plan.source, str(partial)])
+    got = {r: s for r, s in git.refs(partial).items()}
     if got != plan.tips:
         moved = sorted(r for r in set(got) | set(plan.tips) if got.get(r) != plan.tips.get(r))
-        shutil.rmtree(wd.mirror)
+        shutil.rmtree(partial)
         raise UsageError(f"{plan.source}: the clone's refs differ from the plan (e.g. {moved[0]}); scan and plan "
                          f"again")
+    partial.rename(wd.mirror)
 
 
 @contextlib.contextmanager

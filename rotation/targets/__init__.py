@@ -77,4 +77,6 @@ TARGETS: dict[str, TargetFactory] = {
     "mysql": lazy("rotation.targets.mysql", "MysqlTarget"),
     "redis": lazy("rotation.targets.redis", "RedisTarget"),
     "aws_iam": lazy("rotation.targets.aws_iam", "AwsIamTarget"),
+    "sql": lazy("rotation.targets.sql", "SqlHashTarget"),
+    "jwks": lazy("rotation.targets.jwks", "JwksTarget"),
 }

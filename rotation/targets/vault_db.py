@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rotation.errors import ConfigError, TargetError
-from rotation.generate import dsn_password, dsn_user, is_dsn, with_password
+from rotation.generate import driver_dsn, dsn_password, dsn_user, is_dsn, with_password
 from rotation.targets import TargetContext
 from rotation.targets.base import LeakProof, Target
 from sanitize.secret import Secret
@@ -214,7 +214,8 @@ class VaultDbTarget(Target):
     def _connect(self, value: Secret) -> Any:
         import psycopg
 
-        return psycopg.connect(self._login_dsn(value), autocommit=True, connect_timeout=self.connect_timeout)
+        dsn = driver_dsn(self._login_dsn(value))
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=self.connect_timeout)
 
     # -- Target ---------------------------------------------------------------------------------------------------
 

@@ -58,6 +58,8 @@ class _ChunkResult:
     blobs: int = 0
     bytes: int = 0
     commits: int = 0
+    read_seconds: float = 0.0    # waiting on cat-file, summed over workers
+    detect_seconds: float = 0.0  # in the detector, summed over workers
 
 
 @contextmanager
@@ -101,7 +103,9 @@ def scan_repository(source: str, *, rules_file: str | None = None, baseline: str
     jobs = max(1, jobs if jobs is not None else min(2, os.cpu_count() or 1))
     started = time.monotonic()
     with _repository(source) as (repo, shown):
+        phases = {"open": time.monotonic() - started}
         detector = Detector(extra)
+        phases["compile rules"] = time.monotonic() - started - sum(phases.values())
         # --- commit-range hook (sanitize/scan/revrange.py): every ref by default, else what the range adds
         revs: Sequence[str] = history.ALL_REFS
         if select is None:
@@ -112,15 +116,19 @@ def scan_repository(source: str, *, rules_file: str | None = None, baseline: str
         if not revs:  # nothing selected (a push of deletions only)
             return ScanReport(source=shown, refs={}, stats=ScanStats(), findings=[])
         # --- end of the commit-range hook
+        phases["refs"] = time.monotonic() - started - sum(phases.values())
         inv = history.Inventory()
         result = _read_all(repo, history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs), detector, jobs,
                            progress)
-        findings = _locate(repo, refs, inv, result, revs)
+        phases["read+detect"] = time.monotonic() - started - sum(phases.values())
+        findings = _locate(repo, refs, inv, result, revs, phases)
         ref_tips = {r.name: r.target for r in refs}
     if suppressor is not None:
         findings = [f for f in findings if not _suppressed(suppressor, f, result)]
+    phases.update({"read (worker s)": result.read_seconds, "detect (worker s)": result.detect_seconds})
     stats = ScanStats(commits=result.commits, blobs=result.blobs, bytes=result.bytes,
-                      seconds=round(time.monotonic() - started, 3))
+                      seconds=round(time.monotonic() - started, 3),
+                      phases={name: round(seconds, 3) for name, seconds in phases.items()})
     return ScanReport(source=shown, refs=ref_tips, stats=stats, findings=findings)
 
 
@@ -214,6 +222,8 @@ def _merge(into: _ChunkResult, part: _ChunkResult) -> None:
     into.blobs += part.blobs
     into.bytes += part.bytes
     into.commits += part.commits
+    into.read_seconds += part.read_seconds
+    into.detect_seconds += part.detect_seconds
 
 
 def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
@@ -223,7 +233,9 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
     result = _ChunkResult()
     paths = dict(chunk)
     done = 0
+    started = time.perf_counter()
     for oid, obj_type, data in read_objects(repo, [oid for oid, _ in chunk]):
+        detecting = time.perf_counter()
         if obj_type == "blob":
             result.blobs += 1
             result.bytes += len(data)
@@ -242,6 +254,7 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
             hits = detector.scan_message(body)
             if hits:
                 result.message_hits[oid] = (obj_type, hits)
+        result.detect_seconds += time.perf_counter() - detecting
         done += 1
         if _PROGRESS is not None and done % 256 == 0:
             with _PROGRESS.get_lock():
@@ -249,6 +262,7 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
     if _PROGRESS is not None:
         with _PROGRESS.get_lock():
             _PROGRESS.value += done % 256
+    result.read_seconds = time.perf_counter() - started - result.detect_seconds
     return result
 
 
@@ -317,11 +331,16 @@ def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, 
 
 
 def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, result: _ChunkResult,
-            revs: Sequence[str] = history.ALL_REFS) -> list[Finding]:
+            revs: Sequence[str] = history.ALL_REFS, phases: dict[str, float] | None = None) -> list[Finding]:
+    phases = phases if phases is not None else {}
+    t = time.monotonic()
     origins = history.resolve_blobs(repo, set(result.blob_hits), revs)
     commit_targets = {c for o in origins.values() for c in o.commits}
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
+    phases["locate"] = time.monotonic() - t
+    t = time.monotonic()
     reaching = history.refs_reaching(repo, refs, commit_targets, revs)
+    phases["reachability"] = time.monotonic() - t
     paths = dict(inv.blobs)
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     findings: list[Finding] = []
