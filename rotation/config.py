@@ -23,6 +23,7 @@ from rotation.generate import KINDS, GenerateSpec
 from rotation.proofs import Proof, parse_proofs
 from rotation.schedule import parse_max_age
 from rotation.targets.base import StoreOnly, Target
+from sanitize.git import redact_url
 from sanitize.secret import Secret
 
 _TOP_KEYS = {"backend", "secrets", "audit_log", "lock_dir"}
@@ -37,7 +38,7 @@ class BackendConfig:
     """Which store: ``vault`` (url, token from ``token_env``, KV v2 ``mount``) or ``aws`` (region, endpoint)."""
 
     type: str
-    url: str | None = None
+    url: str | None = field(default=None, repr=False)  # may carry user info: shown only through redact_url
     token_env: str | None = None
     token: Secret | None = field(default=None, repr=False)
     mount: str = "secret"
@@ -48,7 +49,7 @@ class BackendConfig:
     def identity(self) -> str:
         """Names this store for locks and the audit log (no credentials)."""
         if self.type == "vault":
-            return f"vault:{self.url}/{self.mount}"
+            return f"vault:{redact_url(self.url or '')}/{self.mount}"
         return f"aws:{self.region}:{self.endpoint_url or 'default'}"
 
     def create(self) -> SecretBackend:

@@ -505,12 +505,12 @@ def approve(workdir: str, approver: str, digest: str, key: str | None, expires: 
     acks = fail_closed.check_acknowledged(json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file()
                                           else {}, ack_code) if ack_code else []
     a = do_approve(workdir, approver=approver, digest=digest, key=key,
-                   expires=expires or str(wd.meta().get("approval_expires", "24h")))
+                   expires=expires or wd.meta().approval_expires or "24h")
     _say(f"{describe_approval(workdir, a)}; until {a.expires}")
     if acks:
         fail_closed.acknowledge(wd, acks, approver)
         _say(f"acknowledged, to fix in code after the push: {', '.join(acks)}")
-    policy = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
+    policy = ApprovalPolicy.from_meta(wd.meta().approval_policy)
     if policy is not None:
         _say(f"{len(approvers_of(judge(workdir, policy)))} distinct valid approver(s) now "
              f"(counted: {policy.describe()})")
@@ -863,6 +863,17 @@ def completion(shell: str) -> None:
     comp_cls = get_completion_class(shell)
     assert comp_cls is not None  # click ships all three
     click.echo(comp_cls(cli, {}, "git-sanitize", "_GIT_SANITIZE_COMPLETE").source())
+
+
+@cli.command("schema")
+@click.argument("name", metavar="NAME")
+@_guard
+def schema(name: str) -> None:
+    """Print the JSON schema (draft 2020-12) of an artifact: findings, plan, rewrite-record, rewrite-report,
+    approval, state, rotation-run."""
+    from sanitize.artifacts.schemas import schema_text
+
+    click.echo(schema_text(name), nl=False)
 
 
 def main() -> None:

@@ -295,10 +295,12 @@ def waiting_in(wd: Any) -> list[dict[str, Any]]:
         doc = json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file() else {}
     except (OSError, ValueError):
         doc = {}
-    return unacknowledged(doc if isinstance(doc, dict) else {}, wd.meta().get("acknowledged_code") or [])
+    acks = wd.meta().extra.get("acknowledged_code")
+    return unacknowledged(doc if isinstance(doc, dict) else {}, acks if isinstance(acks, list) else [])
 
 
 def acknowledge(wd: Any, paths: list[str], approver: str) -> None:
     """Record that ``approver`` acknowledged these fallbacks (they ship marker-form; fixed in code after)."""
-    wd.set_meta(acknowledged_code=sorted(set(wd.meta().get("acknowledged_code") or []) | set(paths)))
+    before = wd.meta().extra.get("acknowledged_code")
+    wd.set_meta(acknowledged_code=sorted(set(before if isinstance(before, list) else []) | set(paths)))
     wd.audit.append("code-acknowledged", approver=approver, paths=paths)

@@ -18,7 +18,8 @@ The leases are written into ``packed-refs`` directly, not with ``update-ref``:
 they hold the tips at scan, whose commits the rewritten mirror no longer has
 (and must not have), and ``update-ref`` refuses a ref to a missing object;
 ``push`` only compares ids. The remote's address is given on the command line
-(``-c remote.NAME.url=…``) and never written to disk. The mirror is the
+(``-c remote.NAME.url=…``, without its user info, which goes by credential
+helper) and never written to disk. The mirror is the
 purge's own, under the workdir's lock.
 """
 
@@ -103,7 +104,7 @@ def _refspecs(mirror: Path, updates: Sequence[Update]) -> list[str]:
     return ["refs/*:refs/*", *negative, *(f":{ref}" for ref, _old, new in updates if new is None)]
 
 
-def push(mirror: Path, target: str, updates: Sequence[Update]) -> subprocess.CompletedProcess[bytes]:
+def push(mirror: Path, target: git.Location, updates: Sequence[Update]) -> subprocess.CompletedProcess[bytes]:
     """``git push --porcelain --atomic --force-with-lease`` of ``(ref, tip at scan or None, new or None)``.
 
     ``new`` None deletes the ref; ``old`` None expects the remote not to have it. Refs of the
@@ -121,7 +122,9 @@ def push(mirror: Path, target: str, updates: Sequence[Update]) -> subprocess.Com
         with (mirror / "config").open("a", encoding="utf-8") as out:
             out.write("\n".join(config) + "\n")
         _write_packed(mirror, _packed_entries(mirror) + leases)
-        return git.run(["-c", f"remote.{REMOTE}.url={target}", "push", "--porcelain", "--atomic",
-                        "--force-with-lease", REMOTE], cwd=mirror, check=False)
+        credentials: dict[str, str] = {}
+        target.add_credentials(credentials)  # a URL's user info goes by helper, as for every git call
+        return git.run(["-c", f"remote.{REMOTE}.url={target.argument()}", "push", "--porcelain", "--atomic",
+                        "--force-with-lease", REMOTE], cwd=mirror, check=False, env=credentials)
     finally:
         clear(mirror)

@@ -84,11 +84,12 @@ def failures(checks: list[Check]) -> list[Check]:
 # Where from, where to ----------------------------------------------------------------------------
 def _source(pb: Playbook) -> Iterator[Check]:
     assert pb.source is not None
-    shown = git.redact_url(pb.source)
+    loc = pb.source
+    shown = loc.shown
     try:
-        tips = git.remote_refs(pb.source) if git.is_url(pb.source) else _local_refs(pb.source)
+        tips = git.remote_refs(loc) if loc.is_url else _local_refs(loc.path or Path(shown))
     except SanitizeError as exc:
-        fix = ("check the URL and that this machine can fetch from it (git ls-remote URL)" if git.is_url(pb.source)
+        fix = ("check the URL and that this machine can fetch from it (git ls-remote URL)" if loc.is_url
                else "fix 'source:' in the playbook (a bare repository or a clone; relative to the playbook)")
         said = git.redact_url(str(exc))
         yield _problem("source", f"{said if said.startswith(shown) else f'{shown}: {said}'}; {fix}")
@@ -98,11 +99,11 @@ def _source(pb: Playbook) -> Iterator[Check]:
                                  "holds the leak?")
         return
     yield _ok("source", f"{shown} reachable, {len(tips)} ref(s)")
-    if not git.is_url(pb.source):
-        yield from _work_tree_source(pb.source)
+    if not loc.is_url and loc.path is not None:
+        yield from _work_tree_source(str(loc.path))
 
 
-def _local_refs(path: str) -> dict[str, str]:
+def _local_refs(path: Path) -> dict[str, str]:
     git.git_dir(path)  # names a missing path or a non-repository in git's own words
     if git.is_shallow(path):
         raise SanitizeError("a shallow clone (part of the history is missing)")
@@ -141,12 +142,13 @@ def _work_tree_source(path: str) -> Iterator[Check]:
 def _remote(pb: Playbook) -> Iterator[Check]:
     if pb.remote is None or pb.remote == pb.source:
         return
-    shown = git.redact_url(pb.remote)
+    loc = pb.remote
+    shown = loc.shown
     try:
-        if git.is_url(pb.remote):
-            git.remote_refs(pb.remote)
+        if loc.is_url:
+            git.remote_refs(loc)
         else:
-            git.git_dir(pb.remote)
+            git.git_dir(loc.path or Path(shown))
     except SanitizeError as exc:
         said = git.redact_url(str(exc))
         yield _problem("remote", f"{said if said.startswith(shown) else f'{shown}: {said}'}; fix 'remote:' in the "
@@ -170,7 +172,7 @@ def _workdir(pb: Playbook) -> Iterator[Check]:
             yield _problem("workdir", f"{wd}: not writable by you; chmod u+rwx it or choose another 'workdir:'")
             return
         owner = _workdir_source(wd)
-        if owner is not None and owner != pb.source:
+        if owner is not None and pb.source is not None and git.redact_url(owner) != pb.source.shown:
             yield _problem("workdir", f"{wd}: belongs to a purge of {git.redact_url(owner)}; use another workdir")
             return
         where = "resumes the purge there" if (wd / "state.json").is_file() else "exists, empty of a purge"
@@ -200,10 +202,10 @@ def _workdir_source(wd: Path) -> str | None:
 def _space(pb: Playbook, wd: Path) -> Iterator[Check]:
     """The mirror and the backup bundle each take about the repository's size."""
     assert pb.source is not None
-    if git.is_url(pb.source):
+    if pb.source.is_url or pb.source.path is None:
         return
     try:
-        size = sum(f.stat().st_size for f in git.git_dir(pb.source).rglob("*") if f.is_file())
+        size = sum(f.stat().st_size for f in git.git_dir(pb.source.path).rglob("*") if f.is_file())
         free = shutil.disk_usage(next(p for p in (wd, *wd.parents) if p.exists())).free
     except (OSError, SanitizeError, StopIteration):
         return
@@ -357,12 +359,12 @@ def _guard(pb: Playbook) -> Iterator[Check]:
     if not pb.guard:
         yield _ok("guard", "off (guard: false)")
         return
-    if git.is_url(remote):
-        yield _warning("guard", f"{git.redact_url(remote)} is not a local path: install the pre-receive hook on the "
+    if remote.is_url or remote.path is None:
+        yield _warning("guard", f"{remote.shown} is not a local path: install the pre-receive hook on the "
                                 "server after the push (`git-sanitize guard install`)")
         return
     try:
-        hooks = git.git_dir(remote) / "hooks"
+        hooks = git.git_dir(remote.path) / "hooks"
     except SanitizeError:
         return  # said by the source/remote check
     if not os.access(hooks if hooks.is_dir() else hooks.parent, os.W_OK):

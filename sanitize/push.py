@@ -20,30 +20,20 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sanitize import git, leased_push
-from sanitize.approval import (
-    ApprovalPolicy,
-    approve_command,
-    approvers_of,
-    current_digest,
-    current_tips,
-    judge,
-    policy_of,
-    rewrite_detail,
-)
+from sanitize.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
+from sanitize.artifacts import rewrite_record
+from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
+from sanitize.git import HIDDEN_PREFIXES, is_hidden, resolve_remote  # noqa: F401 - once defined here
 from sanitize.workdir import Workdir
 
-# Namespaces forges manage themselves: readable, never updatable by a push.
-HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
 _SCP = re.compile(r"^[^/:]+@[^/:]+:")
 
 
@@ -89,45 +79,9 @@ class PushResult:
         return [u for u in self.updates if u.action != "unchanged"]
 
 
-def is_hidden(ref: str, *, forge_refs: frozenset[str] | None = None) -> bool:
-    """Refs no push can update: forge-managed ones (pull/merge requests) and one-level refs such as
-    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support.
-
-    ``forge_refs``: the refs this remote is known to hide from pushes (:func:`forge_managed`); None when
-    it cannot be asked (https), where the forge namespaces are assumed hidden."""
-    if ref.count("/") < 2:
-        return True
-    return ref.startswith(HIDDEN_PREFIXES) if forge_refs is None else ref in forge_refs
-
-
-def forge_managed(remote: str) -> frozenset[str] | None:
-    """The refs ``remote`` serves to a fetch but hides from a push (``receive.hideRefs``: how forges keep
-    ``refs/pull/*``), from receive-pack's own advertisement; None where it cannot be asked (https).
-
-    On a plain bare repository nothing is hidden: its ``refs/pull/*`` are ordinary refs, pushed and
-    verified like any branch."""
-    if remote.startswith(("http://", "https://")):
-        return None
-    served = git.run(["ls-remote", remote], check=False)
-    writable = git.run(["ls-remote", "--upload-pack=git-receive-pack", remote], check=False)
-    if served.returncode != 0 or writable.returncode != 0:
-        return None
-
-    def names(proc: subprocess.CompletedProcess[bytes]) -> set[str]:
-        return {line.split("\t", 1)[1] for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines()
-                if "\t" in line and line.split("\t", 1)[1].startswith("refs/")
-                and not line.endswith("^{}")}
-
-    return frozenset(names(served) - names(writable))
-
-
-def local_path(remote: str) -> Path | None:
+def local_path(remote: str | git.Location) -> Path | None:
     """The repository path of a path or ``file://`` remote; None for a network remote."""
-    if remote.startswith("file://"):
-        return Path(remote[len("file://"):])
-    if "://" in remote or _SCP.match(remote):
-        return None
-    return Path(remote)
+    return git.Location.parse(remote).path
 
 
 @dataclass(frozen=True)
@@ -147,9 +101,9 @@ class SshRemote:
         if self.port:
             cmd += ["-p", self.port]
         try:
-            proc = subprocess.run([*cmd, self.host, script], capture_output=True, check=False, timeout=3600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PushRejected(f"pushed, but the remote gc over ssh failed ({type(exc).__name__}); run "
+            proc = git.run_program([*cmd, self.host, script], timeout=3600)
+        except GitError as exc:
+            raise PushRejected(f"pushed, but the remote gc over ssh failed ({exc}); run "
                                "'git reflog expire --expire=now --all && git gc --prune=now' there") from exc
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -157,8 +111,9 @@ class SshRemote:
                                "run 'git reflog expire --expire=now --all && git gc --prune=now' there")
 
 
-def ssh_remote(remote: str) -> SshRemote | None:
+def ssh_remote(location: str | git.Location) -> SshRemote | None:
     """Parse an ssh remote; None for anything else."""
+    remote = git.Location.parse(location).argument()  # ssh keeps its account name; no password is used
     if remote.startswith(("ssh://", "git+ssh://", "ssh+git://")):
         parsed = urllib.parse.urlsplit(remote)
         if not parsed.hostname:
@@ -171,38 +126,24 @@ def ssh_remote(remote: str) -> SshRemote | None:
     return None
 
 
-def resolve_remote(wd: Workdir, remote: str | None) -> str:
-    """The push target: ``--remote`` or the plan's source."""
-    target = remote or rewrite_detail(wd).get("source")
-    if not target:
-        raise UsageError("no remote: pass --remote URL (the plan records no source)")
-    return str(target)
-
-
-def _same_repository(a: str, b: str) -> bool:
-    pa, pb = local_path(a), local_path(b)
-    if pa is not None and pb is not None:
-        return pa.resolve() == pb.resolve()
-    return a.rstrip("/") == b.rstrip("/")
-
-
-def tracking_left_out(wd: Workdir, target: str) -> list[str]:
+def tracking_left_out(record: RewriteRecord, target: git.Location) -> list[str]:
     """A scanned work clone's remote-tracking refs (``refs/remotes/*``, copies of another repository's
     branches): pushed back only into that clone; in any other repository they would be stray refs
     holding a second copy of the history, so they are left out (the clone's own branches are pushed)."""
-    rec = rewrite_detail(wd)
-    if _same_repository(str(rec.get("source") or ""), target):
+    source = git.Location.restore(record.source) if record.source else None
+    if source is not None and (source == target or (source.path is not None and target.path is not None
+                                                    and source.path.resolve() == target.path.resolve())):
         return []
-    refs = set(rec.get("tips_at_scan") or {}) | set(current_tips(wd))
+    refs = set(record.tips_at_scan) | set(record.rewritten_tips)
     return sorted(r for r in refs if r.startswith("refs/remotes/"))
 
 
-def planned_updates(wd: Workdir, *, forge_refs: frozenset[str] | None = None) -> tuple[list[RefUpdate], list[str]]:
-    """Every ref update the push will make, and the hidden refs it must leave out (see :func:`is_hidden`)."""
-    rec = rewrite_detail(wd)
-    at_scan = {str(k): str(v) for k, v in (rec.get("tips_at_scan") or {}).items()}
-    tips = current_tips(wd)
-    deleted = set(rec.get("deleted_refs") or []) | (set(at_scan) - set(tips))
+def planned_updates(record: RewriteRecord, *, forge_refs: frozenset[str] | None = None
+                    ) -> tuple[list[RefUpdate], list[str]]:
+    """Every ref update the push will make, and the hidden refs it must leave out (see ``git.is_hidden``)."""
+    at_scan = dict(record.tips_at_scan)
+    tips = dict(record.rewritten_tips)
+    deleted = set(record.deleted_refs) | (set(at_scan) - set(tips))
     updates: list[RefUpdate] = []
     hidden: list[str] = []
     for ref in sorted(set(at_scan) | set(tips)):
@@ -269,7 +210,7 @@ def gc_remote_repository(path: Path) -> None:
             cwd=repo)
 
 
-def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_approvals: int | None = None,
+def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None, min_approvals: int | None = None,
          dry_run: bool = False, gc_remote: bool = False, policy: ApprovalPolicy | None = None) -> PushResult:
     """Force-push the rewritten refs atomically, each leased to its tip at scan.
 
@@ -281,12 +222,13 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     wd = Workdir.open(workdir)
     if wd.mirror.is_dir():
         leased_push.clear(wd.mirror)  # what a push killed mid-way left in the mirror
-    target = resolve_remote(wd, remote)
-    shown = git.redact_url(target)
-    digest = current_digest(wd)
-    forge = forge_managed(target)
-    updates, hidden = planned_updates(wd, forge_refs=forge)
-    tracking = tracking_left_out(wd, target)
+    record = rewrite_record.current(wd)
+    target = resolve_remote(record.source, remote)
+    shown = target.shown
+    digest = record.plan_digest
+    forge = git.forge_managed(target)
+    updates, hidden = planned_updates(record, forge_refs=forge)
+    tracking = tracking_left_out(record, target)
     updates = [u for u in updates if u.ref not in tracking]
     need = 1 if min_approvals is None else min_approvals
     if need < 1:
@@ -297,7 +239,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         if gc_path is None or (isinstance(gc_path, Path) and not gc_path.exists()):
             raise UsageError(f"--gc-remote needs a bare repository you control (a path or ssh); {shown} is "
                              "neither (nothing was pushed)")
-    verdicts = judge(wd.root, policy_of(wd, policy))
+    verdicts = judge(wd.root, policy_of(wd, policy), record=record)
     approvers = approvers_of(verdicts)
 
     if dry_run:
@@ -306,7 +248,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         try:
             now = git.remote_refs(target)
         except GitError as exc:
-            raise UsageError(f"{shown}: cannot read the remote's refs ({str(exc).replace(target, shown)}); "
+            raise UsageError(f"{shown}: cannot read the remote's refs ({git.redact_url(str(exc))}); "
                              "nothing was pushed") from exc
         stale = [u.ref for u in updates if now.get(u.ref) not in (u.old, u.new)]
         return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale, tracking_refs=tracking)
@@ -331,8 +273,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(
         wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r, forge_refs=forge)},
-        {u.ref: u.new for u in updates}, {u.ref: u.old for u in updates},
-        set(rewrite_detail(wd).get("old_commits") or []), wd.root)
+        {u.ref: u.new for u in updates}, {u.ref: u.old for u in updates}, set(record.old_commits), wd.root)
     if forward is not None:
         gc_done = _maybe_gc(wd, gc_path)
         wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward))
@@ -355,7 +296,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     if proc.returncode != 0 or rejected:
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = (err[-1] if err else f"exit {proc.returncode}").replace(target, shown)
+            reason = git.redact_url(err[-1]) if err else f"exit {proc.returncode}"
             msg = f"push to the remote failed: {reason}; nothing was pushed"
         else:
             msg = _explain(rejected, {u.ref: u for u in updates})
@@ -382,5 +323,5 @@ def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:
     return True
 
 
-def _as_dict(u: RefUpdate) -> dict[str, Any]:
+def _as_dict(u: RefUpdate) -> dict[str, str | None]:
     return {"ref": u.ref, "old": u.old, "new": u.new, "action": u.action}

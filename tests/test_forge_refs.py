@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sanitize import git
 from sanitize.approval import approve
-from sanitize.push import forge_managed, is_hidden, push
+from sanitize.git import forge_managed, is_hidden
+from sanitize.push import push
 from sanitize.verify import verify
 from tests.plugins.git_daemon import GitDaemon
 from tests.plugins.rewritten_workdir import build_rewritten_workdir

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sanitize import leased_push
+from sanitize.git import Location
 
 N_REFS = 50_000
 
@@ -51,7 +52,7 @@ def test_a_stale_lease_on_one_of_50000_refs_moves_none(many: tuple[Path, Path, s
                            capture_output=True, text=True, check=True).stdout.strip()
     git(remote, "update-ref", moved, other)  # someone pushed after the scan
     updates = [(n, old, new) for n in sorted(refs(mirror))]
-    proc = leased_push.push(mirror, str(remote), updates)
+    proc = leased_push.push(mirror, Location.parse(str(remote)), updates)
     assert proc.returncode != 0
     assert f"{moved}:{moved}\t[rejected] (stale info)" in proc.stdout.decode()
     after = refs(remote)
@@ -67,7 +68,7 @@ def test_50000_leased_refs_move_in_one_atomic_push(many: tuple[Path, Path, str, 
     gone = "refs/heads/zz-deleted"
     git(remote, "update-ref", gone, old)
     updates.append((gone, old, None))
-    proc = leased_push.push(mirror, str(remote), updates)
+    proc = leased_push.push(mirror, Location.parse(str(remote)), updates)
     assert proc.returncode == 0, proc.stderr.decode()[-500:]
     after = refs(remote)
     assert len(after) == N_REFS and set(after.values()) == {new} and gone not in after
@@ -86,5 +87,5 @@ def test_a_ref_the_plan_expected_absent_but_the_remote_has_rejects_the_push(tmp_
     b = subprocess.run(["git", "-C", str(mirror), *env, "commit-tree", git(mirror, "mktree", input="").strip(), "-m",
                         "ours"], capture_output=True, text=True, check=True).stdout.strip()
     git(mirror, "update-ref", "refs/heads/new;odd#name", b)
-    proc = leased_push.push(mirror, str(remote), [("refs/heads/new;odd#name", None, b)])
+    proc = leased_push.push(mirror, Location.parse(str(remote)), [("refs/heads/new;odd#name", None, b)])
     assert proc.returncode != 0 and refs(remote) == {"refs/heads/new;odd#name": a}

@@ -20,10 +20,8 @@ import multiprocessing
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import git
-from sanitize.errors import GitError, UsageError
+from sanitize.errors import UsageError
 from sanitize.scan import context, history
 from sanitize.scan.baseline import Baseline, load_baseline
 from sanitize.scan.decode import Recovered
@@ -63,18 +61,20 @@ class _ChunkResult:
 
 
 @contextmanager
-def _repository(source: str) -> Iterator[tuple[Path, str]]:
-    """The local git dir to scan and the source as reported (URL or absolute path)."""
-    if git.is_url(source):
+def _repository(location: str | git.Location) -> Iterator[tuple[Path, str]]:
+    """The local git dir to scan and the source as reported (redacted URL or absolute path)."""
+    loc = git.Location.parse(location)
+    if loc.is_url:
         tmp = Path(tempfile.mkdtemp(prefix="git-sanitize-scan-"))
         try:
-            mirror = history.mirror_clone(source, tmp / "mirror.git")
+            mirror = history.mirror_clone(loc, tmp / "mirror.git")
             if git.is_shallow(mirror):
-                raise UsageError(f"{git.redact_url(source)}: the source is a shallow repository, history incomplete")
-            yield mirror, git.redact_url(source)
+                raise UsageError(f"{loc}: the source is a shallow repository, history incomplete")
+            yield mirror, loc.shown
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
+    source = loc.shown
     path = Path(source)
     if not path.exists():
         raise UsageError(f"{source}: no such file or directory")
@@ -87,14 +87,16 @@ def _repository(source: str) -> Iterator[tuple[Path, str]]:
     yield gdir, str(path.resolve())
 
 
-def scan_repository(source: str, *, rules_file: str | None = None, baseline: str | None = None,
+def scan_repository(source: str | git.Location, *, rules_file: str | None = None, baseline: str | None = None,
                     jobs: int | None = None, progress: bool = False,
-                    select: Callable[[Path], RevRange] | None = None) -> ScanReport:
+                    select: Callable[[Path], RevRange] | None = None,
+                    graph_cache: Path | None = None) -> ScanReport:
     """Scan every object reachable from every ref of ``source`` (path or URL).
 
     ``select`` narrows the scan to a commit range (``--range``, ``--since``,
     pre-push, the pre-receive guard): given the git dir, it returns the range;
     only the objects the range adds are read, and the report names its tips.
+    ``graph_cache``: a purge's workdir, where the commit graph is kept for plan and rewrite.
     UsageError/GitError (exit 2) for a missing path, a non-repository, a shallow
     clone, an unreadable baseline or a bad rules file — all checked before reading.
     """
@@ -121,7 +123,7 @@ def scan_repository(source: str, *, rules_file: str | None = None, baseline: str
         result = _read_all(repo, history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs), detector, jobs,
                            progress)
         phases["read+detect"] = time.monotonic() - started - sum(phases.values())
-        findings = _locate(repo, refs, inv, result, revs, phases)
+        findings = _locate(repo, refs, inv, result, revs, graph_cache, phases)
         ref_tips = {r.name: r.target for r in refs}
     if suppressor is not None:
         findings = [f for f in findings if not _suppressed(suppressor, f, result)]
@@ -290,48 +292,16 @@ def _value_traits(detector: Detector, data: bytes, path: str, hits: list[Hit]) -
 
 
 def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, bytes]]:
-    """(oid, type, content) for each id via one ``git cat-file --batch``; ids are fed by a thread."""
-    proc = git.popen(["cat-file", "--batch"], cwd=repo, stdin=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
-    payload = ("\n".join(oids) + "\n").encode("ascii") if oids else b""
-
-    def feed() -> None:
-        try:
-            proc.stdin.write(payload)  # type: ignore[union-attr]
-            proc.stdin.close()  # type: ignore[union-attr]
-        except (BrokenPipeError, OSError):
-            pass
-
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    out = proc.stdout
-    try:
-        for _ in oids:
-            header = out.readline()
-            if not header:
-                break
-            parts = header.split()
-            if len(parts) != 3:  # "<oid> missing"
-                continue
-            size = int(parts[2])
-            data = out.read(size)
-            out.read(1)
-            yield parts[0].decode("ascii"), parts[1].decode("ascii"), data
-    finally:
-        writer.join()
-        proc.stdout.close()
-        err = proc.stderr.read() if proc.stderr else b""
-        code = proc.wait()
-        if code != 0:
-            reason = err.decode("utf-8", "replace").strip().splitlines()
-            raise GitError(f"git cat-file failed: {reason[-1] if reason else code}")
+    """(oid, type, content) for each id via one ``git cat-file --batch`` (the git layer's reader)."""
+    return git.objects.read(repo, oids)
 
 
 # --- locating -------------------------------------------------------------------------------
 
 
 def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, result: _ChunkResult,
-            revs: Sequence[str] = history.ALL_REFS, phases: dict[str, float] | None = None) -> list[Finding]:
+            revs: Sequence[str] = history.ALL_REFS, graph_cache: Path | None = None,
+            phases: dict[str, float] | None = None) -> list[Finding]:
     phases = phases if phases is not None else {}
     t = time.monotonic()
     origins = history.resolve_blobs(repo, set(result.blob_hits), revs)
@@ -339,7 +309,7 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
     phases["locate"] = time.monotonic() - t
     t = time.monotonic()
-    reaching = history.refs_reaching(repo, refs, commit_targets, revs)
+    reaching = history.refs_reaching(repo, refs, commit_targets, revs, graph_cache=graph_cache)
     phases["reachability"] = time.monotonic() - t
     paths = dict(inv.blobs)
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}
