@@ -174,10 +174,21 @@ def cli(quiet: bool, verbose: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only the report (nothing on a clean terminal scan or with -o).")
 @click.option("-v", "--verbose", is_flag=True, help="On a terminal, list every finding under the summary.")
+@click.option("--cache", "cache_file", type=click.Path(dir_okay=False), default=None, envvar="GIT_SANITIZE_CACHE",
+              help="Object cache (0600; env GIT_SANITIZE_CACHE): read only objects no earlier scan with the same "
+                   "rules read; every finding is still located and reported.")
+@click.option("--repos", "repos", metavar="LIST", default=None,
+              help="Scan every repository of LIST (one URL or path per line, # comments; or a directory of "
+                   "repositories) into --out-dir, and correlate their findings by value (org.json, org.md).")
+@click.option("--shard", metavar="K/N", default=None,
+              help="With --repos: scan only entries K, K+N, … (a Job's completion index); merge with `org merge`.")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="With --repos: where each repository's findings file, the shard file and org.json go.")
 @_guard
 def scan(source: str, fmt: str | None, output: str | None, rules_file: str | None, baseline: str | None,
          jobs: int | None, staged: bool, rev_range: str | None, since_rev: str | None, pre_push: bool,
-         config_file: str | None, quiet: bool, verbose: bool) -> None:
+         config_file: str | None, quiet: bool, verbose: bool, cache_file: str | None, repos: str | None,
+         shard: str | None, out_dir: str | None) -> None:
     """Scan every object reachable from every ref of SOURCE (path or URL; default .).
 
     With --staged, --range, --since or --pre-push only that change is scanned, with the
@@ -186,6 +197,15 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
     from pathlib import Path
 
     from sanitize.errors import UsageError
+
+    if repos is not None or shard is not None or out_dir is not None:  # many repositories (each cached in DIR)
+        others = [name for name, on in (("SOURCE", source != "."), ("--staged", staged), ("--range", rev_range),
+                                        ("--since", since_rev), ("--pre-push", pre_push), ("-o", output),
+                                        ("--format", fmt)) if on]
+        if repos is None or out_dir is None or others:
+            raise UsageError("--repos LIST --out-dir DIR [--shard K/N] go together, without "
+                             + (", ".join(others) if others else "SOURCE, -o, --format or a range"))
+        _scan_org(repos, out_dir, shard, jobs, rules_file, baseline, config_file, quiet=quiet or _VERBOSITY.quiet)
 
     modes = [name for name, on in (("--staged", staged), ("--range", rev_range), ("--since", since_rev),
                                    ("--pre-push", pre_push)) if on]
@@ -202,11 +222,13 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
 
             report = scan_staged(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value)
         else:
+            from sanitize.scan.cache import ScanCache
             from sanitize.scan.engine import scan_repository
 
+            cache = ScanCache.open(cache_file, cfg.rules.value) if cache_file else None
             report = scan_repository(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value, jobs=jobs,
                                      progress=sys.stderr.isatty() and not modes,
-                                     select=_range_selector(rev_range, since_rev, pre_push))
+                                     select=_range_selector(rev_range, since_rev, pre_push), cache=cache)
     report = cfg.apply(report)
     if not modes and not quiet:
         from sanitize.preflight import work_tree_hint
@@ -222,6 +244,42 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
         if modes and not shown_to_a_person:  # a hook's refusal: one line saying what to do
             click.echo(_refusal(len(report.findings), staged=staged, pre_push=pre_push), err=True)
         sys.exit(1)
+
+
+def _scan_org(repos: str, out_dir: str, shard: str | None, jobs: int | None, rules_file: str | None,
+              baseline: str | None, config_file: str | None, *, quiet: bool) -> NoReturn:
+    """scan --repos: this shard's repositories into OUT_DIR; unsharded, the org report too (sanitize/scan/org.py)."""
+    from sanitize.scan import org
+    from sanitize.scan.repolist import load_repo_list, parse_shard
+
+    where = parse_shard(shard) if shard is not None else (0, 1)
+    listed = load_repo_list(repos)
+    opts = org.ScanOptions(rules_file=rules_file, baseline=baseline, config_file=config_file)
+    outcomes = org.scan_repos(listed, out_dir, shard=where, jobs=jobs or 2, opts=opts)
+    failed = [o for o in outcomes if o.status != "ok"]
+    if where[1] > 1:  # one shard of many: the merge step correlates
+        for o in failed:
+            click.echo(f"git-sanitize: not scanned: {o.source}: {o.error}", err=True)
+        if not quiet:
+            n = sum(o.findings for o in outcomes)
+            click.echo(f"shard {where[0]}/{where[1]}: {len(outcomes)} repositories, {len(failed)} not scanned, "
+                       f"{n} finding(s); merge the shards: git-sanitize org merge DIR... -o OUT")
+        sys.exit(2 if failed else 1 if any(o.findings for o in outcomes) else 0)
+    _emit_org(org.merge([out_dir], only=org.shard_file_name(0, 1)), out_dir, quiet=quiet)
+
+
+def _emit_org(report: Any, out_dir: str, *, quiet: bool) -> NoReturn:
+    """Write org.json/org.md, print the short summary, exit 2 incomplete / 1 findings / 0 clean."""
+    from sanitize.scan.org import write_report
+
+    json_path, md_path = write_report(report, out_dir)
+    if not quiet:
+        click.echo("\n".join(report.summary_lines()))
+        click.echo(f"report: {json_path} and {md_path}")
+    if not report.complete:
+        click.echo("git-sanitize: the organisation scan is incomplete (see the report); it does not prove "
+                   "anything clean", err=True)
+    sys.exit(report.exit_code)
 
 
 def _emit_report(report: ScanReport, fmt: str | None, output: str | None, scope: str, *, quiet: bool,
@@ -283,6 +341,42 @@ def _range_selector(rev_range: str | None, since_rev: str | None, pre_push: bool
         stdin_text = None if from_framework or sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
         return lambda repo: revrange.pushed(repo, os.environ, stdin_text)
     return None
+
+
+@cli.group("org")
+def org_group() -> None:
+    """Many repositories: merge sharded `scan --repos` output; print the Kubernetes / GitHub Actions templates."""
+
+
+@org_group.command("merge")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("-o", "--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Where org.json and org.md go (may be one of DIRS).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@_guard
+def org_merge(dirs: tuple[str, ...], out_dir: str, quiet: bool) -> None:
+    """Merge the shard files of DIRS into one report correlating findings by value across repositories.
+
+    Exit 0 clean, 1 findings, 2 a shard missing or a repository not scanned.
+    """
+    from sanitize.scan.org import merge
+
+    _emit_org(merge(dirs), out_dir, quiet=quiet or _VERBOSITY.quiet)
+
+
+@org_group.command("template")
+@click.argument("kind", type=click.Choice(["k8s", "github"]))
+@click.option("--shards", type=click.IntRange(min=1, max=1000), default=4, show_default=True,
+              help="How many shards (Job completions, matrix entries).")
+@click.option("--jobs", type=click.IntRange(min=1, max=64), default=2, show_default=True,
+              help="Repositories scanned at once in each shard.")
+@click.option("--image", default=None, help="k8s: the container image (default: git-sanitize:VERSION).")
+@_guard
+def org_template(kind: str, shards: int, jobs: int, image: str | None) -> None:
+    """Print a Kubernetes Indexed Job (+ merge Job) or a GitHub Actions matrix workflow for `scan --repos`."""
+    from sanitize.scan.org_templates import render
+
+    click.echo(render(kind, shards=shards, jobs=jobs, image=image), nl=False)
 
 
 @cli.group("config")

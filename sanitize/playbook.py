@@ -159,6 +159,7 @@ class Runner:
 
     # Stages -----------------------------------------------------------------------------
     def _scan(self) -> str:
+        from sanitize.scan.cache import WORKDIR_NAME, ScanCache
         from sanitize.scan.engine import scan_repository
 
         report = scan_repository(
@@ -167,6 +168,7 @@ class Runner:
             baseline=str(self.pb.baseline) if self.pb.baseline else None,
             progress=self.progress,
             graph_cache=self.wd.root,
+            cache=ScanCache.open(self.wd.root / WORKDIR_NAME, self.rules_file),  # the rewrite's rescan reuses it
         )
         write_private(self.findings_path, report.to_json().encode("utf-8"))
         self.wd.record("scan", "done", tips=report.refs, findings=len(report.findings),

@@ -6,7 +6,7 @@ Why each piece is there:
   after the scan, their commits were never scanned nor rewritten; overwriting
   them would lose work, pushing around them would keep old history. Either way:
   stop. The refspecs and leases are not on the command line
-  (:mod:`sanitize.leased_push`), so any number of refs fits in one push.
+  (:mod:`sanitize.git.leased_push`), so any number of refs fits in one push.
 * ``--atomic``: a protected branch or a stale lease on one ref must not leave
   the remote half old, half new. All refs move, or none.
 * Refs the host will not let anyone update (``refs/pull/*`` and friends) are
@@ -24,14 +24,14 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sanitize import git, leased_push
+from sanitize import git
 from sanitize.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
 from sanitize.artifacts import rewrite_record
 from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
-from sanitize.git import HIDDEN_PREFIXES, is_hidden, resolve_remote  # noqa: F401 - once defined here
+from sanitize.git import HIDDEN_PREFIXES, is_hidden, leased_push, resolve_remote  # noqa: F401 - once defined here
 from sanitize.workdir import Workdir
 
 _SCP = re.compile(r"^[^/:]+@[^/:]+:")

@@ -43,7 +43,8 @@ from sanitize.workdir import Workdir, file_sha256, write_atomic
 
 ZERO = "0" * 40
 # What a workdir may hold before its first rewrite (a plan written straight into it, a playbook's scan).
-_PRE_REWRITE = {"plan.json", "plan.secrets", "plan.md", "findings.json", "state.json", "audit.log", "review"}
+_PRE_REWRITE = {"plan.json", "plan.secrets", "plan.md", "findings.json", "state.json", "audit.log", "review",
+                "scan-cache.json"}
 _HEX = re.compile(rb"[0-9a-f]{40}")
 _WORD = re.compile(rb"[A-Za-z0-9_]")
 _SIGNATURES = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN SIGNED MESSAGE-----")
@@ -718,9 +719,11 @@ def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any
         if hits:
             problems.append(f"a deleted path is still in {len(hits.splitlines())} commit(s)")
     # 3. the scan's rules, on the rewritten mirror
+    from sanitize.scan.cache import WORKDIR_NAME, ScanCache
     from sanitize.scan.engine import scan_repository
 
-    rep = scan_repository(str(mirror), rules_file=rules_file)
+    # Unchanged blobs keep their ids: only what filter-repo rewrote is read again (and verify reuses it all).
+    rep = scan_repository(str(mirror), rules_file=rules_file, cache=ScanCache.open(wd.root / WORKDIR_NAME, rules_file))
     left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s, planned_paths=set(plan.paths),
                         held_back=plan.held_back, dropped=plan.dropped)
     rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(left.planned),

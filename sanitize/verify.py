@@ -71,6 +71,7 @@ class VerifyResult:
 def _rescan(clone: Path, wd: Workdir) -> Remaining:
     """Every finding the plan's rules still produce in the clone, grouped by what the plan decided."""
     from sanitize.plan import load_plan
+    from sanitize.scan.cache import WORKDIR_NAME, ScanCache
     from sanitize.scan.engine import scan_repository
     from sanitize.scan.report import ScanReport
 
@@ -81,7 +82,9 @@ def _rescan(clone: Path, wd: Workdir) -> Remaining:
     findings = wd.root / "findings.json"
     if ids and findings.is_file():
         shas |= {f.secret_sha256 for f in ScanReport.load(findings).findings if f.id in ids}
-    report = scan_repository(str(clone), rules_file=plan.rules_file)
+    # The rewrite's rescan filled the workdir's cache: only objects the remote has and the rewrite did not are read.
+    report = scan_repository(str(clone), rules_file=plan.rules_file,
+                             cache=ScanCache.open(wd.root / WORKDIR_NAME, plan.rules_file))
     return Remaining.of(report.findings, planned_sha256s=shas, planned_paths=set(plan.paths),
                         held_back=plan.held_back, dropped=plan.dropped)
 

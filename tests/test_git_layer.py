@@ -18,7 +18,7 @@ LAYER = "sanitize/git/"
 # Modules that start processes that are not git, and why.
 ALLOWED = {
     "sanitize/signing.py": "ssh-keygen -Y sign/verify for approvals",
-    "rotation/targets/command.py": "the operator's own rotation command",
+    "rotation/hooks.py": "the operator's own rotation command, consumer and proof commands",
     "sanitize/services.py": "launchers of the test and demo services (OpenBao, PostgreSQL, …)",
     "sanitize/demo.py": "the demo runs the CLI and ssh-keygen as a user would",
 }

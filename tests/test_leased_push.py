@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sanitize import leased_push
-from sanitize.git import Location
+from sanitize.git import Location, leased_push
 
 N_REFS = 50_000
 

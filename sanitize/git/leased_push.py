@@ -32,8 +32,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from sanitize import git
 from sanitize.errors import UsageError
+from sanitize.git.location import Location
+from sanitize.git.refs import refs
+from sanitize.git.runner import run
 
 REMOTE = "git-sanitize-push"
 LEASES = "refs/sanitize-lease/"
@@ -85,7 +87,7 @@ def _is_lease(entry: list[str]) -> bool:
 
 def clear(mirror: Path) -> None:
     """Remove the throw-away remote and every lease ref (left by an interrupted push, or after one)."""
-    git.run(["config", "--remove-section", f"remote.{REMOTE}"], cwd=mirror, check=False)
+    run(["config", "--remove-section", f"remote.{REMOTE}"], cwd=mirror, check=False)
     entries = _packed_entries(mirror)
     if any(_is_lease(e) for e in entries):
         _write_packed(mirror, [e for e in entries if not _is_lease(e)])
@@ -94,7 +96,7 @@ def clear(mirror: Path) -> None:
 
 def _refspecs(mirror: Path, updates: Sequence[Update]) -> list[str]:
     """The glob, a negative refspec per mirror ref left alone, and ``:REF`` per deletion."""
-    mirror_refs = git.refs(mirror)
+    mirror_refs = refs(mirror)
     pushed = {ref: new for ref, _old, new in updates if new is not None}
     if any(mirror_refs.get(ref) != new for ref, new in pushed.items()):
         raise UsageError("the mirror's refs are not the rewritten tips the push was approved for; run rewrite again")
@@ -104,7 +106,7 @@ def _refspecs(mirror: Path, updates: Sequence[Update]) -> list[str]:
     return ["refs/*:refs/*", *negative, *(f":{ref}" for ref, _old, new in updates if new is None)]
 
 
-def push(mirror: Path, target: git.Location, updates: Sequence[Update]) -> subprocess.CompletedProcess[bytes]:
+def push(mirror: Path, target: Location, updates: Sequence[Update]) -> subprocess.CompletedProcess[bytes]:
     """``git push --porcelain --atomic --force-with-lease`` of ``(ref, tip at scan or None, new or None)``.
 
     ``new`` None deletes the ref; ``old`` None expects the remote not to have it. Refs of the
@@ -124,7 +126,7 @@ def push(mirror: Path, target: git.Location, updates: Sequence[Update]) -> subpr
         _write_packed(mirror, _packed_entries(mirror) + leases)
         credentials: dict[str, str] = {}
         target.add_credentials(credentials)  # a URL's user info goes by helper, as for every git call
-        return git.run(["-c", f"remote.{REMOTE}.url={target.argument()}", "push", "--porcelain", "--atomic",
+        return run(["-c", f"remote.{REMOTE}.url={target.argument()}", "push", "--porcelain", "--atomic",
                         "--force-with-lease", REMOTE], cwd=mirror, check=False, env=credentials)
     finally:
         clear(mirror)
