@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sanitize import git
-from sanitize.git.location import REDACTED
 from sanitize.errors import UsageError
+from sanitize.git.location import REDACTED
 from sanitize.inputs import read_text
 
 SCHEMES = ("https", "http", "ssh", "git", "file")
