@@ -8,6 +8,7 @@ one clear line on stderr and the documented exit code:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import sys
@@ -122,8 +123,6 @@ def _first(items: Sequence[T]) -> Sequence[T]:
 
 def _working(label: str) -> Any:
     """A spinner on stderr while a long step runs, when a person watches (not with --quiet or in a pipe)."""
-    import contextlib
-
     if _VERBOSITY.quiet or not _terminal(sys.stderr):
         return contextlib.nullcontext()
     from rich.console import Console
@@ -465,7 +464,8 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
 @click.option("--rules", "rules_file", default=None, type=click.Path(dir_okay=False),
               help="Rules file for the rescan (default: the one recorded in the plan, else the built-in rules).")
 @click.option("--progress/--no-progress", default=None,
-              help="Show git-filter-repo's progress on stderr (default: when stderr is a terminal).")
+              help="Show git-filter-repo's own progress lines on stderr (default: a spinner with the elapsed time "
+                   "when stderr is a terminal).")
 @_guard
 @_exclusive
 def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool | None) -> None:
@@ -473,9 +473,12 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
     from sanitize.blast_radius import describe
     from sanitize.rewrite import rewrite as do_rewrite
 
-    if progress is None:
-        progress = _terminal(sys.stderr) and not _VERBOSITY.quiet
-    result = do_rewrite(plan_path, workdir, progress=progress, rules_file=rules_file)
+    if progress:
+        result = do_rewrite(plan_path, workdir, progress=True, rules_file=rules_file)
+    else:
+        with _working("rewriting: mirror clone, backup bundle, git-filter-repo, rescan, second opinion") \
+                if progress is None else contextlib.nullcontext():
+            result = do_rewrite(plan_path, workdir, progress=False, rules_file=rules_file)
     r = result.report
     _say(f"rewrote {describe(r['blast_radius']['result'])}; "
          f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sanitize.demo_repo import build_demo_repo
-from sanitize.services import mariadb_binaries
+from demo.services import mariadb_binaries
+from demo.story_repo import build_demo_repo
 from tests.plugins.demo_repo import secret_needles
 
 pytestmark = pytest.mark.services
@@ -23,7 +23,7 @@ def _leaked_values(tmp_path: Path) -> set[str]:
 
 def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
     out = tmp_path / "demo-out"
-    proc = subprocess.run([sys.executable, "-m", "sanitize.demo", "--out", str(out)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "demo.run", "--out", str(out)], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("JWT_SECRET", "ADMIN_PASSWORD", "DATABASE_URL"):

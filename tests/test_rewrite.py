@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo, build_demo_repo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo, build_demo_repo
 from sanitize.errors import UsageError, VerificationFailed
 from sanitize.plan import Plan, make_plan
 from sanitize.rewrite import rewrite

@@ -29,17 +29,17 @@ from urllib.parse import quote
 
 import click
 
-from sanitize import git
-from sanitize.demo_repo import LEAD, DemoRepo, build_demo_repo
-from sanitize.errors import SanitizeError, UsageError
-from sanitize.secret import sha256_hex
-from sanitize.services import (
+from demo.services import (
     MariaDBServer,
     OpenBaoDev,
     PostgresCluster,
     mariadb_binaries,
     postgres_bindir,
 )
+from demo.story_repo import LEAD, DemoRepo, build_demo_repo
+from sanitize import git
+from sanitize.errors import SanitizeError, UsageError
+from sanitize.secret import sha256_hex
 
 MARKER = ".git-sanitize-demo"
 DB_ROLE = "aurora_app"
