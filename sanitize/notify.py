@@ -368,6 +368,7 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
         "deleted_branches": [printable(c["ref"].removeprefix("refs/heads/")) for c in visible
                              if c["new"] is None and c["ref"].startswith("refs/heads/")],
         "machines": machines, "dropped": len(listed.dropped),
+        "required_env": [str(n) for n in (plan.extra.get("fail_closed") or {}).get("names") or []],
         **_commands(source, repo_name, visible, first, digest),
     }
     env = _environment(templates)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo
 from sanitize.scan.cache import ScanCache
 from sanitize.scan.engine import scan_repository
 from sanitize.scan.report import ScanReport

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo
 
 
 def _scan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
