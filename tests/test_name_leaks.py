@@ -1,0 +1,146 @@
+"""A token in a name: a branch, a tag, a path component, an author name and an email.
+
+The whole purge runs on a repository whose secrets live only in names (plus one ordinary content
+secret under a token-named directory), then every file under the workdir, every stream of every
+step and everything the remote serves is searched for the tokens. The purge must end with the
+remote holding no ref, path or identity with a token, and say which redacted name replaced which.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sanitize import git
+from sanitize.faults import FAULT_ENV
+
+SECRET_BEARING = {"backup.bundle", "plan.secrets"}
+
+
+def _token(rng: random.Random) -> str:
+    # GitHub's classic personal access token shape: ghp_ and 36 alphanumerics (fake, made at run time).
+    return "ghp_" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(36))
+
+
+def _git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    full = {**os.environ, "GIT_AUTHOR_NAME": "Ana Ops", "GIT_AUTHOR_EMAIL": "ana@aurora.test",
+            "GIT_COMMITTER_NAME": "Ana Ops", "GIT_COMMITTER_EMAIL": "ana@aurora.test", **(env or {})}
+    return subprocess.run(["git", *args], cwd=repo, env=full, check=True, capture_output=True, text=True).stdout
+
+
+def _commit(repo: Path, files: dict[str, str], message: str, env: dict[str, str] | None = None) -> None:
+    for name, text in files.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        _git(repo, "add", "--", name)
+    _git(repo, "commit", "-q", "-m", message, env=env)
+
+
+def _build(base: Path, tokens: dict[str, str], aws_key: str) -> Path:
+    repo = base / "src"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _commit(repo, {"README.md": "# aurora\n"}, "init")
+    _commit(repo, {f"keys/{tokens['path']}/notes.md": "rotate me\n",
+                   "config/settings.ini": f"[aws]\naws_access_key_id = {aws_key}\n"}, "add notes")
+    _commit(repo, {"CHANGELOG.md": "0.1\n"}, "changelog",
+            env={"GIT_AUTHOR_NAME": tokens["author"], "GIT_AUTHOR_EMAIL": f"{tokens['email']}@aurora.test"})
+    _git(repo, "branch", f"feature/{tokens['branch']}")
+    _git(repo, "tag", "-a", f"release-{tokens['tag']}", "-m", "release")
+    _git(repo, "checkout", "-q", f"feature/{tokens['branch']}")
+    _commit(repo, {"feature.txt": "wip\n"}, "wip on the feature")
+    _git(repo, "checkout", "-q", "main")
+    _commit(repo, {"more.txt": "more\n"}, "more")
+    origin = base / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", "--no-local", str(repo), str(origin)], check=True)
+    return origin
+
+
+@pytest.mark.timeout(600)
+def test_a_token_in_a_name_never_reaches_any_output_and_leaves_the_remote(tmp_path: Path) -> None:
+    rng = random.Random(1515)
+    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email")}
+    aws_key = "AKIA" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+    origin = _build(tmp_path, tokens, aws_key)
+    workdir = tmp_path / "wd"
+    (tmp_path / "roster.csv").write_text("name,email,role\nJordan Lee,jordan@aurora.test,reviewer\n")
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    streams: list[tuple[str, str]] = []
+
+    def cli(*args: str, expect: int = 0) -> str:
+        proc = subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=300)
+        streams.append((" ".join(args[:2]), proc.stdout + proc.stderr))
+        assert proc.returncode == expect, f"{args[0]}: exit {proc.returncode}: {proc.stderr[-2000:]}"
+        return proc.stdout
+
+    for fmt in ("json", "sarif", "markdown", "text"):
+        cli("scan", str(origin), "--format", fmt, expect=1)
+    cli("scan", str(origin), "--format", "json", "-o", "findings.json", expect=1)
+    findings = (tmp_path / "findings.json").read_text()
+    kinds = set(re.findall(r'"kind":"([a-z-]+)"', findings))
+    assert {"ref-name", "path-name", "identity", "content"} <= kinds, kinds
+    cli("plan", "findings.json", "-o", "plan.json")
+    plan_md = (tmp_path / "plan.md").read_text()
+    assert "refs/heads/feature/redacted-" in plan_md and "refs/tags/release-redacted-" in plan_md
+    assert "keys/redacted-" in plan_md
+    cli("rewrite", "plan.json", "--workdir", str(workdir))
+    cli("notify", "--workdir", str(workdir), "--roster", "roster.csv", "--deadline", "2026-12-01")
+    cli("status", "--workdir", str(workdir))
+    cli("push", "--workdir", str(workdir), "--remote", str(origin), "--allow-unsigned", expect=3)
+    digest = re.search(r'"digest": "([0-9a-f]{64})"', (tmp_path / "plan.json").read_text()).group(1)
+    cli("approve", "--workdir", str(workdir), "--approver", "Dana Reyes", "--digest", digest)
+    cli("push", "--workdir", str(workdir), "--remote", str(origin), "--allow-unsigned", "--dry-run")
+    cli("push", "--workdir", str(workdir), "--remote", str(origin), "--allow-unsigned", "--gc-remote")
+    cli("verify", "--workdir", str(workdir), "--remote", str(origin))
+    cli("status", "--workdir", str(workdir), "--format", "json")
+
+    needles = [t.encode() for t in (*tokens.values(), aws_key)]
+    for what, text in streams:
+        data = text.encode()
+        assert not any(n in data for n in needles), f"a token reached the output of {what}"
+    written = [f for f in tmp_path.rglob("*") if f.is_file() and not f.is_symlink()
+               and not {"origin.git", "src"} & set(f.relative_to(tmp_path).parts)
+               and "objects" not in f.relative_to(tmp_path).parts]
+    assert any(f.suffix == ".eml" for f in written) and any(f.name == "ref-map" for f in written)
+    for f in written:
+        if f.name in SECRET_BEARING:
+            continue
+        data = f.read_bytes()
+        leaked = [k for k, n in zip((*tokens, "aws"), needles, strict=True) if n in data]
+        assert not leaked, f"{leaked} written to {f.relative_to(tmp_path)}"
+
+    # The notices say which new name replaced which redacted old one.
+    notices = "".join(p.read_text() for p in (workdir / "notices").rglob("*.md"))
+    assert re.search(r"refs/heads/feature/\[redacted:[0-9a-f]{12}\].*refs/heads/feature/redacted-[0-9a-f]{12}",
+                     notices), notices[:3000]
+
+    # The remote: no ref, path, identity or object holds a token; the renamed refs are there.
+    remote: dict[str, bytes] = {
+        "identities": subprocess.run(["git", "-C", str(origin), "log", "--all", "--format=%an%ae%cn%ce"],
+                                     capture_output=True, check=True).stdout,
+        "refs": subprocess.run(["git", "-C", str(origin), "for-each-ref"], capture_output=True, check=True).stdout,
+        "objects": subprocess.run(["git", "-C", str(origin), "cat-file", "--batch-all-objects", "--batch"],
+                                  capture_output=True, check=True).stdout,
+    }
+    refs = git.refs(origin)
+    assert any(r.startswith("refs/heads/feature/redacted-") for r in refs), refs
+    assert any(r.startswith("refs/tags/release-redacted-") for r in refs), refs
+    trees = b"".join(subprocess.run(["git", "-C", str(origin), "ls-tree", "-r", "--name-only", r],
+                                    capture_output=True, check=True).stdout for r in refs)
+    assert b"keys/redacted-" in trees
+    remote["paths"] = trees
+    for what, data in remote.items():
+        leaked = [k for k, n in zip((*tokens, "aws"), needles, strict=True) if n in data]
+        assert not leaked, f"{leaked} still in the remote's {what}"
+    mirror_objects = subprocess.run(["git", "-C", str(workdir / "mirror.git"), "cat-file", "--batch-all-objects",
+                                     "--batch"], capture_output=True, check=True).stdout
+    assert not any(n in mirror_objects for n in needles)
