@@ -33,7 +33,9 @@ from sanitize import git
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
 from sanitize.scan import context
+from sanitize.names import plan_entries
 from sanitize.scan.decode import BLOB_LAYERS
+from sanitize.scan.names import NAME_KINDS, recover_names
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.scan.rules import is_word_salad
 from sanitize.secret import Secret
@@ -96,6 +98,7 @@ class Plan:
     summary: dict[str, Any]
     digest: str
     extra: dict[str, Any] = field(default_factory=dict)
+    names: list[dict[str, Any]] = field(default_factory=list)  # values in ref/path/identity names: renamed
 
     @property
     def secrets_path(self) -> Path:
@@ -111,7 +114,8 @@ class Plan:
         blob that holds it only compressed or transcoded."""
         return {r["secret_sha256"] for r in self.replace} | {
             s for m in self.messages for s in m.get("secret_sha256s", [])} | {
-            s for d in self.delete_paths for s in d.get("secret_sha256s", [])}
+            s for d in self.delete_paths for s in d.get("secret_sha256s", [])} | {
+            n["secret_sha256"] for n in self.names}
 
     @property
     def literal_sha256s(self) -> set[str]:
@@ -122,6 +126,7 @@ class Plan:
             out.update(r.get("literal_sha256s") or [r["secret_sha256"]])
         for m in self.messages:
             out.update(m.get("literal_sha256s") or m.get("secret_sha256s", []))
+        out.update(n["secret_sha256"] for n in self.names)
         return out
 
     @property
@@ -134,7 +139,8 @@ class Plan:
             "schema": PLAN_SCHEMA,
             "source": self.source,
             "tips": dict(self.tips),
-            "actions": {"delete_paths": self.delete_paths, "replace": self.replace, "messages": self.messages},
+            "actions": {"delete_paths": self.delete_paths, "replace": self.replace, "messages": self.messages,
+                        **({"names": self.names} if self.names else {})},
             "fix_in_code": self.fix_in_code,
             "summary": self.summary,
             **self.extra,
@@ -187,7 +193,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
             delete_paths=list(actions["delete_paths"]), replace=list(actions["replace"]),
             messages=list(actions["messages"]), fix_in_code=list(data["fix_in_code"]),
             summary=dict(data["summary"]), digest=str(digest),
-            extra={k: v for k, v in data.items() if k not in known},
+            extra={k: v for k, v in data.items() if k not in known}, names=list(actions.get("names", [])),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise UsageError(f"{p}: malformed plan: missing or wrong field {exc}") from exc
@@ -441,6 +447,10 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     both = sorted(drop & include)
     if both:
         raise UsageError(f"finding {both[0]} is given to both --drop and --include; choose one")
+    named_drop = sorted(f.id for f in report.findings if f.id in drop and f.kind in NAME_KINDS)
+    if named_drop:
+        raise UsageError(f"--drop {named_drop[0]}: a value in a ref, path or identity name cannot be kept (every "
+                         f"clone lists the name); the plan renames it")
     dropped = [f for f in report.findings if f.id in drop]
     findings = [f for f in report.findings if f.id not in drop]
     path_findings = [f for f in findings if f.kind == "path"]
@@ -515,6 +525,21 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             for lit in literal_forms:
                 forms[f.secret_sha256][lit.sha256] = Secret(lit.reveal())
 
+        # A value in a ref name, path or identity: renamed wherever it is, and replaced in files and messages.
+        name_findings = [f for f in findings if f.kind in NAME_KINDS]
+        names_action: list[dict[str, Any]] = []
+        if name_findings:
+            named = recover_names(repo, rules_file=rules_file)
+            for f in name_findings:
+                v = named.values.get(f.id)
+                if v is None or v.sha256 != f.secret_sha256:
+                    raise UsageError(f"finding {f.id} ({f.rule}): the name holding its value is no longer in the "
+                                     f"repository; re-run scan")
+                by_sha[f.secret_sha256] = v
+                forms[f.secret_sha256][v.sha256] = Secret(v.reveal())
+            names_action = plan_entries(name_findings, named.holders)
+        name_values = [by_sha[n["secret_sha256"]].reveal().encode("utf-8", "surrogateescape") for n in names_action]
+
         replace_groups: dict[str, list[Finding]] = defaultdict(list)
         message_groups: dict[str, list[Finding]] = defaultdict(list)
         for f in value_findings:
@@ -545,7 +570,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
 
         radius = blast_radius(repo, report.refs, list(delete),
                               [by_sha[sha].reveal().encode("utf-8", "surrogateescape") for sha in sorted(by_sha)],
-                              all_changes=all_changes, history=history)
+                              all_changes=all_changes, history=history, names=name_values)
         held_back = [_held_entry(fs, values) for _sha, fs in sorted(held.items())]
         dropped_entries = [{
             "finding_id": f.id, "rule": f.rule, "kind": f.kind, "path": f.path, "preview": f.preview,
@@ -563,6 +588,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             "short_values": sum(1 for r in replace if r["short"]),
             "encoded_values": sum(1 for r in replace if r.get("literal_sha256s")),
             "deleted_for_decoded": len(decoded),
+            **({"renamed_values": len(names_action)} if names_action else {}),
         }
 
     literals = {sha: lit for group in forms.values() for sha, lit in group.items()}
@@ -572,7 +598,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     plan = Plan(path=out_path, source=source, tips=dict(report.refs), delete_paths=delete_paths,
                 replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="",
                 extra={**({"rules": str(Path(rules_file).resolve())} if rules_file else {}),
-                       "held_back": held_back, "dropped": dropped_entries})
+                       "held_back": held_back, "dropped": dropped_entries}, names=names_action)
     digest = compute_digest(plan.body(), secrets)
     plan = Plan(**{**plan.__dict__, "digest": digest})
     out_path.parent.mkdir(parents=True, exist_ok=True)

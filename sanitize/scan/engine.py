@@ -39,6 +39,7 @@ from sanitize.scan.baseline import Baseline, load_baseline
 from sanitize.scan.decode import Recovered
 from sanitize.scan.detectors import Detector, Hit, message_body
 from sanitize.scan.report import Finding, ScanReport, ScanStats
+from sanitize.scan.names import scan_names
 from sanitize.scan.revrange import RevRange
 from sanitize.scan.rules import load_custom_rules
 
@@ -116,7 +117,10 @@ def scan_repository(source: str, *, rules_file: str | None = None, baseline: str
         result = _read_all(repo, history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs), detector, jobs,
                            progress)
         findings = _locate(repo, refs, inv, result, revs)
-        ref_tips = {r.name: r.target for r in refs}
+        # A value in a ref name, path or identity: its own finding, and that name shown redacted everywhere.
+        named = scan_names(repo, refs, detector, revs)
+        findings, ref_tips = named.redact(findings, {r.name: r.target for r in refs})
+        findings += named.findings
     if suppressor is not None:
         findings = [f for f in findings if not _suppressed(suppressor, f, result)]
     stats = ScanStats(commits=result.commits, blobs=result.blobs, bytes=result.bytes,
