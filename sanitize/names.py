@@ -17,8 +17,10 @@ only where git is asked about the original refs (the source, the backup, the rem
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sanitize.secret import Secret
@@ -127,6 +129,43 @@ def renamed_refs(tips: Iterable[str]) -> dict[str, str]:
     return {r: to_renamed(r) for r in tips if is_shown(r)}
 
 
+def rename_refs(repo: str | os.PathLike[str], redactor: Redactor) -> dict[str, str]:
+    """Give every ref of ``repo`` whose name holds a value its new name, in one ref transaction.
+
+    git-filter-repo's refname callback renames the refs it exports; a ref whose commits do not change
+    is not exported and keeps its name until here. A ref filter-repo already re-made under the new name
+    is only deleted. Returns shown old name → new name.
+    """
+    from sanitize import git
+
+    if not redactor:
+        return {}
+    refs = git.refs(repo)
+    lines: list[bytes] = []
+    done: dict[str, str] = {}
+    for ref, sha in sorted(refs.items()):
+        new = redactor.rename(ref.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+        if new == ref:
+            continue
+        if new not in refs:
+            lines.append(f"create {new} {sha}\n".encode())
+        lines.append(f"delete {ref} {sha}\n".encode("utf-8", "surrogateescape"))
+        done[redactor.show(ref)] = new
+    if lines:
+        git.run(["update-ref", "--stdin"], cwd=repo, input=b"start\n" + b"".join(lines) + b"prepare\ncommit\n")
+    return done
+
+
+def redact_file(path: Path, redactor: Redactor) -> None:
+    """Rewrite a text file git or filter-repo wrote (ref-map, changed-refs) with every value shown."""
+    if not redactor or not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    shown_text = redactor.show(text)
+    if shown_text != text:
+        path.write_text(shown_text, encoding="utf-8", errors="surrogateescape")
+
+
 def from_plan(plan: object) -> Redactor:
     """The redactor of a plan: the values its ``names`` action renames (read from plan.secrets)."""
     wanted = {str(n.get("secret_sha256")) for n in getattr(plan, "names", []) or []}
@@ -136,4 +175,4 @@ def from_plan(plan: object) -> Redactor:
     return Redactor(v for v in secret_values() if v.sha256 in wanted)
 
 
-__all__ = ["Redactor", "from_plan", "is_shown", "plan_entries", "renamed", "renamed_refs", "shown", "to_renamed"]
+__all__ = ["Redactor", "from_plan", "is_shown", "plan_entries", "redact_file", "rename_refs", "renamed", "renamed_refs", "shown", "to_renamed"]

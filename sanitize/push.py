@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sanitize import git
+from sanitize import git, names
 from sanitize.approval import (
     ApprovalPolicy,
     approve_command,
@@ -38,6 +38,7 @@ from sanitize.approval import (
 from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
+from sanitize.plan import load_plan
 from sanitize.workdir import Workdir
 
 # Namespaces forges manage themselves: readable, never updatable by a push.
@@ -259,7 +260,9 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
             + (f"; not counted: {', '.join(ignored)}" if ignored else "")
             + f"; each approver runs: {approve_command(wd, digest)}")
 
-    now = git.remote_refs(target)
+    # The workdir shows a ref whose name held a value redacted; the remote still has it under its real name.
+    red = names.from_plan(load_plan(wd.plan)) if wd.plan.is_file() else names.Redactor(())
+    now = red.show_keys(git.remote_refs(target))
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(
         wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r)}, {u.ref: u.new for u in updates},
@@ -278,20 +281,20 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
 
     args = ["push", "--porcelain", "--atomic", target]
     for u in updates:
-        args.append(f"--force-with-lease={u.ref}:{u.old or ''}")
+        args.append(f"--force-with-lease={red.reveal(u.ref)}:{u.old or ''}")
     for u in updates:
-        args.append(f":{u.ref}" if u.new is None else f"{u.ref}:{u.ref}")
+        args.append(f":{red.reveal(u.ref)}" if u.new is None else f"{u.ref}:{u.ref}")
     wd.record("push", "running", remote=shown)
     wd.audit.append("push-started", remote=shown, digest=digest, approvers=approvers,
                     refs={u.ref: u.new for u in updates if u.action != "unchanged"})
     fault_point("push:before-transfer")
     proc = git.run(args, cwd=wd.mirror, check=False)
     fault_point("push:after-transfer")
-    lines, rejected = _parse_porcelain(proc.stdout.decode("utf-8", "replace"))
+    lines, rejected = _parse_porcelain(red.show(proc.stdout.decode("utf-8", "replace")))
     if proc.returncode != 0 or rejected:
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = (err[-1] if err else f"exit {proc.returncode}").replace(target, shown)
+            reason = red.show((err[-1] if err else f"exit {proc.returncode}").replace(target, shown))
             msg = f"push to the remote failed: {reason}; nothing was pushed"
         else:
             msg = _explain(rejected, {u.ref: u for u in updates})

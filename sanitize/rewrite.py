@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sanitize import blast_radius, git
+from sanitize import blast_radius, git, names
 from sanitize.blast_radius import BlastRadius
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
@@ -98,7 +98,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         if step != "filtered":
             # A mirror whose refs are still the original ones was never rewritten (filter-repo moves
             # refs only at its very end): reuse it. Anything else is dropped and cloned again.
-            if not (wd.mirror.is_dir() and git.refs(wd.mirror) == plan.tips and inv_path.is_file()):
+            if not (wd.mirror.is_dir() and _shown_refs(plan, wd.mirror) == plan.tips and inv_path.is_file()):
                 t = time.monotonic()
                 _clone(plan, wd)
                 timings["clone"] = time.monotonic() - t
@@ -122,6 +122,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             wd.record("rewrite", "running", step="filtering")
             radius = BlastRadius.from_dict(inventory["blast"])
             inventory["gitlinks"] = _filter(plan, wd, radius, progress=progress)
+            inventory["renamed_refs"] = _rename(plan, wd)
             inventory["unmapped"] = _complete_commit_map(wd, inventory)
             inventory["notes_moved"] = _refile_notes(wd)
             _expire_and_gc(wd.mirror)  # a restricted (--refs) filter-repo run leaves the old objects to us
@@ -214,6 +215,7 @@ def _check_source(plan: Plan) -> None:
         sha, _, ref = line.partition("\t")
         if ref.startswith("refs/") and not ref.endswith("^{}"):
             now[ref] = sha
+    now = names.from_plan(plan).show_keys(now)  # compared, and printed, as the plan shows them
     seen = plan.tips
     if seen and not set(seen.values()) & set(now.values()):
         raise UsageError(f"{plan.source}: the plan was made for another repository (none of its "
@@ -229,7 +231,7 @@ def _clone(plan: Plan, wd: Workdir) -> None:
     if wd.mirror.exists():
         shutil.rmtree(wd.mirror)  # ours, half-made or half-rewritten: the bundle/source hold the original
     git.run(["clone", "--quiet", "--mirror", "--no-local", plan.source, str(wd.mirror)])
-    got = {r: s for r, s in git.refs(wd.mirror).items()}
+    got = _shown_refs(plan, wd.mirror)
     if got != plan.tips:
         moved = sorted(r for r in set(got) | set(plan.tips) if got.get(r) != plan.tips.get(r))
         shutil.rmtree(wd.mirror)
@@ -266,13 +268,18 @@ def _bundle_heads(wd: Workdir) -> dict[str, str]:
     return heads
 
 
+def _shown_refs(plan: Plan, repo: Path) -> dict[str, str]:
+    """The repository's refs, named as the plan shows them (a value in a ref name redacted)."""
+    return names.from_plan(plan).show_keys(git.refs(repo))
+
+
 def _bundle_is_original(wd: Workdir, plan: Plan) -> bool:
     """A backup bundle from an earlier attempt is kept only if it is complete and holds exactly the plan's tips."""
     if not (wd.bundle.is_file() and wd.mirror.is_dir()):
         return False
     if git.run(["bundle", "verify", "--quiet", str(wd.bundle)], cwd=wd.mirror, check=False).returncode != 0:
         return False
-    return _bundle_heads(wd) == plan.tips
+    return names.from_plan(plan).show_keys(_bundle_heads(wd)) == plan.tips
 
 
 def _objects(repo: Path) -> dict[str, str]:
@@ -314,7 +321,8 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     tag_objects = [s for s, k in objects.items() if k == "tag"]
     signed_tags = [sha for sha, raw in _headers(mirror, tag_objects) if any(sig in raw for sig in _SIGNATURES)]
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
-    radius = blast_radius.compute(mirror, plan.tips, plan.paths, values, history=history)
+    radius = blast_radius.compute(mirror, plan.tips, plan.paths, values, history=history,
+                                  names=names.from_plan(plan).values())
     return {
         "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),
@@ -460,17 +468,24 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
 
     opened: list[subprocess.Popen[bytes]] = []
     log_path = wd.root / "filter-repo.log"
+    # A value in a ref name, path or identity: filter-repo's own callbacks give each its new name.
+    red = names.from_plan(plan)
+    renames: dict[str, Any] = {}
+    if red:
+        renames = {"refname_callback": red.rename, "filename_callback": red.rename, "name_callback": red.rename,
+                   "email_callback": red.rename}
     tracker_class = gfr.LFSObjectTracker
     find_all = tracker_class.find_all_lfs_objects_in_repo
     tracker_class.find_all_lfs_objects_in_repo = _find_all_lfs_objects_in_repo
     try:
+        # The export names the real refs; the plan shows them redacted.
         args = gfr.FilteringOptions.parse_args(filter_repo_args(plan, paths_file, secrets_file, quiet=not progress,
-                                                                refs=radius.rev_list_args()))
+                                                                refs=[red.reveal(r) for r in radius.rev_list_args()]))
         with open(log_path, "w", encoding="utf-8") as log, _Env(wd.mirror):
             out = sys.stderr if progress else log
             with contextlib.redirect_stdout(out):
                 MirrorFilter(args, blob_callback=blob_callback if values else None,
-                             commit_callback=commit_callback).run()
+                             commit_callback=commit_callback, **renames).run()
     except SystemExit as exc:
         raise RewriteError(f"git-filter-repo failed: {str(exc.code).strip().splitlines()[0] if exc.code else 'exit'} "
                            f"(log: {log_path})") from None
@@ -486,6 +501,18 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
     for name in ("commit-map", "ref-map"):
         shutil.copyfile(meta / name, wd.root / name)
     return gitlinks
+
+
+def _rename(plan: Plan, wd: Workdir) -> dict[str, str]:
+    """Rename the refs filter-repo did not export, and show the old names in what it wrote."""
+    red = names.from_plan(plan)
+    if not red:
+        return {}
+    done = names.rename_refs(wd.mirror, red)
+    meta = wd.mirror / "filter-repo"
+    for f in (wd.ref_map, wd.root / "filter-repo.log", *(meta.iterdir() if meta.is_dir() else ())):
+        names.redact_file(f, red)
+    return done
 
 
 def _find_all_lfs_objects_in_repo(tracker: Any, repo: bytes, source: bool) -> None:
@@ -621,7 +648,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
     # filter-repo leaves out the commits it passes through (notes): a changed commit with no changed parent.
     first_changed_commits = sorted(from_filter_repo | {
         c for c in changed if c in history.parents and not any(p in changed for p in history.parents[c])})
-    after_refs = git.refs(mirror)
+    after_refs = _shown_refs(plan, mirror)
     deleted_refs = sorted(r for r in plan.tips if r not in after_refs)
     per_ref: dict[str, Any] = {}
     first_changed: dict[str, str] = {}
@@ -652,6 +679,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "commits": {"total": len(commit_map), "rewritten": len(changed)},
         "refs": per_ref,
         "deleted_refs": deleted_refs,
+        "renamed_refs": {old: new for old, new in names.renamed_refs(plan.tips).items() if new in after_refs},
         "paths_removed": plan.paths,
         "replacements": [{"rule": r["rule"], "preview": r["preview"], "secret_sha256": r["secret_sha256"],
                           "blobs_at_scan": r.get("blobs", 0), "paths": r.get("paths", [])} for r in plan.replace],
@@ -676,6 +704,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "tips_at_scan": dict(plan.tips),
         "rewritten_tips": after_refs,
         "deleted_refs": deleted_refs,
+        "renamed_refs": report["renamed_refs"],
         "first_changed": first_changed,
         "old_commits": sorted(changed),
         "purged_blobs": purged,
