@@ -175,4 +175,5 @@ def from_plan(plan: object) -> Redactor:
     return Redactor(v for v in secret_values() if v.sha256 in wanted)
 
 
-__all__ = ["Redactor", "from_plan", "is_shown", "plan_entries", "redact_file", "rename_refs", "renamed", "renamed_refs", "shown", "to_renamed"]
+__all__ = ["Redactor", "from_plan", "is_shown", "plan_entries", "redact_file", "rename_refs", "renamed", "renamed_refs",
+           "shown", "to_renamed"]

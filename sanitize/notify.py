@@ -378,8 +378,8 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     freeze_text = printable(freeze) if freeze else (
         "no pushes to any branch from now until the security team confirms the purge "
         f"(verified push), at the latest {deadline_text}")
-    shown = [{**c, "ref": printable(c["ref"]), **({"renamed_to": printable(c["renamed_to"])} if "renamed_to" in c else {})}
-             for c in visible]
+    shown = [{**c, "ref": printable(c["ref"]),
+              **({"renamed_to": printable(c["renamed_to"])} if "renamed_to" in c else {})} for c in visible]
     removed_shown = {**removed, "paths": [printable(x) for x in removed_paths]}
     ctx: dict[str, Any] = {
         "repo": printable(source), "repo_name": printable(repo_name), "digest": digest,

@@ -32,8 +32,8 @@ from typing import Any
 from sanitize import git
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
-from sanitize.scan import context
 from sanitize.names import plan_entries
+from sanitize.scan import context
 from sanitize.scan.decode import BLOB_LAYERS
 from sanitize.scan.names import NAME_KINDS, recover_names
 from sanitize.scan.report import Finding, ScanReport

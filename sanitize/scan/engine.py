@@ -38,8 +38,8 @@ from sanitize.scan import context, history
 from sanitize.scan.baseline import Baseline, load_baseline
 from sanitize.scan.decode import Recovered
 from sanitize.scan.detectors import Detector, Hit, message_body
-from sanitize.scan.report import Finding, ScanReport, ScanStats
 from sanitize.scan.names import scan_names
+from sanitize.scan.report import Finding, ScanReport, ScanStats
 from sanitize.scan.revrange import RevRange
 from sanitize.scan.rules import load_custom_rules
 

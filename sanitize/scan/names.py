@@ -138,13 +138,14 @@ def scan_names(repo: Path, refs: list[RefInfo], detector: Detector, revs: Sequen
     redactor = Redactor(found.values())
     paths = _paths_holding(repo, [found[s].reveal() for _, s, _ in hits_by_kind.get("path-name", [])], revs) \
         if "path-name" in hits_by_kind else {}
-    for kind, hits in hits_by_kind.items():
-        for rule, sha, preview in hits:
+    for kind, entries in hits_by_kind.items():
+        for rule, sha, preview in entries:
             raw = found[sha].reveal()
             holders = [n for n in groups[kind] if raw in n]
             if not holders:
                 continue
             commit: str | None
+            reach: tuple[str, ...]
             if kind == "ref-name":
                 reach = tuple(sorted(redactor.show(n) for n in holders))
                 commit, name = ref_commit.get(holders[0]), redactor.show(holders[0])

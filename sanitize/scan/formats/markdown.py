@@ -27,7 +27,7 @@ def render(report: ScanReport) -> str:
         return "\n".join(out)
 
     secrets = {f.secret_sha256 for f in report.findings}
-    by_kind = Counter(f.kind for f in report.findings)
+    by_kind: Counter[str] = Counter(f.kind for f in report.findings)
     out += [
         f"**{len(report.findings)} findings** ({len(secrets)} distinct secrets): "
         + ", ".join(f"{by_kind[k]} {k}" for k in KINDS if by_kind[k]) + ".",
