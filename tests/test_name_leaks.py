@@ -147,3 +147,53 @@ def test_a_token_in_a_name_never_reaches_any_output_and_leaves_the_remote(tmp_pa
     mirror_objects = subprocess.run(["git", "-C", str(workdir / "mirror.git"), "cat-file", "--batch-all-objects",
                                      "--batch"], capture_output=True, check=True).stdout
     assert not leaks(mirror_objects)
+
+
+def test_redacted_names_round_trip_and_never_hold_the_value() -> None:
+    from sanitize.names import Redactor, is_shown, to_renamed
+    from sanitize.secret import Secret
+
+    value = Secret(_token(random.Random(7)))
+    red = Redactor([value])
+    real = f"refs/heads/fix/{value.reveal()}"
+    shown = red.show(real)
+    assert value.reveal() not in shown and is_shown(shown)
+    assert red.reveal(shown) == real
+    new = red.rename(real.encode()).decode()
+    assert new == to_renamed(shown) == f"refs/heads/fix/redacted-{value.sha256[:12]}"
+    assert subprocess.run(["git", "check-ref-format", new]).returncode == 0
+    assert subprocess.run(["git", "check-ref-format", shown]).returncode != 0  # never a real ref name
+    assert Redactor([]).reveal(shown) == shown  # without the value, a shown name stays shown
+
+
+def test_a_name_finding_survives_the_findings_file(tmp_path: Path) -> None:
+    from sanitize.scan.report import Finding, ScanReport
+
+    f = Finding(rule="github.token", kind="ref-name", path=None, blob=None, commit="a" * 40, line=None,
+                secret_sha256="b" * 64, preview="ghp_", refs=("refs/heads/[redacted:bbbbbbbbbbbb]",),
+                context="source", confidence="high", name="refs/heads/[redacted:bbbbbbbbbbbb]")
+    report = ScanReport(source="x", refs={"refs/heads/[redacted:bbbbbbbbbbbb]": "a" * 40}, findings=[f])
+    (tmp_path / "f.json").write_text(report.to_json())
+    back = ScanReport.load(tmp_path / "f.json").findings[0]
+    assert back == f and back.place == "<ref-name refs/heads/[redacted:bbbbbbbbbbbb]>"
+
+
+def test_verify_fails_while_the_remote_still_has_the_named_ref(tmp_path: Path) -> None:
+    rng = random.Random(99)
+    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email")}
+    origin = _build(tmp_path, tokens, "AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(16)))
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=300)
+
+    assert cli("scan", str(origin), "-o", "findings.json").returncode == 1
+    assert cli("plan", "findings.json", "-o", "plan.json").returncode == 0
+    assert cli("rewrite", "plan.json", "--workdir", "wd").returncode == 0
+    # Not pushed: the remote still lists the token as a ref name, path and author.
+    proc = cli("verify", "--workdir", "wd", "--remote", str(origin))
+    assert proc.returncode == 1, proc.stderr
+    assert "[redacted:" in proc.stderr
+    out = (proc.stdout + proc.stderr).encode()
+    assert not any(t.encode() in out for t in tokens.values())
