@@ -464,6 +464,11 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         tip_commits = sorted(set(peeled.values()))
         all_changes = list(changes(repo, tip_commits, renames=False))
         history = History.load(repo, tip_commits)
+        # Names holding a value (scan/names.py): findings show them redacted, git knows the real ones.
+        name_findings = [f for f in findings if f.kind in NAME_KINDS]
+        named = recover_names(repo, rules_file=rules_file) if name_findings else None
+        names_shown: Callable[[str], str] = named.redactor.show if named else str
+        real: Callable[[str], str] = named.redactor.reveal if named else str
 
         # Path deletions follow the blob to every path it lived at, and on through renames.
         delete: dict[str, set[str]] = defaultdict(set)
@@ -472,7 +477,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             if not f.path:
                 continue
             found = lineage_paths(repo, all_changes, {f.blob} if f.blob else set())
-            found.setdefault(f.path, "held the flagged file")
+            found.setdefault(real(f.path), "held the flagged file")
             for p, why in found.items():
                 delete[p].add(f.id)
                 how.setdefault(p, why)
@@ -484,14 +489,15 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         for f in whole:
             found = lineage_paths(repo, all_changes, {f.blob} if f.blob else set())
             if f.path:
-                found.setdefault(f.path, "held the flagged file")
+                found.setdefault(real(f.path), "held the flagged file")
             layers = "+".join(f.encoding)
             for p in found:
                 delete[p].add(f.id)
                 decoded[p].add(f.secret_sha256)
                 how.setdefault(p, f"holds a secret visible only after {layers} decoding (no literal to replace)")
-        bad_keep = sorted(keep - set(delete))
-        stuck = sorted(p for p in keep if p in decoded)
+        keep = {real(p) for p in keep}  # plan.md shows a path holding a value redacted: either form is accepted
+        bad_keep = sorted(names_shown(p) for p in keep - set(delete))
+        stuck = sorted(names_shown(p) for p in keep if p in decoded)
         if stuck:
             raise UsageError(f"--keep-path {stuck[0]}: it holds a secret visible only after decoding, which cannot "
                              f"be replaced in place; --drop its finding(s) instead if they are false positives")
@@ -526,10 +532,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                 forms[f.secret_sha256][lit.sha256] = Secret(lit.reveal())
 
         # A value in a ref name, path or identity: renamed wherever it is, and replaced in files and messages.
-        name_findings = [f for f in findings if f.kind in NAME_KINDS]
         names_action: list[dict[str, Any]] = []
-        if name_findings:
-            named = recover_names(repo, rules_file=rules_file)
+        if named is not None:
             for f in name_findings:
                 v = named.values.get(f.id)
                 if v is None or v.sha256 != f.secret_sha256:
@@ -560,7 +564,9 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             **({"literal_sha256s": lits} if (lits := sorted({x for f in fs for x in forms[f.secret_sha256]}))
                != sorted({f.secret_sha256 for f in fs}) else {}),
         } for obj, fs in sorted(message_groups.items())]
-        delete_paths = [{"path": p, "finding_ids": sorted(delete[p]), "found": how[p],
+        # A deleted path whose name holds a value is shown redacted (rewrite reads the real one back).
+        show = names_shown
+        delete_paths = [{"path": show(p), "finding_ids": sorted(delete[p]), "found": how[p],
                          **({"secret_sha256s": sorted(decoded[p])} if p in decoded else {})} for p in sorted(delete)]
 
         fix = [x for x in _fix_in_code(repo, report, findings, by_sha) if x["path"] not in delete]
@@ -580,7 +586,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         } for f in sorted(dropped, key=lambda f: f.id)]
         summary = {
             "findings": len(report.findings), "findings_planned": len(findings),
-            "dropped_findings": sorted(drop), "kept_paths": sorted(keep),
+            "dropped_findings": sorted(drop), "kept_paths": sorted(names_shown(p) for p in keep),
             "held_back_values": len(held_back), "held_back_findings": sum(len(fs) for fs in held.values()),
             "included_findings": sorted(include),
             "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),

@@ -321,8 +321,9 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     tag_objects = [s for s, k in objects.items() if k == "tag"]
     signed_tags = [sha for sha, raw in _headers(mirror, tag_objects) if any(sig in raw for sig in _SIGNATURES)]
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
-    radius = blast_radius.compute(mirror, plan.tips, plan.paths, values, history=history,
-                                  names=names.from_plan(plan).values())
+    red = names.from_plan(plan)
+    radius = blast_radius.compute(mirror, plan.tips, [red.reveal(p) for p in plan.paths], values, history=history,
+                                  names=red.values())
     return {
         "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),
@@ -394,8 +395,19 @@ def write_paths_file(plan: Plan, dest: Path) -> Path | None:
     """--paths-from-file lines for the plan's paths (None when no path is deleted)."""
     if not plan.paths:
         return None
-    dest.write_bytes(b"".join(path_line(p) for p in plan.paths))
+    dest.write_bytes(b"".join(path_line(p) for p in _git_paths(plan)))
     return dest
+
+
+def _git_paths(plan: Plan) -> list[str]:
+    """The plan's deleted paths as git has them: a path shown redacted is the real path before the
+    rename and ``redacted-…`` after it (both listed: either may be what filter-repo matches)."""
+    red = names.from_plan(plan)
+    out: dict[str, None] = {}
+    for p in plan.paths:
+        out.setdefault(red.reveal(p), None)
+        out.setdefault(names.to_renamed(p), None)
+    return list(out)
 
 
 def _write_identity_maps(wd: Workdir) -> None:
@@ -472,8 +484,9 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
     red = names.from_plan(plan)
     renames: dict[str, Any] = {}
     if red:
-        renames = {"refname_callback": red.rename, "filename_callback": red.rename, "name_callback": red.rename,
-                   "email_callback": red.rename}
+        # filter-repo calls the filename callback after its path filter, with None for a deleted path.
+        renames = {"refname_callback": red.rename, "name_callback": red.rename, "email_callback": red.rename,
+                   "filename_callback": lambda name: None if name is None else red.rename(name)}
     tracker_class = gfr.LFSObjectTracker
     find_all = tracker_class.find_all_lfs_objects_in_repo
     tracker_class.find_all_lfs_objects_in_repo = _find_all_lfs_objects_in_repo
@@ -774,7 +787,7 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
         problems += [f"planned value {sha[:12]}… still in an object" for sha in sorted(found)]
     # 2. no deleted path anywhere in history
     if plan.paths:
-        specs = [":(literal)" + p for p in plan.paths]
+        specs = [":(literal)" + p for p in _git_paths(plan)]
         hits = git.out(["log", "--all", "--format=%H", "--", *specs], cwd=mirror)
         if hits:
             problems.append(f"a deleted path is still in {len(hits.splitlines())} commit(s)")
@@ -782,7 +795,8 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
     from sanitize.scan.engine import scan_repository
 
     rep = scan_repository(str(mirror), rules_file=rules_file)
-    left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s, planned_paths=set(plan.paths),
+    left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s,
+                        planned_paths=set(plan.paths) | {names.to_renamed(p) for p in plan.paths},
                         held_back=plan.extra.get("held_back") or [], dropped=plan.extra.get("dropped") or [])
     rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(left.planned),
               "rules": sorted({f.rule for f in rep.findings}), "summary": left.describe(),

@@ -22,6 +22,8 @@ from sanitize import git
 from sanitize.approval import current_tips, rewrite_detail
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
+from sanitize.names import Redactor, from_plan, to_renamed
+from sanitize.plan import load_plan
 from sanitize.push import is_hidden, resolve_remote
 from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
@@ -70,7 +72,6 @@ class VerifyResult:
 
 def _rescan(clone: Path, wd: Workdir) -> Remaining:
     """Every finding the plan's rules still produce in the clone, grouped by what the plan decided."""
-    from sanitize.plan import load_plan
     from sanitize.scan.engine import scan_repository
     from sanitize.scan.report import ScanReport
 
@@ -83,7 +84,8 @@ def _rescan(clone: Path, wd: Workdir) -> Remaining:
         shas |= {f.secret_sha256 for f in ScanReport.load(findings).findings if f.id in ids}
     rules = plan.extra.get("rules")
     report = scan_repository(str(clone), rules_file=rules if isinstance(rules, str) else None)
-    return Remaining.of(report.findings, planned_sha256s=shas, planned_paths=set(plan.paths),
+    return Remaining.of(report.findings, planned_sha256s=shas,
+                        planned_paths=set(plan.paths) | {to_renamed(p) for p in plan.paths},
                         held_back=plan.extra.get("held_back") or [], dropped=plan.extra.get("dropped") or [])
 
 
@@ -124,7 +126,9 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
         scratch = Path(tmp)
         clone = scratch / "clone.git"
         git.run(["clone", "--quiet", "--mirror", "--no-local", target, str(clone)])
-        got = git.refs(clone)
+        # A ref whose name still holds a value is compared, and reported, redacted.
+        red = from_plan(load_plan(wd.plan)) if wd.plan.is_file() else Redactor(())
+        got = red.show_keys(git.refs(clone))
         hidden_stale = sorted(r for r in got if is_hidden(r) and got[r] != tips.get(r))
         # Refs collaborators moved forward from the rewritten tips are fine; anything else is a mismatch.
         check = classify(clone, got, tips, set(rec.get("old_commits") or []),

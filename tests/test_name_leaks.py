@@ -49,25 +49,29 @@ def _build(base: Path, tokens: dict[str, str], aws_key: str) -> Path:
     repo.mkdir()
     _git(repo, "init", "-q", "-b", "main")
     _commit(repo, {"README.md": "# aurora\n"}, "init")
+    # A content secret and a secret-bearing file inside the token-named directory, too.
     _commit(repo, {f"keys/{tokens['path']}/notes.md": "rotate me\n",
-                   "config/settings.ini": f"[aws]\naws_access_key_id = {aws_key}\n"}, "add notes")
+                   f"keys/{tokens['path']}/settings.ini": f"[aws]\naws_access_key_id = {aws_key}\n",
+                   f"keys/{tokens['path']}/.env": "APP_MODE=prod\n"}, "add notes")
     _commit(repo, {"CHANGELOG.md": "0.1\n"}, "changelog",
             env={"GIT_AUTHOR_NAME": tokens["author"], "GIT_AUTHOR_EMAIL": f"{tokens['email']}@aurora.test"})
     _git(repo, "branch", f"feature/{tokens['branch']}")
-    _git(repo, "tag", "-a", f"release-{tokens['tag']}", "-m", "release")
+    _git(repo, "tag", "-a", f"release-{tokens['tag']}", "-m", f"release, deploy key {tokens['message']}",
+         env={"GIT_COMMITTER_NAME": tokens["tagger"]})
+    _git(repo, "notes", "add", "-m", f"ci token {tokens['note']}", "HEAD~1")
     _git(repo, "checkout", "-q", f"feature/{tokens['branch']}")
     _commit(repo, {"feature.txt": "wip\n"}, "wip on the feature")
     _git(repo, "checkout", "-q", "main")
     _commit(repo, {"more.txt": "more\n"}, "more")
     origin = base / "origin.git"
-    subprocess.run(["git", "clone", "-q", "--bare", "--no-local", str(repo), str(origin)], check=True)
+    subprocess.run(["git", "clone", "-q", "--mirror", "--no-local", str(repo), str(origin)], check=True)
     return origin
 
 
 @pytest.mark.timeout(600)
 def test_a_token_in_a_name_never_reaches_any_output_and_leaves_the_remote(tmp_path: Path) -> None:
     rng = random.Random(1515)
-    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email")}
+    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note")}
     aws_key = "AKIA" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
     origin = _build(tmp_path, tokens, aws_key)
     workdir = tmp_path / "wd"
@@ -140,7 +144,8 @@ def test_a_token_in_a_name_never_reaches_any_output_and_leaves_the_remote(tmp_pa
     assert any(r.startswith("refs/tags/release-redacted-") for r in refs), refs
     trees = b"".join(subprocess.run(["git", "-C", str(origin), "ls-tree", "-r", "--name-only", r],
                                     capture_output=True, check=True).stdout for r in refs)
-    assert b"keys/redacted-" in trees
+    assert b"keys/redacted-" in trees and b"/.env" not in trees
+    assert "refs/notes/commits" in refs
     remote["paths"] = trees
     for what, data in remote.items():
         assert not leaks(data), f"{leaks(data)} still in the remote's {what}"
@@ -180,7 +185,7 @@ def test_a_name_finding_survives_the_findings_file(tmp_path: Path) -> None:
 
 def test_verify_fails_while_the_remote_still_has_the_named_ref(tmp_path: Path) -> None:
     rng = random.Random(99)
-    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email")}
+    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note")}
     origin = _build(tmp_path, tokens, "AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(16)))
     env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
 

@@ -27,6 +27,7 @@ from sanitize.secret import Secret
 
 NAME_KINDS: tuple[str, ...] = ("ref-name", "path-name", "identity")
 _HEXID = re.compile(rb"[0-9a-f]{40,64}")
+_TAGGER = re.compile(r"(.*)<([^>]*)>")
 _MAX_PATHS = 20  # full paths kept per path-name finding (for the plan's "renamed" list)
 
 
@@ -49,8 +50,11 @@ class NameScan:
         return out, self.redactor.show_keys(refs)
 
 
-def _identities(repo: Path, revs: Sequence[str]) -> dict[str, str]:
-    """Every author/committer name and email (and tagger of a ref's tag) → a commit or tag that has it."""
+def _identities(repo: Path, refs: list[RefInfo], revs: Sequence[str]) -> dict[str, str]:
+    """Every author/committer name and email in the walk, and every tagger of a scanned ref's tag,
+    → a commit or tag object that has it."""
+    from sanitize.scan.engine import read_objects
+
     seen: dict[str, str] = {}
     text = git.run(["log", "--format=%H%x00%an%x00%ae%x00%cn%x00%ce", *revs], cwd=repo).stdout
     for line in text.decode("utf-8", "surrogateescape").splitlines():
@@ -58,13 +62,18 @@ def _identities(repo: Path, revs: Sequence[str]) -> dict[str, str]:
         for p in people:
             if p:
                 seen.setdefault(p, sha)
-    tags = git.run(["for-each-ref", "--format=%(objectname)%00%(taggername)%00%(taggeremail:trim)", "refs/tags"],
-                   cwd=repo).stdout
-    for line in tags.decode("utf-8", "surrogateescape").splitlines():
-        sha, *people = line.split("\0")
-        for p in people:
-            if p:
-                seen.setdefault(p, sha)
+    tags = sorted({r.target for r in refs if r.commit != r.target and r.target})
+    for oid, kind, data in read_objects(repo, tags):
+        if kind != "tag":
+            continue
+        head = data.partition(b"\n\n")[0].decode("utf-8", "surrogateescape")
+        for line in head.splitlines():
+            if line.startswith("tagger "):
+                who = _TAGGER.match(line[len("tagger "):])
+                if who:
+                    for p in (who.group(1).strip(), who.group(2)):
+                        if p:
+                            seen.setdefault(p, oid)
     return seen
 
 
@@ -113,7 +122,7 @@ def scan_names(repo: Path, refs: list[RefInfo], detector: Detector, revs: Sequen
         "ref-name": [r.name for r in refs],
         "path-name": sorted(_entry_names(repo, revs)),
     }
-    people = _identities(repo, revs)
+    people = _identities(repo, refs, revs)
     groups["identity"] = sorted(people)
     ref_commit = {r.name: r.commit or r.target for r in refs}
     findings: list[Finding] = []
