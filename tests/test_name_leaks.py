@@ -8,6 +8,7 @@ remote holding no ref, path or identity with a token, and say which redacted nam
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -202,3 +203,45 @@ def test_verify_fails_while_the_remote_still_has_the_named_ref(tmp_path: Path) -
     assert "[redacted:" in proc.stderr
     out = (proc.stdout + proc.stderr).encode()
     assert not any(t.encode() in out for t in tokens.values())
+
+
+def test_the_playbook_purges_names_to_a_clean_remote_without_printing_them(tmp_path: Path) -> None:
+    rng = random.Random(4242)
+    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note")}
+    origin = _build(tmp_path, tokens, "AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(16)))
+    (tmp_path / "roster.csv").write_text("name,email,role\nJordan Lee,jordan@aurora.test,reviewer\n")
+    (tmp_path / "purge.yml").write_text(
+        "source: ./origin.git\nworkdir: ./wd\napprovals: {required: 1, unsigned: true}\n"
+        'notify: {roster: roster.csv, deadline: "2026-12-01"}\n')
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    outputs: list[str] = []
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=300)
+        outputs.append(proc.stdout + proc.stderr)
+        return proc
+
+    assert cli("run", "purge.yml").returncode == 3
+    status = json.loads(cli("status", "--workdir", "wd", "--format", "json").stdout)
+    assert cli("approve", "--workdir", "wd", "--approver", "Dana Reyes",
+               "--digest", status["plan_digest"]).returncode == 0
+    # Pushed, verified and guarded; the run then waits for the leaked tokens to be revoked at GitHub (exit 1).
+    last = cli("run", "purge.yml")
+    stages = json.loads(cli("status", "--workdir", "wd", "--format", "json").stdout)["stages"]
+    assert {n: stages[n]["status"] for n in ("push", "verify", "guard")} == dict.fromkeys(
+        ("push", "verify", "guard"), "done"), last.stderr
+    refs = git.refs(origin)
+    assert any(r.startswith("refs/heads/feature/redacted-") for r in refs), refs
+    needles = [t.encode() for t in tokens.values()]
+    for text in outputs:
+        assert not any(n in text.encode() for n in needles)
+    for f in (tmp_path / "wd").rglob("*"):
+        if f.is_file() and f.name not in SECRET_BEARING and "objects" not in f.parts:
+            assert not any(n in f.read_bytes() for n in needles), f
+    # What any client gets (the server keeps unreachable old objects until its own gc: verify says so).
+    clone = tmp_path / "fresh.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", "--no-local", str(origin), str(clone)], check=True)
+    remote = subprocess.run(["git", "-C", str(clone), "cat-file", "--batch-all-objects", "--batch"],
+                            capture_output=True, check=True).stdout
+    assert not any(n in remote + "".join(refs).encode() for n in needles)
