@@ -77,22 +77,29 @@ def _identities(repo: Path, refs: list[RefInfo], revs: Sequence[str]) -> dict[st
     return seen
 
 
-def _entry_names(repo: Path, revs: Sequence[str]) -> set[str]:
-    """Every name any reachable tree holds (each tree object read once)."""
+def _entry_names(repo: Path, revs: Sequence[str], *, walk: bool) -> set[str]:
+    """Every name a tree holds: the reachable trees (``walk``), or every tree in the object database.
+
+    Listing the database's trees skips the walk of every tree (on pallets/flask: 0.9 s instead of
+    2.3 s) but may include unreachable ones; the caller walks only when a name has a hit.
+    """
     from sanitize.scan.engine import read_objects
 
-    listing = git.run(["rev-list", "--objects", "--filter=object:type=tree", *revs], cwd=repo).stdout
-    oids = [line.split(b" ", 1)[0].decode("ascii") for line in listing.splitlines() if line.strip()]
+    if walk:
+        listing = git.run(["rev-list", "--objects", "--filter=object:type=tree", *revs], cwd=repo).stdout
+        oids = [line.split(b" ", 1)[0].decode("ascii") for line in listing.splitlines() if line.strip()]
+    else:
+        listing = git.run(["cat-file", "--batch-all-objects", "--unordered",
+                           "--batch-check=%(objecttype) %(objectname)"], cwd=repo).stdout
+        oids = [line[5:].decode("ascii") for line in listing.splitlines() if line.startswith(b"tree ")]
     names: set[bytes] = set()
+    entry: re.Pattern[bytes] | None = None
     for oid, kind, data in read_objects(repo, oids):
         if kind != "tree":
             continue
-        width = len(oid) // 2
-        pos = 0
-        while pos < len(data):
-            nul = data.index(b"\0", pos)
-            names.add(data[data.index(b" ", pos) + 1 : nul])
-            pos = nul + 1 + width
+        if entry is None:  # "<mode> <name>\0<binary id>": 20 bytes for SHA-1, 32 for SHA-256
+            entry = re.compile(rb"[0-7]+ ([^\0]*)\0.{%d}" % (len(oid) // 2), re.S)
+        names.update(entry.findall(data))
     return {n.decode("utf-8", "surrogateescape") for n in names}
 
 
@@ -118,9 +125,10 @@ def _paths_holding(repo: Path, values: list[str], revs: Sequence[str]) -> dict[s
 
 def scan_names(repo: Path, refs: list[RefInfo], detector: Detector, revs: Sequence[str] = ALL_REFS) -> NameScan:
     """Findings for every value the rules find in a ref name, a path component or an identity."""
+    whole = tuple(revs) == ALL_REFS  # every ref: list the trees in the object database, walk only on a hit
     groups: dict[str, list[str]] = {
         "ref-name": [r.name for r in refs],
-        "path-name": sorted(_entry_names(repo, revs)),
+        "path-name": sorted(_entry_names(repo, revs, walk=not whole)),
     }
     people = _identities(repo, refs, revs)
     groups["identity"] = sorted(people)
@@ -135,6 +143,11 @@ def scan_names(repo: Path, refs: list[RefInfo], detector: Detector, revs: Sequen
             continue
         text = "\n".join(n.replace("\n", " ") for n in names).encode("utf-8", "surrogateescape")
         hits = [h for h in detector.scan_message(text) if not context.is_generic(h.rule)]
+        if hits and kind == "path-name" and whole:
+            # A hit among all trees: keep only what the reachable ones hold.
+            names = groups[kind] = sorted(_entry_names(repo, revs, walk=True))
+            text = "\n".join(n.replace("\n", " ") for n in names).encode("utf-8", "surrogateescape")
+            hits = [h for h in detector.scan_message(text) if not context.is_generic(h.rule)]
         if not hits:
             continue
         recovered = detector.values(text, None)
