@@ -195,6 +195,10 @@ def test_verify_fails_while_the_remote_still_has_the_named_ref(tmp_path: Path) -
                               env=env, cwd=tmp_path, timeout=300)
 
     assert cli("scan", str(origin), "-o", "findings.json").returncode == 1
+    named = next(f for f in json.loads((tmp_path / "findings.json").read_text())["findings"] if f["kind"] == "ref-name")
+    refused = cli("plan", "findings.json", "-o", "plan.json", "--drop", named["id"])
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "cannot be kept" in refused.stderr and not (tmp_path / "plan.json").exists()
     assert cli("plan", "findings.json", "-o", "plan.json").returncode == 0
     assert cli("rewrite", "plan.json", "--workdir", "wd").returncode == 0
     # Not pushed: the remote still lists the token as a ref name, path and author.
