@@ -153,6 +153,11 @@ def rename_refs(repo: str | os.PathLike[str], redactor: Redactor) -> dict[str, s
         done[redactor.show(ref)] = new
     if lines:
         git.run(["update-ref", "--stdin"], cwd=repo, input=b"start\n" + b"".join(lines) + b"prepare\ncommit\n")
+    # HEAD naming a renamed branch (the default branch's name held the value) follows it.
+    head = git.run(["symbolic-ref", "-q", "HEAD"], cwd=repo, check=False).stdout.strip()
+    new_head = redactor.rename(head)
+    if head and new_head != head:
+        git.run(["symbolic-ref", "HEAD", new_head.decode("utf-8", "surrogateescape")], cwd=repo)
     return done
 
 
