@@ -565,8 +565,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                != sorted({f.secret_sha256 for f in fs}) else {}),
         } for obj, fs in sorted(message_groups.items())]
         # A deleted path whose name holds a value is shown redacted (rewrite reads the real one back).
-        show = names_shown
-        delete_paths = [{"path": show(p), "finding_ids": sorted(delete[p]), "found": how[p],
+        delete_paths = [{"path": names_shown(p), "finding_ids": sorted(delete[p]), "found": how[p],
                          **({"secret_sha256s": sorted(decoded[p])} if p in decoded else {})} for p in sorted(delete)]
 
         fix = [x for x in _fix_in_code(repo, report, findings, by_sha) if x["path"] not in delete]
