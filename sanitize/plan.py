@@ -568,7 +568,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         delete_paths = [{"path": names_shown(p), "finding_ids": sorted(delete[p]), "found": how[p],
                          **({"secret_sha256s": sorted(decoded[p])} if p in decoded else {})} for p in sorted(delete)]
 
-        fix = [x for x in _fix_in_code(repo, report, findings, by_sha) if x["path"] not in delete]
+        fix = [x for x in _fix_in_code(repo, report, findings, by_sha, real) if real(x["path"]) not in delete]
 
         # What will change, and why: the same computation the rewrite exports and checks against.
         from sanitize.blast_radius import compute as blast_radius
@@ -641,8 +641,11 @@ def _exists(repo: str, sha: str) -> bool:
 
 
 def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
-                 values: dict[str, Secret]) -> list[dict[str, Any]]:
-    """Hardcoded fallback defaults still at a branch tip: after replacement they fall back to the marker."""
+                 values: dict[str, Secret], real: Callable[[str], str] = str) -> list[dict[str, Any]]:
+    """Hardcoded fallback defaults still at a branch tip: after replacement they fall back to the marker.
+
+    ``real`` turns a name shown redacted (a path or branch holding a value) back into git's.
+    """
     defaults = [f for f in findings if f.kind == "content" and f.rule.startswith("default.") and f.path]
     items: dict[tuple[str, str, str], dict[str, Any]] = {}
     branches = {r: s for r, s in report.refs.items() if r.startswith("refs/heads/")}
@@ -650,7 +653,7 @@ def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
         return []
     queries = [(ref, f) for ref in sorted(branches) for f in defaults]
     proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input="".join(f"{branches[ref]}:{f.path}\n" for ref, f in queries).encode())
+                   input="".join(f"{branches[ref]}:{real(f.path or '')}\n" for ref, f in queries).encode())
     for (ref, f), line in zip(queries, proc.stdout.decode("utf-8", "replace").splitlines(), strict=False):
         parts = line.split()
         if len(parts) != 2 or parts[1] != "blob":
