@@ -664,6 +664,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
     after_refs = _shown_refs(plan, mirror)
     deleted_refs = sorted(r for r in plan.tips if r not in after_refs)
     per_ref: dict[str, Any] = {}
+    renamed = {o: n for o, n in names.renamed_refs(plan.tips).items() if n in after_refs}
     first_changed: dict[str, str] = {}
     per_tip = history.changes_per_tip({r: inv["peeled"].get(o, "") for r, o in sorted(plan.tips.items())}, changed)
     for ref, old in sorted(plan.tips.items()):
@@ -671,8 +672,9 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         if first:
             first_changed[ref] = first
         if count or after_refs.get(ref) != old:
-            per_ref[ref] = {"old": old, "new": after_refs.get(ref), "commits_rewritten": count,
-                            "first_changed": first}
+            new_name = renamed.get(ref, ref)  # a ref whose name held a value lives on under its new name
+            per_ref[ref] = {"old": old, "new": after_refs.get(new_name), "commits_rewritten": count,
+                            "first_changed": first, **({"renamed_to": new_name} if new_name != ref else {})}
     after_objects = _objects(mirror)
     before_blobs = set(inv["blobs"])
     purged = sorted(before_blobs - {s for s, k in after_objects.items() if k == "blob"})
@@ -692,7 +694,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "commits": {"total": len(commit_map), "rewritten": len(changed)},
         "refs": per_ref,
         "deleted_refs": deleted_refs,
-        "renamed_refs": {old: new for old, new in names.renamed_refs(plan.tips).items() if new in after_refs},
+        "renamed_refs": renamed,
         "paths_removed": plan.paths,
         "replacements": [{"rule": r["rule"], "preview": r["preview"], "secret_sha256": r["secret_sha256"],
                           "blobs_at_scan": r.get("blobs", 0), "paths": r.get("paths", [])} for r in plan.replace],

@@ -50,6 +50,8 @@ def _build(base: Path, tokens: dict[str, str], aws_key: str) -> Path:
     repo.mkdir()
     _git(repo, "init", "-q", "-b", "main")
     _commit(repo, {"README.md": "# aurora\n"}, "init")
+    # A ref whose commits the purge does not change: renamed only (outside git-filter-repo's export).
+    _git(repo, "tag", f"base-{tokens['light']}")
     # A content secret and a secret-bearing file inside the token-named directory, too.
     _commit(repo, {f"keys/{tokens['path']}/notes.md": "rotate me\n",
                    f"keys/{tokens['path']}/settings.ini": f"[aws]\naws_access_key_id = {aws_key}\n",
@@ -72,7 +74,7 @@ def _build(base: Path, tokens: dict[str, str], aws_key: str) -> Path:
 @pytest.mark.timeout(600)
 def test_a_token_in_a_name_never_reaches_any_output_and_leaves_the_remote(tmp_path: Path) -> None:
     rng = random.Random(1515)
-    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note")}
+    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note", "light")}
     aws_key = "AKIA" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
     origin = _build(tmp_path, tokens, aws_key)
     workdir = tmp_path / "wd"
@@ -143,6 +145,9 @@ def test_a_token_in_a_name_never_reaches_any_output_and_leaves_the_remote(tmp_pa
     refs = git.refs(origin)
     assert any(r.startswith("refs/heads/feature/redacted-") for r in refs), refs
     assert any(r.startswith("refs/tags/release-redacted-") for r in refs), refs
+    base = next(r for r in refs if r.startswith("refs/tags/base-redacted-"))
+    assert refs[base] == subprocess.run(["git", "-C", str(tmp_path / "src"), "rev-list", "--max-parents=0", "main"],
+                                        capture_output=True, text=True, check=True).stdout.strip()  # same commit
     trees = b"".join(subprocess.run(["git", "-C", str(origin), "ls-tree", "-r", "--name-only", r],
                                     capture_output=True, check=True).stdout for r in refs)
     assert b"keys/redacted-" in trees and b"/.env" not in trees
@@ -186,7 +191,7 @@ def test_a_name_finding_survives_the_findings_file(tmp_path: Path) -> None:
 
 def test_verify_fails_while_the_remote_still_has_the_named_ref(tmp_path: Path) -> None:
     rng = random.Random(99)
-    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note")}
+    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note", "light")}
     origin = _build(tmp_path, tokens, "AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(16)))
     env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
 
@@ -211,7 +216,7 @@ def test_verify_fails_while_the_remote_still_has_the_named_ref(tmp_path: Path) -
 
 def test_the_playbook_purges_names_to_a_clean_remote_without_printing_them(tmp_path: Path) -> None:
     rng = random.Random(4242)
-    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note")}
+    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note", "light")}
     origin = _build(tmp_path, tokens, "AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(16)))
     (tmp_path / "roster.csv").write_text("name,email,role\nJordan Lee,jordan@aurora.test,reviewer\n")
     (tmp_path / "purge.yml").write_text(
