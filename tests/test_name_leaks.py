@@ -23,6 +23,8 @@ from sanitize import git
 from sanitize.faults import FAULT_ENV
 
 SECRET_BEARING = {"backup.bundle", "plan.secrets"}
+# Where _build plants a token: names, an identity, a tag message and a note.
+PLACES = ("branch", "tag", "path", "author", "email", "tagger", "message", "note", "light")
 
 
 def _token(rng: random.Random) -> str:
@@ -74,7 +76,7 @@ def _build(base: Path, tokens: dict[str, str], aws_key: str) -> Path:
 @pytest.mark.timeout(600)
 def test_a_token_in_a_name_never_reaches_any_output_and_leaves_the_remote(tmp_path: Path) -> None:
     rng = random.Random(1515)
-    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note", "light")}
+    tokens = {k: _token(rng) for k in PLACES}
     aws_key = "AKIA" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
     origin = _build(tmp_path, tokens, aws_key)
     workdir = tmp_path / "wd"
@@ -191,7 +193,7 @@ def test_a_name_finding_survives_the_findings_file(tmp_path: Path) -> None:
 
 def test_verify_fails_while_the_remote_still_has_the_named_ref(tmp_path: Path) -> None:
     rng = random.Random(99)
-    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note", "light")}
+    tokens = {k: _token(rng) for k in PLACES}
     origin = _build(tmp_path, tokens, "AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(16)))
     env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
 
@@ -216,7 +218,7 @@ def test_verify_fails_while_the_remote_still_has_the_named_ref(tmp_path: Path) -
 
 def test_the_playbook_purges_names_to_a_clean_remote_without_printing_them(tmp_path: Path) -> None:
     rng = random.Random(4242)
-    tokens = {k: _token(rng) for k in ("branch", "tag", "path", "author", "email", "tagger", "message", "note", "light")}
+    tokens = {k: _token(rng) for k in PLACES}
     origin = _build(tmp_path, tokens, "AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(16)))
     (tmp_path / "roster.csv").write_text("name,email,role\nJordan Lee,jordan@aurora.test,reviewer\n")
     (tmp_path / "purge.yml").write_text(
@@ -254,3 +256,24 @@ def test_the_playbook_purges_names_to_a_clean_remote_without_printing_them(tmp_p
     remote = subprocess.run(["git", "-C", str(clone), "cat-file", "--batch-all-objects", "--batch"],
                             capture_output=True, check=True).stdout
     assert not any(n in remote + "".join(refs).encode() for n in needles)
+
+
+def test_pre_push_refuses_a_branch_named_with_a_token(tmp_path: Path) -> None:
+    token = _token(random.Random(31))
+    repo, remote = tmp_path / "work", tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    hook = repo / ".git" / "hooks" / "pre-push"
+    hook.write_text(f"#!/bin/sh\nexec {sys.executable} -m sanitize.cli scan --pre-push --format text\n")
+    hook.chmod(0o755)
+    _commit(repo, {"a.txt": "a\n"}, "a")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    push = subprocess.run(["git", "push", "-q", str(remote), "main"], cwd=repo, env=env, capture_output=True, text=True)
+    assert push.returncode == 0, push.stderr
+    _commit(repo, {"b.txt": "b\n"}, "b")
+    refused = subprocess.run(["git", "push", str(remote), f"main:refs/heads/fix/{token}"], cwd=repo, env=env,
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "ref-name" in refused.stdout + refused.stderr, refused.stderr
+    assert token not in refused.stdout + refused.stderr
+    assert not git.refs(remote).keys() - {"refs/heads/main"}
