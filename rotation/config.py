@@ -17,16 +17,19 @@ from typing import Any
 import yaml
 
 from rotation.backends.base import SecretBackend, SecretRef
+from rotation.consumers import Consumer, parse_consumers
 from rotation.errors import ConfigError
 from rotation.generate import KINDS, GenerateSpec
+from rotation.proofs import Proof, parse_proofs
 from rotation.schedule import parse_max_age
 from rotation.targets.base import StoreOnly, Target
+from sanitize.git import redact_url
 from sanitize.secret import Secret
 
 _TOP_KEYS = {"backend", "secrets", "audit_log", "lock_dir"}
 _VAULT_KEYS = {"type", "url", "token_env", "mount"}
 _AWS_KEYS = {"type", "region", "endpoint_url"}
-_SECRET_KEYS = {"name", "path", "key", "secret_id", "generate", "max_age", "target"}
+_SECRET_KEYS = {"name", "path", "key", "secret_id", "generate", "max_age", "target", "consumers", "proofs"}
 _GENERATE_KEYS = {"kind", "bytes", "length", "alphabet"}
 
 
@@ -35,7 +38,7 @@ class BackendConfig:
     """Which store: ``vault`` (url, token from ``token_env``, KV v2 ``mount``) or ``aws`` (region, endpoint)."""
 
     type: str
-    url: str | None = None
+    url: str | None = field(default=None, repr=False)  # may carry user info: shown only through redact_url
     token_env: str | None = None
     token: Secret | None = field(default=None, repr=False)
     mount: str = "secret"
@@ -46,7 +49,7 @@ class BackendConfig:
     def identity(self) -> str:
         """Names this store for locks and the audit log (no credentials)."""
         if self.type == "vault":
-            return f"vault:{self.url}/{self.mount}"
+            return f"vault:{redact_url(self.url or '')}/{self.mount}"
         return f"aws:{self.region}:{self.endpoint_url or 'default'}"
 
     def create(self) -> SecretBackend:
@@ -73,6 +76,10 @@ class SecretConfig:
     max_age: timedelta | None = None
     target_spec: Mapping[str, Any] | None = None
     target: Target = field(default_factory=StoreOnly, compare=False)
+    #: What reloads once the new value is current (:mod:`rotation.consumers`).
+    consumers: tuple[Consumer, ...] = field(default=(), compare=False)
+    #: Checks that must refuse the leaked value (:mod:`rotation.proofs`).
+    proofs: tuple[Proof, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -221,7 +228,9 @@ def _secret(data: object, index: int, backend: BackendConfig, env: Mapping[str, 
             raise ConfigError(f"'{key}.max_age': {exc}") from None
     spec, target = _target(s.get("target"), f"{key}.target", name, backend, env)
     return SecretConfig(name=name, ref=ref, generate=_generate(s.get("generate"), f"{key}.generate"),
-                        max_age=max_age, target_spec=spec, target=target)
+                        max_age=max_age, target_spec=spec, target=target,
+                        consumers=parse_consumers(s.get("consumers"), f"{key}.consumers", env),
+                        proofs=parse_proofs(s.get("proofs"), f"{key}.proofs"))
 
 
 def parse_config(data: object, *, base: Path | None = None, env: Mapping[str, str] | None = None,

@@ -35,7 +35,7 @@ from rotation.config import RotationConfig, SecretConfig
 from rotation.errors import ConfigError, LeakStillValid, RotationError
 from rotation.generate import exposure_hash
 from rotation.kinds import detect
-from rotation.protocol import MODES, RotationResult, rotate_secret
+from rotation.protocol import AFTER_PROMOTION, MODES, RotationResult, housekeep, rotate_secret
 from rotation.schedule import Locked, SecretLock, default_lock_dir, is_due
 from rotation.states import (
     ACK_NAME,
@@ -86,6 +86,12 @@ class SecretOutcome:
     proof: str = ""
     why: str = ""
     action: str = ""
+    consumers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def consumer_failed(self) -> list[str]:
+        """The consumers whose reload failed (the new value is current, they may not use it)."""
+        return [str(c["consumer"]) for c in self.consumers if not c.get("ok")]
 
 
 @dataclass
@@ -133,7 +139,10 @@ class RotationSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed and nothing exposed is still live, else 1."""
+        """0 when nothing failed and nothing exposed is still live, else 1.
+
+        A consumer that failed to reload leaves its secret ``still-live`` unless a proof showed the leaked
+        value refused (and the new one accepted) where it is used."""
         return 1 if self.failed or self.still_live else 0
 
     def __str__(self) -> str:
@@ -263,20 +272,28 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
             audit.append("rotation.secret", secret=s.name, backend=identity, mode=mode, **_fields(outcome))
             continue
         steps: list[dict[str, Any]] = []
+        promoted = False  # a failure after promotion: the new value is current, nothing was rolled back
         try:
             _one(s, backend, mode=mode, due=due, dry_run=dry_run, now=now, outcome=outcome, steps=steps,
                  line=line, ack=acks.get(s.name), still_exposed=bool(exposure.get(s.name)))
         except LeakStillValid as exc:
             outcome.status, outcome.reason, outcome.leaked_rejected = "failed", str(exc), False
             leak_failures.append(s.name)
+            promoted = True
         except RotationError as exc:
             if exc.exit_code == 2:
                 audit.append("rotation.aborted", backend=identity, secret=s.name, reason=str(exc))
                 raise
             outcome.status, outcome.reason = "failed", str(exc)
+            promoted = exc.step in AFTER_PROMOTION
         finally:
             lock.release()
-        if outcome.status == "failed":
+        if outcome.status == "failed" and promoted:
+            outcome.state = STILL_LIVE
+            outcome.action = (f"the store holds {s.name}'s new value, but the leaked value is still accepted (or "
+                              "could not be checked): restart or reload every consumer, fix the cause above, then "
+                              f"re-run `git-sanitize rotate --only {s.name}` to rotate and prove again")
+        elif outcome.status == "failed":
             outcome.state = STILL_LIVE
             outcome.action = (f"the rotation of {s.name} failed and was rolled back, so the leaked value still "
                               f"works: fix the cause above, then re-run `git-sanitize rotate --only {s.name}`")
@@ -369,13 +386,34 @@ def _unproven_why(s: SecretConfig, mode: str) -> str:
     if mode == "scheduled":
         return "scheduled mode keeps the previous version for the grace window and does not test the old value"
     if s.target.kind == "none":
-        return ("no target: the value lives only in the store, so nothing can test that the leaked value is "
-                "refused; restart or reload every consumer (tokens signed with a leaked key stay valid until then)")
-    return f"the {s.target.kind} target has no proof step (for a command target: set prove_leak: true)"
+        return ("no target and no proof step: the value lives only in the store, so nothing tested that the "
+                "leaked value is refused; restart or reload every consumer (tokens signed with a leaked key stay "
+                "valid until then) and add a `proofs:` check; an app that keeps a hash of it in its own table "
+                "needs `target: {type: sql, ...}`")
+    return (f"the {s.target.kind} target has no proof step: add a `proofs:` check"
+            + (" (or set prove_leak: true)" if s.target.kind == "command" else ""))
 
 
 def _state_of(s: SecretConfig, mode: str, result: RotationResult, outcome: SecretOutcome) -> None:
-    if result.leak is not None and result.leak.leaked_rejected:
+    outcome.consumers = list(result.consumers)
+    _proof_state(s, mode, result, outcome)
+    failed = outcome.consumer_failed
+    if failed:
+        outcome.reason = f"consumer reload failed: {', '.join(failed)}"
+        if outcome.state != PROVEN_DEAD:  # nothing shows the leaked value refused where the consumer runs
+            outcome.state = STILL_LIVE
+            outcome.action = (f"{', '.join(failed)} did not reload {s.name} (see the consume step's output): "
+                              "restart it by hand; until then it may still accept the leaked value")
+        else:
+            outcome.action = f"{', '.join(failed)} did not reload {s.name}: restart it by hand"
+
+
+def _proof_state(s: SecretConfig, mode: str, result: RotationResult, outcome: SecretOutcome) -> None:
+    if result.unproven:
+        outcome.state, outcome.why = UNPROVEN, result.unproven
+        if result.leak is not None and result.leak.leaked_rejected and result.leak.detail:
+            outcome.why += f" (the {s.target.kind} target: {result.leak.detail})"
+    elif result.leak is not None and result.leak.leaked_rejected:
         outcome.state = result.leak.state or PROVEN_DEAD
         outcome.proof = result.leak.detail or "the target refused the leaked value"
         if result.leak.sessions_terminated:
@@ -397,6 +435,10 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
             outcome.status = "not due"
             outcome.reason = "no max_age" if s.max_age is None else f"rotated less than {s.max_age} ago"
             line(s.name, "due", "not due", last_rotated=last.isoformat() if last else None)
+            tidied = "" if dry_run else housekeep(s.target, s.ref, s.consumers, now or datetime.now(UTC),
+                                                  log=lambda **e: line(s.name, **e))
+            if tidied:  # e.g. JWKS keys whose grace window ended left the set
+                outcome.reason += f"; {tidied}"
             return
         line(s.name, "due", "due", last_rotated=last.isoformat() if last else None)
     try:
@@ -411,14 +453,16 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
     if dry_run:
         outcome.status, outcome.old_version = "would rotate", current.version
         outcome.reason = f"dry run: would rotate ({mode}, target {s.target.kind})"
-        line(s.name, "plan", "would rotate", current.version, target=s.target.kind)
+        line(s.name, "plan", "would rotate", current.version, target=s.target.kind,
+             consumers=[c.label for c in s.consumers], proofs=[p.label for p in s.proofs])
         return
 
     def step_log(**entry: Any) -> None:
         steps.append(entry)
         line(s.name, **entry)
 
-    result = rotate_secret(backend, s.ref, s.generate, s.target, mode=mode, log=step_log)
+    result = rotate_secret(backend, s.ref, s.generate, s.target, mode=mode, log=step_log, consumers=s.consumers,
+                           proofs=s.proofs)
     outcome.status = "rotated"
     outcome.old_version, outcome.new_version = result.old_version, result.new_version
     if result.leak is not None:

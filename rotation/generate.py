@@ -127,6 +127,23 @@ def with_password(dsn: str, password: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def driver_dsn(dsn: str) -> str:
+    """``dsn`` as a strict driver (libpq) parses it: a URL's user and password re-encoded.
+
+    A stored DSN may hold a password nobody percent-encoded (``50%off``); we
+    read it leniently (:func:`dsn_password`), libpq refuses it with an error
+    that quotes the password. Re-encoding the decoded user and password gives
+    libpq the same login, whatever the password holds. Keyword DSNs pass unchanged.
+    """
+    if not _is_url_dsn(dsn):
+        return dsn
+    parts = urlsplit(dsn)
+    _, _, hostport = parts.netloc.rpartition("@")
+    user = quote(unquote(parts.username or ""), safe="")
+    netloc = f"{user}:{quote(unquote(parts.password or ''), safe='')}@{hostport}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def exposure_hash(value: Secret) -> str:
     """What a scan's ``secret_sha256`` would be for this stored value (a DSN: its password)."""
     pw = dsn_password(value.reveal())

@@ -112,7 +112,7 @@ KINDS: dict[str, CredentialKind] = {k.id: k for k in (
                    action="revoke the token at the service that issued it and put the new one in the store",
                    rules=("curl.bearer",)),
     CredentialKind("secret", "an application secret", store_only=True,
-                   targets=("postgres", "vault_db", "mysql", "redis", "aws_iam"),
+                   targets=("postgres", "vault_db", "mysql", "redis", "aws_iam", "sql", "jwks"),
                    action="add {name} to rotation.yml (where it is stored and how to generate it) and re-run, or "
                           "replace it by hand and restart every consumer",
                    rules=("default.", "keyword.")),

@@ -11,20 +11,26 @@ proves the leaked value is dead on the target.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from rotation.backends.base import SecretBackend, SecretRef
+from rotation.consumers import Consumer
 from rotation.errors import LeakStillValid, PromotedButUnfinished, RotationError, TargetError
 from rotation.generate import GenerateSpec, generate
+from rotation.proofs import Proof, run_proofs
 from rotation.targets.base import LeakProof, StoreOnly, Target
 from sanitize.faults import fault_point
 from sanitize.secret import Secret
 
 MODES = ("compromised", "scheduled")
-STEPS = ("read", "create", "set", "test", "finish", "prove")
+STEPS = ("read", "create", "set", "test", "finish", "retire", "consume", "prove")
+#: Steps after the new value became current: a failure there is not rolled back.
+AFTER_PROMOTION = ("retire", "consume", "prove")
 
 StepLog = Callable[..., None]
 
@@ -39,6 +45,10 @@ class RotationResult:
     token: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)
     leak: LeakProof | None = None
+    #: Why the configured proof checks could not decide (the leaked value was not accepted, nor shown refused).
+    unproven: str = ""
+    #: Each consumer's reload: ``{"consumer", "ok", "detail"}``.
+    consumers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _noop(**_: Any) -> None:
@@ -70,8 +80,12 @@ def _promoted(backend: SecretBackend, ref: SecretRef, new: Secret) -> bool:
 
 
 def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, target: Target | None = None, *,
-                  mode: str = "compromised", token: str | None = None, log: StepLog = _noop) -> RotationResult:
+                  mode: str = "compromised", token: str | None = None, log: StepLog = _noop,
+                  consumers: Sequence[Consumer] = (), proofs: Sequence[Proof] = ()) -> RotationResult:
     """Rotate one secret; RotationError (step=...) after rolling back, LeakStillValid if the proof fails.
+
+    After promotion: the target's ``promoted`` step ("retire": e.g. the old signing key leaves the JWKS), each
+    consumer reloads, and in compromised mode the target's proof and every proof check run.
 
     ``log(step=, status=, version=, **detail)`` is called after every step (never with a value).
     """
@@ -140,23 +154,97 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
             suffix = "ROLLBACK INCOMPLETE: " + "; ".join(problems)
         # A vendor exception's text may echo a value: only our own errors' messages are shown.
         message = str(exc) if isinstance(exc, RotationError) else f"unexpected {type(exc).__name__}"
-        record(step, "failed", current.version, error=message, rollback=suffix)
+        output = getattr(exc, "output", "") if isinstance(exc, RotationError) else ""
+        kept_output = {"output": output} if output else {}
+        record(step, "failed", current.version, error=message, rollback=suffix, **kept_output)
         cls = type(exc) if isinstance(exc, RotationError) else RotationError
         raise cls(f"{message} ({suffix})", step=step) from exc
     record("finish", "ok", result.new_version, previous_kept=(mode == "scheduled"))
-
-    if mode == "compromised":
-        try:
-            proof = target.prove_leak_dead(old)
-        except TargetError as exc:
-            record("prove", "failed", result.new_version, error=str(exc))
-            raise TargetError(str(exc), step="prove") from exc
-        result.leak = proof
-        if proof is not None:
-            if not proof.leaked_rejected:
-                record("prove", "failed", result.new_version, leaked_rejected=False, detail=proof.detail)
-                raise LeakStillValid(f"prove: {ref.name}: the leaked credential still works on the {target.kind} "
-                                     "target after rotation")
-            record("prove", "leaked credential rejected" if proof.state is None else proof.state, result.new_version,
-                   sessions_terminated=proof.sessions_terminated, detail=proof.detail)
+    _after_promotion(target, ref, old, new, mode, consumers, proofs, result, record)
     return result
+
+
+def housekeep(target: Target, ref: SecretRef, consumers: Sequence[Consumer], now: datetime,
+              log: StepLog = _noop) -> str:
+    """A not-due run: the target's clean-up (e.g. retired JWKS keys), then the consumers reload if it did anything.
+
+    TargetError if the clean-up or a consumer failed; returns what was done ("" for nothing).
+    """
+    def record(step: str, status: str, version: str | None = None, **detail: Any) -> None:
+        log(step=step, status=status, version=version, **detail)
+
+    done: str = _guarded("housekeep", record, None, "tidying up at the target",
+                         functools.partial(target.housekeep, now))
+    if not done:
+        return ""
+    record("housekeep", "ok", None, detail=done)
+    for consumer in consumers:
+        answer = _guarded("consume", record, None, f"reloading {consumer.label}",
+                          functools.partial(consumer.reload, ref.name, None, ()))
+        record("consume", "ok" if answer.ok else "failed", None, consumer=consumer.label, detail=answer.detail,
+               output=answer.output)
+        if not answer.ok:
+            raise TargetError(f"housekeep: {consumer.label} did not reload ({answer.detail})")
+    return done
+
+
+def _guarded(step: str, record: Callable[..., None], version: str | None, what: str, call: Callable[[], Any]) -> Any:
+    """Run a post-promotion call; our errors keep their text, anything else only its type (it may quote a value)."""
+    try:
+        return call()
+    except TargetError as exc:
+        record(step, "failed", version, error=str(exc))
+        raise TargetError(str(exc), step=step) from exc
+    except Exception as exc:  # noqa: BLE001 - a driver's message may quote the leaked value: type only
+        message = f"unexpected {type(exc).__name__} while {what}"
+        record(step, "failed", version, error=message)
+        raise TargetError(message, step=step) from None
+
+
+def _after_promotion(target: Target, ref: SecretRef, old: Secret, new: Secret, mode: str,
+                     consumers: Sequence[Consumer], proofs: Sequence[Proof], result: RotationResult,
+                     record: Callable[..., None]) -> None:
+    """The new value is current: the target's own clean-up, the consumers' reload, then (compromised) the proof.
+
+    Nothing here rolls back: reverting now would hand consumers the leaked value again.
+    """
+    version = result.new_version
+    done = _guarded("retire", record, version, "retiring the old value at the target",
+                    functools.partial(target.promoted, old, new, compromised=(mode == "compromised")))
+    if done:
+        record("retire", "ok", version, detail=done)
+    for consumer in consumers:
+        answer = _guarded("consume", record, version, f"reloading {consumer.label}",
+                          functools.partial(consumer.reload, ref.name, version, (old, new)))
+        record("consume", "ok" if answer.ok else "failed", version, consumer=consumer.label, detail=answer.detail,
+               output=answer.output)
+        result.consumers.append({"consumer": consumer.label, "ok": answer.ok, "detail": answer.detail})
+    if mode != "compromised":
+        return
+    proof = _guarded("prove", record, version, "proving the leaked value dead",
+                     functools.partial(target.prove_leak_dead, old))
+    result.leak = proof
+    if proof is not None:
+        if not proof.leaked_rejected:
+            record("prove", "failed", version, leaked_rejected=False, detail=proof.detail)
+            raise LeakStillValid(f"prove: {ref.name}: the leaked credential still works on the {target.kind} "
+                                 "target after rotation")
+        record("prove", "leaked credential rejected" if proof.state is None else proof.state, version,
+               sessions_terminated=proof.sessions_terminated, detail=proof.detail)
+    verdict = _guarded("prove", record, version, "running the proof checks",
+                       lambda: run_proofs(proofs, ref.name, old, new,
+                                          lambda **d: record("prove", "check", version, **d)))
+    if verdict is None:
+        return
+    if verdict.leaked_rejected is False:
+        record("prove", "failed", version, leaked_rejected=False, detail=verdict.detail)
+        raise LeakStillValid(f"prove: {ref.name}: the leaked value is still accepted after rotation: "
+                             f"{verdict.detail}")
+    if verdict.leaked_rejected is None:
+        result.unproven = verdict.why
+        record("prove", "not provable", version, why=verdict.why)
+        return
+    detail = "; ".join(d for d in (proof.detail if proof else "", verdict.detail) if d)
+    result.leak = LeakProof(leaked_rejected=True, sessions_terminated=proof.sessions_terminated if proof else 0,
+                            detail=detail, state=proof.state if proof else None)
+    record("prove", "leaked value refused by every check", version, detail=verdict.detail)

@@ -5,8 +5,9 @@
 - ``revoked``: revoked at the provider (an IAM key deleted, or a provider
   token the operator revoked and acknowledged with ``rotate --ack``);
 - ``rotated-unproven``: rotated, but nothing here can show the leaked value is
-  refused (``why``: store-only secret, scheduled grace window, hook without
-  ``prove_leak``, done by hand);
+  refused (``why``: store-only secret without a ``proofs:`` check, scheduled
+  grace window, hook without ``prove_leak``, a check that refused the new
+  value too or gave no answer, done by hand);
 - ``still-live``: the leaked value still works; ``action`` is the exact step.
 
 Acknowledgements (``rotate --ack NAME``) and earlier runs' results are read

@@ -22,10 +22,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sanitize import git, signing
+from sanitize import signing
+from sanitize.artifacts import rewrite_record
+from sanitize.artifacts.rewrite_record import RewriteRecord
+from sanitize.artifacts.upgrades import Step, approval_v0, upgrade
 from sanitize.errors import UsageError
 from sanitize.workdir import Workdir, write_atomic
 
+SCHEMA = "git-sanitize/approval/v1"
+_STEPS: dict[str | None, Step] = {approval_v0.SCHEMA: approval_v0.upgrade}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -44,7 +49,7 @@ class ApprovalPolicy:
     allowed_signers: Path | None = None
     unsigned: bool = False
 
-    def to_meta(self) -> dict[str, Any]:
+    def to_meta(self) -> dict[str, object]:
         """The JSON form kept in state.json."""
         return {"allowed_signers": str(self.allowed_signers) if self.allowed_signers else None,
                 "unsigned": self.unsigned}
@@ -101,12 +106,18 @@ class Approval:
         return (json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n").encode("ascii")
 
     def to_json(self) -> str:
-        """The approval file's content."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        """The approval file's content (schema ``git-sanitize/approval/v1``)."""
+        return json.dumps({"schema": SCHEMA, **asdict(self)}, indent=2, sort_keys=True) + "\n"
+
+    dump = to_json
 
     @classmethod
     def from_dict(cls, data: Any) -> Approval:
-        """Parse an approval file; ValueError/KeyError/TypeError on a malformed one."""
+        """Parse an approval file (any schema version); ValueError/KeyError/TypeError on a malformed one."""
+        try:
+            data = upgrade(data, SCHEMA, _STEPS, "approval file")
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
         tips = data["rewritten_tips"]
         if not isinstance(tips, dict):
             raise TypeError("rewritten_tips must be a mapping")
@@ -149,42 +160,9 @@ def parse_duration(text: str) -> timedelta:
     return span
 
 
-def rewrite_detail(wd: Workdir) -> dict[str, Any]:
-    """The finished rewrite's state detail; UsageError if rewrite has not completed."""
-    rec = wd.stage("rewrite")
-    if rec.get("status") != "done" or not rec.get("plan_digest"):
-        raise UsageError(f"{wd.root}: rewrite has not completed in this workdir; run rewrite first")
-    return rec
-
-
-def current_digest(wd: Workdir) -> str:
-    """The plan digest the rewrite used; UsageError if plan.json no longer matches it."""
-    rec = rewrite_detail(wd)
-    digest = str(rec["plan_digest"])
-    if wd.plan.is_file():
-        try:
-            on_disk = json.loads(wd.plan.read_text(encoding="utf-8")).get("digest")
-        except (OSError, json.JSONDecodeError, AttributeError) as exc:
-            raise UsageError(f"{wd.plan}: unreadable plan") from exc
-        if on_disk != digest:
-            raise UsageError(f"{wd.plan}: the plan changed after the rewrite (digest differs); rewrite again")
-    return digest
-
-
-def current_tips(wd: Workdir) -> dict[str, str]:
-    """Rewritten tips as recorded by rewrite; UsageError if mirror.git has moved since."""
-    recorded = {str(k): str(v) for k, v in (rewrite_detail(wd).get("rewritten_tips") or {}).items()}
-    if wd.mirror.is_dir():
-        actual = git.refs(wd.mirror)
-        if actual != recorded:
-            moved = sorted(set(actual.items()) ^ set(recorded.items()))
-            raise UsageError(f"{wd.mirror}: refs differ from the recorded rewrite ({moved[0][0]} …); rewrite again")
-    return recorded
-
-
 def policy_of(wd: Workdir, override: ApprovalPolicy | None = None) -> ApprovalPolicy:
     """The policy to count with: ``override`` (command-line options), else the one the playbook recorded."""
-    policy = override or ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
+    policy = override or ApprovalPolicy.from_meta(wd.meta().approval_policy)
     if policy is None:
         raise UsageError("say how approvals are checked: --allowed-signers FILE (signed approvals) or "
                          "--allow-unsigned (or in the playbook: approvals: {allowed_signers: FILE})")
@@ -205,7 +183,9 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
     name = " ".join(approver.split())
     if not name or any(unicodedata.category(c).startswith("C") for c in name):
         raise UsageError("--approver must name a person (printable characters only)")
-    expected = current_digest(wd)
+    span = parse_duration(expires)  # the command's own input first, before the workdir's state
+    record = rewrite_record.current(wd)
+    expected = record.plan_digest
     given = digest.strip().lower()
     if given != expected:
         wd.audit.append("approval-refused", approver=name, digest=given[:12], reason="wrong digest")
@@ -215,13 +195,13 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
                              f"{shlex.quote(str(wd.root))}`")
         raise UsageError(f"digest {given[:12]}… is not the rewritten plan's digest {expected[:12]}…; "
                          "approve what was reviewed (see plan.json 'digest')")
-    tips = current_tips(wd)
+    tips = dict(record.rewritten_tips)
     created = (now or datetime.now(UTC)).replace(microsecond=0)
     approval = Approval(approver=name, digest=expected, rewritten_tips=tips, created=created.isoformat(),
-                        expires=(created + parse_duration(expires)).isoformat())
+                        expires=(created + span).isoformat())
     if key is not None:
         approval = replace(approval, signature=signing.sign(approval.payload(), Path(key)))
-        recorded = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
+        recorded = ApprovalPolicy.from_meta(wd.meta().approval_policy)
         if recorded and recorded.allowed_signers and recorded.allowed_signers.is_file() and \
                 signing.signer(approval.payload(), approval.signature or "", recorded.allowed_signers) is None:
             raise UsageError(f"--key {key}: its public key is not in {recorded.allowed_signers}; ask the security "
@@ -234,18 +214,17 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
         n += 1
         path = wd.approvals / f"{stamp}-{_NAME.sub('_', name)[:40]}-{n}.json"
     write_atomic(path, approval.to_json())
-    from sanitize.blast_radius import record_summary
-
-    changing = record_summary(rewrite_detail(wd))
+    changing = record.blast_radius
     wd.audit.append("approved", approver=name, digest=expected, rewritten_tips=tips, expires=approval.expires,
                     file=path.name, signed=approval.signature is not None,
                     commits_changing=changing.get("commits_changing"),
                     refs_changing=sorted(changing.get("refs_changing") or {}))
     # The gate opens ("done") only with the quorum a playbook asked for; push re-checks regardless.
-    recorded = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
+    meta = wd.meta()
+    recorded = ApprovalPolicy.from_meta(meta.approval_policy)
     if recorded is not None:
-        approvers = approvers_of(judge(wd.root, recorded, now=now))
-        required = int(wd.meta().get("approvals_required", 1))
+        approvers = approvers_of(judge(wd.root, recorded, now=now, record=record))
+        required = meta.approvals_required
         wd.record("approve", "done" if len(approvers) >= required else "waiting", approvers=approvers,
                   required=required, digest=expected)
     return approval
@@ -253,9 +232,9 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
 
 def describe_approval(workdir: str | os.PathLike[str], approval: Approval) -> str:
     """What was approved, in the rewrite record's own numbers (the ones plan, report and notices state)."""
-    from sanitize.blast_radius import describe, record_summary
+    from sanitize.blast_radius import describe
 
-    summary = record_summary(rewrite_detail(Workdir.open(workdir)))
+    summary = rewrite_record.load(Workdir.open(workdir)).blast_radius
     signed = "signed" if approval.signature else "unsigned"
     return f"approved by {approval.approver} ({signed}) for plan {approval.digest[:12]}…: {describe(summary)}"
 
@@ -267,25 +246,32 @@ def load_approvals(workdir: str | os.PathLike[str]) -> list[tuple[str, Approval]
     if not root.is_dir():
         return result
     for path in sorted(root.glob("*.json")):
-        try:
-            result.append((path.name, Approval.from_dict(json.loads(path.read_text(encoding="utf-8")))))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: corrupt approval file ({str(exc)[:80]}); remove it and approve again") \
-                from exc
+        result.append((path.name, load(path)))
     return result
 
 
-def judge(workdir: str | os.PathLike[str], policy: ApprovalPolicy, *, now: datetime | None = None) -> list[Verdict]:
+def load(path: Path) -> Approval:
+    """One approval file; UsageError (one line) on an unreadable or malformed one."""
+    try:
+        return Approval.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: corrupt approval file ({str(exc)[:80]}); remove it and approve again") from exc
+
+
+def judge(workdir: str | os.PathLike[str], policy: ApprovalPolicy, *, now: datetime | None = None,
+          record: RewriteRecord | None = None) -> list[Verdict]:
     """Every approval file and whether it counts: the one rule push, run and status share.
 
     It counts when it is not expired, names the current plan digest and rewritten
     tips, and is either signed by a key of ``policy.allowed_signers`` (it then counts
     for that key's principal) or, where the policy accepts unsigned approvals, was
     recorded by ``approve`` in the audit log (a hand-written file is not).
+    ``record``: the rewrite record the caller already read (checked current); read here otherwise.
     """
     wd = Workdir.open(workdir)
-    digest = current_digest(wd)
-    tips = current_tips(wd)
+    record = record or rewrite_record.current(wd)
+    digest = record.plan_digest
+    tips = dict(record.rewritten_tips)
     audited = {str(r.get("file")) for r in wd.audit.records() if r.get("event") == "approved"}
     verdicts: list[Verdict] = []
     for name, a in load_approvals(wd.root):
@@ -313,7 +299,7 @@ def judge(workdir: str | os.PathLike[str], policy: ApprovalPolicy, *, now: datet
 
 def approve_command(wd: Workdir, digest: str) -> str:
     """The exact command an approver pastes (shell-quoted), with ``--key`` when approvals are signed."""
-    policy = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
+    policy = ApprovalPolicy.from_meta(wd.meta().approval_policy)
     key = " --key ~/.ssh/id_ed25519" if policy is None or policy.allowed_signers else ""
     return (f"git-sanitize approve --workdir {shlex.quote(str(wd.root))} --approver {shlex.quote('<your name>')} "
             f"--digest {shlex.quote(digest)}{key}")

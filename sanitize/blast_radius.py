@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sanitize import git
-from sanitize.errors import GitError
 from sanitize.names import is_shown
 from sanitize.plan import Change, History, changes, peel_commits
 
@@ -78,7 +77,7 @@ class BlastRadius:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
 
-def describe(summary: dict[str, Any]) -> str:
+def describe(summary: Mapping[str, Any]) -> str:
     """One line for people: how many commits and refs change, why, and what cannot survive."""
     refs = summary.get("refs_changing") or {}
     if "commits_carrying_purged_content" not in summary:
@@ -90,17 +89,6 @@ def describe(summary: dict[str, Any]) -> str:
             f"{summary.get('signed_commits_losing_signature', 0)} signed commit(s) and "
             f"{summary.get('signed_tags_losing_signature', 0)} signed tag(s) lose their signature; "
             f"{summary.get('refs_untouched', 0)} ref(s) untouched")
-
-
-def record_summary(rec: dict[str, Any]) -> dict[str, Any]:
-    """The blast-radius numbers of a finished rewrite's record (derived for records made before they were kept)."""
-    if isinstance(rec.get("blast_radius"), dict):
-        return dict(rec["blast_radius"])
-    at_scan: dict[str, str] = dict(rec.get("tips_at_scan") or {})
-    after: dict[str, str] = dict(rec.get("rewritten_tips") or {})
-    moved = {r: 0 for r, old in at_scan.items() if after.get(r) != old}
-    return {"commits_changing": len(rec.get("old_commits") or []), "refs_total": len(at_scan),
-            "refs_changing": moved, "refs_untouched": len(at_scan) - len(moved)}
 
 
 def matches_path(path: str, deleted: Iterable[str]) -> bool:
@@ -127,41 +115,19 @@ def _objects_with_values(repo: str | os.PathLike[str], values: list[bytes],
     def holds(data: bytes) -> bool:  # bytes.__contains__ per value: far faster than one regex alternation
         return any(v in data for v in needles)
 
-    proc = git.popen(["cat-file", "--batch-all-objects", "--batch", "--unordered"], cwd=repo)
-    stream = proc.stdout
-    assert stream is not None
-    while True:
-        header = stream.readline()
-        if not header:
-            break
-        sha, kind, size = header.split()
-        data = stream.read(int(size))
-        stream.read(1)
-        if kind == b"blob":
+    for sha, kind, data in git.objects.read(repo):
+        if kind == "blob":
             if holds(data):
-                blobs.add(sha.decode())
-        elif kind in (b"commit", b"tag"):
+                blobs.add(sha)
+        elif kind in ("commit", "tag"):
             head, _, message = data.partition(b"\n\n")
             if holds(message) or any(v in head for v in in_header):
-                (commits if kind == b"commit" else tags).add(sha.decode())
-    if proc.wait() != 0:
-        raise GitError(f"git cat-file failed while reading every object of {repo}")
+                (commits if kind == "commit" else tags).add(sha)
     return blobs, commits, tags
 
 
 def _raw_objects(repo: str | os.PathLike[str], shas: list[str]) -> dict[str, bytes]:
-    if not shas:
-        return {}
-    data = git.run(["cat-file", "--batch"], cwd=repo, input="".join(f"{s}\n" for s in shas).encode()).stdout
-    result: dict[str, bytes] = {}
-    pos = 0
-    while pos < len(data):
-        end = data.index(b"\n", pos)
-        sha, _kind, size = data[pos:end].split()
-        start = end + 1
-        result[sha.decode()] = data[start:start + int(size)]
-        pos = start + int(size) + 1
-    return result
+    return {sha: data for sha, _kind, data in git.objects.read(repo, shas)}
 
 
 def is_signed_commit(raw: bytes) -> bool:
@@ -179,18 +145,9 @@ def _holding(repo: str | os.PathLike[str], queries: list[tuple[str, str]], delet
     held: set[tuple[str, str]] = set()
     if not queries:
         return held
-    names = [f"{c}:{p}".encode("utf-8", "surrogateescape") for c, p in queries]
-    data = git.run(["cat-file", "-z", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input=b"".join(n + b"\0" for n in names)).stdout
-    pos = 0
-    for (c, p), name in zip(queries, names, strict=True):
-        if data.startswith(name + b" missing\n", pos):  # a missing name is echoed back (may hold a newline)
-            pos += len(name) + len(b" missing\n")
-            continue
-        end = data.index(b"\n", pos)
-        oid = data[pos:end].split(b" ", 1)[0].decode()
-        pos = end + 1
-        if matches_path(p, deleted) or oid in bad_blobs:
+    infos = git.objects.check(repo, [f"{c}:{p}" for c, p in queries])
+    for (c, p), info in zip(queries, infos, strict=True):
+        if info is not None and (matches_path(p, deleted) or info.oid in bad_blobs):
             held.add((c, p))
     return held
 
@@ -322,4 +279,4 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
                        signed_tags=signed_tags)
 
 
-__all__ = ["BlastRadius", "compute", "describe", "is_signed_commit", "is_signed_tag", "matches_path", "record_summary"]
+__all__ = ["BlastRadius", "compute", "describe", "is_signed_commit", "is_signed_tag", "matches_path"]

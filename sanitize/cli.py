@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sanitize.scan.report import ScanReport
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _fatal(message: str, code: int) -> NoReturn:
@@ -66,10 +67,83 @@ def _exclusive(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Verbosity:
+    """``--quiet`` / ``--verbose`` for this invocation (before or after the command name)."""
+
+    quiet = False
+    verbose = False
+
+
+_VERBOSITY = _Verbosity()
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and param.name:
+        setattr(_VERBOSITY, param.name, True)
+
+
+def _verbosity_options() -> list[click.Option]:
+    return [click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_verbosity,
+                         help="Print only errors and what a script needs (results stay in files and exit codes)."),
+            click.Option(["-v", "--verbose"], is_flag=True, expose_value=False, callback=_set_verbosity,
+                         help="Print every item, not only counts and the first few.")]
+
+
+class _Command(click.Command):
+    """Every command takes -q/--quiet and -v/--verbose (a command may declare its own to read them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        declared = {p.name for p in self.params}
+        self.params += [o for o in _verbosity_options() if o.name not in declared]
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # sub-groups are _Group too, so their commands get the options
+
+
+def _say(line: str, *, err: bool = False) -> None:
+    """A result line for a person: left out with --quiet."""
+    if not _VERBOSITY.quiet:
+        click.echo(line, err=err)
+
+
+def _detail(line: str, *, err: bool = False) -> None:
+    """A line only --verbose shows."""
+    if _VERBOSITY.verbose and not _VERBOSITY.quiet:
+        click.echo(line, err=err)
+
+
+def _first(items: Sequence[T]) -> Sequence[T]:
+    """The first few of a long list; all of them with --verbose."""
+    return items if _VERBOSITY.verbose else items[:5]
+
+
+def _working(label: str) -> Any:
+    """A spinner on stderr while a long step runs, when a person watches (not with --quiet or in a pipe)."""
+    import contextlib
+
+    if _VERBOSITY.quiet or not _terminal(sys.stderr):
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(label)
+
+
+def _terminal(stream: Any = None) -> bool:
+    """Whether a person reads this stream (stdout by default)."""
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="git-sanitize")
-def cli() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and what a script needs.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every item, not only counts and the first few.")
+def cli(quiet: bool, verbose: bool) -> None:
     """Purge secrets from every ref of a git history, then rotate what leaked."""
+    _VERBOSITY.quiet, _VERBOSITY.verbose = quiet, verbose
 
 
 # --- scan -------------------------------------------------------------------------
@@ -100,10 +174,21 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only the report (nothing on a clean terminal scan or with -o).")
 @click.option("-v", "--verbose", is_flag=True, help="On a terminal, list every finding under the summary.")
+@click.option("--cache", "cache_file", type=click.Path(dir_okay=False), default=None, envvar="GIT_SANITIZE_CACHE",
+              help="Object cache (0600; env GIT_SANITIZE_CACHE): read only objects no earlier scan with the same "
+                   "rules read; every finding is still located and reported.")
+@click.option("--repos", "repos", metavar="LIST", default=None,
+              help="Scan every repository of LIST (one URL or path per line, # comments; or a directory of "
+                   "repositories) into --out-dir, and correlate their findings by value (org.json, org.md).")
+@click.option("--shard", metavar="K/N", default=None,
+              help="With --repos: scan only entries K, K+N, … (a Job's completion index); merge with `org merge`.")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="With --repos: where each repository's findings file, the shard file and org.json go.")
 @_guard
 def scan(source: str, fmt: str | None, output: str | None, rules_file: str | None, baseline: str | None,
          jobs: int | None, staged: bool, rev_range: str | None, since_rev: str | None, pre_push: bool,
-         config_file: str | None, quiet: bool, verbose: bool) -> None:
+         config_file: str | None, quiet: bool, verbose: bool, cache_file: str | None, repos: str | None,
+         shard: str | None, out_dir: str | None) -> None:
     """Scan every object reachable from every ref of SOURCE (path or URL; default .).
 
     With --staged, --range, --since or --pre-push only that change is scanned, with the
@@ -112,6 +197,15 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
     from pathlib import Path
 
     from sanitize.errors import UsageError
+
+    if repos is not None or shard is not None or out_dir is not None:  # many repositories (each cached in DIR)
+        others = [name for name, on in (("SOURCE", source != "."), ("--staged", staged), ("--range", rev_range),
+                                        ("--since", since_rev), ("--pre-push", pre_push), ("-o", output),
+                                        ("--format", fmt)) if on]
+        if repos is None or out_dir is None or others:
+            raise UsageError("--repos LIST --out-dir DIR [--shard K/N] go together, without "
+                             + (", ".join(others) if others else "SOURCE, -o, --format or a range"))
+        _scan_org(repos, out_dir, shard, jobs, rules_file, baseline, config_file, quiet=quiet or _VERBOSITY.quiet)
 
     modes = [name for name, on in (("--staged", staged), ("--range", rev_range), ("--since", since_rev),
                                    ("--pre-push", pre_push)) if on]
@@ -128,19 +222,58 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
 
             report = scan_staged(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value)
         else:
+            from sanitize.scan.cache import ScanCache
             from sanitize.scan.engine import scan_repository
 
+            cache = ScanCache.open(cache_file, cfg.rules.value) if cache_file else None
             report = scan_repository(source, rules_file=cfg.rules.value, baseline=cfg.baseline.value, jobs=jobs,
                                      progress=sys.stderr.isatty() and not modes,
-                                     select=_range_selector(rev_range, since_rev, pre_push))
+                                     select=_range_selector(rev_range, since_rev, pre_push), cache=cache)
     report = cfg.apply(report)
     scope = ("staged change" if staged else f"commits {rev_range}" if rev_range else
              f"commits {since_rev}..HEAD" if since_rev else "commits being pushed" if pre_push else "history")
-    shown_to_a_person = _emit_report(report, cfg.format.value, output, scope, quiet=quiet, verbose=verbose)
+    shown_to_a_person = _emit_report(report, cfg.format.value, output, scope, quiet=quiet or _VERBOSITY.quiet,
+                                     verbose=verbose or _VERBOSITY.verbose)
     if report.findings:
         if modes and not shown_to_a_person:  # a hook's refusal: one line saying what to do
             click.echo(_refusal(len(report.findings), staged=staged, pre_push=pre_push), err=True)
         sys.exit(1)
+
+
+def _scan_org(repos: str, out_dir: str, shard: str | None, jobs: int | None, rules_file: str | None,
+              baseline: str | None, config_file: str | None, *, quiet: bool) -> NoReturn:
+    """scan --repos: this shard's repositories into OUT_DIR; unsharded, the org report too (sanitize/scan/org.py)."""
+    from sanitize.scan import org
+    from sanitize.scan.repolist import load_repo_list, parse_shard
+
+    where = parse_shard(shard) if shard is not None else (0, 1)
+    listed = load_repo_list(repos)
+    opts = org.ScanOptions(rules_file=rules_file, baseline=baseline, config_file=config_file)
+    outcomes = org.scan_repos(listed, out_dir, shard=where, jobs=jobs or 2, opts=opts)
+    failed = [o for o in outcomes if o.status != "ok"]
+    if where[1] > 1:  # one shard of many: the merge step correlates
+        for o in failed:
+            click.echo(f"git-sanitize: not scanned: {o.source}: {o.error}", err=True)
+        if not quiet:
+            n = sum(o.findings for o in outcomes)
+            click.echo(f"shard {where[0]}/{where[1]}: {len(outcomes)} repositories, {len(failed)} not scanned, "
+                       f"{n} finding(s); merge the shards: git-sanitize org merge DIR... -o OUT")
+        sys.exit(2 if failed else 1 if any(o.findings for o in outcomes) else 0)
+    _emit_org(org.merge([out_dir], only=org.shard_file_name(0, 1)), out_dir, quiet=quiet)
+
+
+def _emit_org(report: Any, out_dir: str, *, quiet: bool) -> NoReturn:
+    """Write org.json/org.md, print the short summary, exit 2 incomplete / 1 findings / 0 clean."""
+    from sanitize.scan.org import write_report
+
+    json_path, md_path = write_report(report, out_dir)
+    if not quiet:
+        click.echo("\n".join(report.summary_lines()))
+        click.echo(f"report: {json_path} and {md_path}")
+    if not report.complete:
+        click.echo("git-sanitize: the organisation scan is incomplete (see the report); it does not prove "
+                   "anything clean", err=True)
+    sys.exit(report.exit_code)
 
 
 def _emit_report(report: ScanReport, fmt: str | None, output: str | None, scope: str, *, quiet: bool,
@@ -202,6 +335,42 @@ def _range_selector(rev_range: str | None, since_rev: str | None, pre_push: bool
         stdin_text = None if from_framework or sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
         return lambda repo: revrange.pushed(repo, os.environ, stdin_text)
     return None
+
+
+@cli.group("org")
+def org_group() -> None:
+    """Many repositories: merge sharded `scan --repos` output; print the Kubernetes / GitHub Actions templates."""
+
+
+@org_group.command("merge")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("-o", "--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Where org.json and org.md go (may be one of DIRS).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@_guard
+def org_merge(dirs: tuple[str, ...], out_dir: str, quiet: bool) -> None:
+    """Merge the shard files of DIRS into one report correlating findings by value across repositories.
+
+    Exit 0 clean, 1 findings, 2 a shard missing or a repository not scanned.
+    """
+    from sanitize.scan.org import merge
+
+    _emit_org(merge(dirs), out_dir, quiet=quiet or _VERBOSITY.quiet)
+
+
+@org_group.command("template")
+@click.argument("kind", type=click.Choice(["k8s", "github"]))
+@click.option("--shards", type=click.IntRange(min=1, max=1000), default=4, show_default=True,
+              help="How many shards (Job completions, matrix entries).")
+@click.option("--jobs", type=click.IntRange(min=1, max=64), default=2, show_default=True,
+              help="Repositories scanned at once in each shard.")
+@click.option("--image", default=None, help="k8s: the container image (default: git-sanitize:VERSION).")
+@_guard
+def org_template(kind: str, shards: int, jobs: int, image: str | None) -> None:
+    """Print a Kubernetes Indexed Job (+ merge Job) or a GitHub Actions matrix workflow for `scan --repos`."""
+    from sanitize.scan.org_templates import render
+
+    click.echo(render(kind, shards=shards, jobs=jobs, image=image), nl=False)
 
 
 @cli.group("config")
@@ -275,13 +444,13 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
     p = make_plan(findings, out, keep_paths=keep_paths, drop_findings=drop_findings,
                   include_findings=include_findings, rules_file=rules_file)
     s = p.summary
-    click.echo(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
-    click.echo(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
-               f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s)")
-    click.echo(f"  will change: {describe(s)}")
+    _say(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
+    _say(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
+         f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s)")
+    _say(f"  will change: {describe(s)}")
     if s.get("held_back_values"):
-        click.echo(f"  {s['held_back_values']} low-confidence value(s) in tests/docs/examples/vendored code held "
-                   f"back, not rewritten: review them in {p.markdown_path} (--include FINDING_ID to purge one)")
+        _say(f"  {s['held_back_values']} low-confidence value(s) in tests/docs/examples/vendored code held "
+             f"back, not rewritten: review them in {p.markdown_path} (--include FINDING_ID to purge one)")
 
 
 @cli.command()
@@ -289,25 +458,29 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
 @click.option("--workdir", required=True, type=click.Path(file_okay=False), help="The purge's workdir (0700).")
 @click.option("--rules", "rules_file", default=None, type=click.Path(dir_okay=False),
               help="Rules file for the rescan (default: the one recorded in the plan, else the built-in rules).")
-@click.option("--progress/--no-progress", default=False, help="Show git-filter-repo progress on stderr.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show git-filter-repo's progress on stderr (default: when stderr is a terminal).")
 @_guard
 @_exclusive
-def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool) -> None:
+def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool | None) -> None:
     """Apply PLAN to a fresh mirror in WORKDIR with git-filter-repo; exit 1 unless the rescan is clean."""
     from sanitize.blast_radius import describe
     from sanitize.rewrite import rewrite as do_rewrite
 
+    if progress is None:
+        progress = _terminal(sys.stderr) and not _VERBOSITY.quiet
     result = do_rewrite(plan_path, workdir, progress=progress, rules_file=rules_file)
     r = result.report
-    click.echo(f"rewrote {describe(r['blast_radius']['result'])}; "
-               f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
-               f"verification clean")
+    _say(f"rewrote {describe(r['blast_radius']['result'])}; "
+         f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
+         f"verification clean")
     rescan = r["verification"]["rescan"]
-    click.echo(f"  {rescan['summary']}")
-    for f in rescan["remaining"]["unplanned"]["first"][:5]:
-        click.echo(f"    not in the plan: {f['rule']} at {f['path'] or 'a message'} (preview {f['preview']})")
-    click.echo(f"  second opinion: {_second_opinion(r.get('independent_check') or {})}")
-    click.echo(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
+    _say(f"  {rescan['summary']}")
+    for f in _first(rescan["remaining"]["unplanned"]["first"]):
+        _say(f"    not in the plan: {f['rule']} at {f['path'] or 'a message'} (preview {f['preview']})")
+    _say(f"  second opinion: {_second_opinion(r.get('independent_check') or {})}")
+    _say(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
+    _detail("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items()))
 
 
 def _second_opinion(check: dict[str, Any]) -> str:
@@ -341,14 +514,15 @@ def notify(workdir: str, roster: str | None, templates: str | None, deadline: st
     from sanitize.notify import DEFAULT_SENDER
     from sanitize.notify import notify as do_notify
 
-    result = do_notify(workdir, roster=roster, templates=templates, deadline=deadline, freeze=freeze,
-                       sender=sender or DEFAULT_SENDER)
-    click.echo(f"{len(result.collaborators)} notices (Markdown, .eml, text) in {result.team_summary.parent}")
+    with _working("writing the notices"):
+        result = do_notify(workdir, roster=roster, templates=templates, deadline=deadline, freeze=freeze,
+                           sender=sender or DEFAULT_SENDER)
+    _say(f"{len(result.collaborators)} notices (Markdown, .eml, text) in {result.team_summary.parent}")
     if result.not_notified:
-        click.echo(f"{len(result.not_notified)} bot or no-reply identities listed in the team summary, not notified")
-    click.echo(f"team summary: {result.team_summary}")
-    click.echo(f"forge support request: {result.support_request}")
-    click.echo(f"publish for collaborators (migrate): {result.team_summary.parent / 'publish'}")
+        _say(f"{len(result.not_notified)} bot or no-reply identities listed in the team summary, not notified")
+    _say(f"team summary: {result.team_summary}")
+    _say(f"forge support request: {result.support_request}")
+    _say(f"publish for collaborators (migrate): {result.team_summary.parent / 'publish'}")
 
 
 @cli.command()
@@ -371,25 +545,25 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
     again = f"git-sanitize migrate --finish --commit-map {shlex.quote(commit_map)}"
     if finish:
         done = do_finish(repo, commit_map=commit_map)
-        click.echo(f"deleted {done.backups_deleted} backup ref(s), expired reflogs and pruned; self-check passed: "
-                   f"none of the {done.old_commits_checked} old commit(s) is left in this clone")
+        _say(f"deleted {done.backups_deleted} backup ref(s), expired reflogs and pruned; self-check passed: "
+             f"none of the {done.old_commits_checked} old commit(s) is left in this clone")
         return
     result = do_migrate(repo, commit_map=commit_map, purged=purged)
     if not result.checked_purged:
         click.echo("warning: no purged.json: local work was not checked for removed files or values", err=True)
     for m in result.branches:
         what = f"{m.commits} local commit(s) moved onto {m.new_base[:12]}" if m.commits else "moved"
-        click.echo(f"branch {m.branch}: {what}; now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
+        _say(f"branch {m.branch}: {what}; now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
     for t in result.tags:
-        click.echo(f"tag {t.tag}: now {t.new[:12]} (old one kept in {t.backup_ref})")
+        _say(f"tag {t.tag}: now {t.new[:12]} (old one kept in {t.backup_ref})")
     for s in result.stashes:
-        click.echo(("uncommitted changes: carried over" if s.dirty else f"stash@{{{s.index}}}: re-based")
-                   + f" ({s.new[:12]})")
+        _say(("uncommitted changes: carried over" if s.dirty else f"stash@{{{s.index}}}: re-based")
+             + f" ({s.new[:12]})")
     if not result.restored_dirty:
         click.echo("your uncommitted changes did not apply cleanly: they are in git stash list (stash@{0})", err=True)
     if not (result.branches or result.tags or result.stashes):
-        click.echo("nothing in this clone is on the old history; nothing to move")
-    click.echo(f"next: check your branches (git log), then run: {again}")
+        _say("nothing in this clone is on the old history; nothing to move")
+    _say(f"next: check your branches (git log), then run: {again}")
 
 
 @cli.command()
@@ -410,12 +584,12 @@ def approve(workdir: str, approver: str, digest: str, key: str | None, expires: 
 
     wd = Workdir.open(workdir)
     a = do_approve(workdir, approver=approver, digest=digest, key=key,
-                   expires=expires or str(wd.meta().get("approval_expires", "24h")))
-    click.echo(f"{describe_approval(workdir, a)}; until {a.expires}")
-    policy = ApprovalPolicy.from_meta(wd.meta().get("approval_policy"))
+                   expires=expires or wd.meta().approval_expires or "24h")
+    _say(f"{describe_approval(workdir, a)}; until {a.expires}")
+    policy = ApprovalPolicy.from_meta(wd.meta().approval_policy)
     if policy is not None:
-        click.echo(f"{len(approvers_of(judge(workdir, policy)))} distinct valid approver(s) now "
-                   f"(counted: {policy.describe()})")
+        _say(f"{len(approvers_of(judge(workdir, policy)))} distinct valid approver(s) now "
+             f"(counted: {policy.describe()})")
 
 
 @cli.command()
@@ -450,15 +624,20 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
         click.echo(f"dry run: would push to {result.remote} (approvers so far: {len(result.approvers)})")
         for u in result.updates:
             click.echo("  " + u.line())
+        if result.stale_refs:
+            click.echo(f"the real push would be refused: the remote moved since the scan on "
+                       f"{len(result.stale_refs)} ref(s), e.g. {result.stale_refs[0]}; scan and plan again", err=True)
     elif result.already_pushed:
-        click.echo(f"{result.remote} already holds the rewritten refs; nothing to push")
+        _say(f"{result.remote} already holds the rewritten refs; nothing to push")
     else:
-        click.echo(f"pushed {len(result.changed)} ref update(s) to {result.remote} "
-                   f"(approved by {', '.join(result.approvers)})")
+        _say(f"pushed {len(result.changed)} ref update(s) to {result.remote} "
+             f"(approved by {', '.join(result.approvers)})")
+        for u in result.changed:
+            _detail("  " + u.line())
     for ref in result.hidden_refs:
-        click.echo(f"  left out (host-managed, read-only): {ref} — see notices/forge-support-request.md")
+        _say(f"  left out (host-managed, read-only): {ref} — see notices/forge-support-request.md")
     if result.gc_done:
-        click.echo("  expired reflogs and pruned unreachable objects on the remote")
+        _say("  expired reflogs and pruned unreachable objects on the remote")
 
 
 @cli.command()
@@ -470,19 +649,20 @@ def verify(workdir: str, remote: str | None) -> None:
     """Clone the remote fresh: every tip must be the rewritten tip, and the rescan clean."""
     from sanitize.verify import verify as do_verify
 
-    result = do_verify(workdir, remote=remote)
-    click.echo(f"{result.remote}: every ref matches the rewrite, no purged object is reachable, nothing the plan "
-               "removes is found again")
+    with _working("verifying: fresh clone of the remote, every ref, every purged object, rescan"):
+        result = do_verify(workdir, remote=remote)
+    _say(f"{result.remote}: every ref matches the rewrite, no purged object is reachable, nothing the plan "
+         "removes is found again")
     if result.remaining is not None:
-        click.echo(f"  {result.remaining.describe()}")
-        for f in result.remaining.unplanned[:5]:
-            click.echo(f"    not in the plan: {f.rule} at {f.path or 'a message'} (preview {f.preview})")
+        _say(f"  {result.remaining.describe()}")
+        for f in _first(result.remaining.unplanned):
+            _say(f"    not in the plan: {f.rule} at {f.path or 'a message'} (preview {f.preview})")
     served = result.still_served
     if served:
         click.echo(f"warning: the server still serves {len(served)} old commit(s) by id until it collects garbage "
                    "(path remote: push --gc-remote; hosted: send notices/forge-support-request.md)")
     else:
-        click.echo("the server no longer serves the old first-changed commits")
+        _say("the server no longer serves the old first-changed commits")
 
 
 @cli.group()
@@ -500,7 +680,7 @@ def guard_install(workdir: str, remote: str) -> None:
     from sanitize.guard import install_guard
 
     hook = install_guard(workdir, remote)
-    click.echo(f"pre-receive guard installed at {hook}")
+    _say(f"pre-receive guard installed at {hook}")
 
 
 @guard.command("check")
@@ -550,15 +730,22 @@ def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None
               help="Record that NAME (a secret, or an exposed finding as the summary names it) was revoked or "
                    "replaced by hand; rotate nothing. Repeatable; goes to the audit log.")
 @click.option("--note", default="", help="With --ack: a short note for the audit log (a ticket id, who did it).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="table: one row per credential (default on a terminal); json: one log line per step and a "
+                   "summary line (default in a pipe).")
 @_guard
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
            audit_log: str | None, print_schedule: str | None, image: str | None, acks: tuple[str, ...],
-           note: str) -> None:
-    """Rotate secrets in Vault / AWS Secrets Manager (and their databases); JSON log lines on stdout.
+           note: str, fmt: str | None) -> None:
+    """Rotate secrets in Vault / AWS Secrets Manager (and their databases).
 
-    Exit 0 when every exposed credential is rotated or revoked, 1 while any is still live.
+    On a terminal a table of every credential's final state; in a pipe (or --format json)
+    JSON log lines. Exit 0 when every exposed credential is rotated or revoked, 1 while any is still live.
     """
     import json
+    import shlex
+
+    table = (fmt or ("table" if _terminal() else "json")) == "table"
 
     if print_schedule:
         from pathlib import Path
@@ -581,21 +768,41 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
         from rotation.engine import acknowledge
 
         for ack in acknowledge(config, list(acks), note=note, audit=AuditLog(audit_log) if audit_log else None):
-            click.echo(json.dumps({"step": "ack", "status": "acknowledged", "secret": ack.name, "actor": ack.actor,
-                                   "ts": ack.ts, "note": ack.note}))
+            if table:
+                _say(f"acknowledged {ack.name} as done by hand ({ack.actor}, {ack.ts}); recorded in the audit log")
+            else:
+                click.echo(json.dumps({"step": "ack", "status": "acknowledged", "secret": ack.name,
+                                       "actor": ack.actor, "ts": ack.ts, "note": ack.note}))
         return
+
+    def summarise(summary: Any, status: str) -> None:
+        if not table:
+            click.echo(json.dumps({"step": "summary", "status": status, **summary.to_dict()}))
+        elif not _VERBOSITY.quiet or status != "ok":
+            from rotation.terminal import render
+
+            click.echo(render(summary, f"git-sanitize rotate --config {shlex.quote(config_path)} --ack"), nl=False)
+
+    def step(record: str) -> None:
+        if not table:
+            click.echo(record)
+        else:
+            from rotation.terminal import step_line
+
+            _detail(step_line(json.loads(record)), err=True)
+
     try:
         summary = do_rotate(config, mode=mode, due=due, only=list(only) or None, findings=findings,
-                            dry_run=dry_run, audit=AuditLog(audit_log) if audit_log else None, log=click.echo)
+                            dry_run=dry_run, audit=AuditLog(audit_log) if audit_log else None, log=step)
     except SanitizeError as exc:
         failed = getattr(exc, "summary", None)  # the run finished but some secrets failed: still summarise
         if failed is not None:
-            click.echo(json.dumps({"step": "summary", "status": "failed", **failed.to_dict()}))
+            summarise(failed, "failed")
         raise
     if summary.still_live:
-        click.echo(json.dumps({"step": "summary", "status": "still live", **summary.to_dict()}))
+        summarise(summary, "still live")
         summary.raise_if_still_live(" (each summary outcome's action says what to do)")
-    click.echo(json.dumps({"step": "summary", "status": "ok", **summary.to_dict()}))
+    summarise(summary, "ok")
 
 
 # --- run / status / restore --------------------------------------------------------
@@ -613,7 +820,7 @@ def run(playbook: str) -> None:
     from sanitize.playbook import Runner
 
     def echo(line: str) -> None:
-        click.echo(line, err=True)
+        _say(line, err=True)
 
     pb = playbook_config.load(playbook)
     if not pb.is_purge:
@@ -624,15 +831,15 @@ def run(playbook: str) -> None:
         assert pb.rotate is not None  # parse() requires source or rotate
         summary = do_rotate(load_config(pb.rotate), mode=pb.rotate_mode, due=pb.due, log=click.echo)
         summary.raise_if_still_live("; each step's action says what to do, then `git-sanitize rotate --ack NAME`")
-        click.echo(f"rotation done: {summary}")
+        _say(f"rotation done: {summary}")
         return
-    result = Runner(pb, echo=echo, progress=sys.stderr.isatty()).run()
+    result = Runner(pb, echo=echo, progress=_terminal(sys.stderr) and not _VERBOSITY.quiet).run()
     if result.clean:
-        click.echo("clean: no secrets found in any ref's history")
+        _say("clean: no secrets found in any ref's history")
     elif not result.ran:
-        click.echo("nothing to do: every stage is done")
+        _say("nothing to do: every stage is done")
     else:
-        click.echo(f"purge complete: {', '.join(result.ran)}")
+        _say(f"purge complete: {', '.join(result.ran)}")
 
 
 @cli.command()
@@ -670,7 +877,7 @@ def restore(workdir: str, to: str | None) -> None:
     from sanitize.restore import restore as do_restore
 
     result = do_restore(workdir, to)
-    click.echo(f"restored {len(result.refs)} refs from the backup bundle into {result.path}")
+    _say(f"restored {len(result.refs)} refs from the backup bundle into {result.path}")
 
 
 # --- manual and shell completion ------------------------------------------------------
@@ -714,6 +921,17 @@ def completion(shell: str) -> None:
     comp_cls = get_completion_class(shell)
     assert comp_cls is not None  # click ships all three
     click.echo(comp_cls(cli, {}, "git-sanitize", "_GIT_SANITIZE_COMPLETE").source())
+
+
+@cli.command("schema")
+@click.argument("name", metavar="NAME")
+@_guard
+def schema(name: str) -> None:
+    """Print the JSON schema (draft 2020-12) of an artifact: findings, plan, rewrite-record, rewrite-report,
+    approval, state, rotation-run."""
+    from sanitize.artifacts.schemas import schema_text
+
+    click.echo(schema_text(name), nl=False)
 
 
 def main() -> None:

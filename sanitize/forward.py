@@ -61,8 +61,8 @@ def classify(repo: Path, got: dict[str, str], tips: dict[str, str], old_commits:
     return RefCheck(forward, mismatched)
 
 
-def classify_remote(mirror: Path, remote: str, got: dict[str, str], tips: dict[str, str], old_commits: set[str],
-                    scratch_in: Path, skip: frozenset[str] = frozenset()) -> RefCheck:
+def classify_remote(mirror: Path, remote: str | git.Location, got: dict[str, str], tips: dict[str, str],
+                    old_commits: set[str], scratch_in: Path, skip: frozenset[str] = frozenset()) -> RefCheck:
     """As :func:`classify` for a remote: the refs that differ are fetched into a scratch repository that
     borrows the mirror's objects, so only what collaborators added comes over the wire."""
     refs = sorted(r for r in got if got[r] != tips.get(r) and r not in skip)
@@ -76,7 +76,7 @@ def classify_remote(mirror: Path, remote: str, got: dict[str, str], tips: dict[s
         return classify(repo, got, tips, old_commits, skip)
 
 
-def pushed_with_forward_moves(mirror: Path, remote: str, now: dict[str, str], new: dict[str, str | None],
+def pushed_with_forward_moves(mirror: Path, remote: str | git.Location, now: dict[str, str], new: dict[str, str | None],
                               lease: dict[str, str | None], old_commits: set[str],
                               scratch_in: Path) -> dict[str, str] | None:
     """After our push, the refs collaborators moved forward (``{}``: none); None if the push has not happened

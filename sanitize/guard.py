@@ -24,7 +24,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from sanitize import git
-from sanitize.approval import current_digest, rewrite_detail
+from sanitize.artifacts import rewrite_record
 from sanitize.errors import UsageError
 from sanitize.scan.report import ScanReport
 from sanitize.workdir import Workdir, write_atomic
@@ -78,14 +78,6 @@ def check_push(repo: str | os.PathLike[str], stdin_text: str, *, rules_file: str
     return cfg.apply(report)
 
 
-def banned_ids(wd: Workdir) -> list[str]:
-    """Purged blob ids and every old commit id the rewrite changed."""
-    rec = rewrite_detail(wd)
-    ids = set(rec.get("purged_blobs") or []) | set(rec.get("old_commits") or [])
-    ids |= set(rec.get("first_changed_commits") or [])
-    return sorted(str(i) for i in ids)
-
-
 def install_guard(workdir: str | os.PathLike[str], remote_path: str | os.PathLike[str]) -> Path:
     """Install the hook into the bare repository at ``remote_path``; returns the hook's path.
 
@@ -93,7 +85,7 @@ def install_guard(workdir: str | os.PathLike[str], remote_path: str | os.PathLik
     """
     wd = Workdir.open(workdir)
     raw = str(remote_path)
-    path = Path(raw[len("file://"):] if raw.startswith("file://") else raw)
+    path = git.Location.parse(raw).path or Path(raw)
     if not path.exists():
         raise UsageError(f"{path}: no such repository (guard install needs the bare repository's path)")
     repo = git.git_dir(path)
@@ -106,12 +98,14 @@ def install_guard(workdir: str | os.PathLike[str], remote_path: str | os.PathLik
     if hook.exists() and MARKER not in hook.read_text(encoding="utf-8", errors="replace"):
         raise UsageError(f"{hook}: a pre-receive hook already exists; chain ours into it by hand "
                          "(nothing was changed)")
-    ids = banned_ids(wd)
-    digest = current_digest(wd)
+    record = rewrite_record.load(wd)
+    rewrite_record.check_plan_unchanged(wd, record)
+    ids = record.banned_ids  # purged blobs and every old commit the rewrite changed
+    digest = record.plan_digest
     # Read by the hook as whatever user the git server runs as: object ids only, no secret.
     write_atomic(hooks / BANNED_NAME, "".join(i + "\n" for i in ids), mode=0o644)
-    deadline = wd.stage("notify").get("deadline")
-    write_atomic(hook, render_hook(digest, len(ids), str(deadline) if deadline else None), mode=0o755)
+    deadline = wd.stage("notify").text("deadline")
+    write_atomic(hook, render_hook(digest, len(ids), deadline), mode=0o755)
     wd.record("guard", "done", hook=str(hook), banned=len(ids))
     wd.audit.append("guard-installed", hook=str(hook), banned=len(ids), digest=digest)
     return hook

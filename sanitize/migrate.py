@@ -598,10 +598,7 @@ def finish(repo: str | os.PathLike[str] = ".", *, commit_map: str) -> FinishResu
             c.run("stash", "store", "-m", msg, sha)
     c.run("-c", "gc.reflogExpire=never", "-c", "gc.reflogExpireUnreachable=never", "gc", "--quiet",
           "--prune=now")
-    listed = "\n".join(sorted(c.changed)) + "\n"
-    present = [line.split()[0] for line in c.out("cat-file", "--batch-check=%(objectname) %(objecttype)",
-                                                  input=listed.encode()).splitlines()
-               if not line.endswith(" missing")]
+    present = git.objects.present(c.work, c.changed)
     if present:
         raise VerificationFailed(f"{len(present)} old commit(s) are still in this clone (e.g. {present[0][:12]}); "
                                  "another worktree or an alternate object store may hold them")

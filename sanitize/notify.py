@@ -41,11 +41,11 @@ from jinja2 import (
 )
 
 from sanitize import git, names
-from sanitize.approval import current_digest, rewrite_detail
+from sanitize.artifacts import rewrite_record
 from sanitize.errors import UsageError
+from sanitize.git import is_hidden
 from sanitize.names import Redactor
 from sanitize.plan import load_plan
-from sanitize.push import is_hidden
 from sanitize.workdir import Workdir, write_atomic
 
 DEFAULT_SENDER = "Security team <security@localhost>"
@@ -129,7 +129,7 @@ def _old_history(wd: Workdir, scratch: Path) -> Path:
         raise UsageError(f"{wd.bundle}: missing; notices need the original history (run rewrite again)")
     repo = scratch / "old.git"
     git.run(["init", "--quiet", "--bare", str(repo)])
-    git.run(["fetch", "--quiet", str(wd.bundle.resolve()), "+refs/*:refs/*"], cwd=repo)
+    git.bundle.fetch_all(wd.bundle, repo)
     return repo
 
 
@@ -235,18 +235,9 @@ def _lfs_objects(repo: Path, blobs: list[str]) -> list[dict[str, str]]:
     """LFS pointers among the purged blobs: their objects are orphaned on the host."""
     if not blobs:
         return []
-    proc = git.run(["cat-file", "--batch"], cwd=repo, input=("\n".join(blobs) + "\n").encode())
-    data, found, pos = proc.stdout, [], 0
-    while pos < len(data):
-        end = data.index(b"\n", pos)
-        header = data[pos:end].split()
-        pos = end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        body = data[pos:pos + size]
-        pos += size + 1
-        if header[1] == b"blob" and body.startswith(_LFS_HEAD) and size < 1024:
+    found = []
+    for _oid, kind, body in git.objects.read(repo, blobs):
+        if kind == "blob" and body.startswith(_LFS_HEAD) and len(body) < 1024:
             fields = dict(line.split(b" ", 1) for line in body.splitlines() if b" " in line)
             oid = fields.get(b"oid", b"").decode("ascii", "replace").removeprefix("sha256:")
             found.append({"oid": oid, "size": fields.get(b"size", b"?").decode("ascii", "replace")})
@@ -333,15 +324,15 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
            freeze: str | None = None, sender: str = DEFAULT_SENDER) -> NotifyResult:
     """Render every notice into ``WORKDIR/notices/`` and the migrate kit into ``notices/publish/``."""
     wd = Workdir.open(workdir)
-    rec = rewrite_detail(wd)
-    digest = current_digest(wd)
-    source = git.redact_url(str(rec.get("source") or ""))
+    rec = rewrite_record.load(wd)
+    rewrite_record.check_plan_unchanged(wd, rec)
+    digest = rec.plan_digest
+    source = git.redact_url(rec.source)
     repo_name = Path(source.rstrip("/")).name.removesuffix(".git") or "repository"
-    at_scan: dict[str, str] = dict(rec.get("tips_at_scan") or {})
-    tips: dict[str, str] = dict(rec.get("rewritten_tips") or {})
-    changed_old = {ref: old for ref, old in at_scan.items() if tips.get(ref) != old}
+    tips = dict(rec.rewritten_tips)
+    changed_old = rec.changed_refs
     # A ref whose name held a leaked value was renamed: the notice says which new name replaced it.
-    renamed: dict[str, str] = {str(k): str(v) for k, v in (rec.get("renamed_refs") or {}).items()}
+    renamed: dict[str, str] = dict(rec.renamed_refs)
     changed: list[dict[str, Any]] = [
         {"ref": ref, "old": old, "new": tips.get(ref), "action": "deleted" if ref not in tips else "rewritten"}
         if ref not in renamed else
@@ -349,26 +340,24 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
         for ref, old in sorted(changed_old.items())]
     visible = [c for c in changed if not is_hidden(c["ref"])]
     pr_refs = [c["ref"] for c in changed if c["ref"].startswith(("refs/pull/", "refs/merge-requests/"))]
-    first = sorted(rec.get("first_changed_commits") or set((rec.get("first_changed") or {}).values()))
-    plan = json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file() else {}
-    actions = plan.get("actions") or {}
-    replaced = actions.get("replace") or []
-    removed_paths = sorted({str(d.get("path")) for d in actions.get("delete_paths") or []})
+    first = sorted(rec.first_changed_commits or set(rec.first_changed.values()))
+    plan = load_plan(wd.plan)
+    replaced = plan.replace
+    removed_paths = sorted(set(plan.paths))
     removed: dict[str, Any] = {
-        "paths": sorted({str(d.get("path")) for d in actions.get("delete_paths") or []}),
+        "paths": removed_paths,
         "replacements": len(replaced),
-        "rules": sorted({str(r.get("rule")) for r in replaced if r.get("rule")}),
-        "messages": len(actions.get("messages") or []),
+        "rules": sorted({r.rule for r in replaced if r.rule}),
+        "messages": len(plan.messages),
     }
-    fix_in_code = [{"path": f.get("path"), "line": f.get("line"), "rule": f.get("rule")}
-                   for f in plan.get("fix_in_code") or []]
+    fix_in_code = [{"path": f.path, "line": f.line, "rule": f.rule} for f in plan.fix_in_code]
 
     with tempfile.TemporaryDirectory(prefix="notify-", dir=wd.root) as tmp:
         old = _old_history(wd, Path(tmp))
         # Pull-request refs too: their authors (often outside the team) hold old history in their forks.
         red = names.from_plan(load_plan(wd.plan)) if wd.plan.is_file() else None
         people = _history_people(old, {c["ref"]: c["old"] for c in changed}, red)
-        lfs = _lfs_objects(old, list(rec.get("purged_blobs") or []))
+        lfs = _lfs_objects(old, list(rec.purged_blobs))
     listed = load_roster(roster) if roster else Roster([])
     everyone = sorted(_merge_roster(people, listed).values(), key=lambda p: p.email.casefold())
     machines = [p for p in everyone if p.is_machine]
@@ -385,7 +374,7 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
         "repo": printable(source), "repo_name": printable(repo_name), "digest": digest,
         "deadline": deadline_text, "freeze": freeze_text, "changed": shown, "first_changed": first,
         "removed": removed_shown, "fix_in_code": [{**f, "path": printable(str(f.get("path")))} for f in fix_in_code],
-        "pr_refs": [printable(r) for r in pr_refs], "lfs": lfs, "old_commit_count": len(rec.get("old_commits") or []),
+        "pr_refs": [printable(r) for r in pr_refs], "lfs": lfs, "old_commit_count": len(rec.old_commits),
         "deleted_branches": [printable(c["ref"].removeprefix("refs/heads/")) for c in visible
                              if c["new"] is None and c["ref"].startswith("refs/heads/")],
         "machines": machines, "dropped": len(listed.dropped),
@@ -394,8 +383,8 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     }
     env = _environment(templates)
     purged = {"schema": "git-sanitize/purged/v1", "paths": removed["paths"],
-              "blobs": sorted(rec.get("purged_blobs") or []),
-              "secret_sha256": sorted({str(r.get("secret_sha256")) for r in replaced if r.get("secret_sha256")})}
+              "blobs": sorted(rec.purged_blobs),
+              "secret_sha256": sorted({r.secret_sha256 for r in replaced})}
     kit = {"commit-map": wd.commit_map.read_bytes() if wd.commit_map.is_file() else b"",
            "purged.json": (json.dumps(purged, indent=2) + "\n").encode()}
     subject = f"[action required] {repo_name}: history rewritten to remove secrets, reset your clone by {deadline_text}"

@@ -24,13 +24,15 @@ import shutil
 import stat
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sanitize import git
+from sanitize.artifacts.plan_actions import DeletePath, FixInCode, MessageRewrite, Replacement
 from sanitize.errors import UsageError
+from sanitize.git.log import Change, changes  # the raw log; blast_radius and rewrite import them from here
 from sanitize.inputs import read_text
 from sanitize.names import plan_entries
 from sanitize.scan import context
@@ -47,6 +49,7 @@ SHORT_VALUE = 8  # a shorter literal may also occur in innocent text: the plan w
 _SAFE_BYTE = re.compile(rb"[A-Za-z0-9_]")
 
 Recover = Callable[[str, Iterable[Finding]], Mapping[str, Secret]]
+_Action = TypeVar("_Action", DeletePath, Replacement, MessageRewrite, FixInCode)
 
 
 # plan.secrets lines ---------------------------------------------------------------------
@@ -91,13 +94,13 @@ class Plan:
     path: Path
     source: str
     tips: dict[str, str]
-    delete_paths: list[dict[str, Any]]
-    replace: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
-    fix_in_code: list[dict[str, Any]]
+    delete_paths: tuple[DeletePath, ...]
+    replace: tuple[Replacement, ...]
+    messages: tuple[MessageRewrite, ...]
+    fix_in_code: tuple[FixInCode, ...]
     summary: dict[str, Any]
     digest: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # rules, held_back, dropped: kept as reviewed
     names: list[dict[str, Any]] = field(default_factory=list)  # values in ref/path/identity names: renamed
 
     @property
@@ -112,10 +115,10 @@ class Plan:
     def planned_sha256s(self) -> set[str]:
         """Every secret value the plan removes: replaced in content and messages, or deleted with the
         blob that holds it only compressed or transcoded."""
-        return {r["secret_sha256"] for r in self.replace} | {
-            s for m in self.messages for s in m.get("secret_sha256s", [])} | {
-            s for d in self.delete_paths for s in d.get("secret_sha256s", [])} | {
-            n["secret_sha256"] for n in self.names}
+        return {r.secret_sha256 for r in self.replace} | {
+            s for m in self.messages for s in m.secret_sha256s} | {
+            s for d in self.delete_paths for s in d.secret_sha256s or ()} | {
+            str(n["secret_sha256"]) for n in self.names}
 
     @property
     def literal_sha256s(self) -> set[str]:
@@ -123,15 +126,31 @@ class Plan:
         (itself, or its JSON-escaped, URL-encoded or base64 form, listed as ``literal_sha256s``)."""
         out: set[str] = set()
         for r in self.replace:
-            out.update(r.get("literal_sha256s") or [r["secret_sha256"]])
+            out.update(r.literals)
         for m in self.messages:
-            out.update(m.get("literal_sha256s") or m.get("secret_sha256s", []))
-        out.update(n["secret_sha256"] for n in self.names)
+            out.update(m.literals)
+        out.update(str(n["secret_sha256"]) for n in self.names)
         return out
 
     @property
     def paths(self) -> list[str]:
-        return [d["path"] for d in self.delete_paths]
+        return [d.path for d in self.delete_paths]
+
+    @property
+    def rules_file(self) -> str | None:
+        """The rules file the scan used (rewrite and verify rescan with it), if any."""
+        rules = self.extra.get("rules")
+        return rules if isinstance(rules, str) else None
+
+    @property
+    def held_back(self) -> list[Mapping[str, Any]]:
+        """Low-confidence values left for review (``plan --include`` plans one)."""
+        return [h for h in self.extra.get("held_back") or [] if isinstance(h, dict)]
+
+    @property
+    def dropped(self) -> list[Mapping[str, Any]]:
+        """Findings the reviewer rejected as false positives (``plan --drop``)."""
+        return [d for d in self.extra.get("dropped") or [] if isinstance(d, dict)]
 
     def body(self) -> dict[str, Any]:
         """The plan document without ``digest`` (what the digest covers)."""
@@ -139,9 +158,11 @@ class Plan:
             "schema": PLAN_SCHEMA,
             "source": self.source,
             "tips": dict(self.tips),
-            "actions": {"delete_paths": self.delete_paths, "replace": self.replace, "messages": self.messages,
+            "actions": {"delete_paths": [d.dump() for d in self.delete_paths],
+                        "replace": [r.dump() for r in self.replace],
+                        "messages": [m.dump() for m in self.messages],
                         **({"names": self.names} if self.names else {})},
-            "fix_in_code": self.fix_in_code,
+            "fix_in_code": [f.dump() for f in self.fix_in_code],
             "summary": self.summary,
             **self.extra,
         }
@@ -186,18 +207,22 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     secrets = sp.read_bytes()
     try:
         digest = data.pop("digest")
-        actions = data.pop("actions")
-        known = {"schema", "source", "tips", "fix_in_code", "summary"}
+        # The digest covers the document as written: what reviewers read is what approvals bind.
+        matches = compute_digest(data, secrets) == digest
+        actions = data["actions"]
+        known = {"schema", "source", "tips", "actions", "fix_in_code", "summary"}
         plan = Plan(
             path=p, source=str(data["source"]), tips={str(k): str(v) for k, v in data["tips"].items()},
-            delete_paths=list(actions["delete_paths"]), replace=list(actions["replace"]),
-            messages=list(actions["messages"]), fix_in_code=list(data["fix_in_code"]),
+            delete_paths=_each(DeletePath.parse, actions["delete_paths"], f"{p}: actions.delete_paths"),
+            replace=_each(Replacement.parse, actions["replace"], f"{p}: actions.replace"),
+            messages=_each(MessageRewrite.parse, actions["messages"], f"{p}: actions.messages"),
+            fix_in_code=_each(FixInCode.parse, data["fix_in_code"], f"{p}: fix_in_code"),
             summary=dict(data["summary"]), digest=str(digest),
             extra={k: v for k, v in data.items() if k not in known}, names=list(actions.get("names", [])),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise UsageError(f"{p}: malformed plan: missing or wrong field {exc}") from exc
-    if compute_digest(plan.body(), secrets) != plan.digest:
+    if not matches:
         raise UsageError(f"{p}: digest does not match the plan and plan.secrets: edited after review or "
                          f"tampered with; re-run plan and have it reviewed again")
     got = {s.sha256 for s in plan.secret_values()}
@@ -206,68 +231,21 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     return plan
 
 
+def _each(parse: Callable[[object, str], _Action], items: object, where: str) -> tuple[_Action, ...]:
+    """Every action of one list, each validated; UsageError naming the first bad one."""
+    if not isinstance(items, list):
+        raise UsageError(f"{where}: must be a list")
+    return tuple(parse(item, f"{where}[{n}]") for n, item in enumerate(items))
+
+
 # History helpers (shared with rewrite) ----------------------------------------------------
-@dataclass(frozen=True)
-class Change:
-    """One entry of ``git log --raw``: what a commit did to one path."""
-
-    commit: str
-    status: str
-    mode: str
-    blob: str
-    old_path: str | None
-    path: str
-
-
 def peel_commits(repo: str | os.PathLike[str], shas: Iterable[str]) -> dict[str, str]:
     """object id → the commit it peels to (objects that are not commits or tags of commits are left out)."""
     shas = list(dict.fromkeys(shas))
     if not shas:
         return {}
-    proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input="".join(f"{s}^{{commit}}\n" for s in shas).encode())
-    result = {}
-    for sha, line in zip(shas, proc.stdout.decode().splitlines(), strict=False):
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == "commit":
-            result[sha] = parts[0]
-    return result
-
-
-def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bool = True,
-            walk: bool = True) -> Iterator[Change]:
-    """Every path change in the history of ``commits`` (or, with ``walk`` False, in those commits only),
-    merges included (combined diff).
-
-    Used to find every path a blob ever lived at, and where that file was moved.
-    """
-    starts = "".join(f"{c}\n" for c in dict.fromkeys(commits))
-    if not starts:
-        return
-    args = ["log", "--stdin", "--raw", "-z", "--no-abbrev", "-c", "--format=%x01%H", "--no-color"]
-    args.append("-M" if renames else "--no-renames")
-    if not walk:
-        args.append("--no-walk=unsorted")
-    data = git.run(args, cwd=repo, input=starts.encode()).stdout
-    for chunk in data.split(b"\x01")[1:]:
-        commit = chunk[:64].split(b"\0", 1)[0].strip().decode()
-        tokens = chunk[len(commit):].split(b"\0")
-        i = 0
-        while i < len(tokens):
-            meta = tokens[i].lstrip(b"\n")
-            i += 1
-            if not meta.startswith(b":"):
-                continue
-            ncolon = len(meta) - len(meta.lstrip(b":"))
-            fields = meta[ncolon:].split(b" ")
-            modes, shas, status = fields[: ncolon + 1], fields[ncolon + 1: 2 * ncolon + 2], fields[-1].decode()
-            old = None
-            if ncolon == 1 and status[:1] in ("R", "C"):
-                old = tokens[i].decode("utf-8", "surrogateescape")
-                i += 1
-            path = tokens[i].decode("utf-8", "surrogateescape")
-            i += 1
-            yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
+    infos = git.objects.check(repo, [f"{s}^{{commit}}" for s in shas])
+    return {sha: info.oid for sha, info in zip(shas, infos, strict=True) if info is not None and info.type == "commit"}
 
 
 @dataclass
@@ -278,19 +256,10 @@ class History:
     parents: dict[str, tuple[str, ...]]
 
     @classmethod
-    def load(cls, repo: str | os.PathLike[str], tips: Iterable[str]) -> History:
-        starts = "".join(f"{c}\n" for c in dict.fromkeys(tips))
-        if not starts:
-            return cls([], {})
-        text = git.run(["rev-list", "--stdin", "--topo-order", "--reverse", "--parents"], cwd=repo,
-                       input=starts.encode()).stdout.decode()
-        order: list[str] = []
-        parents: dict[str, tuple[str, ...]] = {}
-        for line in text.splitlines():
-            ids = line.split()
-            order.append(ids[0])
-            parents[ids[0]] = tuple(ids[1:])
-        return cls(order, parents)
+    def load(cls, repo: str | os.PathLike[str], tips: Iterable[str], *, cache: Path | None = None) -> History:
+        """The git layer's commit graph of ``tips`` (kept in ``cache``, a workdir, for the other stages)."""
+        graph = git.graph.load(repo, tips, cache=cache)
+        return cls(graph.order, graph.parents)
 
     def descendants_closure(self, seeds: set[str]) -> set[str]:
         """Seeds plus every commit with a parent in the set: what a rewrite of the seeds changes."""
@@ -351,13 +320,14 @@ def _engine_recover(rules_file: str | None) -> Recover:
     return recover
 
 
-def _local_repo(source: str, tmp: Path) -> str:
-    """A readable copy of the scanned repository: the path itself, or a mirror clone of a URL."""
+def _local_repo(source: str, tmp: Path, given: git.Location | None = None) -> str:
+    """A readable copy of the scanned repository: the path itself, or a mirror clone of a URL (its
+    credentials from ``given``, the same address in memory, or as :meth:`Location.restore` finds them)."""
     if Path(source).exists():
         git.git_dir(source)
         return source
     dest = tmp / "source.git"
-    git.run(["clone", "--quiet", "--mirror", source, str(dest)])
+    git.run(["clone", "--quiet", "--mirror", git.Location.restore(source, given), str(dest)])
     return str(dest)
 
 
@@ -419,7 +389,8 @@ def _guessable(fs: list[Finding], values: Mapping[str, Secret]) -> bool:
 
 def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterable[str] = (),
               drop_findings: Iterable[str] = (), include_findings: Iterable[str] = (),
-              rules_file: str | None = None, recover: Recover | None = None) -> Plan:
+              rules_file: str | None = None, recover: Recover | None = None,
+              location: git.Location | None = None, graph_cache: Path | None = None) -> Plan:
     """Write plan.json, plan.secrets (0600) and plan.md for a findings file; return the plan.
 
     By default every finding is planned except low-confidence generic assignments in tests,
@@ -432,6 +403,9 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     ``rules_file``: the rules the scan used (values are re-detected with them, and the plan records
     them so rewrite rescans with the same rules).
     ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
+    ``graph_cache``: a workdir where the commit graph is kept for (or was kept by) the other stages.
+    ``location``: the scanned URL with its credentials, when this process has them (the findings hold
+    only its redacted form).
     """
     if rules_file is not None and not Path(rules_file).is_file():
         raise UsageError(f"{rules_file}: no such rules file")
@@ -455,7 +429,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     findings = [f for f in report.findings if f.id not in drop]
     path_findings = [f for f in findings if f.kind == "path"]
     with tempfile.TemporaryDirectory(prefix="git-sanitize-plan-") as tmpd:
-        repo = _local_repo(report.source, Path(tmpd))
+        repo = _local_repo(report.source, Path(tmpd), location)
         peeled = peel_commits(repo, report.refs.values())
         missing = sorted(r for r, s in report.refs.items() if s not in peeled and not _exists(repo, s))
         if missing:
@@ -463,7 +437,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                              f"scan again")
         tip_commits = sorted(set(peeled.values()))
         all_changes = list(changes(repo, tip_commits, renames=False))
-        history = History.load(repo, tip_commits)
+        history = History.load(repo, tip_commits, cache=graph_cache)
         # Names holding a value (scan/names.py): findings show them redacted, git knows the real ones.
         name_findings = [f for f in findings if f.kind in NAME_KINDS]
         named = recover_names(repo, rules_file=rules_file) if name_findings else None
@@ -551,24 +525,25 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                 replace_groups[f.secret_sha256].append(f)
             else:
                 message_groups[f.commit or "?"].append(f)
-        replace = [{
-            "secret_sha256": sha, "preview": fs[0].preview, "rule": sorted({f.rule for f in fs})[0],
-            "rules": sorted({f.rule for f in fs}), "finding_ids": sorted({f.id for f in fs}),
-            "paths": sorted({f.path for f in fs if f.path}), "blobs": len({f.blob for f in fs if f.blob}),
-            "short": min(len(x) for x in forms[sha].values()) < SHORT_VALUE,
+        replace = tuple(Replacement(
+            secret_sha256=sha, preview=fs[0].preview, rule=sorted({f.rule for f in fs})[0],
+            rules=tuple(sorted({f.rule for f in fs})), finding_ids=tuple(sorted({f.id for f in fs})),
+            paths=tuple(sorted({f.path for f in fs if f.path})), blobs=len({f.blob for f in fs if f.blob}),
+            short=min(len(x) for x in forms[sha].values()) < SHORT_VALUE,
             **_encoded(sha, fs, forms),
-        } for sha, fs in sorted(replace_groups.items())]
-        messages = [{
-            "object": obj, "finding_ids": sorted({f.id for f in fs}),
-            "secret_sha256s": sorted({f.secret_sha256 for f in fs}), "rules": sorted({f.rule for f in fs}),
-            **({"literal_sha256s": lits} if (lits := sorted({x for f in fs for x in forms[f.secret_sha256]}))
-               != sorted({f.secret_sha256 for f in fs}) else {}),
-        } for obj, fs in sorted(message_groups.items())]
+        ) for sha, fs in sorted(replace_groups.items()))
+        messages = tuple(MessageRewrite(
+            object=obj, finding_ids=tuple(sorted({f.id for f in fs})),
+            secret_sha256s=tuple(sorted({f.secret_sha256 for f in fs})), rules=tuple(sorted({f.rule for f in fs})),
+            literal_sha256s=lits if (lits := tuple(sorted({x for f in fs for x in forms[f.secret_sha256]})))
+            != tuple(sorted({f.secret_sha256 for f in fs})) else None,
+        ) for obj, fs in sorted(message_groups.items()))
         # A deleted path whose name holds a value is shown redacted (rewrite reads the real one back).
-        delete_paths = [{"path": names_shown(p), "finding_ids": sorted(delete[p]), "found": how[p],
-                         **({"secret_sha256s": sorted(decoded[p])} if p in decoded else {})} for p in sorted(delete)]
+        delete_paths = tuple(DeletePath(path=names_shown(p), finding_ids=tuple(sorted(delete[p])), found=how[p],
+                                        secret_sha256s=tuple(sorted(decoded[p])) if p in decoded else None)
+                             for p in sorted(delete))
 
-        fix = [x for x in _fix_in_code(repo, report, findings, by_sha, real) if real(x["path"]) not in delete]
+        fix = tuple(x for x in _fix_in_code(repo, report, findings, by_sha, real) if real(x.path) not in delete)
 
         # What will change, and why: the same computation the rewrite exports and checks against.
         from sanitize.blast_radius import compute as blast_radius
@@ -590,8 +565,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             "included_findings": sorted(include),
             "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),
             "fix_in_code": len(fix), **radius.summary(),
-            "short_values": sum(1 for r in replace if r["short"]),
-            "encoded_values": sum(1 for r in replace if r.get("literal_sha256s")),
+            "short_values": sum(1 for r in replace if r.short),
+            "encoded_values": sum(1 for r in replace if r.literal_sha256s),
             "deleted_for_decoded": len(decoded),
             **({"renamed_values": len(names_action)} if names_action else {}),
         }
@@ -628,12 +603,12 @@ def _held_entry(fs: list[Finding], values: Mapping[str, Secret]) -> dict[str, An
     }
 
 
-def _encoded(sha: str, fs: list[Finding], forms: dict[str, dict[str, Secret]]) -> dict[str, Any]:
+def _encoded(sha: str, fs: list[Finding], forms: dict[str, dict[str, Secret]]) -> dict[str, tuple[str, ...]]:
     """``literal_sha256s`` and ``encoding`` of a replacement whose value sits in the blobs in another form."""
     if set(forms[sha]) == {sha}:
         return {}
     encodings = sorted({"+".join(f.encoding) for f in fs if f.encoding})
-    return {"literal_sha256s": sorted(forms[sha]), "encoding": encodings}
+    return {"literal_sha256s": tuple(sorted(forms[sha])), "encoding": tuple(encodings)}
 
 
 def _exists(repo: str, sha: str) -> bool:
@@ -641,29 +616,27 @@ def _exists(repo: str, sha: str) -> bool:
 
 
 def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
-                 values: dict[str, Secret], real: Callable[[str], str] = str) -> list[dict[str, Any]]:
+                 values: dict[str, Secret], real: Callable[[str], str] = str) -> list[FixInCode]:
     """Hardcoded fallback defaults still at a branch tip: after replacement they fall back to the marker.
 
     ``real`` turns a name shown redacted (a path or branch holding a value) back into git's.
     """
     defaults = [f for f in findings if f.kind == "content" and f.rule.startswith("default.") and f.path]
-    items: dict[tuple[str, str, str], dict[str, Any]] = {}
+    items: dict[tuple[str, str, str], FixInCode] = {}
     branches = {r: s for r, s in report.refs.items() if r.startswith("refs/heads/")}
     if not defaults or not branches:
         return []
     queries = [(ref, f) for ref in sorted(branches) for f in defaults]
-    proc = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input="".join(f"{branches[ref]}:{real(f.path or '')}\n" for ref, f in queries).encode())
-    for (ref, f), line in zip(queries, proc.stdout.decode("utf-8", "replace").splitlines(), strict=False):
-        parts = line.split()
-        if len(parts) != 2 or parts[1] != "blob":
+    infos = git.objects.check(repo, [f"{branches[ref]}:{real(f.path or '')}" for ref, f in queries])
+    for (ref, f), info in zip(queries, infos, strict=True):
+        if info is None or info.type != "blob":
             continue
-        blob = parts[0]
+        blob = info.oid
         line_no = f.line if blob == f.blob else _line_of(repo, blob, values[f.secret_sha256])
         if line_no is None:
             continue
         key = (f.path or "", f.rule, ref)
-        items.setdefault(key, {"path": f.path, "line": line_no, "rule": f.rule, "ref": ref, "finding_id": f.id})
+        items.setdefault(key, FixInCode(path=f.path or "", line=line_no, rule=f.rule, ref=ref, finding_id=f.id))
     return [items[k] for k in sorted(items)]
 
 

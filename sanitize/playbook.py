@@ -9,16 +9,16 @@ the plan no longer describes the repository and the run stops.
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from sanitize import git
 from sanitize.approval import approve_command
+from sanitize.artifacts.state import State
 from sanitize.errors import AwaitingApproval, UsageError
 from sanitize.faults import fault_point
 from sanitize.names import Redactor, from_plan
@@ -39,7 +39,7 @@ class RunResult:
     clean: bool = False
 
 
-def source_tips(source: str) -> dict[str, str]:
+def source_tips(source: str | git.Location) -> dict[str, str]:
     """Every ref the source advertises now (peeled tag lines and HEAD left out)."""
     return git.remote_refs(source)
 
@@ -56,24 +56,30 @@ class Runner:
         if not playbook.is_purge or playbook.workdir is None or playbook.source is None:
             raise UsageError(f"{playbook.path}: not a purge playbook (no source); use `git-sanitize rotate`")
         self.pb = playbook
-        self.source: str = playbook.source
-        self.remote: str = playbook.remote or playbook.source
+        # Locations hold the playbook's real addresses in memory; only their redacted forms are stored.
+        self.source: git.Location = playbook.source
+        self.remote: git.Location = playbook.remote or playbook.source
         self.echo = echo
         self.progress = progress
-        if not git.is_url(self.source):
-            git.git_dir(self.source)  # a missing or non-repository source fails before anything is created
+        if self.source.path is not None and not self.source.is_url:
+            git.git_dir(self.source.path)  # a missing or non-repository source fails before anything is created
         self.wd = Workdir.create(playbook.workdir)
         self._claim_workdir()
 
     # Workdir ownership ------------------------------------------------------------------
     def _claim_workdir(self) -> None:
         meta = self.wd.meta()
-        if meta.get("source") not in (None, self.source):
-            raise UsageError(f"{self.wd.root}: workdir belongs to a purge of {meta['source']}; use another workdir")
+        if meta.source is not None and git.redact_url(meta.source) != self.source.shown:
+            raise UsageError(f"{self.wd.root}: workdir belongs to a purge of {git.redact_url(meta.source)}; "
+                             "use another workdir")
         from sanitize.approval import ApprovalPolicy
 
         policy = ApprovalPolicy(allowed_signers=self.pb.allowed_signers, unsigned=self.pb.unsigned_approvals)
-        self.wd.set_meta(source=self.source, remote=self.remote, playbook=str(self.pb.path),
+        # Where a URL's credentials come from, never the credentials: a later run reads the playbook again.
+        credentials = {name: loc.credential_note for name, loc in (("source", self.source), ("remote", self.remote))
+                       if loc.credential_note}
+        self.wd.set_meta(source=self.source.shown, remote=self.remote.shown, credentials=credentials,
+                         playbook=str(self.pb.path),
                          approvals_required=self.pb.approvals_required, approval_policy=policy.to_meta(),
                          approval_expires=self.pb.approval_expires)
 
@@ -104,11 +110,11 @@ class Runner:
             ("rotate", self._rotate),
         ]
         for number, (name, step) in enumerate(steps, 1):
-            if name == "plan" and self.wd.stage("scan").get("findings") == 0:
+            if name == "plan" and self.wd.stage("scan").number("findings") == 0:
                 self.echo("the history is clean: nothing to purge")
                 result.clean = result.complete = True
                 return result
-            status = self.wd.stage(name).get("status")
+            status = self.wd.stage(name).status
             if status in ("done", "skipped"):
                 continue
             if status == "running":
@@ -124,10 +130,10 @@ class Runner:
             except AwaitingApproval:
                 raise
             except BaseException:
-                if name != "approve" and self.wd.stage(name).get("status") != "waiting":
+                if name != "approve" and self.wd.stage(name).status != "waiting":
                     self.wd.record(name, "failed")  # a stage that said it waits (rotate: still live) stays so
                 raise
-            if self.wd.stage(name).get("status") not in ("done", "skipped"):
+            if self.wd.stage(name).status not in ("done", "skipped"):
                 self.wd.record(name, "done")
             result.ran.append(name)
             self.echo(f"[{number}/{len(steps)}] {name}: {summary} ({time.monotonic() - started:.1f} s)")
@@ -136,7 +142,7 @@ class Runner:
         return result
 
     def _check_source_unchanged(self, stage: str) -> None:
-        seen = self.wd.stage("scan").get("tips", {})
+        seen = self.wd.stage("scan").refs("tips")
         # The scan recorded a ref whose name holds a value redacted: compare (and name) the source's the same way.
         plan = self.wd.plan if self.wd.plan.is_file() else self.plan_path
         red = from_plan(load_plan(plan)) if plan.is_file() else Redactor(())
@@ -145,7 +151,7 @@ class Runner:
         if moved and stage == "push" and self.source == self.remote:
             # A push that landed while its record did not (killed after the transfer, or a network
             # remote finishing receive-pack after the client died): every moved ref is the rewrite's.
-            rewritten = self.wd.stage("rewrite").get("rewritten_tips") or {}
+            rewritten = self.wd.stage("rewrite").refs("rewritten_tips")
             if all(now.get(ref) == rewritten.get(ref) for ref in moved):
                 return
         if moved:
@@ -156,6 +162,7 @@ class Runner:
 
     # Stages -----------------------------------------------------------------------------
     def _scan(self) -> str:
+        from sanitize.scan.cache import WORKDIR_NAME, ScanCache
         from sanitize.scan.engine import scan_repository
 
         report = scan_repository(
@@ -163,6 +170,8 @@ class Runner:
             rules_file=self.rules_file,
             baseline=str(self.pb.baseline) if self.pb.baseline else None,
             progress=self.progress,
+            graph_cache=self.wd.root,
+            cache=ScanCache.open(self.wd.root / WORKDIR_NAME, self.rules_file),  # the rewrite's rescan reuses it
         )
         write_private(self.findings_path, report.to_json().encode("utf-8"))
         self.wd.record("scan", "done", tips=report.refs, findings=len(report.findings),
@@ -174,9 +183,8 @@ class Runner:
 
         review = self.wd.root / REVIEW
         review.mkdir(mode=0o700, exist_ok=True)
-        make_plan(str(self.findings_path), str(self.plan_path), rules_file=self.rules_file)
-        plan = json.loads(self.plan_path.read_text(encoding="utf-8"))
-        digest = plan["digest"]
+        digest = make_plan(str(self.findings_path), str(self.plan_path), rules_file=self.rules_file,
+                           location=self.source, graph_cache=self.wd.root).digest
         self.wd.set_meta(plan_digest=digest)
         self.wd.record("plan", "done", plan_digest=digest,
                        artifacts={p.name: file_sha256(p) for p in sorted(review.iterdir()) if p.is_file()})
@@ -185,11 +193,12 @@ class Runner:
     def _rewrite(self) -> str:
         from sanitize.rewrite import rewrite
 
-        rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file)
-        detail = self.wd.stage("rewrite")
-        from sanitize.blast_radius import describe, record_summary
+        rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file,
+                location=self.source)
+        from sanitize.artifacts import rewrite_record
+        from sanitize.blast_radius import describe
 
-        return f"rewrote {describe(record_summary(detail))}; rescan clean"
+        return f"rewrote {describe(rewrite_record.load(self.wd).blast_radius)}; rescan clean"
 
     def _notify(self) -> str:
         from sanitize.notify import notify
@@ -208,7 +217,7 @@ class Runner:
             self.wd.record("approve", "done", approvers=approvers, required=required)
             return f"{len(approvers)} of {required} approvals: {', '.join(approvers)}"
         self.wd.record("approve", "waiting", approvers=approvers, required=required)
-        digest = self.wd.meta().get("plan_digest", "?")
+        digest = self.wd.meta().plan_digest or "?"
         for line in gate_instructions(self.wd, digest, len(approvers), required):
             self.echo(line)
         raise AwaitingApproval(f"waiting for approval: {len(approvers)} of {required}; "
@@ -231,12 +240,12 @@ class Runner:
         if not self.pb.guard:
             self.wd.record("guard", "skipped", reason="guard: false in the playbook")
             return "skipped (guard: false)"
-        if git.is_url(self.remote):
+        if self.remote.is_url or self.remote.path is None:
             self.wd.record("guard", "skipped", reason="remote is not a local path")
             return "skipped: install the pre-receive hook on the server (`git-sanitize guard install`)"
         from sanitize.guard import install_guard
 
-        hook = install_guard(str(self.wd.root), self.remote)
+        hook = install_guard(str(self.wd.root), self.remote.path)
         return f"pre-receive hook installed at {hook}"
 
     def _rotate(self) -> str:
@@ -282,49 +291,71 @@ def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> lis
     ]
 
 
-def status(workdir: str | Path) -> dict[str, Any]:
-    """Where a purge stands: plan digest, each stage, approvals, what comes next."""
+class Approvals(TypedDict):
+    """``status``'s approvals: how many count of how many needed, and whose."""
+
+    required: int
+    valid: int
+    approvers: list[str]
+
+
+class PurgeStatus(TypedDict):
+    """The document ``git-sanitize status --format json`` prints."""
+
+    workdir: str
+    source: str | None
+    plan_digest: str | None
+    stages: dict[str, dict[str, str]]
+    approvals: Approvals
+    next: str
+    forward_refs: list[str]
+
+
+def status(workdir: str | Path) -> PurgeStatus:
+    """Where a purge stands (the JSON ``status`` prints): plan digest, each stage, approvals, what comes next."""
     wd = Workdir.open(workdir)
-    meta = wd.meta()
-    stages: dict[str, dict[str, Any]] = {}
+    state = wd.state()
+    meta = state.meta
+    stages: dict[str, dict[str, str]] = {}
     for name in STAGES:
-        rec = wd.stage(name)
-        stages[name] = {k: rec[k] for k in ("status", "started", "finished", "reason") if k in rec}
-        stages[name].setdefault("status", "pending")
+        rec = state.stage(name)
+        shown = {"status": rec.status, "started": rec.started, "finished": rec.finished,
+                 "reason": rec.text("reason")}
+        stages[name] = {k: v for k, v in shown.items() if v is not None}
     approvers: list[str] = []
     if stages["rewrite"]["status"] == "done":
         from sanitize.approval import ApprovalPolicy, approvers_of, judge
 
-        policy = ApprovalPolicy.from_meta(meta.get("approval_policy"))
+        policy = ApprovalPolicy.from_meta(meta.approval_policy)
         approvers = approvers_of(judge(wd.root, policy)) if policy else []
-    required = int(meta.get("approvals_required", 1))
+    required = meta.approvals_required
     return {
         "workdir": str(wd.root),
-        "source": meta.get("source"),
-        "plan_digest": meta.get("plan_digest") or wd.stage("rewrite").get("plan_digest"),
+        "source": git.redact_url(meta.source) if meta.source else None,
+        "plan_digest": meta.plan_digest or state.stage("rewrite").text("plan_digest"),
         "stages": stages,
         "approvals": {"required": required, "valid": len(approvers), "approvers": approvers},
-        "next": _next_step(wd, stages, meta, len(approvers), required),
+        "next": _next_step(wd, state, len(approvers), required),
         # Collaborators' pushes on top of the rewritten tips: seen by push/verify, and fine.
-        "forward_refs": sorted(set(wd.stage("verify").get("forward_refs") or [])
-                               | set(wd.stage("push").get("forward_refs") or [])),
+        "forward_refs": sorted(set(state.stage("verify").names("forward_refs"))
+                               | set(state.stage("push").names("forward_refs"))),
     }
 
 
-def _next_step(wd: Workdir, stages: dict[str, dict[str, Any]], meta: dict[str, Any], have: int,
-               required: int) -> str:
-    pending = [n for n in STAGES if stages[n]["status"] not in ("done", "skipped")]
+def _next_step(wd: Workdir, state: State, have: int, required: int) -> str:
+    pending = [n for n in STAGES if state.stage(n).status not in ("done", "skipped")]
     if not pending:
         return "nothing: the purge is complete"
     first = pending[0]
-    playbook = meta.get("playbook", "PLAYBOOK")
+    status = state.stage(first).status
+    playbook = state.meta.playbook or "PLAYBOOK"
     if first == "approve" and have < required:
-        return f"approve: {approve_command(wd, str(meta.get('plan_digest', '?')))} ({have} of {required} so far)"
-    live = wd.stage("rotate").get("still_live") or []
-    if first == "rotate" and stages[first]["status"] == "waiting" and live:
+        return f"approve: {approve_command(wd, state.meta.plan_digest or '?')} ({have} of {required} so far)"
+    live = state.stage("rotate").names("still_live")
+    if first == "rotate" and status == "waiting" and live:
         return (f"rotate: {len(live)} exposed credential(s) still live ({', '.join(live[:4])}"
                 f"{', …' if len(live) > 4 else ''}): revoke each as {wd.root / 'rotation.log'} says, record it with "
                 f"git-sanitize rotate --config CONFIG --audit-log {shlex.quote(str(wd.audit.path))} --ack NAME, "
                 f"then git-sanitize run {shlex.quote(str(playbook))}")
-    verb = "resume" if stages[first]["status"] in ("running", "failed", "waiting") else "run"
+    verb = "resume" if status in ("running", "failed", "waiting") else "run"
     return f"{first}: git-sanitize run {shlex.quote(str(playbook))} ({verb}s at {first})"

@@ -40,9 +40,9 @@ class Playbook:
     """A coordinated purge: where from, where to work, who must approve, what to rotate after."""
 
     path: Path
-    source: str | None
+    source: git.Location | None   # shown redacted; a token in its URL stays in memory
     workdir: Path | None
-    remote: str | None
+    remote: git.Location | None
     approvals_required: int = 1
     allowed_signers: Path | None = None  # SSH allowed_signers: who may sign approvals
     unsigned_approvals: bool = False     # count approvals without a signature (names as typed)
@@ -72,12 +72,13 @@ def _check_keys(path: Path, where: str, data: dict[str, Any], allowed: set[str])
         raise _fail(path, f"unknown key {where}{unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
 
 
-def _location(base: Path, value: Any, path: Path, key: str) -> str:
+def _location(base: Path, value: Any, path: Path, key: str) -> git.Location:
     if not isinstance(value, str) or not value.strip():
         raise _fail(path, f"{key!r} must be a non-empty string")
+    origin = f"the playbook {path}"
     if git.is_url(value):
-        return value
-    return str((base / value).resolve())
+        return git.Location(value, origin)
+    return git.Location(str((base / value).resolve()), origin)
 
 
 def _opt_path(base: Path, value: Any, path: Path, key: str) -> Path | None:

@@ -2,9 +2,11 @@
 
 Why each piece is there:
 
-* ``--force-with-lease=<ref>:<tip at scan>`` per ref: if anyone pushed after
-  the scan, their commits were never scanned nor rewritten; overwriting them
-  would lose work, pushing around them would keep old history. Either way: stop.
+* ``--force-with-lease``, every ref leased to its tip at scan: if anyone pushed
+  after the scan, their commits were never scanned nor rewritten; overwriting
+  them would lose work, pushing around them would keep old history. Either way:
+  stop. The refspecs and leases are not on the command line
+  (:mod:`sanitize.git.leased_push`), so any number of refs fits in one push.
 * ``--atomic``: a protected branch or a stale lease on one ref must not leave
   the remote half old, half new. All refs move, or none.
 * Refs the host will not let anyone update (``refs/pull/*`` and friends) are
@@ -18,31 +20,21 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sanitize import git, names
-from sanitize.approval import (
-    ApprovalPolicy,
-    approve_command,
-    approvers_of,
-    current_digest,
-    current_tips,
-    judge,
-    policy_of,
-    rewrite_detail,
-)
-from sanitize.errors import AwaitingApproval, SanitizeError, UsageError
+from sanitize.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
+from sanitize.artifacts import rewrite_record
+from sanitize.artifacts.rewrite_record import RewriteRecord
+from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
+from sanitize.git import HIDDEN_PREFIXES, is_hidden, leased_push, resolve_remote  # noqa: F401 - once defined here
 from sanitize.plan import load_plan
 from sanitize.workdir import Workdir
 
-# Namespaces forges manage themselves: readable, never updatable by a push.
-HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
 _SCP = re.compile(r"^[^/:]+@[^/:]+:")
 
 
@@ -79,6 +71,7 @@ class PushResult:
     gc_done: bool = False
     porcelain: list[str] = field(default_factory=list)
     forward_refs: list[str] = field(default_factory=list)   # moved on by collaborators after the push: fine
+    stale_refs: list[str] = field(default_factory=list)     # dry run: refs the remote moved since the scan
 
     @property
     def changed(self) -> list[RefUpdate]:
@@ -86,19 +79,9 @@ class PushResult:
         return [u for u in self.updates if u.action != "unchanged"]
 
 
-def is_hidden(ref: str) -> bool:
-    """Refs no push can update: forge-managed (pull/merge requests) and one-level refs such as
-    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support."""
-    return ref.startswith(HIDDEN_PREFIXES) or ref.count("/") < 2
-
-
-def local_path(remote: str) -> Path | None:
+def local_path(remote: str | git.Location) -> Path | None:
     """The repository path of a path or ``file://`` remote; None for a network remote."""
-    if remote.startswith("file://"):
-        return Path(remote[len("file://"):])
-    if "://" in remote or _SCP.match(remote):
-        return None
-    return Path(remote)
+    return git.Location.parse(remote).path
 
 
 @dataclass(frozen=True)
@@ -118,9 +101,9 @@ class SshRemote:
         if self.port:
             cmd += ["-p", self.port]
         try:
-            proc = subprocess.run([*cmd, self.host, script], capture_output=True, check=False, timeout=3600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PushRejected(f"pushed, but the remote gc over ssh failed ({type(exc).__name__}); run "
+            proc = git.run_program([*cmd, self.host, script], timeout=3600)
+        except GitError as exc:
+            raise PushRejected(f"pushed, but the remote gc over ssh failed ({exc}); run "
                                "'git reflog expire --expire=now --all && git gc --prune=now' there") from exc
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -128,8 +111,9 @@ class SshRemote:
                                "run 'git reflog expire --expire=now --all && git gc --prune=now' there")
 
 
-def ssh_remote(remote: str) -> SshRemote | None:
+def ssh_remote(location: str | git.Location) -> SshRemote | None:
     """Parse an ssh remote; None for anything else."""
+    remote = git.Location.parse(location).argument()  # ssh keeps its account name; no password is used
     if remote.startswith(("ssh://", "git+ssh://", "ssh+git://")):
         parsed = urllib.parse.urlsplit(remote)
         if not parsed.hostname:
@@ -142,20 +126,11 @@ def ssh_remote(remote: str) -> SshRemote | None:
     return None
 
 
-def resolve_remote(wd: Workdir, remote: str | None) -> str:
-    """The push target: ``--remote`` or the plan's source."""
-    target = remote or rewrite_detail(wd).get("source")
-    if not target:
-        raise UsageError("no remote: pass --remote URL (the plan records no source)")
-    return str(target)
-
-
-def planned_updates(wd: Workdir) -> tuple[list[RefUpdate], list[str]]:
+def planned_updates(record: RewriteRecord) -> tuple[list[RefUpdate], list[str]]:
     """Every ref update the push will make, and the hidden refs it must leave out."""
-    rec = rewrite_detail(wd)
-    at_scan = {str(k): str(v) for k, v in (rec.get("tips_at_scan") or {}).items()}
-    tips = current_tips(wd)
-    deleted = set(rec.get("deleted_refs") or []) | (set(at_scan) - set(tips))
+    at_scan = dict(record.tips_at_scan)
+    tips = dict(record.rewritten_tips)
+    deleted = set(record.deleted_refs) | (set(at_scan) - set(tips))
     updates: list[RefUpdate] = []
     hidden: list[str] = []
     for ref in sorted(set(at_scan) | set(tips)):
@@ -222,7 +197,7 @@ def gc_remote_repository(path: Path) -> None:
             cwd=repo)
 
 
-def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_approvals: int | None = None,
+def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None, min_approvals: int | None = None,
          dry_run: bool = False, gc_remote: bool = False, policy: ApprovalPolicy | None = None) -> PushResult:
     """Force-push the rewritten refs atomically, each leased to its tip at scan.
 
@@ -232,10 +207,13 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
     left exactly as it was.
     """
     wd = Workdir.open(workdir)
-    target = resolve_remote(wd, remote)
-    shown = git.redact_url(target)
-    digest = current_digest(wd)
-    updates, hidden = planned_updates(wd)
+    if wd.mirror.is_dir():
+        leased_push.clear(wd.mirror)  # what a push killed mid-way left in the mirror
+    record = rewrite_record.current(wd)
+    target = resolve_remote(record.source, remote)
+    shown = target.shown
+    digest = record.plan_digest
+    updates, hidden = planned_updates(record)
     need = 1 if min_approvals is None else min_approvals
     if need < 1:
         raise UsageError("--min-approvals must be at least 1")
@@ -245,11 +223,21 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         if gc_path is None or (isinstance(gc_path, Path) and not gc_path.exists()):
             raise UsageError(f"--gc-remote needs a bare repository you control (a path or ssh); {shown} is "
                              "neither (nothing was pushed)")
-    verdicts = judge(wd.root, policy_of(wd, policy))
+    verdicts = judge(wd.root, policy_of(wd, policy), record=record)
     approvers = approvers_of(verdicts)
 
+    # The workdir shows a ref whose name held a value redacted; the remote still has it under its real name.
+    red = names.from_plan(load_plan(wd.plan)) if wd.plan.is_file() else names.Redactor(())
     if dry_run:
-        return PushResult(shown, updates, hidden, approvers, dry_run=True)
+        # Read the remote as the real push would: a missing or unreachable one is an error here too,
+        # and a ref that moved since the scan is named now rather than at the real push.
+        try:
+            now = red.show_keys(git.remote_refs(target))
+        except GitError as exc:
+            raise UsageError(f"{shown}: cannot read the remote's refs ({git.redact_url(str(exc))}); "
+                             "nothing was pushed") from exc
+        stale = [u.ref for u in updates if now.get(u.ref) not in (u.old, u.new)]
+        return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale)
     if len(approvers) < need:
         wd.record("push", "waiting", remote=shown, approvals=len(approvers), required=need)
         wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest,
@@ -260,13 +248,11 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
             + (f"; not counted: {', '.join(ignored)}" if ignored else "")
             + f"; each approver runs: {approve_command(wd, digest)}")
 
-    # The workdir shows a ref whose name held a value redacted; the remote still has it under its real name.
-    red = names.from_plan(load_plan(wd.plan)) if wd.plan.is_file() else names.Redactor(())
     now = red.show_keys(git.remote_refs(target))
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(
         wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r)}, {u.ref: u.new for u in updates},
-        {u.ref: u.old for u in updates}, set(rewrite_detail(wd).get("old_commits") or []), wd.root)
+        {u.ref: u.old for u in updates}, set(record.old_commits), wd.root)
     if forward is not None:
         gc_done = _maybe_gc(wd, gc_path)
         wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward))
@@ -279,22 +265,18 @@ def push(workdir: str | os.PathLike[str], *, remote: str | None = None, min_appr
         raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "
                            "pushed. Their history was never scanned: scan, plan and rewrite again")
 
-    args = ["push", "--porcelain", "--atomic", target]
-    for u in updates:
-        args.append(f"--force-with-lease={red.reveal(u.ref)}:{u.old or ''}")
-    for u in updates:
-        args.append(f":{red.reveal(u.ref)}" if u.new is None else f"{u.ref}:{u.ref}")
     wd.record("push", "running", remote=shown)
     wd.audit.append("push-started", remote=shown, digest=digest, approvers=approvers,
                     refs={u.ref: u.new for u in updates if u.action != "unchanged"})
     fault_point("push:before-transfer")
-    proc = git.run(args, cwd=wd.mirror, check=False)
+    # A renamed ref is deleted under its real name (shown redacted everywhere else).
+    proc = leased_push.push(wd.mirror, target, [(red.reveal(u.ref), u.old, u.new) for u in updates])
     fault_point("push:after-transfer")
     lines, rejected = _parse_porcelain(red.show(proc.stdout.decode("utf-8", "replace")))
     if proc.returncode != 0 or rejected:
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = red.show((err[-1] if err else f"exit {proc.returncode}").replace(target, shown))
+            reason = red.show(git.redact_url(err[-1])) if err else f"exit {proc.returncode}"
             msg = f"push to the remote failed: {reason}; nothing was pushed"
         else:
             msg = _explain(rejected, {u.ref: u for u in updates})
@@ -321,5 +303,5 @@ def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:
     return True
 
 
-def _as_dict(u: RefUpdate) -> dict[str, Any]:
+def _as_dict(u: RefUpdate) -> dict[str, str | None]:
     return {"ref": u.ref, "old": u.old, "new": u.new, "action": u.action}

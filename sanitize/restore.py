@@ -38,9 +38,7 @@ def restore(workdir: str | os.PathLike[str], to: str | os.PathLike[str] | None =
     git.run(["init", "--quiet", "--bare", str(target)])
     # verify needs a repository; the fresh, empty target is one.
     # verify checks the header (needs a repository: the fresh target is one); fetch checks the pack.
-    verified = git.run(["bundle", "verify", "--quiet", str(bundle.resolve())], cwd=target, check=False)
-    fetched = verified.returncode == 0 and git.run(
-        ["fetch", "--quiet", str(bundle.resolve()), "+refs/*:refs/*"], cwd=target, check=False).returncode == 0
+    fetched = git.bundle.verify(bundle, cwd=target) and git.bundle.fetch_all(bundle, target, check=False)
     if not fetched:
         if created:
             shutil.rmtree(target)

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import blast_radius, git, names
+from sanitize.artifacts.rewrite_record import RewriteRecord
+from sanitize.artifacts.state import StageRecord
 from sanitize.blast_radius import BlastRadius
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
@@ -42,7 +43,8 @@ from sanitize.workdir import Workdir, file_sha256, write_atomic
 
 ZERO = "0" * 40
 # What a workdir may hold before its first rewrite (a plan written straight into it, a playbook's scan).
-_PRE_REWRITE = {"plan.json", "plan.secrets", "plan.md", "findings.json", "state.json", "audit.log", "review"}
+_PRE_REWRITE = {"plan.json", "plan.secrets", "plan.md", "findings.json", "state.json", "audit.log", "review",
+                "scan-cache.json"}
 _HEX = re.compile(rb"[0-9a-f]{40}")
 _WORD = re.compile(rb"[A-Za-z0-9_]")
 _SIGNATURES = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN SIGNED MESSAGE-----")
@@ -72,20 +74,26 @@ class RewriteResult:
 
 
 # Entry point ----------------------------------------------------------------------------
-def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file: str | None = None) -> RewriteResult:
-    """Rewrite a mirror of the plan's source into ``workdir``; VerificationFailed if anything planned remains."""
+def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file: str | None = None,
+            location: git.Location | None = None) -> RewriteResult:
+    """Rewrite a mirror of the plan's source into ``workdir``; VerificationFailed if anything planned remains.
+
+    ``location``: the plan's source with its credentials, when this process has them (plan.json holds
+    only the redacted form; without it they come from the environment or git's credential helper).
+    """
     plan = load_plan(plan_path)
+    origin = git.Location.restore(plan.source, location)
     root = Path(workdir).absolute()  # git and filter-repo run inside the mirror: relative paths would break
     _check_workdir(root, plan)
-    prior = Workdir(root).stage("rewrite") if (root / "state.json").is_file() else {}
+    prior = Workdir(root).stage("rewrite") if (root / "state.json").is_file() else StageRecord()
     report_path = root / "rewrite-report.json"
-    if prior.get("status") == "done" and prior.get("plan_digest") == plan.digest and report_path.is_file():
+    if prior.status == "done" and prior.text("plan_digest") == plan.digest and report_path.is_file():
         # Done already (the source may even carry the rewritten history by now): nothing to redo.
         return RewriteResult(root, json.loads(report_path.read_text(encoding="utf-8")))
-    _check_source(plan)
+    _check_source(plan, origin)
     wd = Workdir.create(root)
     copy_plan(plan, root)
-    step = prior.get("step") if prior.get("plan_digest") == plan.digest else None
+    step = prior.text("step") if prior.text("plan_digest") == plan.digest else None
     wd.record("rewrite", "running", plan_digest=plan.digest, source=plan.source, step=step or "started")
     wd.audit.append("rewrite.start", plan_digest=plan.digest, source=plan.source, resume_from=step)
     timings: dict[str, float] = {}
@@ -98,9 +106,9 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         if step != "filtered":
             # A mirror whose refs are still the original ones was never rewritten (filter-repo moves
             # refs only at its very end): reuse it. Anything else is dropped and cloned again.
-            if not (wd.mirror.is_dir() and _shown_refs(plan, wd.mirror) == plan.tips and inv_path.is_file()):
+            if not (inv_path.is_file() and _is_original_mirror(wd.mirror, plan)):
                 t = time.monotonic()
-                _clone(plan, wd)
+                _clone(plan, wd, origin)
                 timings["clone"] = time.monotonic() - t
                 fault_point("rewrite:after-clone")
                 t = time.monotonic()
@@ -135,10 +143,10 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             _expire_and_gc(wd.mirror)
             timings["gc"] = time.monotonic() - t
         t = time.monotonic()
-        report, detail = _report(plan, wd, inventory)
+        report, record = _report(plan, wd, inventory)
         timings["report"] = time.monotonic() - t
         t = time.monotonic()
-        verification = _verify(plan, wd, detail, rules_file=rules_file or plan.extra.get("rules"))
+        verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file)
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
         report["independent_check"] = _gitleaks(wd.mirror, plan)
@@ -158,11 +166,11 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
                 f"{wd.mirror} (see {root / 'rewrite-report.md'}); do not push")
         artifacts = {name: file_sha256(root / name) for name in
                      ("plan.json", "plan.secrets", "commit-map", "ref-map", "rewrite-report.json")}
-        wd.record("rewrite", "done", step="done", artifacts=artifacts, **detail)
-        wd.audit.append("rewrite.done", plan_digest=plan.digest, commits_changed=len(detail["old_commits"]),
-                        refs_changed=len(detail["first_changed"]))
+        wd.record("rewrite", "done", step="done", artifacts=artifacts, **record.dump())
+        wd.audit.append("rewrite.done", plan_digest=plan.digest, commits_changed=len(record.old_commits),
+                        refs_changed=len(record.first_changed))
     except SanitizeError:
-        if wd.stage("rewrite").get("status") == "running":
+        if wd.stage("rewrite").status == "running":
             wd.record("rewrite", "failed")
         raise
     return RewriteResult(root, report, timings)
@@ -182,12 +190,11 @@ def _check_workdir(root: Path, plan: Plan) -> None:
     if "state.json" in entries:
         state = Workdir(root).state()
         for name in ("plan", "rewrite"):
-            d = state["stages"].get(name, {}).get("plan_digest")
+            d = state.stage(name).text("plan_digest")
             if d:
                 digests.add(d)
-        meta = state.get("meta", {})
-        if isinstance(meta, dict) and meta.get("plan_digest"):
-            digests.add(meta["plan_digest"])
+        if state.meta.plan_digest:
+            digests.add(state.meta.plan_digest)
     elif not entries <= _PRE_REWRITE:
         raise UsageError(f"{root}: not empty and not a git-sanitize workdir; choose an empty --workdir "
                          f"(nothing was changed)")
@@ -203,18 +210,15 @@ def _check_workdir(root: Path, plan: Plan) -> None:
                          f"(nothing was changed)")
 
 
-def _check_source(plan: Plan) -> None:
+def _check_source(plan: Plan, origin: git.Location) -> None:
     """The source must be the repository the plan was made for, with the tips the scan saw."""
-    if "://" not in plan.source and ":" not in plan.source.split("/")[0] and not Path(plan.source).exists():
+    if not origin.is_url and not Path(plan.source).exists():
         raise UsageError(f"{plan.source}: the plan's source does not exist")
-    proc = git.run(["ls-remote", plan.source], check=False)
-    if proc.returncode != 0:
-        raise UsageError(f"{plan.source}: the plan's source is not a readable git repository")
-    now: dict[str, str] = {}
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/") and not ref.endswith("^{}"):
-            now[ref] = sha
+    try:
+        now = git.remote_refs(origin)
+    except GitError as exc:
+        hint = f" ({origin.hint})" if origin.hint else ""
+        raise UsageError(f"{plan.source}: the plan's source is not a readable git repository{hint}") from exc
     now = names.from_plan(plan).show_keys(now)  # compared, and printed, as the plan shows them
     seen = plan.tips
     if seen and not set(seen.values()) & set(now.values()):
@@ -227,45 +231,34 @@ def _check_source(plan: Plan) -> None:
 
 
 # Steps ----------------------------------------------------------------------------------
-def _clone(plan: Plan, wd: Workdir) -> None:
-    if wd.mirror.exists():
-        shutil.rmtree(wd.mirror)  # ours, half-made or half-rewritten: the bundle/source hold the original
-    git.run(["clone", "--quiet", "--mirror", "--no-local", plan.source, str(wd.mirror)])
-    got = _shown_refs(plan, wd.mirror)
+def _is_original_mirror(mirror: Path, plan: Plan) -> bool:
+    """A mirror from an earlier run that still holds exactly the scanned tips (not yet rewritten)."""
+    try:
+        return mirror.is_dir() and _shown_refs(plan, mirror) == plan.tips
+    except GitError:  # a directory that is not (or no longer) a repository: clone again
+        return False
+
+
+def _clone(plan: Plan, wd: Workdir, origin: git.Location) -> None:
+    """Clone into a temporary beside the mirror and rename it into place: a kill mid-clone leaves no
+    half-made mirror.git for the next run to trip on, only a temporary it removes."""
+    partial = wd.mirror.with_name(wd.mirror.name + ".partial")
+    for stale in (partial, wd.mirror):
+        if stale.exists():
+            shutil.rmtree(stale)  # ours, half-made or half-rewritten: the bundle/source hold the original
+    git.run(["clone", "--quiet", "--mirror", "--no-local", origin, str(partial)])
+    got = _shown_refs(plan, partial)
     if got != plan.tips:
         moved = sorted(r for r in set(got) | set(plan.tips) if got.get(r) != plan.tips.get(r))
-        shutil.rmtree(wd.mirror)
+        shutil.rmtree(partial)
         raise UsageError(f"{plan.source}: the clone's refs differ from the plan (e.g. {moved[0]}); scan and plan "
                          f"again")
-
-
-@contextlib.contextmanager
-def _umask(mask: int) -> Iterator[None]:
-    old = os.umask(mask)
-    try:
-        yield
-    finally:
-        os.umask(old)
+    partial.rename(wd.mirror)
 
 
 def _backup(wd: Workdir) -> None:
     """Every ref of the original, 0600, verified, before anything is rewritten."""
-    tmp = wd.root / "backup.bundle.tmp"
-    with _umask(0o077):
-        git.run(["bundle", "create", "--quiet", str(tmp), "--all"], cwd=wd.mirror)
-    os.chmod(tmp, 0o600)
-    git.run(["bundle", "verify", "--quiet", str(tmp)], cwd=wd.mirror)
-    os.replace(tmp, wd.bundle)
-
-
-def _bundle_heads(wd: Workdir) -> dict[str, str]:
-    proc = git.run(["bundle", "list-heads", str(wd.bundle)], cwd=wd.mirror, check=False)
-    heads: dict[str, str] = {}
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
-        sha, _, ref = line.partition(" ")
-        if ref.startswith("refs/"):
-            heads[ref] = sha
-    return heads
+    git.bundle.create(wd.mirror, wd.bundle)
 
 
 def _shown_refs(plan: Plan, repo: Path) -> dict[str, str]:
@@ -277,19 +270,14 @@ def _bundle_is_original(wd: Workdir, plan: Plan) -> bool:
     """A backup bundle from an earlier attempt is kept only if it is complete and holds exactly the plan's tips."""
     if not (wd.bundle.is_file() and wd.mirror.is_dir()):
         return False
-    if git.run(["bundle", "verify", "--quiet", str(wd.bundle)], cwd=wd.mirror, check=False).returncode != 0:
+    if not git.bundle.verify(wd.bundle, cwd=wd.mirror):
         return False
-    return names.from_plan(plan).show_keys(_bundle_heads(wd)) == plan.tips
+    return names.from_plan(plan).show_keys(git.bundle.heads(wd.bundle, cwd=wd.mirror)) == plan.tips
 
 
 def _objects(repo: Path) -> dict[str, str]:
     """Every object in the repository → its type."""
-    text = git.out(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"], cwd=repo)
-    result: dict[str, str] = {}
-    for line in text.splitlines():
-        sha, _, kind = line.partition(" ")
-        result[sha] = kind
-    return result
+    return {oid: info.type for oid, info in git.objects.check_all(repo).items()}
 
 
 def _size_kib(repo: Path) -> int:
@@ -299,23 +287,15 @@ def _size_kib(repo: Path) -> int:
 
 def _headers(repo: Path, shas: list[str]) -> Iterator[tuple[str, bytes]]:
     """(id, raw object) for commits/tags, via one cat-file --batch."""
-    if not shas:
-        return
-    data = git.run(["cat-file", "--batch"], cwd=repo, input="".join(f"{s}\n" for s in shas).encode()).stdout
-    pos = 0
-    while pos < len(data):
-        end = data.index(b"\n", pos)
-        sha, _kind, size = data[pos:end].split()
-        start = end + 1
-        yield sha.decode(), data[start:start + int(size)]
-        pos = start + int(size) + 1
+    for oid, _kind, data in git.objects.read(repo, shas):
+        yield oid, data
 
 
 def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     """What the original holds, kept beside the mirror so a resumed run can still report."""
     objects = _objects(mirror)
     peeled = peel_commits(mirror, plan.tips.values())
-    history = History.load(mirror, peeled.values())
+    history = History.load(mirror, peeled.values(), cache=mirror.parent)  # the graph scan and plan kept
     signed_commits = [sha for sha, raw in _headers(mirror, history.order)
                       if b"\ngpgsig " in raw.split(b"\n\n", 1)[0] or b"\ngpgsig-sha256 " in raw.split(b"\n\n", 1)[0]]
     tag_objects = [s for s, k in objects.items() if k == "tag"]
@@ -464,21 +444,17 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
             # filter-repo 2.47's LFS check asserts that every id-named file change is a blob; a gitlink
             # (a commit id) then crashes the run. Gitlinks are never LFS pointers: skip them.
             original = tracker.check_file_change_data
-            kinds = git.popen(["cat-file", "--batch-check=%(objecttype)"], cwd=wd.mirror, stdin=subprocess.PIPE)
+            kinds = git.objects.TypeProbe(wd.mirror)
             opened.append(kinds)
 
             def check(git_id: Any, source: bool) -> None:
-                if not isinstance(git_id, int):
-                    assert kinds.stdin is not None and kinds.stdout is not None
-                    kinds.stdin.write(git_id + b"\n")
-                    kinds.stdin.flush()
-                    if kinds.stdout.readline().strip() != b"blob":
-                        return
+                if not isinstance(git_id, int) and kinds.type_of(git_id) != "blob":
+                    return
                 original(git_id, source)
 
             tracker.check_file_change_data = check
 
-    opened: list[subprocess.Popen[bytes]] = []
+    opened: list[git.objects.TypeProbe] = []
     log_path = wd.root / "filter-repo.log"
     # A value in a ref name, path or identity: filter-repo's own callbacks give each its new name.
     red = names.from_plan(plan)
@@ -504,10 +480,8 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
                            f"(log: {log_path})") from None
     finally:
         tracker_class.find_all_lfs_objects_in_repo = find_all
-        for proc in opened:
-            if proc.stdin is not None:
-                proc.stdin.close()
-            proc.wait()
+        for probe in opened:
+            probe.close()
         if paths_file is not None:
             paths_file.unlink(missing_ok=True)
     meta = wd.mirror / "filter-repo"
@@ -541,11 +515,10 @@ def _find_all_lfs_objects_in_repo(tracker: Any, repo: bytes, source: bool) -> No
     found = tracker.source_objects if source else tracker.target_objects
     cwd = os.fsdecode(repo)
     listing = git.run(["rev-list", "--objects", "--all"], cwd=cwd).stdout
-    ids = b"".join(line.split(b" ", 1)[0] + b"\n" for line in listing.splitlines() if b" " in line)
-    info = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], cwd=cwd, input=ids)
-    for line in info.stdout.splitlines():
-        oid, kind, size = line.split()
-        if kind == b"blob" and int(size) < 1024:
+    ids = [line.split(b" ", 1)[0].decode("ascii") for line in listing.splitlines() if b" " in line]
+    for info in git.objects.check(cwd, ids):
+        if info is not None and info.type == "blob" and info.size < 1024:
+            oid = info.oid.encode("ascii")
             lfs_id = tracker._get_lfs_values(tracker.file_info.get_contents_by_identifier(oid)).get(b"oid")
             if lfs_id:
                 found.objects.add(lfs_id)
@@ -649,7 +622,7 @@ def _read_map(path: Path) -> list[list[str]]:
 
 
 # Report ---------------------------------------------------------------------------------
-def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any], RewriteRecord]:
     mirror = wd.mirror
     commit_map = {old: new for old, new in _read_map(wd.commit_map)}
     changed = {old for old, new in commit_map.items() if old != new}
@@ -696,9 +669,9 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "deleted_refs": deleted_refs,
         "renamed_refs": renamed,
         "paths_removed": plan.paths,
-        "replacements": [{"rule": r["rule"], "preview": r["preview"], "secret_sha256": r["secret_sha256"],
-                          "blobs_at_scan": r.get("blobs", 0), "paths": r.get("paths", [])} for r in plan.replace],
-        "messages_rewritten": [m["object"] for m in plan.messages],
+        "replacements": [{"rule": r.rule, "preview": r.preview, "secret_sha256": r.secret_sha256,
+                          "blobs_at_scan": r.blobs, "paths": list(r.paths)} for r in plan.replace],
+        "messages_rewritten": [m.object for m in plan.messages],
         "blobs_purged": len(purged),
         "size_kib": {"before": inv["size_kib"], "after": _size_kib(mirror)},
         "blast_radius": blast,
@@ -709,24 +682,17 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "lfs_objects_orphaned": lfs,
         "submodule_gitlinks_into_rewritten_history": gitlinks,
         "notes_refiled": len(inv.get("notes_moved", [])),
-        "fix_in_code": plan.fix_in_code,
+        "fix_in_code": [f.dump() for f in plan.fix_in_code],
         "first_changed_commits": first_changed_commits,
         "unmapped_commits": inv.get("unmapped", []),
     }
-    detail = {
-        "plan_digest": plan.digest,
-        "source": plan.source,
-        "tips_at_scan": dict(plan.tips),
-        "rewritten_tips": after_refs,
-        "deleted_refs": deleted_refs,
-        "renamed_refs": report["renamed_refs"],
-        "first_changed": first_changed,
-        "old_commits": sorted(changed),
-        "purged_blobs": purged,
-        "first_changed_commits": first_changed_commits,
-        "blast_radius": blast["result"],
-    }
-    return report, detail
+    record = RewriteRecord(
+        plan_digest=plan.digest, source=plan.source, tips_at_scan=dict(plan.tips), rewritten_tips=after_refs,
+        deleted_refs=tuple(deleted_refs), first_changed=first_changed, old_commits=frozenset(changed),
+        purged_blobs=tuple(purged), first_changed_commits=tuple(first_changed_commits),
+        blast_radius=blast["result"], renamed_refs=renamed,
+    )
+    return report, record
 
 
 def _blast_check(plan: Plan, inv: dict[str, Any], changed: set[str], per_ref: dict[str, Any],
@@ -768,7 +734,7 @@ def _short(value: Any) -> str:
 
 
 # Verification ---------------------------------------------------------------------------
-def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str | None) -> dict[str, Any]:
+def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any]:
     """Nothing the plan removes may be reachable: by the scan's own rules, and by direct search."""
     mirror = wd.mirror
     problems: list[str] = []
@@ -776,16 +742,12 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
     # 1. every object, read in full, searched for every planned value
     objects_read = 0
     if values:
-        proc = git.popen(["cat-file", "--batch-all-objects", "--batch", "--unordered"], cwd=mirror)
-        assert proc.stdout is not None
         found: set[str] = set()
-        for _sha, data in _read_batch(proc.stdout):
+        for _oid, _kind, data in git.objects.read(mirror):
             objects_read += 1
             for sha, v in values.items():
                 if sha not in found and v in data:
                     found.add(sha)
-        if proc.wait() != 0:
-            raise GitError(f"git cat-file failed while reading every object of {mirror}")
         problems += [f"planned value {sha[:12]}… still in an object" for sha in sorted(found)]
     # 2. no deleted path anywhere in history
     if plan.paths:
@@ -794,31 +756,19 @@ def _verify(plan: Plan, wd: Workdir, detail: dict[str, Any], *, rules_file: str 
         if hits:
             problems.append(f"a deleted path is still in {len(hits.splitlines())} commit(s)")
     # 3. the scan's rules, on the rewritten mirror
+    from sanitize.scan.cache import WORKDIR_NAME, ScanCache
     from sanitize.scan.engine import scan_repository
 
-    rep = scan_repository(str(mirror), rules_file=rules_file)
+    # Unchanged blobs keep their ids: only what filter-repo rewrote is read again (and verify reuses it all).
+    rep = scan_repository(str(mirror), rules_file=rules_file, cache=ScanCache.open(wd.root / WORKDIR_NAME, rules_file))
     left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s,
                         planned_paths=set(plan.paths) | {names.to_renamed(p) for p in plan.paths},
-                        held_back=plan.extra.get("held_back") or [], dropped=plan.extra.get("dropped") or [])
+                        held_back=plan.held_back, dropped=plan.dropped)
     rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(left.planned),
               "rules": sorted({f.rule for f in rep.findings}), "summary": left.describe(),
               "remaining": left.to_dict()}
     problems += [f"rescan: {f.rule} finding {f.id} still present" for f in left.planned]
     return {"clean": not problems, "problems": problems, "objects_read": objects_read, "rescan": rescan}
-
-
-def _read_batch(stream: Any) -> Iterator[tuple[str, bytes]]:
-    while True:
-        header = stream.readline()
-        if not header:
-            return
-        parts = header.split()
-        if len(parts) < 3:
-            continue
-        size = int(parts[2])
-        data = stream.read(size)
-        stream.read(1)
-        yield parts[0].decode(), data
 
 
 def _gitleaks_binary() -> str | None:
@@ -835,9 +785,11 @@ def _gitleaks(mirror: Path, plan: Plan) -> dict[str, Any]:
     if exe is None:
         return {"tool": "gitleaks", "ran": False, "reason": "not installed"}
     # The report goes to our memory (stdout), never to a file: unplanned findings carry their values.
-    proc = subprocess.run([exe, "git", str(mirror), "--no-banner", "--log-level", "error", "--exit-code", "0",
-                           "--report-format", "json", "--report-path", "-", "--log-opts", "--all"],
-                          capture_output=True, env=git.git_env(), check=False)
+    try:
+        proc = git.run_program([exe, "git", str(mirror), "--no-banner", "--log-level", "error", "--exit-code", "0",
+                                "--report-format", "json", "--report-path", "-", "--log-opts", "--all"])
+    except GitError:
+        return {"tool": "gitleaks", "ran": False, "reason": "gitleaks could not run"}
     if proc.returncode != 0:
         return {"tool": "gitleaks", "ran": False, "reason": f"gitleaks exited {proc.returncode}"}
     try:

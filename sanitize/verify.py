@@ -16,15 +16,14 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sanitize import git
-from sanitize.approval import current_tips, rewrite_detail
+from sanitize.artifacts import rewrite_record
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
+from sanitize.git import is_hidden, resolve_remote
 from sanitize.names import Redactor, from_plan, to_renamed
 from sanitize.plan import load_plan
-from sanitize.push import is_hidden, resolve_remote
 from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
 
@@ -72,33 +71,30 @@ class VerifyResult:
 
 def _rescan(clone: Path, wd: Workdir) -> Remaining:
     """Every finding the plan's rules still produce in the clone, grouped by what the plan decided."""
+    from sanitize.scan.cache import WORKDIR_NAME, ScanCache
     from sanitize.scan.engine import scan_repository
     from sanitize.scan.report import ScanReport
 
     plan = load_plan(wd.plan)
     shas = set(plan.planned_sha256s)
     # A deleted file's content hash, from the scan's path findings: the same key re-added elsewhere counts.
-    ids = {i for d in plan.delete_paths for i in d.get("finding_ids", [])}
+    ids = {i for d in plan.delete_paths for i in d.finding_ids}
     findings = wd.root / "findings.json"
     if ids and findings.is_file():
         shas |= {f.secret_sha256 for f in ScanReport.load(findings).findings if f.id in ids}
-    rules = plan.extra.get("rules")
-    report = scan_repository(str(clone), rules_file=rules if isinstance(rules, str) else None)
+    # The rewrite's rescan filled the workdir's cache: only objects the remote has and the rewrite did not are read.
+    report = scan_repository(str(clone), rules_file=plan.rules_file,
+                             cache=ScanCache.open(wd.root / WORKDIR_NAME, plan.rules_file))
     return Remaining.of(report.findings, planned_sha256s=shas,
                         planned_paths=set(plan.paths) | {to_renamed(p) for p in plan.paths},
-                        held_back=plan.extra.get("held_back") or [], dropped=plan.extra.get("dropped") or [])
+                        held_back=plan.held_back, dropped=plan.dropped)
 
 
 def _present(repo: Path, ids: Iterable[str]) -> list[str]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return []
-    text = git.out(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo,
-                   input=("\n".join(wanted) + "\n").encode())
-    return [line.split()[0] for line in text.splitlines() if not line.endswith(" missing")]
+    return git.objects.present(repo, ids)
 
 
-def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dict[str, bool]:
+def probe_old_commits(remote: str | git.Location, commits: Iterable[str], scratch: Path) -> dict[str, bool]:
     """For each old commit id: does the server still serve it to a protocol-v2 fetch by id?"""
     probe = scratch / "probe.git"
     git.run(["init", "--quiet", "--bare", str(probe)])
@@ -111,17 +107,18 @@ def probe_old_commits(remote: str, commits: Iterable[str], scratch: Path) -> dic
     return served
 
 
-def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> VerifyResult:
+def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None) -> VerifyResult:
     """Clone the remote fresh and prove it holds exactly the rewritten, clean history.
 
     VerificationFailed (exit 1) unless clean; old commits still served by id are
     reported in the result (and state) without failing: only the host's gc removes them.
     """
     wd = Workdir.open(workdir)
-    rec = rewrite_detail(wd)
-    target = resolve_remote(wd, remote)
-    tips = current_tips(wd)
-    wd.record("verify", "running", remote=git.redact_url(target))
+    rec = rewrite_record.load(wd)
+    rewrite_record.check_mirror_unchanged(wd, rec)
+    target = resolve_remote(rec.source, remote)
+    tips = dict(rec.rewritten_tips)
+    wd.record("verify", "running", remote=target.shown)
     with tempfile.TemporaryDirectory(prefix="verify-", dir=wd.root) as tmp:
         scratch = Path(tmp)
         clone = scratch / "clone.git"
@@ -131,16 +128,16 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | None = None) -> Ver
         got = red.show_keys(git.refs(clone))
         hidden_stale = sorted(r for r in got if is_hidden(r) and got[r] != tips.get(r))
         # Refs collaborators moved forward from the rewritten tips are fine; anything else is a mismatch.
-        check = classify(clone, got, tips, set(rec.get("old_commits") or []),
+        check = classify(clone, got, tips, set(rec.old_commits),
                          skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r)))
         mismatched = check.mismatched
-        purged_present = _present(clone, rec.get("purged_blobs") or [])
+        purged_present = _present(clone, rec.purged_blobs)
         left = _rescan(clone, wd)
-        old = rec.get("first_changed_commits") or sorted(set((rec.get("first_changed") or {}).values()))
+        old = rec.first_changed_commits or sorted(set(rec.first_changed.values()))
         served = probe_old_commits(target, old, scratch)
-    result = VerifyResult(git.redact_url(target), mismatched, hidden_stale, purged_present, len(left.planned),
+    result = VerifyResult(target.shown, mismatched, hidden_stale, purged_present, len(left.planned),
                           served, check.forward, left)
-    detail: dict[str, Any] = {
+    detail: dict[str, object] = {
         "remote": result.remote, "clean": result.clean, "problems": result.problems(),
         "old_commits_served": result.still_served, "forward_refs": sorted(result.forward),
         "rescan": left.to_dict(),

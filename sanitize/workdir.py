@@ -11,6 +11,7 @@ Layout (names are part of the contract between stages)::
       backup.bundle      every ref of the original, 0600, written before any rewrite
       commit-map         old → new commit ids (git-filter-repo's)
       ref-map            old → new ref tips (git-filter-repo's)
+      commit-graph-*.json  the commit graph of the scanned tips, walked once (sanitize/git/graph.py)
       rewrite-report.json / rewrite-report.md
       approvals/         one JSON file per approval
       notices/           rendered notices
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import stat
 import tempfile
@@ -32,11 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sanitize.artifacts import state as state_doc
+from sanitize.artifacts.state import STAGES as STAGES
+from sanitize.artifacts.state import RunMeta, StageRecord, State
 from sanitize.audit import AuditLog
 from sanitize.errors import UsageError
 
-STATE_SCHEMA = "git-sanitize/state/v1"
-STAGES = ("scan", "plan", "rewrite", "notify", "approve", "push", "verify", "guard", "rotate")
+STATE_SCHEMA = state_doc.SCHEMA
 
 
 def _now() -> str:
@@ -78,6 +80,21 @@ def _write_replacing(path: Path, data: bytes, mode: int) -> None:
         raise
     os.close(fd)
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable: the directory entry is on disk too, not only the file's bytes."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the rename is still atomic
+    finally:
+        os.close(fd)
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -202,48 +219,45 @@ class Workdir:
         return AuditLog(self.root / "audit.log")
 
     # State ------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        """The state document (empty skeleton if none yet); UsageError if corrupt."""
+    def state(self) -> State:
+        """The state document (empty if none yet); UsageError if corrupt."""
         if not self.state_path.exists():
-            return {"schema": STATE_SCHEMA, "stages": {}}
+            return State()
         try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            text = self.state_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{self.state_path}: corrupt state file") from exc
-        if not isinstance(data, dict) or data.get("schema") != STATE_SCHEMA or not isinstance(data.get("stages"), dict):
-            raise UsageError(f"{self.state_path}: not a git-sanitize state file")
-        return data
+        return state_doc.parse(text, str(self.state_path))
 
-    def stage(self, name: str) -> dict[str, Any]:
-        """One stage's record ({} if it never ran)."""
-        rec = self.state()["stages"].get(name, {})
-        return rec if isinstance(rec, dict) else {}
+    def stage(self, name: str) -> StageRecord:
+        """One stage's record (status ``pending`` if it never ran)."""
+        return self.state().stage(name)
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> RunMeta:
         """Run-wide facts (the playbook, approvals required) kept beside the stages."""
-        m = self.state().get("meta", {})
-        return m if isinstance(m, dict) else {}
+        return self.state().meta
 
     def set_meta(self, **values: Any) -> None:
         """Record run-wide facts; values must be JSON and never secrets."""
         data = self.state()
-        data.setdefault("meta", {}).update(values)
-        write_atomic(self.state_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        self._write(State(data.stages, data.meta.updated(values)))
 
     def record(self, name: str, status: str, **detail: Any) -> None:
-        """Record a stage's status (``running``, ``done``, ``failed``, ``waiting``) and details."""
+        """Record a stage's status (``running``, ``done``, ``failed``, ``waiting``, ``skipped``) and details."""
         if name not in STAGES:
             raise ValueError(f"unknown stage {name}")
         data = self.state()
-        rec = data["stages"].setdefault(name, {})
+        rec = data.stage(name)
+        started, finished = rec.started, rec.finished
         if status == "running":
-            rec["started"] = _now()
-            rec.pop("finished", None)
+            started, finished = _now(), None
         elif status in ("done", "failed", "waiting"):
-            rec["finished"] = _now()
-        rec["status"] = status
-        rec.update(detail)
-        write_atomic(self.state_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+            finished = _now()
+        new = StageRecord(status, started, finished, {**rec.detail, **detail})
+        self._write(data.with_stage(name, new))
+
+    def _write(self, data: State) -> None:
+        write_atomic(self.state_path, data.dump())
 
 
 @contextmanager

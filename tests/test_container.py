@@ -137,3 +137,11 @@ def test_installed_copy_runs_help_scan_and_packaged_templates(installed_wheel: I
                           "--print-schedule", "k8s"], capture_output=True, text=True, env=env, cwd=tmp_path,
                          timeout=120)
     assert job.returncode == 0 and "kind: CronJob" in job.stdout, job.stderr
+
+    # The artifact schemas ship too: the installed copy's findings schema validates its own scan output.
+    from jsonschema import Draft202012Validator
+
+    schema = subprocess.run(["git-sanitize", "schema", "findings"], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, timeout=120)
+    assert schema.returncode == 0, schema.stderr
+    Draft202012Validator(json.loads(schema.stdout)).validate(json.loads(scan.stdout))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import signal
 import subprocess
@@ -297,3 +298,60 @@ def test_push_killed_mid_transfer_leaves_the_remote_entirely_old(rewritten: Rewr
     again = _cli("push", "--workdir", str(rewritten.workdir), "--allow-unsigned")
     assert again.returncode == 0, again.stderr
     assert rewritten.remote_is_all_old_or_all_new() == "new"
+
+
+def test_rewrite_killed_at_random_moments_of_the_mirror_clone_then_rerun_finishes(
+        tmp_path: Path, story_repo: DemoRepo) -> None:
+    """The clone goes to ``mirror.git.partial`` and is renamed when complete: a kill mid-clone never wedges."""
+    origin = tmp_path / "origin.git"
+    git.run(["init", "-q", "--bare", str(origin)])
+    git.run(["push", "-q", "--mirror", str(origin)], cwd=story_repo.path)
+    assert _cli("scan", str(origin), "--format", "json", "-o", str(tmp_path / "findings.json")).returncode == 1
+    assert _cli("plan", str(tmp_path / "findings.json"), "-o", str(tmp_path / "plan.json")).returncode == 0
+    rng = random.Random(20261202)
+    mid_clone = 0
+    for trial in range(4):
+        wd = tmp_path / f"wd{trial}"
+        args = ("rewrite", str(tmp_path / "plan.json"), "--workdir", str(wd), "--no-progress")
+        proc = subprocess.Popen([sys.executable, "-m", "sanitize.cli", *args], env=_clean_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        partial = wd / "mirror.git.partial"
+        deadline = time.monotonic() + 120
+        while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0, 0.03))
+        os.killpg(proc.pid, signal.SIGKILL)  # git-sanitize and its git clone
+        proc.wait(timeout=30)
+        mid_clone += partial.exists()
+        again = _cli(*args)
+        assert again.returncode == 0, again.stderr
+        assert not partial.exists() and git.refs(wd / "mirror.git") != git.refs(origin)
+    assert mid_clone, "no kill landed inside the clone; the test proved nothing"
+
+
+def test_push_to_git_daemon_killed_at_random_moments_never_leaves_the_remote_mixed(
+        tmp_path: Path, story_repo: DemoRepo, git_daemon) -> None:
+    """Over git://, receive-pack may finish after the client dies: the remote is all old or all new, and a
+    re-run either pushes or sees its own push landed."""
+    rng = random.Random(7331)
+    outcomes = set()
+    for trial in range(3):
+        trial_dir = tmp_path / f"t{trial}"
+        trial_dir.mkdir()
+        rewritten = Rewritten(trial_dir, story_repo)
+        served = git_daemon.base / f"origin{trial}.git"
+        rewritten.origin.rename(served)
+        rewritten.origin = served
+        push = ("push", "--workdir", str(rewritten.workdir), "--remote", git_daemon.url(served.name),
+                "--allow-unsigned")
+        proc = subprocess.Popen([sys.executable, "-m", "sanitize.cli", *push], env=_clean_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(rng.uniform(0.2, 1.5))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        time.sleep(0.5)  # a receive-pack the daemon started may still be finishing
+        outcomes.add(rewritten.remote_is_all_old_or_all_new())
+        again = _cli(*push)
+        assert again.returncode == 0, again.stderr
+        assert rewritten.remote_is_all_old_or_all_new() == "new"
+    assert outcomes <= {"old", "new"}

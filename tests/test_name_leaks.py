@@ -131,6 +131,18 @@ def test_a_token_in_a_name_never_reaches_any_output_and_leaves_the_remote(tmp_pa
             continue
         assert not leaks(f.read_bytes()) and not leaks(str(f).encode()), f"{leaks(f.read_bytes())} in {f}"
 
+    # The artifacts that carry the new kinds still validate against the shipped schemas.
+    from jsonschema import Draft202012Validator
+
+    from sanitize.artifacts.schemas import schema_text
+
+    state = json.loads((workdir / "state.json").read_text())
+    for name, doc in (("findings", json.loads(findings)), ("plan", json.loads((tmp_path / "plan.json").read_text())),
+                      ("rewrite-report", json.loads((workdir / "rewrite-report.json").read_text())),
+                      ("rewrite-record", state["stages"]["rewrite"])):
+        errors = [e.message for e in Draft202012Validator(json.loads(schema_text(name))).iter_errors(doc)]
+        assert not errors, (name, errors[:3])
+
     # The notices say which new name replaced which redacted old one.
     notices = "".join(p.read_text() for p in (workdir / "notices").rglob("*.md"))
     assert re.search(r"refs/heads/feature/\[redacted:[0-9a-f]{12}\].*refs/heads/feature/redacted-[0-9a-f]{12}",

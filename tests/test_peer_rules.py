@@ -39,6 +39,11 @@ entropy = 3.0
   stopwords = ["acm_example"]
 
 [[rules]]
+id = "acme-vault-file"
+description = "A vault password file is the leak itself"
+path = '''(?:^|/)\.vault_pass(?:word)?$'''
+
+[[rules]]
 id = "acme-env-only"
 regex = '''ACME_KEY=([0-9a-f]{32})'''
 path = '''(?i)\.env$'''
@@ -59,7 +64,7 @@ def team_rules(tmp_path: Path) -> Path:
 
 def test_a_gitleaks_file_is_read_as_our_rules(team_rules: Path) -> None:
     rules = {r.id: r for r in load_custom_rules(team_rules)}
-    assert set(rules) == {"acme-api-token", "acme-env-only"}
+    assert set(rules) == {"acme-api-token", "acme-vault-file", "acme-env-only"}
     assert rules["acme-api-token"].keywords == ("acme",) and rules["acme-api-token"].secret_group == 1
     assert rules["acme-env-only"].applies_to("deploy/.env") and not rules["acme-env-only"].applies_to("app.py")
     assert not rules["acme-api-token"].applies_to("vendor/lib.sh")  # the global allowlist's paths
@@ -79,6 +84,7 @@ def test_a_scan_with_a_gitleaks_file_honours_group_entropy_path_and_allowlists(t
         "vendor/lib.sh": f"acme acm_{_rand(rng, 30)}\n",
         "deploy/.env": f"ACME_KEY={hexkey}\n",
         "deploy/notes.md": f"ACME_KEY={other_hex}\n",
+        "ansible/.vault_pass": _rand(rng, 20) + "\n",
     }
     for name, text in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +95,8 @@ def test_a_scan_with_a_gitleaks_file_honours_group_entropy_path_and_allowlists(t
     found = {(f.rule, f.secret_sha256) for f in report.findings}
     assert ("acme-api-token", sha256_hex(token)) in found          # secretGroup: the token, not the assignment
     assert ("acme-env-only", sha256_hex(hexkey)) in found          # path: .env only
+    assert [(f.kind, f.path) for f in report.findings if f.rule == "acme-vault-file"] == [
+        ("path", "ansible/.vault_pass")]                             # a path-only rule: the file is the finding
     ours = {sha for rule, sha in found if rule.startswith("acme-")}
     assert sha256_hex(low_entropy) not in ours                      # entropy below 3.0
     assert sha256_hex(stop) not in ours                             # the rule's stopword

@@ -135,13 +135,13 @@ def test_plan_files_hold_no_value_and_secrets_are_private(small: Small, tmp_path
 def test_deletion_follows_the_blob_through_renames(small: Small, tmp_path: Path) -> None:
     plan = _plan(small, tmp_path)
     assert plan.paths == ["certs/key.pem", "tls/server.key"]
-    found = {d["path"]: d["found"] for d in plan.delete_paths}
+    found = {d.path: d.found for d in plan.delete_paths}
     assert found["tls/server.key"] == "renamed from certs/key.pem"
 
 
 def test_fix_in_code_names_file_and_line_at_branch_tips(small: Small, tmp_path: Path) -> None:
     plan = _plan(small, tmp_path)
-    assert {(f["path"], f["line"], f["ref"]) for f in plan.fix_in_code} == {
+    assert {(f.path, f.line, f.ref) for f in plan.fix_in_code} == {
         ("server/auth.ts", 1, "refs/heads/main"), ("server/auth.ts", 1, "refs/heads/side")}
     assert "server/auth.ts" in plan.markdown_path.read_text()
 
@@ -160,7 +160,7 @@ def test_keep_path_and_drop_change_the_plan_and_the_digest(small: Small, tmp_pat
     dsn_id = next(f.id for f in report.findings if f.rule == "dsn.password")
     kept = _plan(small, tmp_path, keep_paths=["tls/server.key"], drop_findings=[dsn_id])
     assert kept.paths == ["certs/key.pem"]
-    assert {r["secret_sha256"] for r in kept.replace} == {sha256_hex(small.jwt)}
+    assert {r.secret_sha256 for r in kept.replace} == {sha256_hex(small.jwt)}
     assert kept.summary["kept_paths"] == ["tls/server.key"] and kept.summary["dropped_findings"] == [dsn_id]
     assert kept.digest != full.digest
     assert "tls/server.key" in kept.markdown_path.read_text()
@@ -242,7 +242,7 @@ def test_cli_plan_on_the_story_repo_with_the_scan_engine(story_repo, tmp_path: P
     assert planted_paths <= set(plan.paths)
     replaced = {p.sha256 for p in story_repo.planted if p.action == "replace"}
     assert replaced <= plan.planned_sha256s
-    assert {f["path"] for f in plan.fix_in_code} >= {"server/auth.ts", "server/users.ts"}
+    assert {f.path for f in plan.fix_in_code} >= {"server/auth.ts", "server/users.ts"}
 
 
 # Scan → plan through the real engine: every finding the scan reports has a recoverable value --------

@@ -56,6 +56,21 @@ def test_dry_run_prints_exact_updates_and_pushes_nothing(rewritten_workdir: Rewr
     assert git.refs(r.remote) == r.tips_at_scan
 
 
+def test_dry_run_reads_the_remote_a_missing_one_is_one_line_and_a_moved_ref_is_named(
+        rewritten_workdir: RewrittenWorkdir, tmp_path: Path) -> None:
+    r = rewritten_workdir
+    missing = cli("push", "--workdir", str(r.workdir), "--dry-run", "--remote", str(tmp_path / "no-such.git"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and "cannot read the remote" in missing.stderr
+    clone = tmp_path / "dan"
+    git.run(["clone", "-q", str(r.remote), str(clone)])
+    commit_on(clone, "late.txt")
+    git.run(["push", "-q", "origin", "main"], cwd=clone)
+    moved = cli("push", "--workdir", str(r.workdir), "--dry-run")
+    assert moved.returncode == 0, moved.stderr
+    assert "would be refused" in moved.stderr and "refs/heads/main" in moved.stderr
+
+
 def test_successful_push_updates_every_ref_deletes_removed_ones_and_is_idempotent(
         rewritten_workdir: RewrittenWorkdir) -> None:
     r = rewritten_workdir

@@ -239,7 +239,50 @@ def test_custom_rules_yaml_and_toml(tmp_path: Path) -> None:
         assert ("acme.token", sha256_hex(value)) in {(h.rule, h.secret_sha256) for h in hits}
 
 
+def test_a_path_rule_from_the_rules_file_fires_in_a_real_scan_and_the_plan_deletes_the_file(tmp_path: Path) -> None:
+    """Path rules are data: a team's new one (a kubeconfig, whatever it holds) fires like a built-in one."""
+    import json
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "deploy").mkdir()
+    (repo / "deploy" / "kubeconfig").write_text("apiVersion: v1\nusers: [{name: ci}]\n")
+    (repo / "deploy" / "kubeconfig.md").write_text("how to get one\n")
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qm",
+                    "deploy"], check=True)
+    rules = tmp_path / "rules.yml"
+    rules.write_text("- id: path.kubeconfig\n  name: '^kubeconfig$'\n  path: '^deploy/'\n"
+                     "  description: a cluster credential file\n")
+    findings, plan = tmp_path / "findings.json", tmp_path / "plan.json"
+    cli = [sys.executable, "-m", "sanitize.cli"]
+    scan = subprocess.run([*cli, "scan", str(repo), "--rules", str(rules), "-o", str(findings)], capture_output=True,
+                          text=True, check=False)
+    assert scan.returncode == 1, scan.stderr
+    hits = [(f["rule"], f["kind"], f["path"]) for f in json.loads(findings.read_text())["findings"]]
+    assert hits == [("path.kubeconfig", "path", "deploy/kubeconfig")]
+    made = subprocess.run([*cli, "plan", str(findings), "-o", str(plan), "--rules", str(rules)], capture_output=True,
+                          text=True, check=False)
+    assert made.returncode == 0, made.stderr
+    assert [d["path"] for d in json.loads(plan.read_text())["actions"]["delete_paths"]] == ["deploy/kubeconfig"]
+
+
+def test_a_content_rule_in_the_rules_file_can_be_restricted_to_paths(tmp_path: Path) -> None:
+    value = "acme_" + _r(ALNUM, 24)
+    f = tmp_path / "rules.yml"
+    f.write_text("- id: acme.token\n  regex: '(acme_[A-Za-z0-9]{24})'\n  path: '\\.cfg$'\n")
+    detector = Detector(load_custom_rules(f))
+    found = {h.rule for h in detector.scan_blob(f"key={value}\n".encode(), "app/settings.cfg")}
+    assert "acme.token" in found
+    assert "acme.token" not in {h.rule for h in detector.scan_blob(f"key={value}\n".encode(), "app/notes.txt")}
+
+
 @pytest.mark.parametrize(("name", "content", "message"), [
+    ("rules.yml", "- id: x\n  name: '('\n", "invalid path or name regex"),
+    ("rules.yml", "- id: x\n  regex: 'ab'\n  name: 'y'\n", "'name' is for path rules"),
+    ("rules.yml", "- id: x\n  path: ''\n", "must be non-empty"),
     ("rules.json", "[]", "unknown rules format"),
     ("rules.yml", "- id: x\n  regex: '('\n", "invalid regex"),
     ("rules.yml", "just a string\n", "expected a non-empty list"),

@@ -34,6 +34,7 @@ from hvac import exceptions as hv
 
 from rotation.backends.base import CurrentValue, SecretBackend, SecretRef
 from rotation.errors import BackendError, BackendUnavailable, ConflictError, PromotedButUnfinished
+from sanitize.git import redact_url
 from sanitize.secret import Secret
 
 PENDING_PREFIX = "_rotation-pending"
@@ -61,7 +62,8 @@ class VaultBackend(SecretBackend):
 
     def __init__(self, url: str, token: Secret, *, mount: str = "secret", client: Any = None,
                  timeout: float = 10.0) -> None:
-        self.url = url
+        self.url = url  # as given (user info included) for the client; messages get the redacted form
+        self.shown_url = redact_url(url)
         self.mount = mount
         self.client = client or hvac.Client(url=url, token=token.reveal(), timeout=timeout)
 
@@ -73,11 +75,12 @@ class VaultBackend(SecretBackend):
         try:
             yield
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise BackendUnavailable(f"vault at {self.url} is unreachable ({what})") from exc
+            raise BackendUnavailable(f"vault at {self.shown_url} is unreachable ({what})") from exc
         except (hv.Forbidden, hv.Unauthorized) as exc:
-            raise BackendUnavailable(f"vault at {self.url} refused the token: permission denied ({what})") from exc
+            raise BackendUnavailable(
+                f"vault at {self.shown_url} refused the token: permission denied ({what})") from exc
         except (hv.VaultDown, hv.VaultNotInitialized) as exc:
-            raise BackendUnavailable(f"vault at {self.url} is sealed or not initialised ({what})") from exc
+            raise BackendUnavailable(f"vault at {self.shown_url} is sealed or not initialised ({what})") from exc
         except hv.InvalidPath as exc:
             raise BackendError(f"vault: nothing at {what}") from exc
         except hv.VaultError as exc:

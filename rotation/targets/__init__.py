@@ -11,22 +11,49 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from rotation.targets.base import Target
+
+if TYPE_CHECKING:
+    from sanitize.secret import Secret
+
+
+class StoreSettings(Protocol):
+    """What a target may reuse from the store's settings (:class:`rotation.config.BackendConfig` is one)."""
+
+    @property
+    def type(self) -> str:
+        """``vault`` or ``aws``."""
+
+    @property
+    def url(self) -> str | None:
+        """The Vault address (Vault only)."""
+
+    @property
+    def token(self) -> Secret | None:
+        """The Vault token (Vault only)."""
+
+    @property
+    def region(self) -> str | None:
+        """The AWS region (AWS only)."""
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The AWS endpoint (AWS only; a local moto server in tests)."""
 
 
 @dataclass(frozen=True)
 class TargetContext:
     """What a target factory may need besides its own keys.
 
-    ``backend`` is the :class:`rotation.config.BackendConfig` (e.g. the Vault
-    URL and token for a database-engine target); ``env`` the environment
-    the config was loaded with (for ``*_env`` keys).
+    ``backend`` is the store's settings (e.g. the Vault URL and token for a
+    database-engine target); ``env`` the environment the config was loaded
+    with (for ``*_env`` keys).
     """
 
     secret_name: str
-    backend: Any
+    backend: StoreSettings
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -77,4 +104,6 @@ TARGETS: dict[str, TargetFactory] = {
     "mysql": lazy("rotation.targets.mysql", "MysqlTarget"),
     "redis": lazy("rotation.targets.redis", "RedisTarget"),
     "aws_iam": lazy("rotation.targets.aws_iam", "AwsIamTarget"),
+    "sql": lazy("rotation.targets.sql", "SqlHashTarget"),
+    "jwks": lazy("rotation.targets.jwks", "JwksTarget"),
 }

@@ -90,9 +90,9 @@ class AwsIamTarget(Target):
         if isinstance(wait, bool) or not isinstance(wait, int) or not 0 <= wait <= 300:
             raise ConfigError("'proof_wait' must be an integer number of seconds (0-300)")
         backend = ctx.backend
-        region = (spec.get("region") or getattr(backend, "region", None) or ctx.env.get("AWS_REGION")
+        region = (spec.get("region") or backend.region or ctx.env.get("AWS_REGION")
                   or ctx.env.get("AWS_DEFAULT_REGION") or "us-east-1")
-        endpoint = spec.get("endpoint_url") or getattr(backend, "endpoint_url", None)
+        endpoint = spec.get("endpoint_url") or backend.endpoint_url
         return cls(user=spec.get("user"), region=region, endpoint_url=endpoint, proof_wait=wait)
 
     # -- clients ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 
 from sanitize.secret import Secret
 
@@ -43,6 +44,20 @@ class Target(ABC):
     @abstractmethod
     def revert(self, old: Secret, new: Secret) -> None:
         """Rollback after a failed rotation: the target accepts ``old`` again."""
+
+    def promoted(self, old: Secret, new: Secret, *, compromised: bool) -> str:
+        """After the store made ``new`` current: finish at the target (e.g. drop the old signing key).
+
+        Returns what was done ("" for nothing); TargetError if it failed (nothing is rolled back then).
+        """
+        return ""
+
+    def housekeep(self, now: datetime) -> str:
+        """A run where this secret is not due: tidy up at the target (e.g. drop keys whose grace ended).
+
+        Returns what was done ("" for nothing; the default).
+        """
+        return ""
 
     def prove_leak_dead(self, leaked: Secret) -> LeakProof | None:
         """Compromised mode: show the leaked value no longer works (None: not applicable)."""

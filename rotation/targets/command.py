@@ -3,17 +3,22 @@
 The hook sees ``ROTATION_STEP`` (``apply``, ``test``, ``revert``, or
 ``prove`` when ``prove_leak: true``) and ``ROTATION_SECRET_NAME``. Exit 0 is
 success; for ``prove``, exit 0 means the leaked value (on stdin) was
-rejected. Its output is discarded: a hook may echo what it read.
+rejected. What it printed (stdout and stderr) is kept in the failed step's
+log record, redacted of the old and new values (a hook may echo what it read).
+
+It runs *before* promotion, to change a system that checks the credential;
+anything that must re-read the store (a restart, a reload) is a consumer
+(:mod:`rotation.consumers`), which runs after it.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rotation.errors import ConfigError, TargetError
+from rotation.hooks import run_hook
+from rotation.output import kept
 from rotation.targets import TargetContext
 from rotation.targets.base import LeakProof, Target
 from sanitize.secret import Secret
@@ -49,27 +54,24 @@ class CommandTarget(Target):
             raise ConfigError("'prove_leak' must be true or false")
         return cls(argv, ctx.secret_name, timeout=timeout, prove_leak=prove)
 
-    def _run(self, step: str, value: Secret) -> int:
-        env = {**os.environ, "ROTATION_STEP": step, "ROTATION_SECRET_NAME": self.secret_name}
+    def _run(self, step: str, value: Secret, *hidden: Secret) -> tuple[int, str]:
+        env = {"ROTATION_STEP": step, "ROTATION_SECRET_NAME": self.secret_name}
         try:
-            proc = subprocess.run(self.argv, input=value.reveal().encode(), env=env, timeout=self.timeout,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        except FileNotFoundError:
-            raise TargetError(f"command hook not found: {self.argv[0]}") from None
-        except subprocess.TimeoutExpired:
-            raise TargetError(f"command hook {self.argv[0]} timed out in step {step}") from None
-        except OSError as exc:
-            raise TargetError(f"command hook {self.argv[0]} could not run: {type(exc).__name__}") from None
-        return proc.returncode
+            run = run_hook(self.argv, value=value, env=env, timeout=self.timeout, what="command hook")
+        except TargetError as exc:
+            raise TargetError(f"{exc} in step {step}") from None
+        return run.returncode, kept(run.output, (value, *hidden))
 
-    def _check(self, step: str, value: Secret) -> None:
-        code = self._run(step, value)
+    def _check(self, step: str, value: Secret, *hidden: Secret) -> None:
+        code, output = self._run(step, value, *hidden)
         if code != 0:
-            raise TargetError(f"command hook {self.argv[0]} failed in step {step} (exit {code})")
+            err = TargetError(f"command hook {self.argv[0]} failed in step {step} (exit {code})")
+            err.output = output  # type: ignore[attr-defined]  # kept in the step's log record
+            raise err
 
     def apply(self, old: Secret, new: Secret) -> None:
         """``ROTATION_STEP=apply``, the new value on stdin."""
-        self._check("apply", new)
+        self._check("apply", new, old)
 
     def test(self, value: Secret) -> None:
         """``ROTATION_STEP=test``, the new value on stdin."""
@@ -77,12 +79,12 @@ class CommandTarget(Target):
 
     def revert(self, old: Secret, new: Secret) -> None:
         """``ROTATION_STEP=revert``, the old value on stdin."""
-        self._check("revert", old)
+        self._check("revert", old, new)
 
     def prove_leak_dead(self, leaked: Secret) -> LeakProof | None:
         """With ``prove_leak``: ``ROTATION_STEP=prove``, the leaked value on stdin; exit 0 = rejected."""
         if not self.prove_leak:
             return None
-        code = self._run("prove", leaked)
+        code, _ = self._run("prove", leaked)
         return LeakProof(leaked_rejected=code == 0,
                          detail="leaked credential rejected" if code == 0 else f"hook says still valid (exit {code})")

@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from rotation.errors import TargetError
-from rotation.generate import dsn_password, dsn_user
+from rotation.generate import driver_dsn, dsn_password, dsn_user
 from rotation.targets import TargetContext, admin_dsn_target
 from rotation.targets.base import LeakProof, Target
 from sanitize.secret import Secret
@@ -61,7 +61,7 @@ class PostgresTarget(Target):
 
     def _connect(self, dsn: Secret, who: str) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(dsn.reveal(), autocommit=True, connect_timeout=self.connect_timeout)
+            return psycopg.connect(driver_dsn(dsn.reveal()), autocommit=True, connect_timeout=self.connect_timeout)
         except psycopg.Error as exc:
             raise TargetError(f"postgres: cannot connect as {who}: {_why(exc)}") from None
         except Exception as exc:  # noqa: BLE001 - a malformed DSN raises ProgrammingError/ValueError with its text
@@ -122,8 +122,8 @@ class PostgresTarget(Target):
         """Try the leaked DSN (must be refused), then end the role's sessions older than the change."""
         role, _ = self._role_and_password(leaked)
         try:
-            conn = psycopg.connect(leaked.reveal(), autocommit=True, connect_timeout=self.connect_timeout)
-        except psycopg.OperationalError as exc:
+            conn = psycopg.connect(driver_dsn(leaked.reveal()), autocommit=True, connect_timeout=self.connect_timeout)
+        except Exception as exc:  # noqa: BLE001 - any driver error text may quote the leaked DSN: keep only _why
             reason = _why(exc)
             if reason != "password authentication failed":
                 raise TargetError(f"postgres: could not prove the leaked credential dead: {reason}") from None

@@ -31,9 +31,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rotation.errors import ConfigError, TargetError
-from rotation.generate import dsn_password, dsn_user, is_dsn, with_password
+from rotation.generate import driver_dsn, dsn_password, dsn_user, is_dsn, with_password
 from rotation.targets import TargetContext
 from rotation.targets.base import LeakProof, Target
+from sanitize.git import redact_url
 from sanitize.secret import Secret
 
 _KEYS = {"type", "role", "mount", "url", "token_env", "dsn", "admin_dsn_env", "connect_timeout"}
@@ -101,13 +102,13 @@ class VaultDbTarget(Target):
         if not isinstance(mount, str) or not mount.strip("/"):
             raise ConfigError("'mount' must be the database secrets engine's mount path")
         backend = ctx.backend
-        url = spec.get("url") or (getattr(backend, "url", None) if getattr(backend, "type", None) == "vault" else None)
+        url = spec.get("url") or (backend.url if backend.type == "vault" else None)
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError("'url' must be the Vault address (http:// or https://); the backend is not Vault")
         token_env = spec.get("token_env")
         token: Secret | None = None
-        if token_env is None and getattr(backend, "type", None) == "vault" and getattr(backend, "url", None) == url:
-            token = getattr(backend, "token", None)
+        if token_env is None and backend.type == "vault" and backend.url == url:
+            token = backend.token
         if token is None:
             name = token_env or "VAULT_TOKEN"
             if not isinstance(name, str):
@@ -150,9 +151,9 @@ class VaultDbTarget(Target):
         try:
             yield
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise TargetError(f"vault_db: vault at {self.url} is unreachable ({where})") from exc
+            raise TargetError(f"vault_db: vault at {redact_url(self.url)} is unreachable ({where})") from exc
         except (hv.Forbidden, hv.Unauthorized) as exc:
-            raise TargetError(f"vault_db: vault at {self.url} refused the token ({where})") from exc
+            raise TargetError(f"vault_db: vault at {redact_url(self.url)} refused the token ({where})") from exc
         except hv.InvalidPath as exc:
             raise TargetError(
                 f"vault_db: nothing at {where} (is the database engine mounted at {self.mount}?)"
@@ -214,7 +215,8 @@ class VaultDbTarget(Target):
     def _connect(self, value: Secret) -> Any:
         import psycopg
 
-        return psycopg.connect(self._login_dsn(value), autocommit=True, connect_timeout=self.connect_timeout)
+        dsn = driver_dsn(self._login_dsn(value))
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=self.connect_timeout)
 
     # -- Target ---------------------------------------------------------------------------------------------------
 

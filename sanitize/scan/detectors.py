@@ -160,11 +160,13 @@ class Found:
 class Detector:
     """Compiled rules and the prefilter database; build once, share with forked workers."""
 
-    def __init__(self, extra_rules: Sequence[ContentRule] = (), *, path_rules: Sequence[PathRule] = BUILTIN_PATH_RULES,
-                 use_plugins: bool = True, decoding: bool = True) -> None:
-        self.content_rules: tuple[ContentRule, ...] = (*BUILTIN_CONTENT_RULES, *extra_rules)
+    def __init__(self, extra_rules: Sequence[ContentRule | PathRule] = (), *,
+                 path_rules: Sequence[PathRule] = BUILTIN_PATH_RULES, use_plugins: bool = True,
+                 decoding: bool = True) -> None:
+        extra_content = tuple(r for r in extra_rules if isinstance(r, ContentRule))
+        self.content_rules: tuple[ContentRule, ...] = (*BUILTIN_CONTENT_RULES, *extra_content)
         self.plugin_rules: tuple[PluginRule, ...] = _plugins() if use_plugins else ()
-        self.path_rules = tuple(path_rules)
+        self.path_rules = (*path_rules, *(r for r in extra_rules if isinstance(r, PathRule)))
         self.rules: tuple[Rule, ...] = (*self.content_rules, *self.plugin_rules)
         self.sites: tuple[decode.Site, ...] = decode.SITES if decoding else ()
         self.decoding = decoding

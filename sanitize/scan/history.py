@@ -10,11 +10,9 @@ refs reach each of those commits.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import hyperscan
 
@@ -100,10 +98,7 @@ def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
             chunk = []
     if chunk:
         yield chunk
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git rev-list failed: {reason[-1] if reason else proc.returncode}")
+    git.finish(proc, "git rev-list failed")
 
 
 def inventory(repo: Path, refs: Iterable[RefInfo]) -> Inventory:
@@ -147,11 +142,8 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
     first: dict[str, tuple[str, str]] = {}
     every: dict[str, list[str]] = {}
     at: dict[str, dict[str, str]] = {}
-    args = ["-c", "core.quotePath=false", "log", "--topo-order", "--reverse", "--no-renames",
-            "--diff-merges=first-parent", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H", *revs]
-    proc = git.popen(args, cwd=repo)
-    assert proc.stdout is not None
-    for block in _commit_blocks(proc.stdout):
+    options = ("--topo-order", "--reverse", "--no-renames", "--diff-merges=first-parent", "--root")
+    for block in git.log.raw_blocks(repo, options, revs, purpose="while locating findings"):
         positions: list[tuple[int, int]] = []
 
         def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object,
@@ -163,7 +155,7 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
         for end, index in sorted(positions):
             if block[end : end + 1] not in _NEW_SIDE_STATUS:
                 continue
-            mark = block.rfind(b"\x01", 0, end)
+            mark = block.rfind(git.log.MARKER, 0, end)
             commit = block[mark + 1 : block.index(b"\0", mark)].decode("ascii").strip()
             start = block.index(b"\0", end) + 1
             path = block[start : block.index(b"\0", start)].decode("utf-8", "surrogateescape")
@@ -175,55 +167,36 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
             if not every[blob] or every[blob][-1] != commit:
                 every[blob].append(commit)
             at[blob].setdefault(path, commit)
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git log failed while locating findings: {reason[-1] if reason else proc.returncode}")
     return {b: Origin(c, p, tuple(every[b]), tuple(at[b].items())) for b, (c, p) in first.items()}
 
 
-_BLOCK = 8 << 20
-
-
-def _commit_blocks(stream: IO[bytes]) -> Iterator[bytes]:
-    """The log output in blocks of whole commits (split before a commit marker)."""
-    rest = b""
-    while True:
-        chunk = stream.read(_BLOCK)
-        if not chunk:
-            if rest:
-                yield rest
-            return
-        data = rest + chunk
-        cut = data.rfind(b"\x01")
-        if cut <= 0:
-            rest = data
-            continue
-        yield data[:cut]
-        rest = data[cut:]
-
-
 def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
-                  revs: Sequence[str] = ALL_REFS) -> dict[str, tuple[str, ...]]:
+                  revs: Sequence[str] = ALL_REFS, *, graph_cache: Path | None = None) -> dict[str, tuple[str, ...]]:
     """For each target commit, the refs whose history contains it.
 
     One walk of the commit graph in topological order (parents first) carries a
     bitset of the targets each commit reaches; a ref reaches what its tip does.
+    Over every ref, the graph is the git layer's (kept in ``graph_cache``, a
+    workdir, for plan and rewrite); a range walks only what it selects.
     """
     if not targets:
         return {}
     order = sorted(targets)
     bit = {c: 1 << i for i, c in enumerate(order)}
-    proc = git.run(["rev-list", "--topo-order", "--reverse", "--parents", *revs], cwd=repo)
+    walk: Iterable[tuple[str, Sequence[str]]]
+    if tuple(revs) == ALL_REFS:
+        graph = git.graph.load(repo, (r.commit for r in refs if r.commit), cache=graph_cache)
+        walk = ((c, graph.parents[c]) for c in graph.order)
+    else:
+        proc = git.run(["rev-list", "--topo-order", "--reverse", "--parents", *revs], cwd=repo)
+        lines = (raw.decode("ascii").split() for raw in proc.stdout.splitlines())
+        walk = ((ids[0], ids[1:]) for ids in lines if ids)
     reach: dict[str, int] = {}
-    for raw in proc.stdout.splitlines():
-        ids = raw.decode("ascii").split()
-        if not ids:
-            continue
-        mask = bit.get(ids[0], 0)
-        for parent in ids[1:]:
+    for commit, parents in walk:
+        mask = bit.get(commit, 0)
+        for parent in parents:
             mask |= reach.get(parent, 0)
-        reach[ids[0]] = mask
+        reach[commit] = mask
     result: dict[str, list[str]] = {c: [] for c in order}
     for ref in refs:
         mask = reach.get(ref.commit or "", 0)
@@ -240,12 +213,12 @@ def refs_naming(refs: list[RefInfo], obj: str) -> tuple[str, ...]:
     return tuple(sorted(r.name for r in refs if r.target == obj))
 
 
-def mirror_clone(url: str, dest: Path) -> Path:
+def mirror_clone(url: str | git.Location, dest: Path) -> Path:
     """``git clone --mirror URL DEST`` (only what a client can fetch); returns DEST."""
     proc = git.run(["clone", "--mirror", "--quiet", "--", url, str(dest)], check=False)
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = next((ln for ln in lines if ln.startswith("fatal:")), lines[-1] if lines else "git clone failed")
-        reason = re.sub(r"://[^/@\s]*@", "://***@", reason)  # never echo URL credentials
+        reason = git.redact_url(reason)  # never echo URL credentials
         raise GitError(f"cannot clone the source URL: {reason}")
     return dest

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sanitize.errors import UsageError
-from sanitize.scan.rules import ContentRule
+from sanitize.scan.rules import ContentRule, PathRule, path_rule
 
 _POSIX = {"alnum": "A-Za-z0-9", "alpha": "A-Za-z", "digit": "0-9", "lower": "a-z", "upper": "A-Z",
           "space": r"\s", "xdigit": "0-9A-Fa-f", "word": r"\w", "punct": r"!-/:-@\[-`{-~"}
@@ -58,10 +58,11 @@ def entropy(value: str) -> float:
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values()) if value else 0.0
 
 
-def rules_from_gitleaks(p: Path, data: Mapping[str, Any]) -> tuple[ContentRule, ...]:
-    """Every ``[[rules]]`` entry of a gitleaks config as a :class:`ContentRule`; UsageError names a bad one."""
+def rules_from_gitleaks(p: Path, data: Mapping[str, Any]) -> tuple[ContentRule | PathRule, ...]:
+    """Every ``[[rules]]`` entry of a gitleaks config as a :class:`ContentRule` (a ``path``-only one, whose
+    finding is the file itself, as a :class:`PathRule`); UsageError names a bad one."""
     global_lists = _allowlists(p, "global", data)
-    out = []
+    out: list[ContentRule | PathRule] = []
     for index, entry in enumerate(data.get("rules") or []):
         if not isinstance(entry, dict):
             raise UsageError(f"{p}: rule #{index + 1} is not a table")
@@ -70,7 +71,11 @@ def rules_from_gitleaks(p: Path, data: Mapping[str, Any]) -> tuple[ContentRule, 
         if not isinstance(rid, str) or not rid:
             raise UsageError(f"{p}: rule #{index + 1} needs a string 'id'")
         if not isinstance(regex, str) or not regex:
-            continue  # a path-only rule (a file name is the finding): our path rules cover those
+            path_only = entry.get("path")
+            if not isinstance(path_only, str) or not path_only:
+                raise UsageError(f"{p}: rule {rid} needs a 'regex' or a 'path'")
+            out.append(path_rule(p, rid, str(entry.get("description", "")), path=go_regex(path_only)))
+            continue
         keywords = entry.get("keywords", [])
         if not isinstance(keywords, list) or not all(isinstance(k, str) and k for k in keywords):
             raise UsageError(f"{p}: rule {rid}: 'keywords' must be a list of strings")

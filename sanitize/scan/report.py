@@ -188,6 +188,8 @@ class ScanStats:
     blobs: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    #: Where the time went (``refs``, ``read``/``detect`` summed over workers, ``locate``, ``reachability``, …).
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -219,7 +221,7 @@ class ScanReport:
             "source": self.source,
             "refs": {name: self.refs.get(name) for name in names},
             "stats": {"commits": self.stats.commits, "blobs": self.stats.blobs, "bytes": self.stats.bytes,
-                      "seconds": self.stats.seconds},
+                      "seconds": self.stats.seconds, **({"phases": self.stats.phases} if self.stats.phases else {})},
             "ref_sets": encoded,
             "findings": findings,
         }
@@ -246,7 +248,9 @@ class ScanReport:
 
         d = upgrade(d)
         try:
-            stats = ScanStats(**{k: d.get("stats", {}).get(k, 0) for k in ("commits", "blobs", "bytes", "seconds")})
+            raw_stats = d.get("stats", {})
+            stats = ScanStats(**{k: raw_stats.get(k, 0) for k in ("commits", "blobs", "bytes", "seconds")},
+                              phases={str(k): float(v) for k, v in (raw_stats.get("phases") or {}).items()})
             table = {str(k): None if v is None else str(v) for k, v in d["refs"].items()}
             names = tuple(table)
             refs = {k: v for k, v in table.items() if v is not None}

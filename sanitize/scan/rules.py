@@ -725,23 +725,32 @@ _JSON_KEY = re.compile(r"(?i)passw|secret|token|api_?key|access_?key|private_?ke
 _JSON_EXT = (".json", ".jsonl", ".ndjson")
 
 
+def _any_content(_name: str, _data: bytes, _content_hits: int) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class PathRule:
-    """A file whose presence in history is itself the leak (delete the path)."""
+    """A file whose presence in history is itself the leak (delete the path).
+
+    ``name`` is matched against the file's name (its last path component),
+    ``path`` (optional) against the whole path, and ``content`` decides from the
+    blob (and how many content findings it has) whether this one holds a secret.
+    A new rule is one more entry in :data:`BUILTIN_PATH_RULES` or the ``--rules`` file.
+    """
 
     id: str
     description: str
+    name: re.Pattern[str] = re.compile("")
+    content: Callable[[str, bytes, int], bool] = _any_content
+    path: re.Pattern[str] | None = None
 
     def matches(self, path: str, data: bytes, content_hits: int) -> bool:
         """Whether this blob at this path is secret-bearing."""
         name = path.rsplit("/", 1)[-1]
-        if self.id == "path.private-key":
-            return _is_private_key_file(name, data)
-        if self.id == "path.dotenv":
-            return _is_dotenv(name, data)
-        if self.id == "path.credential-json":
-            return _is_credential_json(name, data, content_hits)
-        return False
+        if not self.name.search(name) or (self.path is not None and not self.path.search(path)):
+            return False
+        return self.content(name, data, content_hits)
 
 
 def _is_private_key_file(name: str, data: bytes) -> bool:
@@ -807,18 +816,31 @@ def _json_has_credential(doc: Any) -> bool:
 
 
 BUILTIN_PATH_RULES: tuple[PathRule, ...] = (
-    PathRule("path.private-key", "A private key file (.pem with a private key, *.key, id_rsa, *.p12, keystores)."),
-    PathRule("path.dotenv", "A committed .env file with real values (not .env.example)."),
-    PathRule("path.credential-json", "A JSON document (e.g. a saved chat transcript) holding credentials."),
+    PathRule("path.private-key", "A private key file (.pem with a private key, *.key, id_rsa, *.p12, keystores).",
+             name=_KEY_NAMES, content=lambda name, data, _hits: _is_private_key_file(name, data)),
+    PathRule("path.dotenv", "A committed .env file with real values (not .env.example).",
+             name=_DOTENV, content=lambda name, data, _hits: _is_dotenv(name, data)),
+    PathRule("path.credential-json", "A JSON document (e.g. a saved chat transcript) holding credentials.",
+             name=re.compile(r"(?i)\.(?:json|jsonl|ndjson)$"), content=_is_credential_json),
 )
 
 
 # --- custom rules -------------------------------------------------------------------------
 
 
-def load_custom_rules(path: str | Path) -> tuple[ContentRule, ...]:
+def path_rule(p: Path, rid: str, description: str, *, name: str | None = None,
+              path: str | None = None) -> PathRule:
+    """A rules file's path rule: the file is the finding when its name (and/or whole path) matches."""
+    try:
+        return PathRule(rid, description, name=re.compile(name or ""), path=re.compile(path) if path else None)
+    except re.error as exc:
+        raise UsageError(f"{p}: rule {rid}: invalid path or name regex ({exc})") from None
+
+
+def load_custom_rules(path: str | Path) -> tuple[ContentRule | PathRule, ...]:
     """Read ``--rules FILE`` (YAML ``.yml``/``.yaml`` or TOML ``.toml``): a list of
-    ``{id, regex, keywords, secret_group}``, or a gitleaks/betterleaks ``.gitleaks.toml``
+    ``{id, regex, keywords, secret_group, path}`` (``path`` alone, or ``name``: a file
+    whose presence is the leak), or a gitleaks/betterleaks ``.gitleaks.toml``
     (:mod:`sanitize.scan.peer_rules`). UsageError for anything else."""
     p = Path(path)
     suffix = p.suffix.lower()
@@ -841,15 +863,23 @@ def load_custom_rules(path: str | Path) -> tuple[ContentRule, ...]:
     return tuple(_custom_rule(p, i, entry) for i, entry in enumerate(data))
 
 
-def _custom_rule(p: Path, index: int, entry: Any) -> ContentRule:
+def _custom_rule(p: Path, index: int, entry: Any) -> ContentRule | PathRule:
     if not isinstance(entry, dict):
         raise UsageError(f"{p}: rule #{index + 1} is not a mapping")
-    unknown = set(entry) - {"id", "regex", "keywords", "secret_group", "description"}
+    unknown = set(entry) - {"id", "regex", "keywords", "secret_group", "description", "path", "name"}
     if unknown:
         raise UsageError(f"{p}: rule #{index + 1} has unknown keys: {', '.join(sorted(unknown))}")
     rid, regex = entry.get("id"), entry.get("regex")
+    where = {k: entry[k] for k in ("path", "name") if k in entry}
+    if not all(isinstance(v, str) and v for v in where.values()):
+        raise UsageError(f"{p}: rule #{index + 1}: 'path' and 'name' must be non-empty regexes")
+    if isinstance(rid, str) and rid and regex is None and where:
+        return path_rule(p, rid, str(entry.get("description", "")), **where)
     if not isinstance(rid, str) or not rid or not isinstance(regex, str) or not regex:
-        raise UsageError(f"{p}: rule #{index + 1} needs a string 'id' and 'regex'")
+        raise UsageError(f"{p}: rule #{index + 1} needs a string 'id' and a 'regex' (or a 'path'/'name' for a "
+                         "file whose presence is the leak)")
+    if "name" in where:
+        raise UsageError(f"{p}: rule {rid}: 'name' is for path rules; restrict a content rule with 'path'")
     keywords = entry.get("keywords", [])
     if isinstance(keywords, str):
         keywords = [keywords]
@@ -863,5 +893,11 @@ def _custom_rule(p: Path, index: int, entry: Any) -> ContentRule:
             raise UsageError(f"rule {rid}: invalid regex ({exc})") from exc
     if not isinstance(group, (int, str)) or isinstance(group, bool):
         raise UsageError(f"{p}: rule {rid}: 'secret_group' must be a group number or name")
+    if "path" in where:
+        try:
+            re.compile(where["path"])
+        except re.error as exc:
+            raise UsageError(f"{p}: rule {rid}: invalid path regex ({exc})") from None
     return ContentRule(id=rid, regex=regex, keywords=tuple(keywords), multiline=True,
-                       secret_group=group, min_len=1, description=str(entry.get("description", "")))
+                       secret_group=group, min_len=1, description=str(entry.get("description", "")),
+                       paths=where.get("path", ""))

@@ -1,4 +1,4 @@
-"""Git plumbing: every subprocess call to git goes through this module.
+"""The git runner: every subprocess call to git goes through here.
 
 The environment is fixed (no pager, no prompts, no user config surprises,
 ``LC_ALL=C``) and ``shell=True`` is never used. Errors become
@@ -9,12 +9,14 @@ must not put secret values on a git command line.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sanitize.errors import GitError
+from sanitize.git.location import Location, redact_url
+
+Arg = str | Location  # a Location reaches git without its credentials on the command line
 
 GIT = "git"
 
@@ -42,14 +44,27 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _describe(args: Sequence[str]) -> str:
+def _describe(args: Sequence[Arg]) -> str:
     # Name the subcommand, not its arguments: arguments may hold URLs with credentials.
-    sub = next((a for a in args if not a.startswith("-")), "?")
+    sub = next((a for a in args if isinstance(a, str) and not a.startswith("-")), "?")
     return f"git {sub}"
 
 
+def _command(args: Sequence[Arg], env: Mapping[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    """argv and environment: each Location becomes its address without credentials, which go by helper."""
+    full = git_env(env)
+    argv = [GIT]
+    for a in args:
+        if isinstance(a, Location):
+            argv.append(a.argument())
+            a.add_credentials(full)
+        else:
+            argv.append(a)
+    return argv, full
+
+
 def run(
-    args: Sequence[str],
+    args: Sequence[Arg],
     *,
     cwd: str | os.PathLike[str] | None = None,
     input: bytes | None = None,
@@ -57,32 +72,34 @@ def run(
     env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``git ARGS`` and return the completed process (stdout/stderr as bytes)."""
+    argv, full_env = _command(args, env)
     try:
         proc = subprocess.run(
-            [GIT, *args],
+            argv,
             cwd=cwd,
             input=input,
             capture_output=True,
-            env=git_env(env),
+            env=full_env,
             check=False,
         )
     except FileNotFoundError as exc:
         raise GitError("git is not installed or not on PATH") from exc
     if check and proc.returncode != 0:
         first = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = first[-1] if first else f"exit {proc.returncode}"
-        raise GitError(f"{_describe(args)} failed: {reason}")
+        reason = redact_url(first[-1]) if first else f"exit {proc.returncode}"
+        hints = [a.hint for a in args if isinstance(a, Location) and a.hint]
+        raise GitError(f"{_describe(args)} failed: {reason}" + "".join(f"; {h}" for h in hints))
     return proc
 
 
-def out(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, **kw: object) -> str:
+def out(args: Sequence[Arg], *, cwd: str | os.PathLike[str] | None = None, **kw: object) -> str:
     """Run git and return stdout as text, stripped of the trailing newline."""
     proc = run(args, cwd=cwd, **kw)  # type: ignore[arg-type]
     return proc.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
 
 
 def popen(
-    args: Sequence[str],
+    args: Sequence[Arg],
     *,
     cwd: str | os.PathLike[str] | None = None,
     stdin: int | None = None,
@@ -90,9 +107,29 @@ def popen(
     env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start git for streaming (``cat-file --batch`` and friends)."""
-    return subprocess.Popen(
-        [GIT, *args], cwd=cwd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=git_env(env)
-    )
+    argv, full_env = _command(args, env)
+    return subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=full_env)
+
+
+def finish(proc: subprocess.Popen[bytes], failure: str) -> None:
+    """End a streaming git (from :func:`popen`, its output read to the end): wait for it, and raise
+    GitError (``failure``, then git's last line) if it failed."""
+    if proc.stdout is not None:
+        proc.stdout.close()
+    err = proc.stderr.read() if proc.stderr else b""
+    code = proc.wait()
+    if code != 0:
+        reason = err.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"{failure}: {redact_url(reason[-1]) if reason else code}")
+
+
+def run_program(argv: Sequence[str], *, timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run another program that drives git itself (gitleaks over a mirror, git on a server over ssh)
+    with git's fixed environment; GitError if it cannot be started or runs past ``timeout``."""
+    try:
+        return subprocess.run(list(argv), capture_output=True, env=git_env(), check=False, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"{Path(argv[0]).name} could not run ({type(exc).__name__})") from exc
 
 
 def git_dir(path: str | os.PathLike[str]) -> Path:
@@ -126,36 +163,3 @@ def is_partial(repo: str | os.PathLike[str]) -> bool:
                check=False)
     return any(line.split(" ", 1)[-1].strip() not in ("false", "") for line in
                proc.stdout.decode("utf-8", "replace").splitlines())
-
-
-def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
-    """Every ref (branches, tags, notes, stash, remote-tracking) → the object it names."""
-    text = out(["for-each-ref", "--format=%(objectname) %(refname)"], cwd=repo)
-    result: dict[str, str] = {}
-    for line in text.splitlines():
-        sha, _, name = line.partition(" ")
-        result[name] = sha
-    return result
-
-
-def remote_refs(location: str) -> dict[str, str]:
-    """Every ref a repository (path or URL) advertises, as ``git ls-remote`` sees it; HEAD and peeled tags left out."""
-    result: dict[str, str] = {}
-    for line in out(["ls-remote", location]).splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/") and not ref.endswith("^{}"):
-            result[ref] = sha
-    return result
-
-
-_URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s:@]+@[^/\s:]+:)")
-
-
-def is_url(location: str) -> bool:
-    """A URL (``scheme://`` or scp-like ``user@host:path``) rather than a local path."""
-    return bool(_URL.match(location)) and not Path(location).exists()
-
-
-def redact_url(location: str) -> str:
-    """A location as it may be shown or logged: any user info in a URL (a token may sit there) becomes ``***``."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1***@", location)

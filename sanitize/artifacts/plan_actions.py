@@ -1,0 +1,165 @@
+"""The plan's actions, typed: delete a path, replace a value, reword a message, fix in code.
+
+``plan.json`` keeps them under ``actions`` (``delete_paths``, ``replace``,
+``messages``) and ``fix_in_code``; each type's ``dump`` is exactly that JSON
+object (optional keys only when they apply, so the digest covers what reviewers
+read) and ``parse`` validates one, raising :class:`~sanitize.errors.UsageError`.
+None of them holds a secret value: hashes and ≤4-character previews only.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sanitize.errors import UsageError
+
+
+@dataclass(frozen=True)
+class DeletePath:
+    """Delete ``path`` from every commit of history."""
+
+    path: str
+    finding_ids: tuple[str, ...]
+    found: str = ""                                   # why: "held the flagged file", "renamed from …"
+    secret_sha256s: tuple[str, ...] | None = None     # values visible only after decoding the blob it held
+
+    def dump(self) -> dict[str, object]:
+        out: dict[str, object] = {"path": self.path, "finding_ids": list(self.finding_ids), "found": self.found}
+        if self.secret_sha256s is not None:
+            out["secret_sha256s"] = list(self.secret_sha256s)
+        return out
+
+    @classmethod
+    def parse(cls, d: object, where: str) -> DeletePath:
+        m = _object(d, where)
+        return cls(path=_text(m, "path", where), finding_ids=_names(m, "finding_ids", where),
+                   found=_text(m, "found", where, default=""),
+                   secret_sha256s=_names(m, "secret_sha256s", where) if "secret_sha256s" in m else None)
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Replace one secret value (in each literal form it has in the blobs) with the marker, in every file."""
+
+    secret_sha256: str
+    preview: str
+    rule: str
+    finding_ids: tuple[str, ...]
+    rules: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    blobs: int = 0                                    # blobs holding it at scan time
+    short: bool = False                               # shorter than plan.SHORT_VALUE: may touch innocent text
+    literal_sha256s: tuple[str, ...] | None = None    # its escaped/encoded forms, when not the value itself
+    encoding: tuple[str, ...] | None = None           # how those forms were found ("base64", "json", …)
+
+    def dump(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "secret_sha256": self.secret_sha256, "preview": self.preview, "rule": self.rule,
+            "rules": list(self.rules), "finding_ids": list(self.finding_ids), "paths": list(self.paths),
+            "blobs": self.blobs, "short": self.short}
+        if self.literal_sha256s is not None:
+            out["literal_sha256s"] = list(self.literal_sha256s)
+        if self.encoding is not None:
+            out["encoding"] = list(self.encoding)
+        return out
+
+    @property
+    def literals(self) -> tuple[str, ...]:
+        """The SHA-256 of each literal plan.secrets holds for this value."""
+        return self.literal_sha256s or (self.secret_sha256,)
+
+    @classmethod
+    def parse(cls, d: object, where: str) -> Replacement:
+        m = _object(d, where)
+        rule = _text(m, "rule", where)
+        return cls(secret_sha256=_text(m, "secret_sha256", where), preview=_text(m, "preview", where), rule=rule,
+                   finding_ids=_names(m, "finding_ids", where),
+                   rules=_names(m, "rules", where) if "rules" in m else (rule,),
+                   paths=_names(m, "paths", where) if "paths" in m else (),
+                   blobs=_int(m, "blobs", where), short=m.get("short") is True,
+                   literal_sha256s=_names(m, "literal_sha256s", where) if "literal_sha256s" in m else None,
+                   encoding=_names(m, "encoding", where) if "encoding" in m else None)
+
+
+@dataclass(frozen=True)
+class MessageRewrite:
+    """Reword the message of one commit or tag: its secret values become the marker."""
+
+    object: str                                       # the commit or tag id
+    finding_ids: tuple[str, ...]
+    secret_sha256s: tuple[str, ...]
+    rules: tuple[str, ...] = ()
+    literal_sha256s: tuple[str, ...] | None = None
+
+    def dump(self) -> dict[str, builtins.object]:
+        out: dict[str, builtins.object] = {"object": self.object, "finding_ids": list(self.finding_ids),
+                                  "secret_sha256s": list(self.secret_sha256s), "rules": list(self.rules)}
+        if self.literal_sha256s is not None:
+            out["literal_sha256s"] = list(self.literal_sha256s)
+        return out
+
+    @property
+    def literals(self) -> tuple[str, ...]:
+        """The SHA-256 of each literal plan.secrets holds for this message."""
+        return self.literal_sha256s or self.secret_sha256s
+
+    @classmethod
+    def parse(cls, d: builtins.object, where: str) -> MessageRewrite:
+        m = _object(d, where)
+        return cls(object=_text(m, "object", where), finding_ids=_names(m, "finding_ids", where),
+                   secret_sha256s=_names(m, "secret_sha256s", where),
+                   rules=_names(m, "rules", where) if "rules" in m else (),
+                   literal_sha256s=_names(m, "literal_sha256s", where) if "literal_sha256s" in m else None)
+
+
+@dataclass(frozen=True)
+class FixInCode:
+    """A hardcoded fallback default still at a branch tip: after the rewrite it falls back to the marker."""
+
+    path: str
+    line: int
+    rule: str
+    ref: str
+    finding_id: str | None = None
+
+    def dump(self) -> dict[str, object]:
+        out: dict[str, object] = {"path": self.path, "line": self.line, "rule": self.rule, "ref": self.ref}
+        if self.finding_id is not None:
+            out["finding_id"] = self.finding_id
+        return out
+
+    @classmethod
+    def parse(cls, d: object, where: str) -> FixInCode:
+        m = _object(d, where)
+        return cls(path=_text(m, "path", where), line=_int(m, "line", where, required=True),
+                   rule=_text(m, "rule", where), ref=_text(m, "ref", where),
+                   finding_id=_text(m, "finding_id", where) if "finding_id" in m else None)
+
+
+def _object(d: object, where: str) -> Mapping[str, object]:
+    if not isinstance(d, dict):
+        raise UsageError(f"{where}: must be a JSON object")
+    return d
+
+
+def _text(m: Mapping[str, object], key: str, where: str, *, default: str | None = None) -> str:
+    value = m.get(key, default)
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: {key!r} must be a string")
+    return value
+
+
+def _names(m: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
+    value = m.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{where}: {key!r} must be a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def _int(m: Mapping[str, object], key: str, where: str, *, required: bool = False) -> int:
+    value = m.get(key, None if required else 0)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UsageError(f"{where}: {key!r} must be an integer")
+    return value

@@ -1,0 +1,51 @@
+"""The git layer: every git subprocess of the product goes through this package.
+
+``runner`` starts git with the fixed environment; the other modules are the
+plumbing the stages share (refs, locations, …). The names below are the
+package's interface: stages write ``from sanitize import git`` and
+``git.run(...)``.
+"""
+
+from sanitize.git import bundle, graph, log, objects
+from sanitize.git.location import CREDENTIALS_ENV, Location, is_url, redact_url, resolve_remote
+from sanitize.git.refs import HIDDEN_PREFIXES, is_hidden, refs, remote_refs
+from sanitize.git.runner import (
+    GIT,
+    finish,
+    git_dir,
+    git_env,
+    is_partial,
+    is_shallow,
+    out,
+    popen,
+    run,
+    run_program,
+    work_tree_of,
+)
+
+__all__ = [
+    "CREDENTIALS_ENV",
+    "GIT",
+    "HIDDEN_PREFIXES",
+    "Location",
+    "bundle",
+    "finish",
+    "git_dir",
+    "git_env",
+    "graph",
+    "is_hidden",
+    "is_partial",
+    "is_shallow",
+    "is_url",
+    "log",
+    "objects",
+    "out",
+    "popen",
+    "redact_url",
+    "refs",
+    "remote_refs",
+    "resolve_remote",
+    "run",
+    "run_program",
+    "work_tree_of",
+]

@@ -1,0 +1,115 @@
+"""The typed artifacts between stages: old versions upgrade on read, a malformed one is one line and exit 2.
+
+Built on the hand-made rewritten workdir (a real remote, mirror and filter-repo
+run, with a rewrite record written in the pre-schema shape older workdirs have).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from sanitize.approval import SCHEMA as APPROVAL_SCHEMA
+from sanitize.approval import ApprovalPolicy, approve, approvers_of, judge
+from sanitize.artifacts import rewrite_record
+from sanitize.workdir import Workdir
+from tests.plugins.rewritten_workdir import RewrittenWorkdir
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanitize.cli", *args], capture_output=True, text=True,
+                          timeout=240, env={**os.environ})
+
+
+def _edit_state(workdir: Path, change: object) -> None:
+    path = workdir / "state.json"
+    doc = json.loads(path.read_text())
+    change(doc)  # type: ignore[operator]
+    path.write_text(json.dumps(doc))
+
+
+def _one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_a_pre_schema_rewrite_record_is_upgraded_on_read(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    raw = json.loads((r.workdir / "state.json").read_text())["stages"]["rewrite"]
+    assert "schema" not in raw and "blast_radius" not in raw  # the shape rewrite wrote before it had a type
+    record = rewrite_record.load(Workdir.open(r.workdir))
+    assert record.plan_digest == r.digest
+    assert dict(record.tips_at_scan) == r.tips_at_scan and dict(record.rewritten_tips) == r.rewritten_tips
+    assert record.first_changed_commits == r.first_changed_commits
+    assert record.blast_radius["refs_total"] == len(r.tips_at_scan)
+    assert record.blast_radius["commits_changing"] == len(record.old_commits) > 0
+    assert set(record.banned_ids) >= set(r.purged_blobs) | set(r.first_changed_commits)
+    dumped = record.dump()
+    assert dumped["schema"] == rewrite_record.SCHEMA
+    assert rewrite_record.parse(json.loads(json.dumps(dumped)), "again") == record
+
+
+def test_a_malformed_rewrite_record_is_one_line_and_exit_2(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    _edit_state(r.workdir, lambda d: d["stages"]["rewrite"].update(rewritten_tips=["refs/heads/main"]))
+    for args in (["push", "--workdir", str(r.workdir), "--allow-unsigned", "--dry-run"],
+                 ["verify", "--workdir", str(r.workdir)], ["notify", "--workdir", str(r.workdir)]):
+        line = _one_line(_cli(*args))
+        assert "malformed rewrite record" in line and "rewritten_tips" in line, line
+
+
+def test_an_unfinished_rewrite_is_refused_not_read_as_empty(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    _edit_state(r.workdir, lambda d: d["stages"]["rewrite"].update(status="running"))
+    line = _one_line(_cli("push", "--workdir", str(r.workdir), "--allow-unsigned", "--dry-run"))
+    assert "rewrite has not completed" in line
+
+
+def test_a_state_file_with_an_unknown_status_is_one_line_and_exit_2(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    _edit_state(r.workdir, lambda d: d["stages"].update(push={"status": "exploded"}))
+    line = _one_line(_cli("status", "--workdir", str(r.workdir)))
+    assert "state.json" in line and "exploded" in line
+
+
+def test_state_is_private_and_reads_back_typed(rewritten_workdir: RewrittenWorkdir) -> None:
+    wd = Workdir.open(rewritten_workdir.workdir)
+    wd.record("notify", "done", deadline="2026-12-01", collaborators=3)
+    assert stat.S_IMODE(os.stat(wd.state_path).st_mode) == 0o600
+    rec = wd.stage("notify")
+    assert rec.status == "done" and rec.finished and rec.text("deadline") == "2026-12-01"
+    assert rec.number("collaborators") == 3 and rec["status"] == "done"
+    assert wd.stage("guard").status == "pending"
+    assert wd.meta().approval_policy == {"allowed_signers": None, "unsigned": True}
+
+
+def test_an_approval_file_from_before_the_schema_still_counts(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    approve(r.workdir, approver="Alice Admin", digest=r.digest)
+    [path] = sorted((r.workdir / "approvals").glob("*.json"))
+    doc = json.loads(path.read_text())
+    assert doc["schema"] == APPROVAL_SCHEMA
+    del doc["schema"]
+    path.write_text(json.dumps(doc))
+    assert approvers_of(judge(r.workdir, ApprovalPolicy(unsigned=True))) == ["alice admin"]
+    path.write_text(json.dumps({**doc, "schema": "git-sanitize/approval/v9"}))
+    line = _one_line(_cli("push", "--workdir", str(r.workdir), "--allow-unsigned", "--dry-run"))
+    assert "corrupt approval file" in line and "approval/v9" in line
+
+
+def test_a_malformed_plan_action_is_named(rewritten_workdir: RewrittenWorkdir, tmp_path: Path) -> None:
+    r = rewritten_workdir
+    plan = json.loads((r.workdir / "plan.json").read_text())
+    plan["actions"]["delete_paths"][0].pop("path")
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    (tmp_path / "plan.secrets").write_bytes((r.workdir / "plan.secrets").read_bytes())
+    os.chmod(tmp_path / "plan.secrets", 0o600)
+    line = _one_line(_cli("rewrite", str(tmp_path / "plan.json"), "--workdir", str(tmp_path / "wd")))
+    assert "actions.delete_paths[0]" in line and "'path'" in line

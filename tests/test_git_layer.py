@@ -1,0 +1,103 @@
+"""Every git subprocess of the product goes through the git layer (``sanitize/git/``).
+
+The product (``sanitize/``, ``rotation/``) is read as text: a module outside the layer that
+imports ``subprocess`` (or starts processes through ``os``) fails this test unless it is one
+of the few that run something other than git — ssh-keygen for signatures, an operator's
+rotation command, the test and demo service launchers. The plumbing the stages share has
+one home too: the object reader, ``ls-remote`` and URL redaction appear only in the layer.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ("sanitize", "rotation")
+LAYER = "sanitize/git/"
+# Modules that start processes that are not git, and why.
+ALLOWED = {
+    "sanitize/signing.py": "ssh-keygen -Y sign/verify for approvals",
+    "rotation/hooks.py": "the operator's own rotation command, consumer and proof commands",
+    "sanitize/services.py": "launchers of the test and demo services (OpenBao, PostgreSQL, …)",
+    "sanitize/demo.py": "the demo runs the CLI and ssh-keygen as a user would",
+}
+_SPAWN = re.compile(r"^\s*(?:import subprocess|from subprocess import)|\bos\.(?:system|popen|spawn\w*|exec\w+)\(",
+                    re.M)
+
+
+def _modules() -> dict[str, str]:
+    return {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
+            for top in PRODUCT for p in sorted((ROOT / top).rglob("*.py"))}
+
+
+def test_no_module_outside_the_git_layer_starts_processes() -> None:
+    offenders = sorted(name for name, text in _modules().items()
+                       if _SPAWN.search(text) and not name.startswith(LAYER) and name not in ALLOWED)
+    assert offenders == [], f"start git through sanitize.git (or add the module, with its reason, to ALLOWED): " \
+                            f"{offenders}"
+
+
+def test_the_allow_list_names_real_modules_that_start_processes() -> None:
+    modules = _modules()
+    assert [name for name in ALLOWED if name not in modules or not _SPAWN.search(modules[name])] == []
+    assert any(_SPAWN.search(text) for name, text in modules.items() if name.startswith(LAYER))
+
+
+def test_the_shared_plumbing_lives_only_in_the_layer() -> None:
+    needles = {
+        "object reader": re.compile(r"""["']--batch(?:-check)?(?:=|["'])|["']--batch-all-objects["']"""),
+        "ls-remote parser": re.compile(r"""["']ls-remote["']"""),
+        "raw log": re.compile(r"""["']log["'][^\]]*["']--raw["']"""),  # a history's raw log, not a diff
+        "bundle": re.compile(r"""["']bundle["'],"""),
+        "URL redaction": re.compile(r"""\*\*\*@"""),
+    }
+    found = sorted(f"{what}: {name}" for name, text in _modules().items() if not name.startswith(LAYER)
+                   for what, rx in needles.items() if rx.search(text))
+    assert found == []
+
+
+def test_the_commit_graph_is_walked_once_and_read_back(tmp_path: Path, story_repo) -> None:
+    import stat
+
+    from sanitize import git
+
+    tips = sorted({c for c in git.refs(story_repo.path).values()
+                   if git.out(["cat-file", "-t", c], cwd=story_repo.path) == "commit"})
+    cache = tmp_path / "wd"
+    cache.mkdir(mode=0o700)
+    walked = git.graph.load(story_repo.path, tips, cache=cache)
+    assert walked == git.graph.CommitGraph.walk(story_repo.path, tips) and len(walked.order) > 3
+    stored = list(cache.glob("commit-graph-*.json"))
+    assert len(stored) == 1 and stat.S_IMODE(stored[0].stat().st_mode) == 0o600
+    # Another stage asks for the same tips (in any order) in a repository that is not even there: from the cache.
+    assert git.graph.load(tmp_path / "nowhere", list(reversed(tips)), cache=cache) == walked
+    stored[0].write_text("{not json")  # a damaged copy is walked again, never trusted
+    assert git.graph.load(story_repo.path, tips, cache=cache) == walked
+
+
+def test_scan_plan_and_rewrite_of_a_purge_share_one_commit_graph(tmp_path: Path, story_repo) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from sanitize import git
+    from sanitize.faults import FAULT_ENV
+
+    origin = tmp_path / "origin.git"
+    git.run(["clone", "-q", "--mirror", "--no-local", str(story_repo.path), str(origin)])
+    git.run(["update-ref", "-d", "refs/stash"], cwd=origin)
+    (tmp_path / "roster.csv").write_text("name,email,role\nJordan Lee,jordan@aurora.test,reviewer\n")
+    playbook = tmp_path / "purge.yml"
+    playbook.write_text("source: ./origin.git\nworkdir: ./wd\napprovals: {required: 1, unsigned: true}\n"
+                        'notify: {roster: roster.csv, deadline: "2026-12-01"}\n')
+    trace = tmp_path / "git.trace"  # git logs every command it runs here (children inherit it)
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    env["GIT_TRACE"] = str(trace)
+    proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "run", str(playbook)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 3, proc.stderr  # at the gate: scan, plan and rewrite are done
+    assert len(list((tmp_path / "wd").glob("commit-graph-*.json"))) == 1
+    walks = [line for line in trace.read_text(errors="replace").splitlines()
+             if "trace: built-in: git rev-list" in line and "--topo-order" in line and "--parents" in line]
+    assert len(walks) == 1, walks
