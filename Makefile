@@ -18,7 +18,7 @@ test: install
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 
 demo: install
-	$(PY) -m sanitize.demo
+	$(PY) -m demo
 
 # betterleaks' wheel also installs a `gitleaks` wrapper of its own: put gitleaks' own back after it.
 bench: install
@@ -27,7 +27,7 @@ bench: install
 	$(PY) -m bench $(BENCH_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check sanitize rotation tests bench
+	$(VENV)/bin/ruff check sanitize rotation demo tests bench
 	$(VENV)/bin/mypy
 
 clean:

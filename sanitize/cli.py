@@ -8,6 +8,7 @@ one clear line on stderr and the documented exit code:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import sys
@@ -122,8 +123,6 @@ def _first(items: Sequence[T]) -> Sequence[T]:
 
 def _working(label: str) -> Any:
     """A spinner on stderr while a long step runs, when a person watches (not with --quiet or in a pipe)."""
-    import contextlib
-
     if _VERBOSITY.quiet or not _terminal(sys.stderr):
         return contextlib.nullcontext()
     from rich.console import Console
@@ -230,6 +229,12 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
                                      progress=sys.stderr.isatty() and not modes,
                                      select=_range_selector(rev_range, since_rev, pre_push), cache=cache)
     report = cfg.apply(report)
+    if not modes and not quiet:
+        from sanitize.preflight import work_tree_hint
+
+        hint = work_tree_hint(source)
+        if hint:
+            _say(f"note: {hint}", err=True)
     scope = ("staged change" if staged else f"commits {rev_range}" if rev_range else
              f"commits {since_rev}..HEAD" if since_rev else "commits being pushed" if pre_push else "history")
     shown_to_a_person = _emit_report(report, cfg.format.value, output, scope, quiet=quiet or _VERBOSITY.quiet,
@@ -459,7 +464,8 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
 @click.option("--rules", "rules_file", default=None, type=click.Path(dir_okay=False),
               help="Rules file for the rescan (default: the one recorded in the plan, else the built-in rules).")
 @click.option("--progress/--no-progress", default=None,
-              help="Show git-filter-repo's progress on stderr (default: when stderr is a terminal).")
+              help="Show git-filter-repo's own progress lines on stderr (default: a spinner with the elapsed time "
+                   "when stderr is a terminal).")
 @_guard
 @_exclusive
 def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool | None) -> None:
@@ -467,9 +473,12 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
     from sanitize.blast_radius import describe
     from sanitize.rewrite import rewrite as do_rewrite
 
-    if progress is None:
-        progress = _terminal(sys.stderr) and not _VERBOSITY.quiet
-    result = do_rewrite(plan_path, workdir, progress=progress, rules_file=rules_file)
+    if progress:
+        result = do_rewrite(plan_path, workdir, progress=True, rules_file=rules_file)
+    else:
+        with _working("rewriting: mirror clone, backup bundle, git-filter-repo, rescan, second opinion") \
+                if progress is None else contextlib.nullcontext():
+            result = do_rewrite(plan_path, workdir, progress=False, rules_file=rules_file)
     r = result.report
     _say(f"rewrote {describe(r['blast_radius']['result'])}; "
          f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
@@ -574,18 +583,30 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
               help="Sign the approval with this SSH private key (checked against the purge's allowed_signers).")
 @click.option("--expires", default=None, help="How long the approval holds (30m, 24h, 7d; default: the playbook's, "
               "else 24h).")
+@click.option("--ack-code", "ack_code", multiple=True, metavar="PATH",
+              help="Acknowledge a hardcoded fallback in PATH that has no safe fail-closed edit (plan.md lists them): "
+                   "it ships falling back to the marker and is fixed in code after the push. Repeatable.")
 @_guard
 @_exclusive
-def approve(workdir: str, approver: str, digest: str, key: str | None, expires: str | None) -> None:
+def approve(workdir: str, approver: str, digest: str, key: str | None, expires: str | None,
+            ack_code: tuple[str, ...]) -> None:
     """Approve the force-push of the exact plan digest and the current rewritten tips."""
+    import json
+
+    from sanitize import fail_closed
     from sanitize.approval import ApprovalPolicy, approvers_of, describe_approval, judge
     from sanitize.approval import approve as do_approve
     from sanitize.workdir import Workdir
 
     wd = Workdir.open(workdir)
+    acks = fail_closed.check_acknowledged(json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file()
+                                          else {}, ack_code) if ack_code else []
     a = do_approve(workdir, approver=approver, digest=digest, key=key,
                    expires=expires or wd.meta().approval_expires or "24h")
     _say(f"{describe_approval(workdir, a)}; until {a.expires}")
+    if acks:
+        fail_closed.acknowledge(wd, acks, approver)
+        _say(f"acknowledged, to fix in code after the push: {', '.join(acks)}")
     policy = ApprovalPolicy.from_meta(wd.meta().approval_policy)
     if policy is not None:
         _say(f"{len(approvers_of(judge(workdir, policy)))} distinct valid approver(s) now "
@@ -636,6 +657,9 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
             _detail("  " + u.line())
     for ref in result.hidden_refs:
         _say(f"  left out (host-managed, read-only): {ref} — see notices/forge-support-request.md")
+    if result.tracking_refs:
+        _say(f"  left out: {len(result.tracking_refs)} remote-tracking ref(s) of the scanned clone "
+             "(refs/remotes/*), not branches of this remote")
     if result.gc_done:
         _say("  expired reflogs and pruned unreachable objects on the remote")
 
@@ -810,19 +834,34 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
 
 @cli.command()
 @click.argument("playbook", type=click.Path(dir_okay=False))
+@click.option("--check", "check_only", is_flag=True,
+              help="Only validate the playbook and everything it names (source, workdir, roster, templates, "
+                   "rules, baseline, approvals, rotation config and its environment); change nothing. Exit 2 if "
+                   "any check fails.")
 @_guard
-def run(playbook: str) -> None:
+def run(playbook: str, check_only: bool) -> None:
     """Run a purge playbook: every stage in order, resuming from the workdir's state.
 
+    Every check of --check runs first: nothing starts unless all pass.
     Exits 3 at the approval gate; run it again after `approve` to resume at push.
     """
-    from sanitize import playbook_config
+    from sanitize import playbook_config, preflight
     from sanitize.playbook import Runner
 
     def echo(line: str) -> None:
         _say(line, err=True)
 
     pb = playbook_config.load(playbook)
+    checks = preflight.check_playbook(pb)
+    if check_only:
+        for c in checks:
+            click.echo(c.line())
+    preflight.raise_if_failed(checks, playbook, listed=check_only)
+    if check_only:
+        warned = sum(1 for c in checks if c.status == "warning")
+        note = f" ({warned} warning(s) to read)" if warned else ""
+        _say(f"all {len(checks)} checks passed{note}: `git-sanitize run {playbook}` can start")
+        return
     if not pb.is_purge:
         # A rotation-only playbook (scheduled jobs): the rotation engine alone, as `rotate` would run it.
         from rotation.config import load_config

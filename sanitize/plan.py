@@ -544,6 +544,14 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                              for p in sorted(delete))
 
         fix = tuple(x for x in _fix_in_code(repo, report, findings, by_sha, real) if real(x.path) not in delete)
+        from sanitize.fail_closed import propose
+
+        # The rewrite makes every planned fallback default fail closed (the variable becomes required):
+        # which variables, the diff at each tip, and what no rule can edit (fixed by hand).
+        fail_closed = propose(repo, report.refs, [x.dump() for x in fix],
+                              [lit for g in forms.values() for lit in g.values()], values.values(),
+                              [(f.blob, f.line) for f in value_findings if f.kind == "content"
+                               and f.rule.startswith("default.") and f.blob and f.line])
 
         # What will change, and why: the same computation the rewrite exports and checks against.
         from sanitize.blast_radius import compute as blast_radius
@@ -578,7 +586,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     plan = Plan(path=out_path, source=source, tips=dict(report.refs), delete_paths=delete_paths,
                 replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="",
                 extra={**({"rules": str(Path(rules_file).resolve())} if rules_file else {}),
-                       "held_back": held_back, "dropped": dropped_entries}, names=names_action)
+                       "held_back": held_back, "dropped": dropped_entries, "fail_closed": fail_closed},
+                names=names_action)
     digest = compute_digest(plan.body(), secrets)
     plan = Plan(**{**plan.__dict__, "digest": digest})
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -128,6 +128,8 @@ class Runner:
             try:
                 summary = step()
             except AwaitingApproval:
+                if name != "approve":
+                    self.wd.record(name, "waiting")  # push: a fallback still to acknowledge; not interrupted
                 raise
             except BaseException:
                 if name != "approve" and self.wd.stage(name).status != "waiting":
@@ -213,6 +215,13 @@ class Runner:
 
         approvers = approvers_of(judge(self.wd.root, policy_of(self.wd)))
         required = self.pb.approvals_required
+        from sanitize import fail_closed
+
+        unfixed = fail_closed.waiting_in(self.wd)
+        if len(approvers) >= required and unfixed:
+            self.wd.record("approve", "waiting", approvers=approvers, required=required)
+            digest = self.wd.meta().plan_digest or "?"
+            raise AwaitingApproval(fail_closed.waiting_message(unfixed, approve_command(self.wd, digest)))
         if len(approvers) >= required:
             self.wd.record("approve", "done", approvers=approvers, required=required)
             return f"{len(approvers)} of {required} approvals: {', '.join(approvers)}"
@@ -279,14 +288,21 @@ class Runner:
 
 def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> list[str]:
     """What a reviewer must read before approving, and the exact command."""
+    from sanitize import fail_closed
+
+    unfixed = fail_closed.waiting_in(wd)
+    acks = "".join(f" --ack-code {shlex.quote(p)}" for p in dict.fromkeys(str(i.get("path")) for i in unfixed))
     return [
         "",
         f"Approval needed ({have} of {required}). Review before approving:",
         f"  plan:           {wd.root / REVIEW / 'plan.md'}",
         f"  rewrite report: {wd.root / 'rewrite-report.md'}",
         f"  notices:        {wd.notices}",
+        *([f"  {len({(i.get('path'), i.get('line')) for i in unfixed})} hardcoded fallback(s) have no safe "
+           "fail-closed edit (plan.md, \"No safe edit\"): acknowledging them (--ack-code) means fixing them in code "
+           "after the push"] if unfixed else []),
         "Then approve the exact plan digest:",
-        f"  {approve_command(wd, digest)}",
+        f"  {approve_command(wd, digest)}{acks}",
         "",
     ]
 
@@ -322,6 +338,8 @@ def status(workdir: str | Path) -> PurgeStatus:
         shown = {"status": rec.status, "started": rec.started, "finished": rec.finished,
                  "reason": rec.text("reason")}
         stages[name] = {k: v for k, v in shown.items() if v is not None}
+    for name in _done_outside(state):
+        stages[name] = {"status": "done", "reason": "run outside this workdir; rewrite copied the plan in"}
     approvers: list[str] = []
     if stages["rewrite"]["status"] == "done":
         from sanitize.approval import ApprovalPolicy, approvers_of, judge
@@ -331,7 +349,7 @@ def status(workdir: str | Path) -> PurgeStatus:
     required = meta.approvals_required
     return {
         "workdir": str(wd.root),
-        "source": git.redact_url(meta.source) if meta.source else None,
+        "source": git.redact_url(source) if (source := meta.source or state.stage("rewrite").text("source")) else None,
         "plan_digest": meta.plan_digest or state.stage("rewrite").text("plan_digest"),
         "stages": stages,
         "approvals": {"required": required, "valid": len(approvers), "approvers": approvers},
@@ -342,20 +360,55 @@ def status(workdir: str | Path) -> PurgeStatus:
     }
 
 
+def _done_outside(state: State) -> list[str]:
+    """Stage by stage (no playbook): scan and plan ran outside the workdir once rewrite has run."""
+    if state.meta.playbook is not None or state.stage("rewrite").status == "pending":
+        return []
+    return [n for n in ("scan", "plan") if state.stage(n).status == "pending"]
+
+
 def _next_step(wd: Workdir, state: State, have: int, required: int) -> str:
-    pending = [n for n in STAGES if state.stage(n).status not in ("done", "skipped")]
+    outside = _done_outside(state)
+    pending = [n for n in STAGES if state.stage(n).status not in ("done", "skipped") and n not in outside]
     if not pending:
         return "nothing: the purge is complete"
     first = pending[0]
     status = state.stage(first).status
     playbook = state.meta.playbook or "PLAYBOOK"
+    digest = state.meta.plan_digest or state.stage("rewrite").text("plan_digest") or "?"
+    if first in ("approve", "push"):
+        from sanitize import fail_closed
+
+        unfixed = fail_closed.waiting_in(wd)
+        if unfixed:
+            return "approve: " + fail_closed.waiting_message(unfixed, approve_command(wd, digest))
     if first == "approve" and have < required:
-        return f"approve: {approve_command(wd, state.meta.plan_digest or '?')} ({have} of {required} so far)"
+        return f"approve: {approve_command(wd, digest)} ({have} of {required} so far)"
     live = state.stage("rotate").names("still_live")
     if first == "rotate" and status == "waiting" and live:
         return (f"rotate: {len(live)} exposed credential(s) still live ({', '.join(live[:4])}"
                 f"{', …' if len(live) > 4 else ''}): revoke each as {wd.root / 'rotation.log'} says, record it with "
                 f"git-sanitize rotate --config CONFIG --audit-log {shlex.quote(str(wd.audit.path))} --ack NAME, "
                 f"then git-sanitize run {shlex.quote(str(playbook))}")
+    if state.meta.playbook is None:
+        return _next_command(wd, first, status)
     verb = "resume" if status in ("running", "failed", "waiting") else "run"
     return f"{first}: git-sanitize run {shlex.quote(str(playbook))} ({verb}s at {first})"
+
+
+def _next_command(wd: Workdir, stage: str, state: str) -> str:
+    """The next stage's own command, for a purge run stage by stage (no playbook)."""
+    w = shlex.quote(str(wd.root))
+    again = "again " if state in ("running", "failed", "waiting") else ""
+    commands = {
+        "scan": "git-sanitize scan SOURCE -o FINDINGS, then git-sanitize plan FINDINGS -o PLAN",
+        "plan": "git-sanitize plan FINDINGS -o PLAN",
+        "rewrite": f"git-sanitize rewrite PLAN --workdir {w}",
+        "notify": f"git-sanitize notify --workdir {w} [--roster CSV] [--deadline DATE]",
+        "push": f"git-sanitize push --workdir {w}",
+        "verify": f"git-sanitize verify --workdir {w}",
+        "guard": f"git-sanitize guard install --workdir {w} --remote BARE_REPO (or on the server)",
+        "rotate": f"git-sanitize rotate --config rotation.yml --findings FINDINGS --audit-log "
+                  f"{shlex.quote(str(wd.audit.path))}",
+    }
+    return f"{stage}: {again}{commands.get(stage, f'git-sanitize {stage} --workdir {w}')}"

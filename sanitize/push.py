@@ -71,6 +71,7 @@ class PushResult:
     gc_done: bool = False
     porcelain: list[str] = field(default_factory=list)
     forward_refs: list[str] = field(default_factory=list)   # moved on by collaborators after the push: fine
+    tracking_refs: list[str] = field(default_factory=list)  # a scanned clone's refs/remotes/*: not pushed elsewhere
     stale_refs: list[str] = field(default_factory=list)     # dry run: refs the remote moved since the scan
 
     @property
@@ -126,15 +127,28 @@ def ssh_remote(location: str | git.Location) -> SshRemote | None:
     return None
 
 
-def planned_updates(record: RewriteRecord) -> tuple[list[RefUpdate], list[str]]:
-    """Every ref update the push will make, and the hidden refs it must leave out."""
+def tracking_left_out(record: RewriteRecord, target: git.Location) -> list[str]:
+    """A scanned work clone's remote-tracking refs (``refs/remotes/*``, copies of another repository's
+    branches): pushed back only into that clone; in any other repository they would be stray refs
+    holding a second copy of the history, so they are left out (the clone's own branches are pushed)."""
+    source = git.Location.restore(record.source) if record.source else None
+    if source is not None and (source == target or (source.path is not None and target.path is not None
+                                                    and source.path.resolve() == target.path.resolve())):
+        return []
+    refs = set(record.tips_at_scan) | set(record.rewritten_tips)
+    return sorted(r for r in refs if r.startswith("refs/remotes/"))
+
+
+def planned_updates(record: RewriteRecord, *, forge_refs: frozenset[str] | None = None
+                    ) -> tuple[list[RefUpdate], list[str]]:
+    """Every ref update the push will make, and the hidden refs it must leave out (see ``git.is_hidden``)."""
     at_scan = dict(record.tips_at_scan)
     tips = dict(record.rewritten_tips)
     deleted = set(record.deleted_refs) | (set(at_scan) - set(tips))
     updates: list[RefUpdate] = []
     hidden: list[str] = []
     for ref in sorted(set(at_scan) | set(tips)):
-        if is_hidden(ref):
+        if is_hidden(ref, forge_refs=forge_refs):
             hidden.append(ref)
             continue
         old = at_scan.get(ref)
@@ -213,7 +227,10 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
     target = resolve_remote(record.source, remote)
     shown = target.shown
     digest = record.plan_digest
-    updates, hidden = planned_updates(record)
+    forge = git.forge_managed(target)
+    updates, hidden = planned_updates(record, forge_refs=forge)
+    tracking = tracking_left_out(record, target)
+    updates = [u for u in updates if u.ref not in tracking]
     need = 1 if min_approvals is None else min_approvals
     if need < 1:
         raise UsageError("--min-approvals must be at least 1")
@@ -237,7 +254,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
             raise UsageError(f"{shown}: cannot read the remote's refs ({git.redact_url(str(exc))}); "
                              "nothing was pushed") from exc
         stale = [u.ref for u in updates if now.get(u.ref) not in (u.old, u.new)]
-        return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale)
+        return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale, tracking_refs=tracking)
     if len(approvers) < need:
         wd.record("push", "waiting", remote=shown, approvals=len(approvers), required=need)
         wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest,
@@ -248,18 +265,25 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
             + (f"; not counted: {', '.join(ignored)}" if ignored else "")
             + f"; each approver runs: {approve_command(wd, digest)}")
 
+    from sanitize import fail_closed
+
+    unfixed = fail_closed.waiting_in(wd)
+    if unfixed:
+        wd.record("push", "waiting", remote=shown, unacknowledged_code=[str(i.get("path")) for i in unfixed])
+        raise AwaitingApproval(fail_closed.waiting_message(unfixed, approve_command(wd, digest)))
+
     now = red.show_keys(git.remote_refs(target))
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(
-        wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r)}, {u.ref: u.new for u in updates},
-        {u.ref: u.old for u in updates}, set(record.old_commits), wd.root)
+        wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r, forge_refs=forge)},
+        {u.ref: u.new for u in updates}, {u.ref: u.old for u in updates}, set(record.old_commits), wd.root)
     if forward is not None:
         gc_done = _maybe_gc(wd, gc_path)
         wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward))
         return PushResult(shown, updates, hidden, approvers, already_pushed=True, gc_done=gc_done,
                           forward_refs=sorted(forward))
     known = {u.ref for u in updates}
-    newcomers = sorted(r for r in now if r not in known and not is_hidden(r))
+    newcomers = sorted(r for r in now if r not in known and not is_hidden(r, forge_refs=forge))
     if newcomers:
         wd.record("push", "failed", remote=shown, reason="refs created after the scan", refs=newcomers)
         raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "
@@ -284,12 +308,12 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
         wd.audit.append("push-rejected", remote=shown, rejected=dict(rejected))
         raise PushRejected(msg)
     wd.record("push", "done", remote=shown, hidden_refs=hidden, approvers=approvers, gc_remote=False,
-              updates=[_as_dict(u) for u in updates])
+              updates=[_as_dict(u) for u in updates], tracking_refs=tracking)
     wd.audit.append("pushed", remote=shown, digest=digest, approvers=approvers, hidden_refs=hidden)
     gc_done = _maybe_gc(wd, gc_path)
     if gc_done:
         wd.record("push", "done", gc_remote=True)
-    return PushResult(shown, updates, hidden, approvers, gc_done=gc_done, porcelain=lines)
+    return PushResult(shown, updates, hidden, approvers, gc_done=gc_done, porcelain=lines, tracking_refs=tracking)
 
 
 def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sanitize import blast_radius, git, names
+from sanitize import blast_radius, fail_closed, git, names
 from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.artifacts.state import StageRecord
 from sanitize.blast_radius import BlastRadius
@@ -416,12 +416,17 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
     marker = MARKER.encode()
     gitlinks: list[list[str]] = []
 
+    required = (plan.extra.get("fail_closed") or {}).get("names") or []
+
     def blob_callback(blob: Any, _meta: Any) -> None:
         # --replace-text skips binary blobs (a NUL in the first 8 KiB); a planned value must not survive there.
         if b"\0" in blob.data[:8192]:
             for v in values:
                 if v in blob.data:
                     blob.data = blob.data.replace(v, marker)
+        elif required:
+            # Runs after --replace-text: a fallback to the marker becomes "the variable is required".
+            blob.data = fail_closed.apply(blob.data, required)
 
     def commit_callback(commit: Any, _meta: Any) -> None:
         fault_point("rewrite:inside-filter-repo")  # crash tests: killed mid-rewrite
@@ -683,6 +688,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "submodule_gitlinks_into_rewritten_history": gitlinks,
         "notes_refiled": len(inv.get("notes_moved", [])),
         "fix_in_code": [f.dump() for f in plan.fix_in_code],
+        "fail_closed": {k: (plan.extra.get("fail_closed") or {}).get(k) or [] for k in ("names", "by_hand")},
         "first_changed_commits": first_changed_commits,
         "unmapped_commits": inv.get("unmapped", []),
     }

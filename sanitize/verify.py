@@ -21,9 +21,10 @@ from sanitize import git
 from sanitize.artifacts import rewrite_record
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
-from sanitize.git import is_hidden, resolve_remote
+from sanitize.git import forge_managed, is_hidden, resolve_remote
 from sanitize.names import Redactor, from_plan, to_renamed
 from sanitize.plan import load_plan
+from sanitize.push import tracking_left_out
 from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
 
@@ -126,10 +127,13 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None
         # A ref whose name still holds a value is compared, and reported, redacted.
         red = from_plan(load_plan(wd.plan)) if wd.plan.is_file() else Redactor(())
         got = red.show_keys(git.refs(clone))
-        hidden_stale = sorted(r for r in got if is_hidden(r) and got[r] != tips.get(r))
+        forge = forge_managed(target)  # on plain git, refs/pull/* are ordinary refs: checked like branches
+        hidden_stale = sorted(r for r in got if is_hidden(r, forge_refs=forge) and got[r] != tips.get(r))
+        tracking = set(tracking_left_out(rec, target))  # a scanned clone's refs/remotes/*: never pushed here
+        tips = {r: s for r, s in tips.items() if r not in tracking}
         # Refs collaborators moved forward from the rewritten tips are fine; anything else is a mismatch.
         check = classify(clone, got, tips, set(rec.old_commits),
-                         skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r)))
+                         skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r, forge_refs=forge)))
         mismatched = check.mismatched
         purged_present = _present(clone, rec.purged_blobs)
         left = _rescan(clone, wd)

@@ -283,7 +283,7 @@ def _brute_carriers(repo: Path, radius: BlastRadius, paths: list[str], values: l
 
 def test_carriers_match_a_tree_by_tree_check_on_the_demo_history(tmp_path: Path) -> None:
     """The one-pass carrier count (merges resolved from their combined diff) equals asking git per commit."""
-    from sanitize.demo_repo import build_demo_repo
+    from demo.story_repo import build_demo_repo
 
     demo = build_demo_repo(tmp_path / "demo", seed=7)
     (tmp_path / "findings.json").write_text(scan_repository(str(demo.path)).to_json())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import random
 import string
@@ -23,6 +24,7 @@ import pytest
 
 from sanitize import git
 from sanitize.approval import approve
+from sanitize.fail_closed import acknowledge, check_acknowledged
 from sanitize.notify import notify
 from sanitize.plan import make_plan
 from sanitize.push import push
@@ -133,6 +135,9 @@ def purge(tmp_path: Path) -> Purge:
     notify(workdir, roster=roster, deadline="2026-12-24")
     Workdir.open(workdir).set_meta(approval_policy={"allowed_signers": None, "unsigned": True})  # as a playbook
     approve(workdir, approver="Alice", digest=plan.digest)
+    # config.py's DB_PASSWORD constant has no safe fail-closed edit: the lead acknowledges it, to fix after the push.
+    acknowledge(Workdir.open(workdir), check_acknowledged(json.loads((workdir / "plan.json").read_text()),
+                                                          ["config.py"]), "Alice")
     push(workdir)
     old_commits = git.out(["rev-list", "--reverse", "refs/remotes/origin/main"], cwd=clone).splitlines()
     cmap = dict(line.split() for line in (workdir / "commit-map").read_text().splitlines()[1:])

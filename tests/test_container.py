@@ -107,6 +107,13 @@ def test_installed_copy_runs_help_scan_and_packaged_templates(installed_wheel: I
                                                              tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{installed_wheel.bin}{os.pathsep}{env['PATH']}"
+    import zipfile
+
+    shipped = zipfile.ZipFile(installed_wheel.wheel).namelist()
+    assert any(n.startswith("sanitize/playbooks/") for n in shipped)
+    assert any(n.startswith("sanitize/templates/notices/") for n in shipped)
+    # The product is the product: the demo and the test services' launchers stay in the checkout.
+    assert not [n for n in shipped if n.startswith(("demo/", "tests/")) or n.endswith(("/services.py", "demo.py"))]
     where = subprocess.run([str(installed_wheel.bin / "python"), "-c", "import sanitize; print(sanitize.__file__)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert Path(where.stdout.strip()).is_relative_to(installed_wheel.venv), where  # not this checkout

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sanitize.demo_repo import build_demo_repo
-from sanitize.services import mariadb_binaries
+from demo.services import mariadb_binaries
+from demo.story_repo import build_demo_repo
 from tests.plugins.demo_repo import secret_needles
 
 pytestmark = pytest.mark.services
@@ -23,7 +23,7 @@ def _leaked_values(tmp_path: Path) -> set[str]:
 
 def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
     out = tmp_path / "demo-out"
-    proc = subprocess.run([sys.executable, "-m", "sanitize.demo", "--out", str(out)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "demo.run", "--out", str(out)], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("JWT_SECRET", "ADMIN_PASSWORD", "DATABASE_URL"):
@@ -35,6 +35,7 @@ def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
     assert re.search(r"DATABASE_URL\s+rotated-proven-dead", proc.stdout)
     assert re.search(r"openai\.key:[0-9a-f]{8}\s+still-live\s+.*platform\.openai\.com", proc.stdout)
     assert "waiting for approval" in proc.stderr
+    assert re.search(r"all \d+ checks passed", proc.stdout), "run --check precedes the purge"
     # Provider-only keys stay live until revoked there: the status says so, and what to do.
     assert re.search(r"rotate: \d+ exposed credential\(s\) still live .*--ack NAME", proc.stdout)
 

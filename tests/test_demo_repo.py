@@ -3,8 +3,8 @@
 import subprocess
 from pathlib import Path
 
+from demo.story_repo import build_demo_repo
 from sanitize import git
-from sanitize.demo_repo import build_demo_repo
 
 
 def _all_objects_text(repo: Path) -> bytes:

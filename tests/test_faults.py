@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo
 from sanitize.faults import FAULT_ENV
 
 pytestmark = pytest.mark.services

@@ -3,8 +3,9 @@
 The product (``sanitize/``, ``rotation/``) is read as text: a module outside the layer that
 imports ``subprocess`` (or starts processes through ``os``) fails this test unless it is one
 of the few that run something other than git — ssh-keygen for signatures, an operator's
-rotation command, the test and demo service launchers. The plumbing the stages share has
-one home too: the object reader, ``ls-remote`` and URL redaction appear only in the layer.
+rotation command (the demo and the test services' launchers live outside the product, in
+``demo/``). The plumbing the stages share has one home too: the object reader, ``ls-remote``
+and URL redaction appear only in the layer.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ LAYER = "sanitize/git/"
 ALLOWED = {
     "sanitize/signing.py": "ssh-keygen -Y sign/verify for approvals",
     "rotation/hooks.py": "the operator's own rotation command, consumer and proof commands",
-    "sanitize/services.py": "launchers of the test and demo services (OpenBao, PostgreSQL, …)",
-    "sanitize/demo.py": "the demo runs the CLI and ssh-keygen as a user would",
 }
 _SPAWN = re.compile(r"^\s*(?:import subprocess|from subprocess import)|\bos\.(?:system|popen|spawn\w*|exec\w+)\(",
                     re.M)

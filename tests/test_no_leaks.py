@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo
 from sanitize.faults import FAULT_ENV
 from tests.plugins.demo_repo import secret_needles
 

@@ -27,11 +27,11 @@ def fake(rng: random.Random, n: int = 24) -> str:
     return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
 
 
-def on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+def on_a_terminal(args: list[str], env: dict[str, str], cwd: Path, term: str = "dumb") -> tuple[int, str]:
     """Run the CLI with stdout and stderr on a pseudo-terminal; return its exit code and what the terminal got."""
     main, child = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "sanitize.cli", *args], stdin=subprocess.DEVNULL, stdout=child,
-                            stderr=child, env={**env, "COLUMNS": "200", "TERM": "dumb"}, cwd=cwd)
+                            stderr=child, env={**env, "COLUMNS": "200", "TERM": term}, cwd=cwd)
     os.close(child)
     chunks: list[bytes] = []
     while True:
@@ -177,3 +177,20 @@ def test_rotate_quiet_table_prints_nothing_when_all_is_well(stored, tmp_path: Pa
     piped = subprocess.run([sys.executable, "-m", "sanitize.cli", "-q", "rotate", "--config", str(config)], env=env,
                            cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False)
     assert piped.returncode == 0 and json.loads(piped.stdout.splitlines()[-1])["step"] == "summary"
+
+
+def test_long_steps_show_progress_on_a_terminal_and_nothing_extra_in_a_pipe(tmp_path: Path) -> None:
+    repo = _repo_with_a_leak(tmp_path)
+    findings, plan = tmp_path / "findings.json", tmp_path / "purge" / "plan.json"
+    plan.parent.mkdir()
+    cli = [sys.executable, "-m", "sanitize.cli"]
+    subprocess.run([*cli, "scan", str(repo), "-o", str(findings)], check=False, capture_output=True)
+    assert subprocess.run([*cli, "plan", str(findings), "-o", str(plan)], capture_output=True).returncode == 0
+    code, screen = on_a_terminal(["rewrite", str(plan), "--workdir", str(tmp_path / "wd1")], dict(os.environ),
+                                 tmp_path, term="xterm-256color")
+    assert code == 0, screen
+    assert "rewriting: mirror clone" in screen and "rewrote " in screen  # the spinner, then the result
+    piped = subprocess.run([*cli, "rewrite", str(plan), "--workdir", str(tmp_path / "wd2")], capture_output=True,
+                           text=True, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert "rewriting: mirror clone" not in piped.stdout + piped.stderr and "\x1b[" not in piped.stdout

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo, build_demo_repo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo, build_demo_repo
 from sanitize.errors import UsageError, VerificationFailed
 from sanitize.plan import Plan, make_plan
 from sanitize.rewrite import rewrite
@@ -230,7 +230,8 @@ def test_renamed_key_is_deleted_under_every_name(small_plan: tuple[Small, Plan],
     assert git.out(["log", "--all", "--format=%H", "--", "certs/key.pem", "tls/server.key"], cwd=mirror) == ""
     blobs = _all_objects(mirror)
     assert small.key.encode() not in blobs and small.jwt.encode() not in blobs and small.dsn_pw.encode() not in blobs
-    assert b"***REMOVED***" in git.run(["show", "refs/heads/main:server/auth.ts"], cwd=mirror).stdout
+    auth = git.run(["show", "refs/heads/main:server/auth.ts"], cwd=mirror).stdout
+    assert b"JWT_SECRET must be set in the environment" in auth and b"***REMOVED***" not in auth  # fails closed
     # the first commit is untouched, so it keeps its id
     first = git.out(["rev-list", "--max-parents=0", "refs/heads/main"], cwd=small.path)
     assert git.out(["rev-list", "--max-parents=0", "refs/heads/main"], cwd=mirror) == first

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
+from demo.services import free_port
 from rotation.backends.aws import AwsBackend
 from rotation.backends.base import SecretRef
 from rotation.config import load_config
@@ -25,7 +26,6 @@ from rotation.generate import GenerateSpec
 from rotation.protocol import rotate_secret
 from rotation.targets.postgres import PostgresTarget
 from sanitize.secret import Secret
-from sanitize.services import free_port
 from tests.plugins.moto_server import MotoServer
 
 RNG = random.Random(5150)

@@ -159,7 +159,7 @@ def test_webhook_posts_a_value_free_event_with_its_token(capture: str) -> None:
 
 
 def test_webhook_unreachable_is_a_failure_not_a_traceback() -> None:
-    from sanitize.services import free_port
+    from demo.services import free_port
 
     answer = WebhookConsumer(f"http://127.0.0.1:{free_port()}/reload", timeout=2).reload("S", "1", [])
     assert not answer.ok and answer.detail.startswith("webhook unreachable")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo
 from sanitize.faults import FAULT_ENV
 from sanitize.secret import sha256_hex
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo
 from sanitize.errors import GitError, UsageError
 from sanitize.scan.engine import recover_values, scan_repository
 from sanitize.scan.report import Finding, ScanReport

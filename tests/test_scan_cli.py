@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo
 
 
 def _scan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,7 +32,8 @@ def test_findings_exit_1_and_json_is_the_documented_schema(demo_repo: DemoRepo) 
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
     doc = json.loads(proc.stdout)
     assert doc["schema"] == "git-sanitize/findings/v2"
-    assert set(doc["stats"]) == {"commits", "blobs", "bytes", "seconds"}
+    assert set(doc["stats"]) == {"commits", "blobs", "bytes", "seconds", "phases"}
+    assert {"refs", "read+detect", "locate", "reachability"} <= set(doc["stats"]["phases"])
     f = doc["findings"][0]
     assert {"rule", "kind", "path", "blob", "commit", "line", "secret_sha256", "preview", "ref_set"} <= set(f)
 

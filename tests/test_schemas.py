@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from demo.story_repo import DemoRepo
 from sanitize.artifacts.schemas import NAMES
-from sanitize.demo_repo import DemoRepo
 from tests.test_run_playbook import Purge
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.demo_repo import DemoRepo
 from sanitize.errors import GitError, UsageError
 from sanitize.faults import FAULT_ENV
 from sanitize.git import CREDENTIALS_ENV, Location

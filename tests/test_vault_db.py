@@ -15,6 +15,7 @@ import hvac.exceptions
 import psycopg
 import pytest
 
+from demo.services import free_port
 from rotation.backends.base import SecretRef
 from rotation.backends.vault import VaultBackend
 from rotation.config import BackendConfig
@@ -24,7 +25,6 @@ from rotation.protocol import rotate_secret
 from rotation.targets import TargetContext
 from rotation.targets.vault_db import VaultDbTarget
 from sanitize.secret import Secret
-from sanitize.services import free_port
 
 ROLE = "aurora-app"
 DB_USER = "aurora_app"

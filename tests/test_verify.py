@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from demo.story_repo import DemoRepo
 from sanitize import git
 from sanitize.approval import ApprovalPolicy, approve
-from sanitize.demo_repo import DemoRepo
 from sanitize.errors import VerificationFailed
 from sanitize.push import push
 from sanitize.verify import verify

@@ -8,7 +8,7 @@ package's interface: stages write ``from sanitize import git`` and
 
 from sanitize.git import bundle, graph, log, objects
 from sanitize.git.location import CREDENTIALS_ENV, Location, is_url, redact_url, resolve_remote
-from sanitize.git.refs import HIDDEN_PREFIXES, is_hidden, refs, remote_refs
+from sanitize.git.refs import HIDDEN_PREFIXES, forge_managed, is_hidden, refs, remote_refs
 from sanitize.git.runner import (
     GIT,
     finish,
@@ -30,6 +30,7 @@ __all__ = [
     "Location",
     "bundle",
     "finish",
+    "forge_managed",
     "git_dir",
     "git_env",
     "graph",

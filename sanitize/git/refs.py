@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from sanitize.git.location import Location
-from sanitize.git.runner import out
+from sanitize.git.runner import out, run
 
 # Namespaces forges manage themselves: readable, never updatable by a push.
 HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
@@ -31,7 +31,36 @@ def remote_refs(location: str | Location) -> dict[str, str]:
     return result
 
 
-def is_hidden(ref: str) -> bool:
-    """Refs no push can update: forge-managed (pull/merge requests) and one-level refs such as
-    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support."""
-    return ref.startswith(HIDDEN_PREFIXES) or ref.count("/") < 2
+def is_hidden(ref: str, *, forge_refs: frozenset[str] | None = None) -> bool:
+    """Refs no push can update: forge-managed ones (pull/merge requests) and one-level refs such as
+    ``refs/stash`` (receive-pack refuses them as "funny refname"). Left out, listed for support.
+
+    ``forge_refs``: the refs this remote is known to hide from pushes (:func:`forge_managed`); None when
+    it cannot be asked (https), where the forge namespaces are assumed hidden."""
+    if ref.count("/") < 2:
+        return True
+    return ref.startswith(HIDDEN_PREFIXES) if forge_refs is None else ref in forge_refs
+
+
+def forge_managed(location: str | Location) -> frozenset[str] | None:
+    """The refs ``location`` serves to a fetch but hides from a push (``receive.hideRefs``: how forges keep
+    ``refs/pull/*``), from receive-pack's own advertisement; None where it cannot be asked (https).
+
+    On a plain bare repository or ``git daemon`` nothing is hidden: its ``refs/pull/*`` are ordinary
+    refs, pushed and verified like any branch."""
+    if str(location).startswith(("http://", "https://")):
+        return None
+    served = run(["ls-remote", location], check=False)
+    writable = run(["ls-remote", "--upload-pack=git-receive-pack", location], check=False)
+    if served.returncode != 0 or writable.returncode != 0:
+        return None
+
+    def names(data: bytes) -> set[str]:
+        found = set()
+        for line in data.decode("utf-8", "surrogateescape").splitlines():
+            ref = line.partition("\t")[2]
+            if ref.startswith("refs/") and not ref.endswith("^{}"):
+                found.add(ref)
+        return found
+
+    return frozenset(names(served.stdout) - names(writable.stdout))

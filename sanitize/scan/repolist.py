@@ -8,7 +8,7 @@ transports a person means (``https``, ``http``, ``ssh``, ``git``, ``file``
 and scp-like ``user@host:path``; never ``ext::`` and friends, which run
 commands). A bad entry stops the scan with one line naming its line number,
 never echoing the entry. Credentials in a URL are kept for cloning but only
-ever shown redacted (``https://***@host/…``).
+ever shown redacted (the git layer's :func:`~sanitize.git.redact_url`).
 
 Relative paths are resolved against the list file's directory, so a list
 means the same wherever the command runs.
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sanitize import git
 from sanitize.errors import UsageError
+from sanitize.git.location import REDACTED
 from sanitize.inputs import read_text
 
 SCHEMES = ("https", "http", "ssh", "git", "file")
@@ -47,7 +48,7 @@ class RepoEntry:
         """A file-name-safe name, unique in the list: ``00007-org_repo``."""
         tail = self.shown.rstrip("/").removesuffix(".git").rstrip("/")
         parts = re.split(r"[/:]", tail)
-        base = _SLUG.sub("_", "_".join(p for p in parts[-2:] if p and p != "***@")).strip("._-")[:60]
+        base = _SLUG.sub("_", "_".join(p for p in parts[-2:] if p and p != f"{REDACTED}@")).strip("._-")[:60]
         return f"{self.index:05d}-{base or 'repo'}"
 
     @property

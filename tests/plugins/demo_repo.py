@@ -1,4 +1,4 @@
-"""Fixtures: the generated repositories with planted fake secrets (see sanitize/demo_repo.py)."""
+"""Fixtures: the generated repositories with planted fake secrets (see demo/story_repo.py)."""
 
 import re
 from collections.abc import Iterator
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sanitize.demo_repo import DemoRepo, build_demo_repo
+from demo.story_repo import DemoRepo, build_demo_repo
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.services import free_port, stop_process
 from sanitize.git import git_env
-from sanitize.services import free_port, stop_process
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Function-scoped: every test gets an empty server (install-db ~1 s), so
 accounts and passwords never carry over. The TCP admin account is created
 over the data directory's socket; the server is stopped by its PID and its
-directory removed (sanitize.services.MariaDBServer, shared with the demo).
+directory removed (demo.services.MariaDBServer, shared with the demo).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sanitize.services import MariaDBServer, mariadb_binaries
+from demo.services import MariaDBServer, mariadb_binaries
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from sanitize.services import free_port, stop_process
+from demo.services import free_port, stop_process
 
 REGION = "us-east-1"
 _BOOTSTRAP_CALLS = 3  # create-user, put-user-policy, create-access-key (unauthenticated)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sanitize.services import free_port, stop_process
+from demo.services import free_port, stop_process
 
 REGION = "us-east-1"
 

@@ -2,7 +2,7 @@
 
 Function-scoped: the dev server keeps everything in memory and is ready in
 ~0.1 s, so each test gets a clean store. Started and stopped (by PID) by
-sanitize.services.OpenBaoDev, the same launcher the demo uses.
+demo.services.OpenBaoDev, the same launcher the demo uses.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sanitize.services import OpenBaoDev
+from demo.services import OpenBaoDev
 
 ROOT_TOKEN = "root"
 

@@ -3,7 +3,7 @@
 Function-scoped (initdb ~0.8 s, start ~0.1 s) because tests stop the server
 to prove rollback. TCP logins need a password (scram-sha-256), so a rotated
 password is really checked. Started and destroyed by
-sanitize.services.PostgresCluster, the same launcher the demo uses.
+demo.services.PostgresCluster, the same launcher the demo uses.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sanitize.services import PostgresCluster, postgres_bindir
+from demo.services import PostgresCluster, postgres_bindir
 
 PgCluster = PostgresCluster
 

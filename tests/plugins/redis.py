@@ -2,7 +2,7 @@
 
 Function-scoped (start ~0.05 s): every test gets a fresh server, since tests
 change the default user's password. Stopped by its PID
-(sanitize.services.RedisServer).
+(demo.services.RedisServer).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sanitize.services import RedisServer, redis_binary
+from demo.services import RedisServer, redis_binary
 
 
 @pytest.fixture

@@ -375,7 +375,7 @@ def _plant_everything_else(b: _Builder, v: _Values, plant, decoys: dict[str, str
 
 
 def main() -> None:  # pragma: no cover - a convenience for trying the scan by hand
-    """``python -m sanitize.demo_repo DEST``: build the full fixture repository."""
+    """``python -m demo.story_repo DEST``: build the full fixture repository."""
     import sys
 
     repo = build_demo_repo(Path(sys.argv[1]))

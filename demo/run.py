@@ -22,23 +22,24 @@ import shlex
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import click
 
-from sanitize import git
-from sanitize.demo_repo import LEAD, DemoRepo, build_demo_repo
-from sanitize.errors import SanitizeError, UsageError
-from sanitize.secret import sha256_hex
-from sanitize.services import (
+from demo.services import (
     MariaDBServer,
     OpenBaoDev,
     PostgresCluster,
     mariadb_binaries,
     postgres_bindir,
 )
+from demo.story_repo import LEAD, DemoRepo, build_demo_repo
+from sanitize import git
+from sanitize.errors import SanitizeError, UsageError
+from sanitize.secret import sha256_hex
 
 MARKER = ".git-sanitize-demo"
 DB_ROLE = "aurora_app"
@@ -116,7 +117,7 @@ def _write_playbook(out: Path) -> Path:
         "source: ./origin.git\n"
         "workdir: ./.sanitize/purge\n"
         "approvals: {required: 1, allowed_signers: allowed_signers}\n"
-        'notify: {roster: roster.csv, deadline: "2026-12-01"}\n'
+        f'notify: {{roster: roster.csv, deadline: "{date.today() + timedelta(days=7)}"}}\n'
         "gc_remote: true\n"
         "rotate: rotation.yml\n",
         encoding="utf-8",
@@ -225,7 +226,13 @@ def run_demo(out: Path) -> int:
         playbook = _write_playbook(out)
         workdir = out / ".sanitize" / "purge"
 
-        _say("\n3. The coordinated purge, up to the approval gate (exit 3 is expected here):")
+        _say("\n3. Every input the purge will need, checked before anything changes (run --check):")
+        code = _cli(["run", str(playbook), "--check"], env)
+        if code != 0:
+            _say(f"demo: the playbook check failed with exit {code}")
+            return code
+
+        _say("\n   The coordinated purge, up to the approval gate (exit 3 is expected here):")
         code = _cli(["run", str(playbook)], env)
         if code != 3:
             _say(f"demo: expected the approval gate (exit 3), got exit {code}")
