@@ -89,9 +89,7 @@ def _entry_names(repo: Path, revs: Sequence[str], *, walk: bool) -> set[str]:
         listing = git.run(["rev-list", "--objects", "--filter=object:type=tree", *revs], cwd=repo).stdout
         oids = [line.split(b" ", 1)[0].decode("ascii") for line in listing.splitlines() if line.strip()]
     else:
-        listing = git.run(["cat-file", "--batch-all-objects", "--unordered",
-                           "--batch-check=%(objecttype) %(objectname)"], cwd=repo).stdout
-        oids = [line[5:].decode("ascii") for line in listing.splitlines() if line.startswith(b"tree ")]
+        oids = sorted(oid for oid, info in git.objects.check_all(repo).items() if info.type == "tree")
     names: set[bytes] = set()
     entry: re.Pattern[bytes] | None = None
     for oid, kind, data in read_objects(repo, oids):
