@@ -125,7 +125,8 @@ def unconfigured(findings: Iterable[Any], matched: set[str]) -> list[FindingCred
         if cred is None:
             cred = by_hash[f.secret_sha256] = FindingCredential(
                 name=f"{f.rule}:{f.secret_sha256[:8]}", rule=f.rule, kind=kind, paths=[], sha256=f.secret_sha256)
-        where = f.path or f"commit message {str(f.commit)[:12]}"
+        # A value in a ref, path or identity name is where its (redacted) name says.
+        where = f.path or (f.place if f.name else f"commit message {str(f.commit)[:12]}")
         if where not in cred.paths:
             cred.paths.append(where)
     return list(by_hash.values())

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sanitize import git
+from sanitize.names import is_shown
 from sanitize.plan import Change, History, changes, peel_commits
 
 ZERO = "0" * 40
@@ -95,18 +96,21 @@ def matches_path(path: str, deleted: Iterable[str]) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deleted)
 
 
-def _objects_with_values(repo: str | os.PathLike[str], values: list[bytes]) -> tuple[set[str], set[str], set[str]]:
+def _objects_with_values(repo: str | os.PathLike[str], values: list[bytes],
+                         names: Sequence[bytes] = ()) -> tuple[set[str], set[str], set[str]]:
     """(blobs, commits, tags) whose content, or message, holds a planned value: one read of every object.
 
     --replace-text rewrites every blob that holds a value and --replace-message every commit and tag
-    message, found by the scan's rules or not; so the search is for the values themselves.
+    message, found by the scan's rules or not; so the search is for the values themselves. ``names``
+    (values in identities or tag names) are looked for in the whole commit or tag object, header included.
     """
     blobs: set[str] = set()
     commits: set[str] = set()
     tags: set[str] = set()
-    if not values:
+    if not values and not names:
         return blobs, commits, tags
     needles = sorted(set(values))
+    in_header = sorted(set(names))
 
     def holds(data: bytes) -> bool:  # bytes.__contains__ per value: far faster than one regex alternation
         return any(v in data for v in needles)
@@ -116,8 +120,8 @@ def _objects_with_values(repo: str | os.PathLike[str], values: list[bytes]) -> t
             if holds(data):
                 blobs.add(sha)
         elif kind in ("commit", "tag"):
-            _head, _, message = data.partition(b"\n\n")
-            if holds(message):
+            head, _, message = data.partition(b"\n\n")
+            if holds(message) or any(v in head for v in in_header):
                 (commits if kind == "commit" else tags).add(sha)
     return blobs, commits, tags
 
@@ -180,6 +184,11 @@ def _carriers(repo: str | os.PathLike[str], history: History, rewritten: set[str
     return sorted(c for c, paths in state.items() if paths or c in message_commits)
 
 
+def _holds_name(path: str, values: list[bytes]) -> bool:
+    raw = path.encode("utf-8", "surrogateescape")
+    return any(v in raw for v in values)
+
+
 def _notes_on(repo: str | os.PathLike[str], tip: str) -> set[str]:
     """The object ids a notes commit annotates (its tree's paths, fan-out removed)."""
     entries = git.run(["ls-tree", "-r", "-z", "--full-tree", "--name-only", tip], cwd=repo).stdout.split(b"\0")
@@ -189,12 +198,16 @@ def _notes_on(repo: str | os.PathLike[str], tip: str) -> set[str]:
 
 def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: Iterable[str],
             values: Iterable[bytes], *, all_changes: list[Change] | None = None,
-            history: History | None = None) -> BlastRadius:
+            history: History | None = None, names: Iterable[bytes] = ()) -> BlastRadius:
     """The blast radius of deleting ``deleted_paths`` and replacing ``values`` in the history of ``tips``.
 
     ``all_changes`` (``changes(..., renames=False)`` of every tip) and ``history`` may be passed when
-    the caller already has them.
+    the caller already has them. ``names``: values the rewrite renames out of paths, identities and ref
+    names (:mod:`sanitize.names`): a commit whose tree has such a path, or whose author, committer or
+    tagger holds one, carries purged content; a ref whose name held one (shown redacted in ``tips``)
+    changes even when its commits do not.
     """
+    name_values = sorted(set(names))
     deleted = sorted(set(deleted_paths))
     peeled = peel_commits(repo, tips.values())
     tip_commits = sorted(set(peeled.values()))
@@ -202,11 +215,12 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
         history = History.load(repo, tip_commits)
     if all_changes is None:
         all_changes = list(changes(repo, tip_commits, renames=False))
-    bad_blobs, message_commits, message_tags = _objects_with_values(repo, list(values))
+    bad_blobs, message_commits, message_tags = _objects_with_values(repo, list(values), name_values)
     message_commits &= set(history.parents)
 
     # Commits that bring purged content in (a merge only when its result differs from every parent).
     blob_paths: set[str] = set()
+    renamed_paths: set[str] = set()
     seeds = set(message_commits)
     for ch in all_changes:
         if ch.blob == ZERO:
@@ -217,6 +231,10 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
         elif deleted and matches_path(ch.path, deleted):
             seeds.add(ch.commit)
             blob_paths.add(ch.path)
+        elif name_values and _holds_name(ch.path, name_values):
+            seeds.add(ch.commit)
+            blob_paths.add(ch.path)
+            renamed_paths.add(ch.path)
     rewritten = history.descendants_closure(seeds)
 
     # Notes on a changed commit are re-filed under its new id: the notes ref's tip is re-made.
@@ -236,7 +254,7 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
     for ref, sha in sorted(tips.items()):
         count, first = per_tip[ref]
         tag_message = sha in message_tags
-        if count or tag_message:
+        if count or tag_message or is_shown(ref):
             refs[ref] = count
             if first:
                 first_changed[ref] = first
@@ -246,7 +264,8 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
     boundary = sorted({p for c in rewritten for p in history.parents[c] if p not in rewritten} |
                       {peeled[tips[r]] for r in export if tips[r] in message_tags and peeled.get(tips[r])
                        and peeled[tips[r]] not in rewritten})
-    carriers = _carriers(repo, history, rewritten, all_changes, deleted, blob_paths, bad_blobs, message_commits)
+    carriers = _carriers(repo, history, rewritten, all_changes, sorted({*deleted, *renamed_paths}), blob_paths,
+                         bad_blobs, message_commits)
     order = [c for c in history.order if c in changed]
     raws = _raw_objects(repo, order)
     signed_commits = sorted(c for c in order if is_signed_commit(raws.get(c, b"")))

@@ -40,10 +40,11 @@ from jinja2 import (
     TemplateSyntaxError,
 )
 
-from sanitize import git
+from sanitize import git, names
 from sanitize.artifacts import rewrite_record
 from sanitize.errors import UsageError
 from sanitize.git import is_hidden
+from sanitize.names import Redactor
 from sanitize.plan import load_plan
 from sanitize.workdir import Workdir, write_atomic
 
@@ -132,8 +133,9 @@ def _old_history(wd: Workdir, scratch: Path) -> Path:
     return repo
 
 
-def _history_people(repo: Path, changed: dict[str, str]) -> dict[str, Collaborator]:
+def _history_people(repo: Path, changed: dict[str, str], red: Redactor | None = None) -> dict[str, Collaborator]:
     people: dict[str, Collaborator] = {}
+    show = red.show if red else (lambda text: text)
     for ref, old_tip in sorted(changed.items()):
         # Unit/record separators: a name from a hand-made commit object may hold a line break.
         text = git.out(["log", "--format=%an%x1f%ae%x1f%cn%x1f%ce%x1e", old_tip], cwd=repo)
@@ -142,6 +144,8 @@ def _history_people(repo: Path, changed: dict[str, str]) -> dict[str, Collaborat
             for name, email in ((an, ae), (cn, ce)):
                 if not email:
                     continue
+                # An identity holding a leaked value is shown redacted (and is then no mailable address).
+                name, email = show(name), show(email)
                 p = people.setdefault(email.casefold(), Collaborator(name=printable(name), email=email,
                                                                      in_history=True))
                 if ref not in p.refs:
@@ -327,8 +331,12 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     repo_name = Path(source.rstrip("/")).name.removesuffix(".git") or "repository"
     tips = dict(rec.rewritten_tips)
     changed_old = rec.changed_refs
+    # A ref whose name held a leaked value was renamed: the notice says which new name replaced it.
+    renamed: dict[str, str] = dict(rec.renamed_refs)
     changed: list[dict[str, Any]] = [
         {"ref": ref, "old": old, "new": tips.get(ref), "action": "deleted" if ref not in tips else "rewritten"}
+        if ref not in renamed else
+        {"ref": ref, "old": old, "new": tips.get(renamed[ref]), "action": "renamed", "renamed_to": renamed[ref]}
         for ref, old in sorted(changed_old.items())]
     visible = [c for c in changed if not is_hidden(c["ref"])]
     pr_refs = [c["ref"] for c in changed if c["ref"].startswith(("refs/pull/", "refs/merge-requests/"))]
@@ -347,7 +355,8 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     with tempfile.TemporaryDirectory(prefix="notify-", dir=wd.root) as tmp:
         old = _old_history(wd, Path(tmp))
         # Pull-request refs too: their authors (often outside the team) hold old history in their forks.
-        people = _history_people(old, {c["ref"]: c["old"] for c in changed})
+        red = names.from_plan(load_plan(wd.plan)) if wd.plan.is_file() else None
+        people = _history_people(old, {c["ref"]: c["old"] for c in changed}, red)
         lfs = _lfs_objects(old, list(rec.purged_blobs))
     listed = load_roster(roster) if roster else Roster([])
     everyone = sorted(_merge_roster(people, listed).values(), key=lambda p: p.email.casefold())
@@ -358,7 +367,8 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     freeze_text = printable(freeze) if freeze else (
         "no pushes to any branch from now until the security team confirms the purge "
         f"(verified push), at the latest {deadline_text}")
-    shown = [{**c, "ref": printable(c["ref"])} for c in visible]
+    shown = [{**c, "ref": printable(c["ref"]),
+              **({"renamed_to": printable(c["renamed_to"])} if "renamed_to" in c else {})} for c in visible]
     removed_shown = {**removed, "paths": [printable(x) for x in removed_paths]}
     ctx: dict[str, Any] = {
         "repo": printable(source), "repo_name": printable(repo_name), "digest": digest,
@@ -368,6 +378,7 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
         "deleted_branches": [printable(c["ref"].removeprefix("refs/heads/")) for c in visible
                              if c["new"] is None and c["ref"].startswith("refs/heads/")],
         "machines": machines, "dropped": len(listed.dropped),
+        "renamed": [c for c in shown if c["action"] == "renamed"],
         "required_env": [str(n) for n in (plan.extra.get("fail_closed") or {}).get("names") or []],
         **_commands(source, repo_name, visible, first, digest),
     }

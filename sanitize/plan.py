@@ -34,8 +34,10 @@ from sanitize.artifacts.plan_actions import DeletePath, FixInCode, MessageRewrit
 from sanitize.errors import UsageError
 from sanitize.git.log import Change, changes  # the raw log; blast_radius and rewrite import them from here
 from sanitize.inputs import read_text
+from sanitize.names import plan_entries
 from sanitize.scan import context
 from sanitize.scan.decode import BLOB_LAYERS
+from sanitize.scan.names import NAME_KINDS, recover_names
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.scan.rules import is_word_salad
 from sanitize.secret import Secret
@@ -99,6 +101,7 @@ class Plan:
     summary: dict[str, Any]
     digest: str
     extra: dict[str, Any] = field(default_factory=dict)  # rules, held_back, dropped: kept as reviewed
+    names: list[dict[str, Any]] = field(default_factory=list)  # values in ref/path/identity names: renamed
 
     @property
     def secrets_path(self) -> Path:
@@ -114,7 +117,8 @@ class Plan:
         blob that holds it only compressed or transcoded."""
         return {r.secret_sha256 for r in self.replace} | {
             s for m in self.messages for s in m.secret_sha256s} | {
-            s for d in self.delete_paths for s in d.secret_sha256s or ()}
+            s for d in self.delete_paths for s in d.secret_sha256s or ()} | {
+            str(n["secret_sha256"]) for n in self.names}
 
     @property
     def literal_sha256s(self) -> set[str]:
@@ -125,6 +129,7 @@ class Plan:
             out.update(r.literals)
         for m in self.messages:
             out.update(m.literals)
+        out.update(str(n["secret_sha256"]) for n in self.names)
         return out
 
     @property
@@ -155,7 +160,8 @@ class Plan:
             "tips": dict(self.tips),
             "actions": {"delete_paths": [d.dump() for d in self.delete_paths],
                         "replace": [r.dump() for r in self.replace],
-                        "messages": [m.dump() for m in self.messages]},
+                        "messages": [m.dump() for m in self.messages],
+                        **({"names": self.names} if self.names else {})},
             "fix_in_code": [f.dump() for f in self.fix_in_code],
             "summary": self.summary,
             **self.extra,
@@ -212,7 +218,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
             messages=_each(MessageRewrite.parse, actions["messages"], f"{p}: actions.messages"),
             fix_in_code=_each(FixInCode.parse, data["fix_in_code"], f"{p}: fix_in_code"),
             summary=dict(data["summary"]), digest=str(digest),
-            extra={k: v for k, v in data.items() if k not in known},
+            extra={k: v for k, v in data.items() if k not in known}, names=list(actions.get("names", [])),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise UsageError(f"{p}: malformed plan: missing or wrong field {exc}") from exc
@@ -415,6 +421,10 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     both = sorted(drop & include)
     if both:
         raise UsageError(f"finding {both[0]} is given to both --drop and --include; choose one")
+    named_drop = sorted(f.id for f in report.findings if f.id in drop and f.kind in NAME_KINDS)
+    if named_drop:
+        raise UsageError(f"--drop {named_drop[0]}: a value in a ref, path or identity name cannot be kept (every "
+                         f"clone lists the name); the plan renames it")
     dropped = [f for f in report.findings if f.id in drop]
     findings = [f for f in report.findings if f.id not in drop]
     path_findings = [f for f in findings if f.kind == "path"]
@@ -428,6 +438,11 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         tip_commits = sorted(set(peeled.values()))
         all_changes = list(changes(repo, tip_commits, renames=False))
         history = History.load(repo, tip_commits, cache=graph_cache)
+        # Names holding a value (scan/names.py): findings show them redacted, git knows the real ones.
+        name_findings = [f for f in findings if f.kind in NAME_KINDS]
+        named = recover_names(repo, rules_file=rules_file) if name_findings else None
+        names_shown: Callable[[str], str] = named.redactor.show if named else str
+        real: Callable[[str], str] = named.redactor.reveal if named else str
 
         # Path deletions follow the blob to every path it lived at, and on through renames.
         delete: dict[str, set[str]] = defaultdict(set)
@@ -436,7 +451,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             if not f.path:
                 continue
             found = lineage_paths(repo, all_changes, {f.blob} if f.blob else set())
-            found.setdefault(f.path, "held the flagged file")
+            found.setdefault(real(f.path), "held the flagged file")
             for p, why in found.items():
                 delete[p].add(f.id)
                 how.setdefault(p, why)
@@ -448,14 +463,15 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         for f in whole:
             found = lineage_paths(repo, all_changes, {f.blob} if f.blob else set())
             if f.path:
-                found.setdefault(f.path, "held the flagged file")
+                found.setdefault(real(f.path), "held the flagged file")
             layers = "+".join(f.encoding)
             for p in found:
                 delete[p].add(f.id)
                 decoded[p].add(f.secret_sha256)
                 how.setdefault(p, f"holds a secret visible only after {layers} decoding (no literal to replace)")
-        bad_keep = sorted(keep - set(delete))
-        stuck = sorted(p for p in keep if p in decoded)
+        keep = {real(p) for p in keep}  # plan.md shows a path holding a value redacted: either form is accepted
+        bad_keep = sorted(names_shown(p) for p in keep - set(delete))
+        stuck = sorted(names_shown(p) for p in keep if p in decoded)
         if stuck:
             raise UsageError(f"--keep-path {stuck[0]}: it holds a secret visible only after decoding, which cannot "
                              f"be replaced in place; --drop its finding(s) instead if they are false positives")
@@ -489,6 +505,19 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             for lit in literal_forms:
                 forms[f.secret_sha256][lit.sha256] = Secret(lit.reveal())
 
+        # A value in a ref name, path or identity: renamed wherever it is, and replaced in files and messages.
+        names_action: list[dict[str, Any]] = []
+        if named is not None:
+            for f in name_findings:
+                v = named.values.get(f.id)
+                if v is None or v.sha256 != f.secret_sha256:
+                    raise UsageError(f"finding {f.id} ({f.rule}): the name holding its value is no longer in the "
+                                     f"repository; re-run scan")
+                by_sha[f.secret_sha256] = v
+                forms[f.secret_sha256][v.sha256] = Secret(v.reveal())
+            names_action = plan_entries(name_findings, named.holders)
+        name_values = [by_sha[n["secret_sha256"]].reveal().encode("utf-8", "surrogateescape") for n in names_action]
+
         replace_groups: dict[str, list[Finding]] = defaultdict(list)
         message_groups: dict[str, list[Finding]] = defaultdict(list)
         for f in value_findings:
@@ -509,11 +538,12 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             literal_sha256s=lits if (lits := tuple(sorted({x for f in fs for x in forms[f.secret_sha256]})))
             != tuple(sorted({f.secret_sha256 for f in fs})) else None,
         ) for obj, fs in sorted(message_groups.items()))
-        delete_paths = tuple(DeletePath(path=p, finding_ids=tuple(sorted(delete[p])), found=how[p],
+        # A deleted path whose name holds a value is shown redacted (rewrite reads the real one back).
+        delete_paths = tuple(DeletePath(path=names_shown(p), finding_ids=tuple(sorted(delete[p])), found=how[p],
                                         secret_sha256s=tuple(sorted(decoded[p])) if p in decoded else None)
                              for p in sorted(delete))
 
-        fix = tuple(x for x in _fix_in_code(repo, report, findings, by_sha) if x.path not in delete)
+        fix = tuple(x for x in _fix_in_code(repo, report, findings, by_sha, real) if real(x.path) not in delete)
         from sanitize.fail_closed import propose
 
         # The rewrite makes every planned fallback default fail closed (the variable becomes required):
@@ -528,7 +558,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
 
         radius = blast_radius(repo, report.refs, list(delete),
                               [by_sha[sha].reveal().encode("utf-8", "surrogateescape") for sha in sorted(by_sha)],
-                              all_changes=all_changes, history=history)
+                              all_changes=all_changes, history=history, names=name_values)
         held_back = [_held_entry(fs, values) for _sha, fs in sorted(held.items())]
         dropped_entries = [{
             "finding_id": f.id, "rule": f.rule, "kind": f.kind, "path": f.path, "preview": f.preview,
@@ -538,7 +568,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         } for f in sorted(dropped, key=lambda f: f.id)]
         summary = {
             "findings": len(report.findings), "findings_planned": len(findings),
-            "dropped_findings": sorted(drop), "kept_paths": sorted(keep),
+            "dropped_findings": sorted(drop), "kept_paths": sorted(names_shown(p) for p in keep),
             "held_back_values": len(held_back), "held_back_findings": sum(len(fs) for fs in held.values()),
             "included_findings": sorted(include),
             "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),
@@ -546,6 +576,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             "short_values": sum(1 for r in replace if r.short),
             "encoded_values": sum(1 for r in replace if r.literal_sha256s),
             "deleted_for_decoded": len(decoded),
+            **({"renamed_values": len(names_action)} if names_action else {}),
         }
 
     literals = {sha: lit for group in forms.values() for sha, lit in group.items()}
@@ -555,7 +586,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     plan = Plan(path=out_path, source=source, tips=dict(report.refs), delete_paths=delete_paths,
                 replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="",
                 extra={**({"rules": str(Path(rules_file).resolve())} if rules_file else {}),
-                       "held_back": held_back, "dropped": dropped_entries, "fail_closed": fail_closed})
+                       "held_back": held_back, "dropped": dropped_entries, "fail_closed": fail_closed},
+                names=names_action)
     digest = compute_digest(plan.body(), secrets)
     plan = Plan(**{**plan.__dict__, "digest": digest})
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -593,15 +625,18 @@ def _exists(repo: str, sha: str) -> bool:
 
 
 def _fix_in_code(repo: str, report: ScanReport, findings: list[Finding],
-                 values: dict[str, Secret]) -> list[FixInCode]:
-    """Hardcoded fallback defaults still at a branch tip: after replacement they fall back to the marker."""
+                 values: dict[str, Secret], real: Callable[[str], str] = str) -> list[FixInCode]:
+    """Hardcoded fallback defaults still at a branch tip: after replacement they fall back to the marker.
+
+    ``real`` turns a name shown redacted (a path or branch holding a value) back into git's.
+    """
     defaults = [f for f in findings if f.kind == "content" and f.rule.startswith("default.") and f.path]
     items: dict[tuple[str, str, str], FixInCode] = {}
     branches = {r: s for r, s in report.refs.items() if r.startswith("refs/heads/")}
     if not defaults or not branches:
         return []
     queries = [(ref, f) for ref in sorted(branches) for f in defaults]
-    infos = git.objects.check(repo, [f"{branches[ref]}:{f.path}" for ref, f in queries])
+    infos = git.objects.check(repo, [f"{branches[ref]}:{real(f.path or '')}" for ref, f in queries])
     for (ref, f), info in zip(queries, infos, strict=True):
         if info is None or info.type != "blob":
             continue

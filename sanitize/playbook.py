@@ -21,6 +21,8 @@ from sanitize.approval import approve_command
 from sanitize.artifacts.state import State
 from sanitize.errors import AwaitingApproval, UsageError
 from sanitize.faults import fault_point
+from sanitize.names import Redactor, from_plan
+from sanitize.plan import load_plan
 from sanitize.playbook_config import Playbook
 from sanitize.workdir import STAGES, Workdir, file_sha256, write_private
 
@@ -143,7 +145,10 @@ class Runner:
 
     def _check_source_unchanged(self, stage: str) -> None:
         seen = self.wd.stage("scan").refs("tips")
-        now = source_tips(self.source)
+        # The scan recorded a ref whose name holds a value redacted: compare (and name) the source's the same way.
+        plan = self.wd.plan if self.wd.plan.is_file() else self.plan_path
+        red = from_plan(load_plan(plan)) if plan.is_file() else Redactor(())
+        now = red.show_keys(source_tips(self.source))
         moved = moved_refs(seen, now)
         if moved and stage == "push" and self.source == self.remote:
             # A push that landed while its record did not (killed after the transfer, or a network

@@ -24,7 +24,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sanitize import git
+from sanitize import git, names
 from sanitize.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
 from sanitize.artifacts import rewrite_record
 from sanitize.artifacts.rewrite_record import RewriteRecord
@@ -32,6 +32,7 @@ from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageErro
 from sanitize.faults import fault_point
 from sanitize.forward import pushed_with_forward_moves
 from sanitize.git import HIDDEN_PREFIXES, is_hidden, leased_push, resolve_remote  # noqa: F401 - once defined here
+from sanitize.plan import load_plan
 from sanitize.workdir import Workdir
 
 _SCP = re.compile(r"^[^/:]+@[^/:]+:")
@@ -242,11 +243,13 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
     verdicts = judge(wd.root, policy_of(wd, policy), record=record)
     approvers = approvers_of(verdicts)
 
+    # The workdir shows a ref whose name held a value redacted; the remote still has it under its real name.
+    red = names.from_plan(load_plan(wd.plan)) if wd.plan.is_file() else names.Redactor(())
     if dry_run:
         # Read the remote as the real push would: a missing or unreachable one is an error here too,
         # and a ref that moved since the scan is named now rather than at the real push.
         try:
-            now = git.remote_refs(target)
+            now = red.show_keys(git.remote_refs(target))
         except GitError as exc:
             raise UsageError(f"{shown}: cannot read the remote's refs ({git.redact_url(str(exc))}); "
                              "nothing was pushed") from exc
@@ -269,7 +272,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
         wd.record("push", "waiting", remote=shown, unacknowledged_code=[str(i.get("path")) for i in unfixed])
         raise AwaitingApproval(fail_closed.waiting_message(unfixed, approve_command(wd, digest)))
 
-    now = git.remote_refs(target)
+    now = red.show_keys(git.remote_refs(target))
     # Collaborators' pushes on top of the rewritten tips (the guard lets exactly those in) mean "pushed", too.
     forward = pushed_with_forward_moves(
         wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r, forge_refs=forge)},
@@ -290,13 +293,14 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
     wd.audit.append("push-started", remote=shown, digest=digest, approvers=approvers,
                     refs={u.ref: u.new for u in updates if u.action != "unchanged"})
     fault_point("push:before-transfer")
-    proc = leased_push.push(wd.mirror, target, [(u.ref, u.old, u.new) for u in updates])
+    # A renamed ref is deleted under its real name (shown redacted everywhere else).
+    proc = leased_push.push(wd.mirror, target, [(red.reveal(u.ref), u.old, u.new) for u in updates])
     fault_point("push:after-transfer")
-    lines, rejected = _parse_porcelain(proc.stdout.decode("utf-8", "replace"))
+    lines, rejected = _parse_porcelain(red.show(proc.stdout.decode("utf-8", "replace")))
     if proc.returncode != 0 or rejected:
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = git.redact_url(err[-1]) if err else f"exit {proc.returncode}"
+            reason = red.show(git.redact_url(err[-1])) if err else f"exit {proc.returncode}"
             msg = f"push to the remote failed: {reason}; nothing was pushed"
         else:
             msg = _explain(rejected, {u.ref: u for u in updates})

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sanitize import blast_radius, fail_closed, git
+from sanitize import blast_radius, fail_closed, git, names
 from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.artifacts.state import StageRecord
 from sanitize.blast_radius import BlastRadius
@@ -130,6 +130,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             wd.record("rewrite", "running", step="filtering")
             radius = BlastRadius.from_dict(inventory["blast"])
             inventory["gitlinks"] = _filter(plan, wd, radius, progress=progress)
+            inventory["renamed_refs"] = _rename(plan, wd)
             inventory["unmapped"] = _complete_commit_map(wd, inventory)
             inventory["notes_moved"] = _refile_notes(wd)
             _expire_and_gc(wd.mirror)  # a restricted (--refs) filter-repo run leaves the old objects to us
@@ -218,6 +219,7 @@ def _check_source(plan: Plan, origin: git.Location) -> None:
     except GitError as exc:
         hint = f" ({origin.hint})" if origin.hint else ""
         raise UsageError(f"{plan.source}: the plan's source is not a readable git repository{hint}") from exc
+    now = names.from_plan(plan).show_keys(now)  # compared, and printed, as the plan shows them
     seen = plan.tips
     if seen and not set(seen.values()) & set(now.values()):
         raise UsageError(f"{plan.source}: the plan was made for another repository (none of its "
@@ -232,7 +234,7 @@ def _check_source(plan: Plan, origin: git.Location) -> None:
 def _is_original_mirror(mirror: Path, plan: Plan) -> bool:
     """A mirror from an earlier run that still holds exactly the scanned tips (not yet rewritten)."""
     try:
-        return mirror.is_dir() and git.refs(mirror) == plan.tips
+        return mirror.is_dir() and _shown_refs(plan, mirror) == plan.tips
     except GitError:  # a directory that is not (or no longer) a repository: clone again
         return False
 
@@ -245,7 +247,7 @@ def _clone(plan: Plan, wd: Workdir, origin: git.Location) -> None:
         if stale.exists():
             shutil.rmtree(stale)  # ours, half-made or half-rewritten: the bundle/source hold the original
     git.run(["clone", "--quiet", "--mirror", "--no-local", origin, str(partial)])
-    got = {r: s for r, s in git.refs(partial).items()}
+    got = _shown_refs(plan, partial)
     if got != plan.tips:
         moved = sorted(r for r in set(got) | set(plan.tips) if got.get(r) != plan.tips.get(r))
         shutil.rmtree(partial)
@@ -259,13 +261,18 @@ def _backup(wd: Workdir) -> None:
     git.bundle.create(wd.mirror, wd.bundle)
 
 
+def _shown_refs(plan: Plan, repo: Path) -> dict[str, str]:
+    """The repository's refs, named as the plan shows them (a value in a ref name redacted)."""
+    return names.from_plan(plan).show_keys(git.refs(repo))
+
+
 def _bundle_is_original(wd: Workdir, plan: Plan) -> bool:
     """A backup bundle from an earlier attempt is kept only if it is complete and holds exactly the plan's tips."""
     if not (wd.bundle.is_file() and wd.mirror.is_dir()):
         return False
     if not git.bundle.verify(wd.bundle, cwd=wd.mirror):
         return False
-    return git.bundle.heads(wd.bundle, cwd=wd.mirror) == plan.tips
+    return names.from_plan(plan).show_keys(git.bundle.heads(wd.bundle, cwd=wd.mirror)) == plan.tips
 
 
 def _objects(repo: Path) -> dict[str, str]:
@@ -294,7 +301,9 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     tag_objects = [s for s, k in objects.items() if k == "tag"]
     signed_tags = [sha for sha, raw in _headers(mirror, tag_objects) if any(sig in raw for sig in _SIGNATURES)]
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
-    radius = blast_radius.compute(mirror, plan.tips, plan.paths, values, history=history)
+    red = names.from_plan(plan)
+    radius = blast_radius.compute(mirror, plan.tips, [red.reveal(p) for p in plan.paths], values, history=history,
+                                  names=red.values())
     return {
         "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),
@@ -366,8 +375,19 @@ def write_paths_file(plan: Plan, dest: Path) -> Path | None:
     """--paths-from-file lines for the plan's paths (None when no path is deleted)."""
     if not plan.paths:
         return None
-    dest.write_bytes(b"".join(path_line(p) for p in plan.paths))
+    dest.write_bytes(b"".join(path_line(p) for p in _git_paths(plan)))
     return dest
+
+
+def _git_paths(plan: Plan) -> list[str]:
+    """The plan's deleted paths as git has them: a path shown redacted is the real path before the
+    rename and ``redacted-…`` after it (both listed: either may be what filter-repo matches)."""
+    red = names.from_plan(plan)
+    out: dict[str, None] = {}
+    for p in plan.paths:
+        out.setdefault(red.reveal(p), None)
+        out.setdefault(names.to_renamed(p), None)
+    return list(out)
 
 
 def _write_identity_maps(wd: Workdir) -> None:
@@ -441,17 +461,25 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
 
     opened: list[git.objects.TypeProbe] = []
     log_path = wd.root / "filter-repo.log"
+    # A value in a ref name, path or identity: filter-repo's own callbacks give each its new name.
+    red = names.from_plan(plan)
+    renames: dict[str, Any] = {}
+    if red:
+        # filter-repo calls the filename callback after its path filter, with None for a deleted path.
+        renames = {"refname_callback": red.rename, "name_callback": red.rename, "email_callback": red.rename,
+                   "filename_callback": lambda name: None if name is None else red.rename(name)}
     tracker_class = gfr.LFSObjectTracker
     find_all = tracker_class.find_all_lfs_objects_in_repo
     tracker_class.find_all_lfs_objects_in_repo = _find_all_lfs_objects_in_repo
     try:
+        # The export names the real refs; the plan shows them redacted.
         args = gfr.FilteringOptions.parse_args(filter_repo_args(plan, paths_file, secrets_file, quiet=not progress,
-                                                                refs=radius.rev_list_args()))
+                                                                refs=[red.reveal(r) for r in radius.rev_list_args()]))
         with open(log_path, "w", encoding="utf-8") as log, _Env(wd.mirror):
             out = sys.stderr if progress else log
             with contextlib.redirect_stdout(out):
                 MirrorFilter(args, blob_callback=blob_callback if values else None,
-                             commit_callback=commit_callback).run()
+                             commit_callback=commit_callback, **renames).run()
     except SystemExit as exc:
         raise RewriteError(f"git-filter-repo failed: {str(exc.code).strip().splitlines()[0] if exc.code else 'exit'} "
                            f"(log: {log_path})") from None
@@ -465,6 +493,18 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
     for name in ("commit-map", "ref-map"):
         shutil.copyfile(meta / name, wd.root / name)
     return gitlinks
+
+
+def _rename(plan: Plan, wd: Workdir) -> dict[str, str]:
+    """Rename the refs filter-repo did not export, and show the old names in what it wrote."""
+    red = names.from_plan(plan)
+    if not red:
+        return {}
+    done = names.rename_refs(wd.mirror, red)
+    meta = wd.mirror / "filter-repo"
+    for f in (wd.ref_map, wd.root / "filter-repo.log", *(meta.iterdir() if meta.is_dir() else ())):
+        names.redact_file(f, red)
+    return done
 
 
 def _find_all_lfs_objects_in_repo(tracker: Any, repo: bytes, source: bool) -> None:
@@ -599,9 +639,10 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
     # filter-repo leaves out the commits it passes through (notes): a changed commit with no changed parent.
     first_changed_commits = sorted(from_filter_repo | {
         c for c in changed if c in history.parents and not any(p in changed for p in history.parents[c])})
-    after_refs = git.refs(mirror)
+    after_refs = _shown_refs(plan, mirror)
     deleted_refs = sorted(r for r in plan.tips if r not in after_refs)
     per_ref: dict[str, Any] = {}
+    renamed = {o: n for o, n in names.renamed_refs(plan.tips).items() if n in after_refs}
     first_changed: dict[str, str] = {}
     per_tip = history.changes_per_tip({r: inv["peeled"].get(o, "") for r, o in sorted(plan.tips.items())}, changed)
     for ref, old in sorted(plan.tips.items()):
@@ -609,8 +650,9 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         if first:
             first_changed[ref] = first
         if count or after_refs.get(ref) != old:
-            per_ref[ref] = {"old": old, "new": after_refs.get(ref), "commits_rewritten": count,
-                            "first_changed": first}
+            new_name = renamed.get(ref, ref)  # a ref whose name held a value lives on under its new name
+            per_ref[ref] = {"old": old, "new": after_refs.get(new_name), "commits_rewritten": count,
+                            "first_changed": first, **({"renamed_to": new_name} if new_name != ref else {})}
     after_objects = _objects(mirror)
     before_blobs = set(inv["blobs"])
     purged = sorted(before_blobs - {s for s, k in after_objects.items() if k == "blob"})
@@ -630,6 +672,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "commits": {"total": len(commit_map), "rewritten": len(changed)},
         "refs": per_ref,
         "deleted_refs": deleted_refs,
+        "renamed_refs": renamed,
         "paths_removed": plan.paths,
         "replacements": [{"rule": r.rule, "preview": r.preview, "secret_sha256": r.secret_sha256,
                           "blobs_at_scan": r.blobs, "paths": list(r.paths)} for r in plan.replace],
@@ -653,7 +696,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         plan_digest=plan.digest, source=plan.source, tips_at_scan=dict(plan.tips), rewritten_tips=after_refs,
         deleted_refs=tuple(deleted_refs), first_changed=first_changed, old_commits=frozenset(changed),
         purged_blobs=tuple(purged), first_changed_commits=tuple(first_changed_commits),
-        blast_radius=blast["result"],
+        blast_radius=blast["result"], renamed_refs=renamed,
     )
     return report, record
 
@@ -714,7 +757,7 @@ def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any
         problems += [f"planned value {sha[:12]}… still in an object" for sha in sorted(found)]
     # 2. no deleted path anywhere in history
     if plan.paths:
-        specs = [":(literal)" + p for p in plan.paths]
+        specs = [":(literal)" + p for p in _git_paths(plan)]
         hits = git.out(["log", "--all", "--format=%H", "--", *specs], cwd=mirror)
         if hits:
             problems.append(f"a deleted path is still in {len(hits.splitlines())} commit(s)")
@@ -724,7 +767,8 @@ def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any
 
     # Unchanged blobs keep their ids: only what filter-repo rewrote is read again (and verify reuses it all).
     rep = scan_repository(str(mirror), rules_file=rules_file, cache=ScanCache.open(wd.root / WORKDIR_NAME, rules_file))
-    left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s, planned_paths=set(plan.paths),
+    left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s,
+                        planned_paths=set(plan.paths) | {names.to_renamed(p) for p in plan.paths},
                         held_back=plan.held_back, dropped=plan.dropped)
     rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(left.planned),
               "rules": sorted({f.rule for f in rep.findings}), "summary": left.describe(),

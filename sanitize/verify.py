@@ -22,6 +22,8 @@ from sanitize.artifacts import rewrite_record
 from sanitize.errors import VerificationFailed
 from sanitize.forward import classify
 from sanitize.git import forge_managed, is_hidden, resolve_remote
+from sanitize.names import Redactor, from_plan, to_renamed
+from sanitize.plan import load_plan
 from sanitize.push import tracking_left_out
 from sanitize.rescan import Remaining
 from sanitize.workdir import Workdir
@@ -70,7 +72,6 @@ class VerifyResult:
 
 def _rescan(clone: Path, wd: Workdir) -> Remaining:
     """Every finding the plan's rules still produce in the clone, grouped by what the plan decided."""
-    from sanitize.plan import load_plan
     from sanitize.scan.cache import WORKDIR_NAME, ScanCache
     from sanitize.scan.engine import scan_repository
     from sanitize.scan.report import ScanReport
@@ -85,7 +86,8 @@ def _rescan(clone: Path, wd: Workdir) -> Remaining:
     # The rewrite's rescan filled the workdir's cache: only objects the remote has and the rewrite did not are read.
     report = scan_repository(str(clone), rules_file=plan.rules_file,
                              cache=ScanCache.open(wd.root / WORKDIR_NAME, plan.rules_file))
-    return Remaining.of(report.findings, planned_sha256s=shas, planned_paths=set(plan.paths),
+    return Remaining.of(report.findings, planned_sha256s=shas,
+                        planned_paths=set(plan.paths) | {to_renamed(p) for p in plan.paths},
                         held_back=plan.held_back, dropped=plan.dropped)
 
 
@@ -122,7 +124,9 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None
         scratch = Path(tmp)
         clone = scratch / "clone.git"
         git.run(["clone", "--quiet", "--mirror", "--no-local", target, str(clone)])
-        got = git.refs(clone)
+        # A ref whose name still holds a value is compared, and reported, redacted.
+        red = from_plan(load_plan(wd.plan)) if wd.plan.is_file() else Redactor(())
+        got = red.show_keys(git.refs(clone))
         forge = forge_managed(target)  # on plain git, refs/pull/* are ordinary refs: checked like branches
         hidden_stale = sorted(r for r in got if is_hidden(r, forge_refs=forge) and got[r] != tips.get(r))
         tracking = set(tracking_left_out(rec, target))  # a scanned clone's refs/remotes/*: never pushed here

@@ -37,6 +37,7 @@ class RewriteRecord:
     purged_blobs: tuple[str, ...]          # blob ids no longer in the mirror
     first_changed_commits: tuple[str, ...]  # old commits with no rewritten parent: where the rewrite starts
     blast_radius: Mapping[str, Any] = field(default_factory=dict)  # the numbers approve/notify/status state
+    renamed_refs: Mapping[str, str] = field(default_factory=dict)  # shown old name → new name (sanitize/names.py)
 
     def dump(self) -> dict[str, object]:
         """The JSON form kept in state.json's ``rewrite`` stage."""
@@ -46,6 +47,7 @@ class RewriteRecord:
             "deleted_refs": list(self.deleted_refs), "first_changed": dict(self.first_changed),
             "old_commits": sorted(self.old_commits), "purged_blobs": list(self.purged_blobs),
             "first_changed_commits": list(self.first_changed_commits), "blast_radius": dict(self.blast_radius),
+            **({"renamed_refs": dict(self.renamed_refs)} if self.renamed_refs else {}),
         }
 
     @property
@@ -70,6 +72,7 @@ def parse(doc: object, where: str) -> RewriteRecord:
             old_commits=frozenset(_names(data, "old_commits")), purged_blobs=tuple(_names(data, "purged_blobs")),
             first_changed_commits=tuple(_names(data, "first_changed_commits")),
             blast_radius=_object(data, "blast_radius"),
+            renamed_refs=_refs(data, "renamed_refs") if "renamed_refs" in data else {},
         )
     except (KeyError, TypeError) as exc:
         raise UsageError(f"{where}: malformed rewrite record ({str(exc)[:80]}); rewrite again") from None

@@ -40,6 +40,7 @@ from sanitize.scan.baseline import Baseline, load_baseline
 from sanitize.scan.cache import Entry, ScanCache
 from sanitize.scan.decode import Recovered
 from sanitize.scan.detectors import Detector, Hit, message_body
+from sanitize.scan.names import scan_names
 from sanitize.scan.report import Finding, ScanReport, ScanStats
 from sanitize.scan.revrange import RevRange
 from sanitize.scan.rules import ContentRule, PathRule, load_custom_rules
@@ -140,7 +141,11 @@ def scan_repository(source: str | git.Location, *, rules_file: str | None = None
             _replay(result, cached)
         phases["read+detect"] = time.monotonic() - started - sum(phases.values())
         findings = _locate(repo, refs, inv, result, revs, graph_cache, phases)
-        ref_tips = {r.name: r.target for r in refs}
+        # A value in a ref name, path or identity: its own finding, and that name shown redacted everywhere.
+        named = scan_names(repo, refs, detector, revs)
+        findings, ref_tips = named.redact(findings, {r.name: r.target for r in refs})
+        findings += named.findings
+        phases["names"] = time.monotonic() - started - sum(phases.values())
     if suppressor is not None:
         findings = [f for f in findings if not _suppressed(suppressor, f, result)]
     phases.update({"read (worker s)": result.read_seconds, "detect (worker s)": result.detect_seconds})

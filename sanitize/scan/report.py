@@ -27,8 +27,10 @@ from sanitize.inputs import read_text
 
 SCHEMA = "git-sanitize/findings/v2"
 READABLE = ("git-sanitize/findings/v1", SCHEMA)  # what a reader accepts (older ones are upgraded)
-Kind = Literal["path", "content", "message"]
-KINDS: tuple[str, ...] = ("path", "content", "message")
+Kind = Literal["path", "content", "message", "ref-name", "path-name", "identity"]
+# ref-name, path-name, identity: the value is part of a ref name, a path component or an author/committer/
+# tagger name or email (scan/names.py); ``name`` then shows where, with the value redacted (sanitize/names.py).
+KINDS: tuple[str, ...] = ("path", "content", "message", "ref-name", "path-name", "identity")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ class Finding:
     context: str = ""  # where it lives: source, test, docs, example, vendored, generated (scan/context.py)
     confidence: str = ""  # high, medium or low (scan/context.py)
     encoding: tuple[str, ...] = ()  # how the value was decoded from the blob, outermost first ("gzip", "base64")
+    name: str = ""  # name findings: the ref, path or identity holding the value, shown redacted
+
+    @property
+    def place(self) -> str:
+        """Where a person looks: the path, the message's object, or the (redacted) name holding the value."""
+        if self.kind == "message":
+            return f"<message of {(self.commit or '?')[:12]}>"
+        if self.name:
+            return f"<{self.kind} {self.name}>"
+        return self.path or "?"
 
     @property
     def id(self) -> str:
@@ -72,6 +84,8 @@ class Finding:
             d["confidence"] = self.confidence
         if self.encoding:  # only for decoded values: how, outermost first
             d["encoding"] = list(self.encoding)
+        if self.name:
+            d["name"] = self.name
         d["id"] = self.id
         return d
 
@@ -108,6 +122,7 @@ class Finding:
                 context=str(d.get("context") or ""),
                 confidence=str(d.get("confidence") or ""),
                 encoding=tuple(str(e) for e in d.get("encoding", [])),
+                name=str(d.get("name") or ""),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"malformed finding: {exc}") from exc

@@ -110,11 +110,12 @@ def _from_hook_lines(repo: Path, text: str) -> RevRange:
             continue
         if len(parts) != 4:
             raise UsageError(f"--pre-push: unexpected stdin line {raw[:80]!r} (expected git's pre-push lines)")
-        local_ref, local_sha, _remote_ref, remote_sha = parts
+        local_ref, local_sha, remote_ref, remote_sha = parts
         if _ZERO.match(local_sha):
             continue  # a deletion sends nothing
         new = resolve_commit(repo, local_sha, "pushed commit")
-        tips.append(RefInfo(local_ref, new, new))
+        # Named as the remote will have it: a name holding a secret is refused like any content (scan/names.py).
+        tips.append(RefInfo(remote_ref if remote_ref.startswith("refs/") else local_ref, new, new))
         if not _ZERO.match(remote_sha):
             proc = git.run(["cat-file", "-e", "--end-of-options", f"{remote_sha}^{{commit}}"], cwd=repo,
                            check=False)

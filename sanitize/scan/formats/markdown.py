@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from sanitize.scan.formats._describe import clean, describe, human_size
-from sanitize.scan.report import Finding, ScanReport
+from sanitize.scan.report import KINDS, Finding, ScanReport
 
 MAX_ROWS = 1000  # beyond this the table stops helping; findings.json has everything
 MAX_REFS_SHOWN = 3
@@ -27,10 +27,10 @@ def render(report: ScanReport) -> str:
         return "\n".join(out)
 
     secrets = {f.secret_sha256 for f in report.findings}
-    by_kind = Counter(f.kind for f in report.findings)
+    by_kind: Counter[str] = Counter(f.kind for f in report.findings)
     out += [
         f"**{len(report.findings)} findings** ({len(secrets)} distinct secrets): "
-        + ", ".join(f"{by_kind[k]} {k}" for k in ("path", "content", "message") if by_kind[k]) + ".",
+        + ", ".join(f"{by_kind[k]} {k}" for k in KINDS if by_kind[k]) + ".",
         "",
         *_context_summary(report.findings),
         "## Summary by rule",
@@ -53,7 +53,7 @@ def render(report: ScanReport) -> str:
     for f in report.findings:
         groups.setdefault((f.rule, f.secret_sha256), []).append(f)
     for (rule, _sha), fs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_ROWS]:
-        paths = sorted({f.path if f.path is not None else "(message)" for f in fs})
+        paths = sorted({f.path if f.path is not None else f.place if f.name else "(message)" for f in fs})
         shown = ", ".join(_code(p) for p in paths[:MAX_REFS_SHOWN])
         shown += f" +{len(paths) - MAX_REFS_SHOWN} more" if len(paths) > MAX_REFS_SHOWN else ""
         first = fs[0]
@@ -63,6 +63,7 @@ def render(report: ScanReport) -> str:
     out += ["", "## Findings", "", "| Rule | Path | Line | Commit | Refs | Preview |", "|---|---|---:|---|---|---|"]
     for f in report.findings[:MAX_ROWS]:
         path = _code(f.path) if f.path is not None else f"(message of {_code((f.commit or '?')[:12])})"
+        path = _code(f.place) if f.name else path
         path += f" ({_where([f])})" if f.context or f.confidence else ""
         line = str(f.line) if f.line else ""
         commit = _code(f.commit[:12]) if f.commit else ""

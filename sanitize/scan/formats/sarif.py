@@ -78,13 +78,15 @@ def artifact_uri(finding: Finding) -> str:
     if finding.path:
         # Git paths are bytes; ours decode them with surrogateescape, so encode back the same way.
         return quote(finding.path.encode("utf-8", "surrogateescape"), safe="/")
+    if finding.name:
+        return f"git-{finding.kind}/{quote(finding.name.encode('utf-8', 'surrogateescape'), safe='')}"
     if finding.kind != "message":
         return "unknown-path"  # a malformed findings file; a location is still required
     return f"git-message/{quote((finding.commit or 'unknown').encode('utf-8', 'surrogateescape'), safe='')}"
 
 
 def _result(f: Finding, rule_index: int) -> dict[str, Any]:
-    where = f"the message of {f.commit[:12]}" if f.kind == "message" and f.commit else clean(f.path or "?")
+    where = f"the message of {f.commit[:12]}" if f.kind == "message" and f.commit else clean(f.path or f.place)
     commit = f" (introduced in {f.commit[:12]})" if f.commit and f.kind != "message" else ""
     reach = f"; reachable from {len(f.refs)} ref{'s' if len(f.refs) != 1 else ''}" if f.refs else ""
     line = f.line if f.kind == "content" and f.line and f.line >= 1 else 1

@@ -43,7 +43,7 @@ def render(report: ScanReport, scope: str = "history", *, verbose: bool = False)
     lines.append(f"{len(report.findings)} finding(s), {distinct} distinct secret(s):")
     by_rule: dict[str, Counter[str]] = defaultdict(Counter)
     for f in report.findings:
-        by_rule[f.rule][f.path or "<commit message>"] += 1
+        by_rule[f.rule][f.path or (f.place if f.name else "<commit message>")] += 1
     width = max(len(clean(r)) for r in by_rule)
     for rule in sorted(by_rule, key=lambda r: (-describe(r).severity, r)):
         files = by_rule[rule]

@@ -13,8 +13,8 @@ def render(report: ScanReport) -> str:
 
 def line(f: Finding) -> str:
     """One finding as one line: every field from the findings file is escaped (a path may hold a newline)."""
-    if f.kind == "message":
-        where = f"<message of {clean((f.commit or '?')[:12])}>"
+    if f.kind == "message" or f.name:
+        where = clean(f.place)
     else:
         where = clean(f.path or "?") + (f":{f.line}" if f.line else "")
     commit = f" commit {clean(f.commit[:12])}" if f.commit and f.kind != "message" else ""
