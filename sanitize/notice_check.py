@@ -21,6 +21,7 @@ CONTEXT_KEYS = frozenset({
     "repo", "repo_name", "digest", "deadline", "freeze", "changed", "first_changed", "removed", "fix_in_code",
     "pr_refs", "lfs", "old_commit_count", "deleted_branches", "machines", "dropped", "safe_commands",
     "keep_commands", "reset_commands", "migrate_commands", "selfcheck_commands", "kit_dir", "required_env",
+    "renamed",
 })
 #: What some templates get on top: each notice its ``person``, the team summary ``people`` and ``everyone``.
 EXTRA_KEYS = {"notice.md.j2": {"person"}, "notice.txt.j2": {"person"}, "notice.eml.j2": {"person"},
@@ -48,6 +49,8 @@ def sample_context(template: str) -> dict[str, Any]:
         "keep_commands": keep, "reset_commands": keep, "migrate_commands": keep,
         "selfcheck_commands": [f"git cat-file -e {first} && echo FAIL || echo ok"], "kit_dir": ["kit"],
         "required_env": ["JWT_SECRET"],
+        "renamed": [{"ref": "[redacted:0123456789ab]", "old": old, "new": new, "action": "renamed",
+                     "renamed_to": "refs/heads/redacted-0123456789ab"}],
     }
     extra = {"person": person, "people": [person], "everyone": [person, bot]}
     return {**ctx, **{k: v for k, v in extra.items() if k in EXTRA_KEYS.get(template, set())}}
