@@ -24,6 +24,12 @@ class BackendError(RotationError):
     """The secret store refused, failed, or could not be reached."""
 
 
+class SecretNotFound(BackendError):
+    """The config names a secret (path, key or id) the store does not hold: a typo, bad input (exit 2)."""
+
+    exit_code = 2
+
+
 class BackendUnavailable(BackendError):
     """The store cannot be reached or refuses our credentials: a setup problem (exit 2)."""
 

@@ -129,3 +129,14 @@ def test_a_playbook_whose_workdir_is_a_file_is_one_line(tmp_path: Path) -> None:
     p.write_text("source: ./x.git\nworkdir: wd\napprovals: {unsigned: true}\n")
     _one_line_exit_2(_cli("run", str(p)), "not a directory")
     assert (tmp_path / "wd").read_text() == "not a directory\n"
+
+
+@pytest.mark.services
+def test_rotate_naming_a_secret_path_the_store_does_not_have_is_one_line(vault, tmp_path: Path) -> None:
+    """A typo in a secret's path is bad input (exit 2), not a failed rotation (exit 1)."""
+    cfg = tmp_path / "rotation.yml"
+    cfg.write_text(f'backend: {{type: vault, url: "{vault.url}", token_env: GS_T, mount: secret}}\n'
+                   "audit_log: audit.log\nlock_dir: locks\n"
+                   "secrets:\n  - {name: A, path: no/such/path, key: A, generate: {kind: hex, bytes: 8}}\n")
+    proc = _cli("rotate", "--config", str(cfg), cwd=tmp_path, env={**os.environ, "GS_T": vault.token})
+    _one_line_exit_2(proc, "no/such/path")

@@ -43,6 +43,7 @@ from rotation.errors import (
     LeaseHeld,
     LeaseLost,
     PromotedButUnfinished,
+    SecretNotFound,
 )
 from sanitize.git import redact_url
 from sanitize.secret import Secret
@@ -139,9 +140,10 @@ class VaultBackend(SecretBackend):
         path, key = self._ref_parts(ref)
         block = self._read(path)
         if block is None or not isinstance(block.get("data"), dict):
-            raise BackendError(f"{ref.name}: no secret at {self._where(path)}")
+            raise SecretNotFound(f"{ref.name}: no secret at {self._where(path)}; check its path in the config")
         if key not in block["data"]:
-            raise BackendError(f"{ref.name}: the secret at {self._where(path)} has no key {key!r}")
+            raise SecretNotFound(f"{ref.name}: the secret at {self._where(path)} has no key {key!r}; check its key "
+                                 "in the config")
         value = block["data"][key]
         if not isinstance(value, str):
             raise BackendError(f"{ref.name}: key {key!r} at {self._where(path)} is not a string")
