@@ -240,6 +240,7 @@ def test_missing_secret_is_one_clear_line(backend: AwsBackend) -> None:
     with pytest.raises(BackendError) as exc:
         backend.read_current(SecretRef(name="JWT_SECRET", secret_id="aurora/nope"))
     assert str(exc.value) == f"AWS Secrets Manager: secret 'aurora/nope' not found ({backend.endpoint_url})"
+    assert exc.value.exit_code == 2  # a typo in the config: bad input, not a failed rotation
 
 
 @pytest.mark.services

@@ -42,6 +42,7 @@ from rotation.errors import (
     LeaseHeld,
     LeaseLost,
     PromotedButUnfinished,
+    SecretNotFound,
 )
 from sanitize.secret import REDACTED, Secret
 
@@ -132,8 +133,8 @@ class AwsBackend(SecretBackend):
             err = exc.response.get("Error", {})
             code = err.get("Code", "Error")
             message = scrub(err.get("Message", "") or str(exc))
-            if code == "ResourceNotFoundException":
-                raise BackendError(f"AWS Secrets Manager: secret {secret_id!r} not found ({where})") from exc
+            if code == "ResourceNotFoundException":  # a config naming a secret the store does not hold: exit 2
+                raise SecretNotFound(f"AWS Secrets Manager: secret {secret_id!r} not found ({where})") from exc
             if code in _REFUSED:
                 raise BackendUnavailable(
                     f"AWS Secrets Manager: access denied for {operation} on {secret_id!r} ({where}): {message}"
