@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.services import stop_process
+
 APP = Path(__file__).resolve().parents[1] / "apps" / "aurora_app.py"
 
 
@@ -61,16 +63,6 @@ def aurora_db(pg) -> AuroraDb:
     return AuroraDb(admin_dsn=pg.admin_dsn, app_dsn=dsn)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @pytest.fixture
 def start_aurora_app(tmp_path: Path) -> Iterator[Callable[..., AuroraApp]]:
     """``start(env)`` → a running app; every app started is stopped (by its PID) at teardown."""
@@ -94,4 +86,4 @@ def start_aurora_app(tmp_path: Path) -> Iterator[Callable[..., AuroraApp]]:
 
     yield start
     for proc in started:
-        _stop(proc)
+        stop_process(proc)
