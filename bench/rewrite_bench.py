@@ -4,7 +4,7 @@ Steps: scan the repository and plan from the findings (untimed setup), then per 
 ``git-sanitize rewrite PLAN --workdir FRESH`` (its own per-step timings come from
 ``rewrite-report.json``: clone, backup bundle, filter-repo, rescan, ...) and the plain
 equivalent: ``git clone --mirror --no-local`` and ``git filter-repo`` with the arguments
-``sanitize.rewrite.filter_repo_args`` gives for the same plan, once over all history and once
+``sanitize.purge.rewrite.filter_repo_args`` gives for the same plan, once over all history and once
 restricted (``--refs``) to the plan's blast radius, the commits our rewrite exports, followed by the
 reflog expiry and gc that a restricted filter-repo run leaves out. Target (issue 16): the filter-repo
 step within 1.1x of plain filter-repo on the same commits, and far below the whole-history run.
@@ -41,7 +41,7 @@ def available() -> str | None:
 
 def _prepare(repo: Path, work: Path, commands: list[str]) -> tuple[Path, Any] | str:
     """Scan and plan (untimed). The plan, or a line saying why there is nothing to bench."""
-    from sanitize.plan import load_plan
+    from sanitize.purge.plan import load_plan
 
     exe = peers.find_binary("git-sanitize") or "git-sanitize"
     findings, plan_path = work / "findings.json", work / "plan.json"
@@ -68,7 +68,7 @@ def run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
 
 
 def _run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
-    from sanitize.rewrite import filter_repo_args, write_paths_file
+    from sanitize.purge.rewrite import filter_repo_args, write_paths_file
 
     with tempfile.TemporaryDirectory(prefix="bench-rewrite-") as tmp:
         work = Path(tmp)
@@ -86,7 +86,7 @@ def _run(repo: Path, rounds: int, commands: list[str]) -> list[str]:
             secrets.chmod(0o600)
         plain_args = filter_repo_args(plan, paths_file, secrets)
         # The same commits as the rewrite: filter-repo restricted to the plan's blast radius.
-        from sanitize import blast_radius
+        from sanitize.purge import blast_radius
 
         values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
         radius = blast_radius.compute(repo, plan.tips, plan.paths, values)

@@ -230,7 +230,7 @@ def scan(source: str, fmt: str | None, output: str | None, rules_file: str | Non
                                      select=_range_selector(rev_range, since_rev, pre_push), cache=cache)
     report = cfg.apply(report)
     if not modes and not quiet:
-        from sanitize.preflight import work_tree_hint
+        from sanitize.playbook.preflight import work_tree_hint
 
         hint = work_tree_hint(source)
         if hint:
@@ -433,9 +433,9 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
     from pathlib import Path
 
     from sanitize import git
-    from sanitize.blast_radius import describe
     from sanitize.errors import UsageError
-    from sanitize.plan import make_plan
+    from sanitize.purge.blast_radius import describe
+    from sanitize.purge.plan import make_plan
 
     if out is None:
         tree = git.work_tree_of(Path.cwd())
@@ -470,8 +470,8 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
 @_exclusive
 def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool | None) -> None:
     """Apply PLAN to a fresh mirror in WORKDIR with git-filter-repo; exit 1 unless the rescan is clean."""
-    from sanitize.blast_radius import describe
-    from sanitize.rewrite import rewrite as do_rewrite
+    from sanitize.purge.blast_radius import describe
+    from sanitize.purge.rewrite import rewrite as do_rewrite
 
     if progress:
         result = do_rewrite(plan_path, workdir, progress=True, rules_file=rules_file)
@@ -520,8 +520,8 @@ def _second_opinion(check: dict[str, Any]) -> str:
 def notify(workdir: str, roster: str | None, templates: str | None, deadline: str | None, freeze: str | None,
            sender: str | None) -> None:
     """Render a notice per collaborator (Markdown, .eml, text), a team summary and the forge request."""
-    from sanitize.notify import DEFAULT_SENDER
-    from sanitize.notify import notify as do_notify
+    from sanitize.collaborator.notify import DEFAULT_SENDER
+    from sanitize.collaborator.notify import notify as do_notify
 
     with _working("writing the notices"):
         result = do_notify(workdir, roster=roster, templates=templates, deadline=deadline, freeze=freeze,
@@ -548,8 +548,8 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
     """Collaborator side: carry unpushed commits, tags, stashes and uncommitted changes onto the rewritten history."""
     import shlex
 
-    from sanitize.migrate import finish as do_finish
-    from sanitize.migrate import migrate as do_migrate
+    from sanitize.collaborator.migrate import finish as do_finish
+    from sanitize.collaborator.migrate import migrate as do_migrate
 
     again = f"git-sanitize migrate --finish --commit-map {shlex.quote(commit_map)}"
     if finish:
@@ -593,9 +593,9 @@ def approve(workdir: str, approver: str, digest: str, key: str | None, expires: 
     """Approve the force-push of the exact plan digest and the current rewritten tips."""
     import json
 
-    from sanitize import fail_closed
-    from sanitize.approval import ApprovalPolicy, approvers_of, describe_approval, judge
-    from sanitize.approval import approve as do_approve
+    from sanitize.purge import fail_closed
+    from sanitize.purge.approval import ApprovalPolicy, approvers_of, describe_approval, judge
+    from sanitize.purge.approval import approve as do_approve
     from sanitize.workdir import Workdir
 
     wd = Workdir.open(workdir)
@@ -632,8 +632,8 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
     """Force-push the rewritten refs: one atomic push, each ref leased to its tip at scan."""
     from pathlib import Path
 
-    from sanitize.approval import ApprovalPolicy
-    from sanitize.push import push as do_push
+    from sanitize.purge.approval import ApprovalPolicy
+    from sanitize.purge.push import push as do_push
 
     policy = None
     if allowed_signers or allow_unsigned:
@@ -671,7 +671,7 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
 @_exclusive
 def verify(workdir: str, remote: str | None) -> None:
     """Clone the remote fresh: every tip must be the rewritten tip, and the rescan clean."""
-    from sanitize.verify import verify as do_verify
+    from sanitize.purge.verify import verify as do_verify
 
     with _working("verifying: fresh clone of the remote, every ref, every purged object, rescan"):
         result = do_verify(workdir, remote=remote)
@@ -701,7 +701,7 @@ def guard() -> None:
 @_exclusive
 def guard_install(workdir: str, remote: str) -> None:
     """Install a pre-receive hook rejecting pushes that bring back purged objects."""
-    from sanitize.guard import install_guard
+    from sanitize.purge.guard import install_guard
 
     hook = install_guard(workdir, remote)
     _say(f"pre-receive guard installed at {hook}")
@@ -715,7 +715,7 @@ def guard_install(workdir: str, remote: str) -> None:
 @_guard
 def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None:
     """Run by the pre-receive hook: scan what the push on stdin adds; exit 1 if it adds a secret."""
-    from sanitize.guard import check_push
+    from sanitize.purge.guard import check_push
     from sanitize.scan.formats import text as text_format
 
     report = check_push(repo, sys.stdin.read(), rules_file=rules_file, baseline=baseline)
@@ -862,8 +862,9 @@ def run(playbook: str, check_only: bool) -> None:
     Every check of --check runs first: nothing starts unless all pass.
     Exits 3 at the approval gate; run it again after `approve` to resume at push.
     """
-    from sanitize import playbook_config, preflight
-    from sanitize.playbook import Runner
+    from sanitize.playbook import config as playbook_config
+    from sanitize.playbook import preflight
+    from sanitize.playbook.runner import Runner
 
     def echo(line: str) -> None:
         _say(line, err=True)
@@ -906,7 +907,7 @@ def status(workdir: str, fmt: str) -> None:
     """Where a purge stands: plan digest, each stage, approvals, and what comes next."""
     import json
 
-    from sanitize.playbook import status as purge_status
+    from sanitize.playbook.runner import status as purge_status
 
     doc = purge_status(workdir)
     if fmt == "json":
@@ -930,7 +931,7 @@ def status(workdir: str, fmt: str) -> None:
 @_guard
 def restore(workdir: str, to: str | None) -> None:
     """Recover the original history, every ref, from WORKDIR/backup.bundle."""
-    from sanitize.restore import restore as do_restore
+    from sanitize.purge.restore import restore as do_restore
 
     result = do_restore(workdir, to)
     _say(f"restored {len(result.refs)} refs from the backup bundle into {result.path}")

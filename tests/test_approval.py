@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sanitize import git
-from sanitize.approval import ApprovalPolicy, approve, approvers_of, judge, load_approvals, parse_duration
 from sanitize.errors import UsageError
+from sanitize.purge.approval import ApprovalPolicy, approve, approvers_of, judge, load_approvals, parse_duration
 from tests.plugins.rewritten_workdir import RewrittenWorkdir
 
 UNSIGNED = ApprovalPolicy(unsigned=True)  # what the fixture's "playbook" recorded

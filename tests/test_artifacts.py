@@ -13,9 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sanitize.approval import SCHEMA as APPROVAL_SCHEMA
-from sanitize.approval import ApprovalPolicy, approve, approvers_of, judge
 from sanitize.artifacts import rewrite_record
+from sanitize.purge.approval import SCHEMA as APPROVAL_SCHEMA
+from sanitize.purge.approval import ApprovalPolicy, approve, approvers_of, judge
 from sanitize.workdir import Workdir
 from tests.plugins.rewritten_workdir import RewrittenWorkdir
 

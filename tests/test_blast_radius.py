@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from sanitize import blast_radius, git
-from sanitize.approval import approve, describe_approval
-from sanitize.blast_radius import BlastRadius
+from sanitize import git
 from sanitize.errors import VerificationFailed
-from sanitize.plan import Plan, make_plan
-from sanitize.rewrite import rewrite
+from sanitize.purge import blast_radius
+from sanitize.purge.approval import approve, describe_approval
+from sanitize.purge.blast_radius import BlastRadius
+from sanitize.purge.plan import Plan, make_plan
+from sanitize.purge.rewrite import rewrite
 from sanitize.scan.engine import scan_repository
 from sanitize.workdir import Workdir
 

@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
-from sanitize.approval import approve
-from sanitize.fail_closed import acknowledge, check_acknowledged
-from sanitize.notify import notify
-from sanitize.plan import make_plan
-from sanitize.push import push
-from sanitize.rewrite import rewrite
+from sanitize.collaborator.notify import notify
+from sanitize.purge.approval import approve
+from sanitize.purge.fail_closed import acknowledge, check_acknowledged
+from sanitize.purge.plan import make_plan
+from sanitize.purge.push import push
+from sanitize.purge.rewrite import rewrite
 from sanitize.scan.engine import scan_repository
 from sanitize.workdir import Workdir
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
-from sanitize.guard import render_hook
+from sanitize.purge.guard import render_hook
 from sanitize.secret import sha256_hex
 
 IDENT = ["-c", "user.name=Dev", "-c", "user.email=dev@example.invalid"]

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from sanitize import fail_closed, git
-from sanitize.plan import MARKER
+from sanitize import git
+from sanitize.purge import fail_closed
+from sanitize.purge.plan import MARKER
 
 
 def _fake(seed: int) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from sanitize import git
-from sanitize.approval import approve
 from sanitize.git import forge_managed, is_hidden
-from sanitize.push import push
-from sanitize.verify import verify
+from sanitize.purge.approval import approve
+from sanitize.purge.push import push
+from sanitize.purge.verify import verify
 from tests.plugins.git_daemon import GitDaemon
 from tests.plugins.rewritten_workdir import build_rewritten_workdir
 

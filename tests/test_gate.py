@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sanitize.approval import ApprovalPolicy, approve, approvers_of, judge
 from sanitize.errors import UsageError
+from sanitize.purge.approval import ApprovalPolicy, approve, approvers_of, judge
 from sanitize.workdir import Workdir, write_private
 from tests.plugins.rewritten_workdir import RewrittenWorkdir
 

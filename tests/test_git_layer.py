@@ -18,7 +18,7 @@ PRODUCT = ("sanitize", "rotation")
 LAYER = "sanitize/git/"
 # Modules that start processes that are not git, and why.
 ALLOWED = {
-    "sanitize/signing.py": "ssh-keygen -Y sign/verify for approvals",
+    "sanitize/purge/signing.py": "ssh-keygen -Y sign/verify for approvals",
     "rotation/hooks.py": "the operator's own rotation command, consumer and proof commands",
 }
 _SPAWN = re.compile(r"^\s*(?:import subprocess|from subprocess import)|\bos\.(?:system|popen|spawn\w*|exec\w+)\(",

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
-from sanitize.approval import approve
 from sanitize.errors import UsageError
-from sanitize.guard import install_guard
-from sanitize.push import push
+from sanitize.purge.approval import approve
+from sanitize.purge.guard import install_guard
+from sanitize.purge.push import push
 from tests.plugins.git_daemon import GitDaemon
 from tests.plugins.rewritten_workdir import RewrittenWorkdir
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sanitize.plan import History
+from sanitize.purge.plan import History
 
 
 def _naive(history: History, tip: str, changed: set[str]) -> tuple[int, str | None]:

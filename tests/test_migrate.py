@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
-from sanitize.approval import approve
-from sanitize.migrate import candidate_hashes, load_commit_map
-from sanitize.notify import notify
-from sanitize.push import push
+from sanitize.collaborator.migrate import candidate_hashes, load_commit_map
+from sanitize.collaborator.notify import notify
+from sanitize.purge.approval import approve
+from sanitize.purge.push import push
 from sanitize.secret import sha256_hex
 from tests.plugins.rewritten_workdir import RewrittenWorkdir
 

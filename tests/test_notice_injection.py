@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
+from sanitize.collaborator.notify import notify
 from sanitize.errors import AwaitingApproval
-from sanitize.notify import notify
-from sanitize.plan import make_plan
-from sanitize.playbook import gate_instructions, status
-from sanitize.push import push
-from sanitize.rewrite import rewrite
+from sanitize.playbook.runner import gate_instructions, status
+from sanitize.purge.plan import make_plan
+from sanitize.purge.push import push
+from sanitize.purge.rewrite import rewrite
 from sanitize.scan.engine import scan_repository
 from sanitize.workdir import Workdir
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
+from sanitize.collaborator.notify import _lfs_objects, notify, read_roster
 from sanitize.errors import UsageError
-from sanitize.notify import _lfs_objects, notify, read_roster
 from tests.plugins.rewritten_workdir import AUTHORS, RewrittenWorkdir
 
 
@@ -203,7 +203,7 @@ def test_the_roster_maps_several_addresses_to_one_person_and_drops_others(rewrit
     ("Some One", "someone@users.noreply.github.com"),
 ])
 def test_bots_and_no_reply_identities_are_not_people(name: str, mail: str) -> None:
-    from sanitize.notify import Collaborator
+    from sanitize.collaborator.notify import Collaborator
 
     assert Collaborator(name=name, email=mail).is_machine
     assert not Collaborator(name="Bob Builder", email="bob@example.invalid").is_machine

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sanitize import git
 from sanitize.errors import UsageError
-from sanitize.plan import load_plan, make_plan, parse_secret_line, secret_line
+from sanitize.purge.plan import load_plan, make_plan, parse_secret_line, secret_line
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import Secret, preview_of, sha256_hex
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sanitize import git, playbook_config
+from sanitize import git
 from sanitize.errors import UsageError
-from sanitize.playbook import Runner, moved_refs, source_tips, status
+from sanitize.playbook import config as playbook_config
+from sanitize.playbook.runner import Runner, moved_refs, source_tips, status
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sanitize import playbook_config
 from sanitize.errors import UsageError
+from sanitize.playbook import config as playbook_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

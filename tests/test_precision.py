@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
-from sanitize.plan import load_plan, make_plan
+from sanitize.purge.plan import load_plan, make_plan
 from sanitize.scan.detectors import Detector
 from sanitize.scan.engine import scan_repository
 from sanitize.secret import sha256_hex

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from sanitize import git, playbook_config, preflight
-from sanitize.notice_check import check_templates
-from sanitize.notify import _environment
+from sanitize import git
+from sanitize.collaborator.notice_check import check_templates
+from sanitize.collaborator.notify import _environment
+from sanitize.playbook import config as playbook_config
+from sanitize.playbook import preflight
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

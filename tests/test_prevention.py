@@ -19,9 +19,9 @@ import yaml
 
 import sanitize
 from sanitize import git
-from sanitize.approval import approve
-from sanitize.guard import install_guard
-from sanitize.push import push
+from sanitize.purge.approval import approve
+from sanitize.purge.guard import install_guard
+from sanitize.purge.push import push
 from tests.plugins.rewritten_workdir import RewrittenWorkdir
 
 ROOT = Path(sanitize.__file__).resolve().parent.parent

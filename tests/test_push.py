@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
-from sanitize.approval import approve
 from sanitize.errors import AwaitingApproval
-from sanitize.push import PushRejected, push
+from sanitize.purge.approval import approve
+from sanitize.purge.push import PushRejected, push
 from tests.plugins.git_daemon import GitDaemon
 from tests.plugins.rewritten_workdir import RewrittenWorkdir
 
@@ -153,7 +153,7 @@ def test_gc_remote_needs_a_path_remote(rewritten_workdir: RewrittenWorkdir, git_
 
 
 def test_refs_no_push_can_update_are_left_out() -> None:
-    from sanitize.push import is_hidden
+    from sanitize.purge.push import is_hidden
 
     assert is_hidden("refs/pull/3/head") and is_hidden("refs/merge-requests/1/head") and is_hidden("refs/stash")
     assert not is_hidden("refs/heads/main") and not is_hidden("refs/tags/v1") and not is_hidden("refs/notes/commits")

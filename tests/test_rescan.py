@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sanitize.rescan import Remaining
+from sanitize.purge.rescan import Remaining
 from sanitize.scan.report import Finding
 from sanitize.secret import sha256_hex
 

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from sanitize import git
-from sanitize.restore import restore
+from sanitize.purge.restore import restore
 
 
 def make_repo_and_bundle(tmp_path: Path) -> tuple[Path, Path]:

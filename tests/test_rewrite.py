@@ -16,8 +16,8 @@ import pytest
 from demo.story_repo import DemoRepo, build_demo_repo
 from sanitize import git
 from sanitize.errors import UsageError, VerificationFailed
-from sanitize.plan import Plan, make_plan
-from sanitize.rewrite import rewrite
+from sanitize.purge.plan import Plan, make_plan
+from sanitize.purge.rewrite import rewrite
 from sanitize.scan.engine import scan_repository
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import sha256_hex
@@ -245,7 +245,7 @@ def test_resume_after_a_crash_in_filter_repo_reuses_the_clone(small_plan: tuple[
     def crash(*a: object, **k: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sanitize.rewrite._filter", crash)
+    monkeypatch.setattr("sanitize.purge.rewrite._filter", crash)
     with pytest.raises(KeyboardInterrupt):
         rewrite(str(plan.path), str(wd))
     assert Workdir(wd).stage("rewrite")["step"] == "filtering"
@@ -266,7 +266,7 @@ def test_resume_after_a_crash_past_filter_repo_skips_to_the_rescan(small_plan: t
     def crash(*a: object, **k: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sanitize.rewrite._verify", crash)
+    monkeypatch.setattr("sanitize.purge.rewrite._verify", crash)
     with pytest.raises(KeyboardInterrupt):
         rewrite(str(plan.path), str(wd))
     assert Workdir(wd).stage("rewrite")["step"] == "filtered"
@@ -277,7 +277,7 @@ def test_resume_after_a_crash_past_filter_repo_skips_to_the_rescan(small_plan: t
     def must_not_run(*a: object, **k: object) -> None:
         raise AssertionError("filter-repo ran twice")
 
-    monkeypatch.setattr("sanitize.rewrite._filter", must_not_run)
+    monkeypatch.setattr("sanitize.purge.rewrite._filter", must_not_run)
     result = rewrite(str(plan.path), str(wd))
     assert result.clean and git.refs(wd / "mirror.git") == tips and (wd / "commit-map").read_text() == cmap
     assert Workdir(wd).stage("rewrite")["status"] == "done"

@@ -9,10 +9,10 @@ import pytest
 
 from demo.story_repo import DemoRepo
 from sanitize import git
-from sanitize.approval import ApprovalPolicy, approve
 from sanitize.errors import VerificationFailed
-from sanitize.push import push
-from sanitize.verify import verify
+from sanitize.purge.approval import ApprovalPolicy, approve
+from sanitize.purge.push import push
+from sanitize.purge.verify import verify
 from tests.plugins.git_daemon import GitDaemon
 from tests.plugins.rewritten_workdir import RewrittenWorkdir
 
@@ -79,11 +79,11 @@ def test_verify_fails_when_a_ref_was_pushed_back(rewritten_workdir: RewrittenWor
 def test_end_to_end_real_scan_plan_rewrite_then_coordinate(demo_repo: DemoRepo, tmp_path: Path) -> None:
     """scan → plan → rewrite (the real stages) on the demo repository, then notify → approve → push → verify →
     guard, and a collaborator's old clone carrying two local commits across with migrate."""
-    from sanitize.guard import install_guard
-    from sanitize.migrate import migrate
-    from sanitize.notify import notify
-    from sanitize.plan import make_plan
-    from sanitize.rewrite import rewrite
+    from sanitize.collaborator.migrate import migrate
+    from sanitize.collaborator.notify import notify
+    from sanitize.purge.guard import install_guard
+    from sanitize.purge.plan import make_plan
+    from sanitize.purge.rewrite import rewrite
     from sanitize.scan.engine import scan_repository
 
     remote = tmp_path / "remote.git"
@@ -130,7 +130,7 @@ def test_push_gc_and_verify_over_ssh(rewritten_workdir: RewrittenWorkdir, tmp_pa
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """An ssh remote: git's transport, the remote gc and verify all go through $GIT_SSH. Here that is a
     stand-in that runs the remote command locally (no sshd on the test machine); the git side is real."""
-    from sanitize.push import SshRemote, ssh_remote
+    from sanitize.purge.push import SshRemote, ssh_remote
 
     assert ssh_remote("ssh://git@example.invalid:2222/srv/repo.git") == SshRemote(
         "git@example.invalid", "/srv/repo.git", "2222")

@@ -6,10 +6,10 @@ that validates (one-line :class:`~sanitize.errors.UsageError`, never a silent
 schema version in :mod:`sanitize.artifacts.upgrades`.
 
 - findings: :mod:`sanitize.scan.report` (``git-sanitize/findings/v2``)
-- plan: :mod:`sanitize.plan`, its actions :mod:`sanitize.artifacts.plan_actions`
+- plan: :mod:`sanitize.purge.plan`, its actions :mod:`sanitize.artifacts.plan_actions`
 - rewrite record: :mod:`sanitize.artifacts.rewrite_record` (the rewrite report,
-  ``rewrite-report.json``, is :mod:`sanitize.rewrite`'s output for people and pipelines)
-- approval: :mod:`sanitize.approval`
+  ``rewrite-report.json``, is :mod:`sanitize.purge.rewrite`'s output for people and pipelines)
+- approval: :mod:`sanitize.purge.approval`
 - workdir state: :mod:`sanitize.artifacts.state`
 - rotation run lines: :mod:`rotation.engine`
 

@@ -84,7 +84,7 @@ class RunMeta:
     plan_digest: str | None = None
     approvals_required: int = 1
     approval_expires: str | None = None
-    approval_policy: Mapping[str, object] | None = None  # :class:`sanitize.approval.ApprovalPolicy`'s JSON form
+    approval_policy: Mapping[str, object] | None = None  # :class:`sanitize.purge.approval.ApprovalPolicy`'s JSON form
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def dump(self) -> dict[str, object]:

@@ -14,7 +14,7 @@ nothing else has (``high``). A generic assignment (``SECRET_KEY = "…"``,
 vendored code whatever it holds: there such values are fixtures, illustrations
 and other people's defaults far more often than leaks. An example inside a
 Python docstring counts as ``docs`` (the scan checks where the value sits).
-The plan's default (:mod:`sanitize.plan`) holds back only low-confidence
+The plan's default (:mod:`sanitize.purge.plan`) holds back only low-confidence
 findings in tests, docs, examples and vendored code.
 
 A new rule family that matches a generic ``name = value`` shape must be added

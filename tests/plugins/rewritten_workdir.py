@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sanitize import git
-from sanitize.plan import compute_digest, secret_line
+from sanitize.purge.plan import compute_digest, secret_line
 from sanitize.secret import preview_of, sha256_hex
 from sanitize.workdir import Workdir, write_private
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from sanitize import git
 from sanitize.errors import SanitizeError, UsageError
-from sanitize.playbook_config import Playbook
+from sanitize.playbook.config import Playbook
 
 NOTICE_TEMPLATES = ("notice.md.j2", "notice.txt.j2", "notice.eml.j2", "team-summary.md.j2",
                     "forge-support-request.md.j2")
@@ -247,7 +247,7 @@ def _roster(pb: Playbook) -> Iterator[Check]:
     if roster is None:
         yield _ok("roster", "none: notices go to the history's authors and committers only")
         return
-    from sanitize.notify import load_roster
+    from sanitize.collaborator.notify import load_roster
 
     try:
         found = load_roster(roster)
@@ -262,7 +262,7 @@ def _roster(pb: Playbook) -> Iterator[Check]:
 
 
 def _templates(pb: Playbook) -> Iterator[Check]:
-    from sanitize.notice_check import check_templates
+    from sanitize.collaborator.notice_check import check_templates
 
     templates = pb.notify.templates
     if templates is None:

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TypedDict
 
 from sanitize import git
-from sanitize.approval import approve_command
 from sanitize.artifacts.state import State
 from sanitize.errors import AwaitingApproval, UsageError
 from sanitize.faults import fault_point
 from sanitize.names import Redactor, from_plan
-from sanitize.plan import load_plan
-from sanitize.playbook_config import Playbook
+from sanitize.playbook.config import Playbook
+from sanitize.purge.approval import approve_command
+from sanitize.purge.plan import load_plan
 from sanitize.workdir import STAGES, Workdir, file_sha256, write_private
 
 FINDINGS = "findings.json"
@@ -72,7 +72,7 @@ class Runner:
         if meta.source is not None and git.redact_url(meta.source) != self.source.shown:
             raise UsageError(f"{self.wd.root}: workdir belongs to a purge of {git.redact_url(meta.source)}; "
                              "use another workdir")
-        from sanitize.approval import ApprovalPolicy
+        from sanitize.purge.approval import ApprovalPolicy
 
         policy = ApprovalPolicy(allowed_signers=self.pb.allowed_signers, unsigned=self.pb.unsigned_approvals)
         # Where a URL's credentials come from, never the credentials: a later run reads the playbook again.
@@ -181,7 +181,7 @@ class Runner:
         return f"{len(report.findings)} findings in {report.stats.commits} commits, {len(report.refs)} refs"
 
     def _plan(self) -> str:
-        from sanitize.plan import make_plan
+        from sanitize.purge.plan import make_plan
 
         review = self.wd.root / REVIEW
         review.mkdir(mode=0o700, exist_ok=True)
@@ -193,17 +193,17 @@ class Runner:
         return f"plan {digest[:12]} written to {review}"
 
     def _rewrite(self) -> str:
-        from sanitize.rewrite import rewrite
+        from sanitize.purge.rewrite import rewrite
 
         rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file,
                 location=self.source)
         from sanitize.artifacts import rewrite_record
-        from sanitize.blast_radius import describe
+        from sanitize.purge.blast_radius import describe
 
         return f"rewrote {describe(rewrite_record.load(self.wd).blast_radius)}; rescan clean"
 
     def _notify(self) -> str:
-        from sanitize.notify import notify
+        from sanitize.collaborator.notify import notify
 
         n = self.pb.notify
         notify(str(self.wd.root), roster=str(n.roster) if n.roster else None,
@@ -211,11 +211,11 @@ class Runner:
         return f"notices in {self.wd.notices}"
 
     def _gate(self) -> str:
-        from sanitize.approval import approvers_of, judge, policy_of
+        from sanitize.purge.approval import approvers_of, judge, policy_of
 
         approvers = approvers_of(judge(self.wd.root, policy_of(self.wd)))
         required = self.pb.approvals_required
-        from sanitize import fail_closed
+        from sanitize.purge import fail_closed
 
         unfixed = fail_closed.waiting_in(self.wd)
         if len(approvers) >= required and unfixed:
@@ -233,14 +233,14 @@ class Runner:
                                f"run this playbook again after `git-sanitize approve`")
 
     def _push(self) -> str:
-        from sanitize.push import push
+        from sanitize.purge.push import push
 
         push(str(self.wd.root), remote=self.remote, min_approvals=self.pb.approvals_required,
              gc_remote=self.pb.gc_remote)
         return f"force-pushed the rewritten refs to {self.remote}"
 
     def _verify(self) -> str:
-        from sanitize.verify import verify
+        from sanitize.purge.verify import verify
 
         verify(str(self.wd.root), remote=self.remote)
         return "fresh clone of the remote matches the rewrite and rescans clean"
@@ -252,7 +252,7 @@ class Runner:
         if self.remote.is_url or self.remote.path is None:
             self.wd.record("guard", "skipped", reason="remote is not a local path")
             return "skipped: install the pre-receive hook on the server (`git-sanitize guard install`)"
-        from sanitize.guard import install_guard
+        from sanitize.purge.guard import install_guard
 
         hook = install_guard(str(self.wd.root), self.remote.path)
         return f"pre-receive hook installed at {hook}"
@@ -288,7 +288,7 @@ class Runner:
 
 def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> list[str]:
     """What a reviewer must read before approving, and the exact command."""
-    from sanitize import fail_closed
+    from sanitize.purge import fail_closed
 
     unfixed = fail_closed.waiting_in(wd)
     acks = "".join(f" --ack-code {shlex.quote(p)}" for p in dict.fromkeys(str(i.get("path")) for i in unfixed))
@@ -342,7 +342,7 @@ def status(workdir: str | Path) -> PurgeStatus:
         stages[name] = {"status": "done", "reason": "run outside this workdir; rewrite copied the plan in"}
     approvers: list[str] = []
     if stages["rewrite"]["status"] == "done":
-        from sanitize.approval import ApprovalPolicy, approvers_of, judge
+        from sanitize.purge.approval import ApprovalPolicy, approvers_of, judge
 
         policy = ApprovalPolicy.from_meta(meta.approval_policy)
         approvers = approvers_of(judge(wd.root, policy)) if policy else []
@@ -377,7 +377,7 @@ def _next_step(wd: Workdir, state: State, have: int, required: int) -> str:
     playbook = state.meta.playbook or "PLAYBOOK"
     digest = state.meta.plan_digest or state.stage("rewrite").text("plan_digest") or "?"
     if first in ("approve", "push"):
-        from sanitize import fail_closed
+        from sanitize.purge import fail_closed
 
         unfixed = fail_closed.waiting_in(wd)
         if unfixed:

@@ -131,7 +131,7 @@ def parse(data: Any, path: Path) -> Playbook:
     if not isinstance(unsigned, bool):
         raise _fail(path, "'approvals.unsigned' must be true or false")
     expires = str(approvals.get("expires", "24h"))
-    from sanitize.approval import parse_duration
+    from sanitize.purge.approval import parse_duration
 
     try:
         parse_duration(expires)

@@ -37,7 +37,7 @@ def render_hook(digest: str, banned_count: int, deadline: str | None = None, *, 
     """The pre-receive script text (templates/hooks/pre-receive.j2)."""
     env = Environment(loader=PackageLoader("sanitize", "templates/hooks"), undefined=StrictUndefined,
                       keep_trailing_newline=True, autoescape=False)  # noqa: S701 - a shell script, not HTML
-    python, root = sys.executable, str(Path(__file__).resolve().parent.parent)
+    python, root = sys.executable, str(Path(__file__).resolve().parents[2])  # the directory holding sanitize/
     return env.get_template("pre-receive.j2").render(
         digest=digest, banned_name=BANNED_NAME, banned_count=banned_count, deadline=deadline,
         generated=datetime.now(UTC).date().isoformat(), content_scan=content_scan,

@@ -544,7 +544,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                              for p in sorted(delete))
 
         fix = tuple(x for x in _fix_in_code(repo, report, findings, by_sha, real) if real(x.path) not in delete)
-        from sanitize.fail_closed import propose
+        from sanitize.purge.fail_closed import propose
 
         # The rewrite makes every planned fallback default fail closed (the variable becomes required):
         # which variables, the diff at each tip, and what no rule can edit (fixed by hand).
@@ -554,7 +554,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                                and f.rule.startswith("default.") and f.blob and f.line])
 
         # What will change, and why: the same computation the rewrite exports and checks against.
-        from sanitize.blast_radius import compute as blast_radius
+        from sanitize.purge.blast_radius import compute as blast_radius
 
         radius = blast_radius(repo, report.refs, list(delete),
                               [by_sha[sha].reveal().encode("utf-8", "surrogateescape") for sha in sorted(by_sha)],

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError, meta
 
-from sanitize.notify import Collaborator, _environment
+from sanitize.collaborator.notify import Collaborator, _environment
 
 #: The variables ``notify`` gives every template.
 CONTEXT_KEYS = frozenset({

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sanitize import git, names
-from sanitize.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
 from sanitize.artifacts import rewrite_record
 from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
-from sanitize.forward import pushed_with_forward_moves
 from sanitize.git import HIDDEN_PREFIXES, is_hidden, leased_push, resolve_remote  # noqa: F401 - once defined here
-from sanitize.plan import load_plan
+from sanitize.purge.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
+from sanitize.purge.forward import pushed_with_forward_moves
+from sanitize.purge.plan import load_plan
 from sanitize.workdir import Workdir
 
 _SCP = re.compile(r"^[^/:]+@[^/:]+:")
@@ -265,7 +265,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
             + (f"; not counted: {', '.join(ignored)}" if ignored else "")
             + f"; each approver runs: {approve_command(wd, digest)}")
 
-    from sanitize import fail_closed
+    from sanitize.purge import fail_closed
 
     unfixed = fail_closed.waiting_in(wd)
     if unfixed:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sanitize import git
-from sanitize.plan import MARKER
+from sanitize.purge.plan import MARKER
 from sanitize.secret import Secret
 
 _M = re.escape(MARKER.encode())

@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sanitize import signing
 from sanitize.artifacts import rewrite_record
 from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.artifacts.upgrades import Step, approval_v0, upgrade
 from sanitize.errors import UsageError
+from sanitize.purge import signing
 from sanitize.workdir import Workdir, write_atomic
 
 SCHEMA = "git-sanitize/approval/v1"
@@ -232,7 +232,7 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
 
 def describe_approval(workdir: str | os.PathLike[str], approval: Approval) -> str:
     """What was approved, in the rewrite record's own numbers (the ones plan, report and notices state)."""
-    from sanitize.blast_radius import describe
+    from sanitize.purge.blast_radius import describe
 
     summary = rewrite_record.load(Workdir.open(workdir)).blast_radius
     signed = "signed" if approval.signature else "unsigned"

@@ -31,14 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sanitize import blast_radius, fail_closed, git, names
+from sanitize import git, names
 from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.artifacts.state import StageRecord
-from sanitize.blast_radius import BlastRadius
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
-from sanitize.plan import MARKER, History, Plan, copy_plan, load_plan, peel_commits
-from sanitize.rescan import Remaining
+from sanitize.purge import blast_radius, fail_closed
+from sanitize.purge.blast_radius import BlastRadius
+from sanitize.purge.plan import MARKER, History, Plan, copy_plan, load_plan, peel_commits
+from sanitize.purge.rescan import Remaining
 from sanitize.workdir import Workdir, file_sha256, write_atomic
 
 ZERO = "0" * 40

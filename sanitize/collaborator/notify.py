@@ -45,7 +45,7 @@ from sanitize.artifacts import rewrite_record
 from sanitize.errors import UsageError
 from sanitize.git import is_hidden
 from sanitize.names import Redactor
-from sanitize.plan import load_plan
+from sanitize.purge.plan import load_plan
 from sanitize.workdir import Workdir, write_atomic
 
 DEFAULT_SENDER = "Security team <security@localhost>"

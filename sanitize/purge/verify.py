@@ -20,12 +20,12 @@ from pathlib import Path
 from sanitize import git
 from sanitize.artifacts import rewrite_record
 from sanitize.errors import VerificationFailed
-from sanitize.forward import classify
 from sanitize.git import forge_managed, is_hidden, resolve_remote
 from sanitize.names import Redactor, from_plan, to_renamed
-from sanitize.plan import load_plan
-from sanitize.push import tracking_left_out
-from sanitize.rescan import Remaining
+from sanitize.purge.forward import classify
+from sanitize.purge.plan import load_plan
+from sanitize.purge.push import tracking_left_out
+from sanitize.purge.rescan import Remaining
 from sanitize.workdir import Workdir
 
 MAX_PROBES = 20

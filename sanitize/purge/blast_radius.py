@@ -23,7 +23,7 @@ from typing import Any
 
 from sanitize import git
 from sanitize.names import is_shown
-from sanitize.plan import Change, History, changes, peel_commits
+from sanitize.purge.plan import Change, History, changes, peel_commits
 
 ZERO = "0" * 40
 _HEX = re.compile(r"[0-9a-f]{40}")
