@@ -21,12 +21,13 @@ from rotation.consumers import Consumer, parse_consumers
 from rotation.errors import ConfigError
 from rotation.generate import KINDS, GenerateSpec
 from rotation.proofs import Proof, parse_proofs
+from rotation.revocation import RevocationConfig, parse_revocation
 from rotation.schedule import parse_max_age
 from rotation.targets.base import StoreOnly, Target
 from sanitize.git import redact_url
 from sanitize.secret import Secret
 
-_TOP_KEYS = {"backend", "secrets", "audit_log", "lock_dir"}
+_TOP_KEYS = {"backend", "secrets", "audit_log", "lock_dir", "revocation"}
 _VAULT_KEYS = {"type", "url", "token_env", "mount"}
 _AWS_KEYS = {"type", "region", "endpoint_url"}
 _SECRET_KEYS = {"name", "path", "key", "secret_id", "generate", "max_age", "target", "consumers", "proofs"}
@@ -91,6 +92,8 @@ class RotationConfig:
     audit_log: Path | None = None
     lock_dir: Path | None = None
     path: Path | None = None
+    #: Provider APIs for ``rotate --revoke`` (:mod:`rotation.revocation`).
+    revocation: RevocationConfig = field(default_factory=RevocationConfig)
 
     def secret(self, name: str) -> SecretConfig:
         """The secret called ``name``; ConfigError if the config has none."""
@@ -268,7 +271,7 @@ def _parse(data: object, *, base: Path | None, env: Mapping[str, str], path: Pat
         backend=backend, secrets=secrets,
         audit_log=(base / audit).resolve() if audit else None,
         lock_dir=(base / lock_dir).resolve() if lock_dir else None,
-        path=path,
+        path=path, revocation=parse_revocation(top.get("revocation"), env),
     )
 
 

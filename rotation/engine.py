@@ -38,10 +38,21 @@ from rotation.errors import ConfigError, LeakStillValid, LeaseHeld, RotationErro
 from rotation.generate import exposure_hash
 from rotation.kinds import detect
 from rotation.protocol import AFTER_PROMOTION, LEASE_TTL, MODES, RotationResult, housekeep, rotate_secret
+from rotation.revocation import (
+    PROVIDERS,
+    REVOKE_EVENT,
+    Candidate,
+    ConfirmFn,
+    RevocationConfig,
+    candidate,
+    earlier_revocations,
+    revoke_one,
+)
 from rotation.schedule import Locked, SecretLock, default_lock_dir, is_due
 from rotation.states import (
     ACK_NAME,
     PROVEN_DEAD,
+    REVOKED,
     STILL_LIVE,
     UNPROVEN,
     Ack,
@@ -56,6 +67,7 @@ from rotation.states import (
 from sanitize.audit import AuditLog
 from sanitize.errors import SanitizeError
 from sanitize.scan.report import ScanReport
+from sanitize.secret import Secret
 
 LogFn = Callable[[str], None]
 DEFAULT_AUDIT_LOG = "rotation-audit.log"
@@ -66,7 +78,8 @@ class SecretOutcome:
     """One credential's result.
 
     ``status`` is what this run did: ``rotated``, ``would rotate``, ``not due``,
-    ``skipped``, ``failed``, ``not rotated`` (the config cannot rotate this kind),
+    ``skipped``, ``failed``, ``not rotated`` (the config cannot rotate this kind), ``revoked`` (a provider
+    token revoked at its provider by ``--revoke`` and proven refused there),
     ``not selected`` (exposed, but ``--only`` named others) or ``not in config``
     (an exposed finding no configured secret holds).
     ``state`` is where the credential stands (:mod:`rotation.states`), set for
@@ -89,6 +102,8 @@ class SecretOutcome:
     why: str = ""
     action: str = ""
     consumers: list[dict[str, Any]] = field(default_factory=list)
+    #: ``--revoke``: the provider, and what it answered to the revoke call and to the leaked token after it.
+    revocation: dict[str, Any] | None = None
 
     @property
     def consumer_failed(self) -> list[str]:
@@ -151,8 +166,8 @@ class RotationSummary:
         parts = [f"{self.mode} rotation on {self.backend}" + (" (dry run)" if self.dry_run else "")]
         if self.exposed:
             parts.append("exposed in history: " + ", ".join(self.exposed))
-        for status in ("rotated", "would rotate", "not due", "skipped", "failed", "not rotated", "not selected",
-                       "not in config"):
+        for status in ("rotated", "revoked", "would rotate", "not due", "skipped", "failed", "not rotated",
+                       "not selected", "not in config"):
             names = self.named(status)
             if names:
                 parts.append(f"{status}: {', '.join(names)}")
@@ -165,7 +180,8 @@ class RotationSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (the CLI's final log line)."""
         return {"mode": self.mode, "backend": self.backend, "dry_run": self.dry_run, "exposed": self.exposed,
-                "rotated": self.rotated, "failed": self.failed, "still_live": self.still_live,
+                "rotated": self.rotated, "revoked": self.named("revoked"), "failed": self.failed,
+                "still_live": self.still_live,
                 "states": self.states, "outcomes": [asdict(o) for o in self.outcomes]}
 
 
@@ -194,8 +210,13 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
            findings: str | os.PathLike[str] | ScanReport | Iterable[str] | None = None,
            dry_run: bool = False, audit: AuditLog | None = None, log: LogFn | None = None,
            now: datetime | None = None, backend: SecretBackend | None = None,
-           lock_dir: Path | None = None) -> RotationSummary:
+           lock_dir: Path | None = None, revoke: bool = False, confirm: ConfirmFn | None = None
+           ) -> RotationSummary:
     """Rotate the configured secrets; see the module docstring. ``now`` fakes the clock for ``due``.
+
+    ``revoke``: provider tokens no target can rotate (GitHub, GitLab, Slack) are revoked at the provider
+    (:mod:`rotation.revocation`), each only if ``confirm`` (called once, before anything changes, with every
+    candidate) returns its name. Without ``confirm`` nothing is revoked.
 
     ``log`` receives one JSON line per step: ``{"ts", "secret", "step", "status", "version", ...}``.
 
@@ -257,6 +278,20 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         audit.append("rotation.exposed", backend=identity, secrets=summary.exposed)
         selected = exposed + [s for s in selected if s not in exposed]
 
+    revoking = _Revoking(config=config.revocation, earlier=earlier_revocations(audit), audit=audit, dry_run=dry_run)
+    if revoke:
+        revoking.candidates = _candidates(selected, backend, config.revocation, exposure if findings is not None
+                                          else None, acks)
+        if not dry_run and revoking.candidates:
+            chosen = confirm(list(revoking.candidates.values())) if confirm is not None else set()
+            for c in revoking.candidates.values():
+                ok = c.name in chosen
+                if ok:
+                    revoking.approved[c.name] = c.sha256
+                line(c.name, "revoke", "confirmed" if ok else "declined", provider=c.provider, api_url=c.api_url)
+            audit.append("rotation.revoke.confirm", backend=identity, confirmed=sorted(revoking.approved),
+                         declined=sorted(set(revoking.candidates) - set(revoking.approved)))
+
     for s in selected:
         outcome = SecretOutcome(name=s.name, status="failed", exposed=s.name in summary.exposed)
         lock = SecretLock(locks, identity, s.name)
@@ -275,7 +310,7 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
             lease = None if dry_run else backend.acquire_lease(s.ref, owner, LEASE_TTL)
             _one(s, backend, mode=mode, due=due, dry_run=dry_run, now=now, outcome=outcome, steps=steps,
                  line=line, ack=acks.get(s.name), still_exposed=bool(exposure.get(s.name)), lease=lease,
-                 exposed_hashes=hashes)
+                 exposed_hashes=hashes, revoking=revoking)
         except LeaseHeld as exc:
             _skipped(s, mode, outcome, f"locked by another run: {exc}", line)
         except LeakStillValid as exc:
@@ -320,7 +355,8 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
     if finding_list:
         _unconfigured(finding_list, other_matched.union(*exposure.values()), acks, summary, line, audit, identity)
 
-    audit.append("rotation.end", backend=identity, mode=mode, rotated=summary.rotated, failed=summary.failed,
+    audit.append("rotation.end", backend=identity, mode=mode, rotated=summary.rotated,
+                 revoked=summary.named("revoked"), failed=summary.failed,
                  skipped=summary.named("skipped"), not_due=summary.named("not due"), exposed=summary.exposed,
                  still_live=summary.still_live, states=summary.states)
     if summary.failed:
@@ -466,7 +502,8 @@ def _proof_state(s: SecretConfig, mode: str, result: RotationResult, outcome: Se
 
 def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_run: bool, now: datetime | None,
          outcome: SecretOutcome, steps: list[dict[str, Any]], line: Callable[..., None], ack: Ack | None = None,
-         still_exposed: bool = False, lease: Lease | None = None, exposed_hashes: set[str] | None = None) -> None:
+         still_exposed: bool = False, lease: Lease | None = None, exposed_hashes: set[str] | None = None,
+         revoking: _Revoking | None = None) -> None:
     """One secret, under its lock: the due check, the kind check, then a dry run or the protocol."""
     if due:
         try:
@@ -497,7 +534,7 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
     kind = detect(s.name, current.value)
     outcome.kind = kind.id
     if not kind.accepts(s.target.kind):
-        _cannot_rotate(s, kind, outcome, line, ack, still_exposed)
+        _cannot_rotate(s, kind, outcome, line, ack, still_exposed, current.value, revoking)
         return
     if dry_run:
         outcome.status, outcome.old_version = "would rotate", current.version
@@ -523,8 +560,9 @@ def _one(s: SecretConfig, backend: SecretBackend, *, mode: str, due: bool, dry_r
 
 
 def _cannot_rotate(s: SecretConfig, kind: Any, outcome: SecretOutcome, line: Callable[..., None], ack: Ack | None,
-                   still_exposed: bool) -> None:
-    """The config cannot rotate this kind: leave the store alone, say what to do (or what was acknowledged)."""
+                   still_exposed: bool, value: Secret | None = None, revoking: _Revoking | None = None) -> None:
+    """The config cannot rotate this kind: leave the store alone, say what to do (or what was acknowledged,
+    or revoke it at its provider with ``--revoke``)."""
     outcome.status = "not rotated"
     if s.target.kind == "none":
         outcome.reason = (f"configuration error: {s.name} holds {kind.label}, which a store-only rotation cannot "
@@ -536,8 +574,86 @@ def _cannot_rotate(s: SecretConfig, kind: Any, outcome: SecretOutcome, line: Cal
         _acked(outcome, kind, ack)
         line(s.name, "state", outcome.state, kind=kind.id, proof=outcome.proof or outcome.why)
         return
+    if value is not None and revoking is not None and _revoked(s, kind, value, outcome, line, revoking):
+        return
     outcome.state, outcome.action = STILL_LIVE, kind.instruction(s.name)
     if ack is not None:
         outcome.action = (f"{s.name} was acknowledged ({ack.proof()}) but the store still holds the leaked "
                           f"value: put the replacement in the store; " + outcome.action)
     line(s.name, "kind", "not rotated", kind=kind.id, reason=outcome.reason, action=outcome.action)
+
+
+@dataclass
+class _Revoking:
+    """``--revoke`` across one run: the provider APIs, what the operator confirmed, what is revoked already."""
+
+    config: RevocationConfig
+    earlier: dict[str, dict[str, Any]]  # token SHA-256 -> the audit record that proved it revoked
+    audit: AuditLog
+    dry_run: bool = False
+    candidates: dict[str, Candidate] = field(default_factory=dict)
+    approved: dict[str, str] = field(default_factory=dict)  # secret name -> SHA-256 of the confirmed value
+
+
+def _candidates(selected: list[SecretConfig], backend: SecretBackend, config: RevocationConfig,
+                exposure: dict[str, list[str]] | None, acks: dict[str, Ack]) -> dict[str, Candidate]:
+    """The selected secrets ``--revoke`` would revoke: provider tokens no configured target rotates, exposed
+    ones only when a scan's findings say what is exposed, and not those acknowledged as done."""
+    out: dict[str, Candidate] = {}
+    for s in selected:
+        if exposure is not None and s.name not in exposure:
+            continue
+        if s.name in acks and not (exposure or {}).get(s.name):
+            continue
+        try:
+            value = backend.read_current(s.ref).value
+        except RotationError as exc:
+            if exc.exit_code == 2:
+                raise
+            continue  # the main loop reports it
+        kind = detect(s.name, value)
+        if kind.accepts(s.target.kind):
+            continue
+        c = candidate(s.name, kind.id, kind.label, value, config)
+        if c is not None:
+            out[s.name] = c
+    return out
+
+
+def _revoked(s: SecretConfig, kind: Any, value: Secret, outcome: SecretOutcome, line: Callable[..., None],
+             revoking: _Revoking) -> bool:
+    """A provider token: proven revoked earlier, revoked now (confirmed), or why not. True when it is done."""
+    store_note = "the store still holds the revoked token: put its replacement in the store and reload its users"
+    earlier = revoking.earlier.get(value.sha256)
+    if earlier is not None:
+        outcome.state, outcome.reason = REVOKED, store_note
+        outcome.proof = f"{earlier.get('proof', 'revoked at the provider')} (proven at {earlier.get('ts', '?')})"
+        line(s.name, "state", REVOKED, kind=kind.id, proof=outcome.proof)
+        return True
+    confirmed = revoking.approved.get(s.name)
+    if confirmed is None:
+        if s.name in revoking.candidates:
+            c = revoking.candidates[s.name]
+            outcome.reason += (f"; dry run: --revoke would ask to revoke it at {c.provider}" if revoking.dry_run
+                               else f"; revocation at {c.provider} was declined at the confirmation")
+        return False
+    if confirmed != value.sha256:
+        outcome.reason += "; not revoked: the stored value changed after the confirmation (re-run to confirm again)"
+        return False
+    result = revoke_one(kind.id, value, revoking.config)
+    summary = result.summary()
+    outcome.revocation = {"provider": result.provider, "accepted": result.accepted,
+                          "leaked_refused": result.refused, "call": result.call, "check": result.check}
+    record = revoking.audit.append(REVOKE_EVENT, secret=s.name, provider=result.provider,
+                                   api_url=revoking.config.endpoint(PROVIDERS[kind.id]).api_url,
+                                   accepted=result.accepted, leaked_refused=result.refused, proven=result.proven,
+                                   call=result.call, check=result.check, proof=summary if result.proven else "",
+                                   reason="" if result.proven else summary, token_sha256=value.sha256)
+    line(s.name, "revoke", "revoked" if result.proven else "not proven", provider=result.provider,
+         **({"proof": summary} if result.proven else {"reason": summary}))
+    if not result.proven:
+        outcome.reason = summary
+        return False
+    revoking.earlier[value.sha256] = {**record, "proof": summary}
+    outcome.status, outcome.state, outcome.proof, outcome.reason = "revoked", REVOKED, summary, store_note
+    return True

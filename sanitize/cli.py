@@ -762,13 +762,19 @@ def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None
               help="Record that NAME (a secret, or an exposed finding as the summary names it) was revoked or "
                    "replaced by hand; rotate nothing. Repeatable; goes to the audit log.")
 @click.option("--note", default="", help="With --ack: a short note for the audit log (a ticket id, who did it).")
+@click.option("--revoke", is_flag=True,
+              help="Revoke GitHub, GitLab and Slack tokens no target can rotate at the provider's API, after a "
+                   "confirmation per token; each counts as revoked only once the provider refuses it.")
+@click.option("--yes", "assume_yes", is_flag=True,
+              help="With --revoke: confirm every revocation without asking (unattended runs).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
               help="table: one row per credential (default on a terminal); json: one log line per step and a "
                    "summary line (default in a pipe).")
 @_guard
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
            audit_log: str | None, print_schedule: str | None, image: str | None, when: str | None,
-           run_as: str | None, env_file: str | None, acks: tuple[str, ...], note: str, fmt: str | None) -> None:
+           run_as: str | None, env_file: str | None, acks: tuple[str, ...], note: str, fmt: str | None,
+           revoke: bool, assume_yes: bool) -> None:
     """Rotate secrets in Vault / AWS Secrets Manager (and their databases).
 
     On a terminal a table of every credential's final state; in a pipe (or --format json)
@@ -799,6 +805,8 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
             from sanitize.errors import UsageError
 
             raise UsageError(f"{flag} applies to --print-schedule only")
+
+    _revoke_usage(revoke, assume_yes, mode, bool(acks), dry_run)
 
     from rotation.config import load_config
     from rotation.engine import rotate as do_rotate
@@ -834,7 +842,8 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
 
     try:
         summary = do_rotate(config, mode=mode, due=due, only=list(only) or None, findings=findings,
-                            dry_run=dry_run, audit=AuditLog(audit_log) if audit_log else None, log=step)
+                            dry_run=dry_run, audit=AuditLog(audit_log) if audit_log else None, log=step,
+                            revoke=revoke, confirm=_revoke_confirmation(assume_yes))
     except SanitizeError as exc:
         failed = getattr(exc, "summary", None)  # the run finished but some secrets failed: still summarise
         if failed is not None:
@@ -844,6 +853,38 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
         summarise(summary, "still live")
         summary.raise_if_still_live(" (each summary outcome's action says what to do)")
     summarise(summary, "ok")
+
+
+def _revoke_usage(revoke: bool, assume_yes: bool, mode: str, acks: bool, dry_run: bool) -> None:
+    """--revoke revokes for good: only in compromised mode, and only with someone (or --yes) to confirm."""
+    from sanitize.errors import UsageError
+
+    if assume_yes and not revoke:
+        raise UsageError("--yes applies to --revoke only")
+    if not revoke:
+        return
+    if mode != "compromised":
+        raise UsageError("--revoke applies to --mode compromised only (a scheduled run rotates, it never revokes)")
+    if acks:
+        raise UsageError("--revoke and --ack are separate runs: --ack records what was done by hand")
+    if not assume_yes and not dry_run and not (_terminal(sys.stdin) and _terminal(sys.stderr)):
+        raise UsageError("--revoke asks before revoking each token: run it on a terminal, or pass --yes for an "
+                         "unattended run")
+
+
+def _revoke_confirmation(assume_yes: bool) -> Any:
+    """The engine's ``confirm``: a y/N prompt per token on stderr (or every token with --yes)."""
+    def confirm(candidates: list[Any]) -> set[str]:
+        if assume_yes:
+            for c in candidates:
+                _say(f"revoking {c.describe()} (confirmed by --yes)", err=True)
+            return {c.name for c in candidates}
+        click.echo(f"--revoke: {len(candidates)} token(s) can be revoked at their provider. A revoked token "
+                   "cannot be restored: every user of it needs a new one.", err=True)
+        return {c.name for c in candidates
+                if click.confirm(f"Revoke {c.describe()}?", default=False, err=True)}
+
+    return confirm
 
 
 # --- run / status / restore --------------------------------------------------------
