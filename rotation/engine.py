@@ -281,7 +281,7 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
     revoking = _Revoking(config=config.revocation, earlier=earlier_revocations(audit), audit=audit, dry_run=dry_run)
     if revoke:
         revoking.candidates = _candidates(selected, backend, config.revocation, exposure if findings is not None
-                                          else None, acks)
+                                          else None, acks, set(revoking.earlier))
         if not dry_run and revoking.candidates:
             chosen = confirm(list(revoking.candidates.values())) if confirm is not None else set()
             for c in revoking.candidates.values():
@@ -596,9 +596,11 @@ class _Revoking:
 
 
 def _candidates(selected: list[SecretConfig], backend: SecretBackend, config: RevocationConfig,
-                exposure: dict[str, list[str]] | None, acks: dict[str, Ack]) -> dict[str, Candidate]:
+                exposure: dict[str, list[str]] | None, acks: dict[str, Ack], revoked: set[str]
+                ) -> dict[str, Candidate]:
     """The selected secrets ``--revoke`` would revoke: provider tokens no configured target rotates, exposed
-    ones only when a scan's findings say what is exposed, and not those acknowledged as done."""
+    ones only when a scan's findings say what is exposed, and not those acknowledged as done or proven
+    revoked by an earlier run (``revoked``: their SHA-256)."""
     out: dict[str, Candidate] = {}
     for s in selected:
         if exposure is not None and s.name not in exposure:
@@ -612,7 +614,7 @@ def _candidates(selected: list[SecretConfig], backend: SecretBackend, config: Re
                 raise
             continue  # the main loop reports it
         kind = detect(s.name, value)
-        if kind.accepts(s.target.kind):
+        if kind.accepts(s.target.kind) or value.sha256 in revoked:
             continue
         c = candidate(s.name, kind.id, kind.label, value, config)
         if c is not None:

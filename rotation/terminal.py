@@ -16,7 +16,10 @@ STATE_WORDS = {PROVEN_DEAD: "rotated, proven dead", REVOKED: "revoked", UNPROVEN
 
 
 def _note(o: SecretOutcome) -> str:
-    """The one thing to know about this row: the proof, why not provable, the action, or the reason."""
+    """The one thing to know about this row: the proof, why not provable, the action, or the reason (and why a
+    ``--revoke`` attempt did not make it revoked, before its action)."""
+    if o.state == STILL_LIVE and o.revocation is not None:
+        return " ".join(f"{o.reason}; {o.action}".split())
     return " ".join((o.action if o.state == STILL_LIVE else o.proof or o.why or o.reason).split())
 
 
