@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 
 from rotation.revocation import parse_revocation, revoke_one
+from sanitize.artifacts.schemas import schema_text
 from sanitize.secret import Secret
 
 pytestmark = pytest.mark.services
@@ -112,6 +114,9 @@ def test_revoke_yes_revokes_every_provider_and_proves_it(vault, provider_apis, t
         got["GITLAB_TOKEN"]["proof"]
     assert sorted(summary(proc)["revoked"]) == sorted(NAMES.values())
     assert "confirmed by --yes" in proc.stderr
+    validator = Draft202012Validator(json.loads(schema_text("rotation-run")))
+    for line in proc.stdout.splitlines():  # every line is the documented rotation-run shape
+        assert list(validator.iter_errors(json.loads(line))) == [], line
 
     # The documented requests: GitHub's revoke unauthenticated, GitLab's with PRIVATE-TOKEN, Slack's Bearer.
     calls = {(r["provider"], r["method"], r["path"]): r for r in api.requests}

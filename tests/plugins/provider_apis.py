@@ -82,7 +82,7 @@ class ProviderApis:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         return  # the path is all it would print, but keep test output clean
 
     def _reply(self, status: int, doc: object | None = None) -> None:
