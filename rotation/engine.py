@@ -20,6 +20,12 @@ reported ``still-live`` with the exact step. Every rotated, failed or exposed
 credential gets one of the four states of :mod:`rotation.states`; exposed
 findings that no configured secret holds are listed too. The summary's
 ``exit_code`` is 1 while any of them is ``still-live``.
+
+With ``revoke`` (``rotate --revoke``), a GitHub, GitLab or Slack token that
+no target can rotate is revoked through its provider's API once the
+operator confirmed it, and is ``revoked`` only when the provider then
+refuses it (:mod:`rotation.revocation`); a revocation proven by an earlier
+run is read back from the audit log.
 """
 
 from __future__ import annotations
@@ -577,6 +583,10 @@ def _cannot_rotate(s: SecretConfig, kind: Any, outcome: SecretOutcome, line: Cal
     if value is not None and revoking is not None and _revoked(s, kind, value, outcome, line, revoking):
         return
     outcome.state, outcome.action = STILL_LIVE, kind.instruction(s.name)
+    provider = PROVIDERS.get(kind.id)
+    if provider is not None and outcome.revocation is None and not (revoking and s.name in revoking.candidates):
+        outcome.action = (f"run `git-sanitize rotate --revoke --only {s.name}` to revoke it through "
+                          f"{provider.label}'s API, or " + outcome.action)
     if ack is not None:
         outcome.action = (f"{s.name} was acknowledged ({ack.proof()}) but the store still holds the leaked "
                           f"value: put the replacement in the store; " + outcome.action)

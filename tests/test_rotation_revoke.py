@@ -301,5 +301,6 @@ def test_with_findings_only_the_exposed_token_is_revoked(vault, provider_apis, t
     assert got["GITHUB_TOKEN"]["state"] == "revoked" and got["GITHUB_TOKEN"]["exposed"] is True
     assert not api.works("github", planted["github"])
     assert api.works("gitlab", planted["gitlab"]) and all(r["provider"] != "gitlab" for r in api.requests)
-    assert got["GITLAB_TOKEN"]["revocation"] is None
+    assert got["GITLAB_TOKEN"]["revocation"] is None and got["GITLAB_TOKEN"]["state"] == "still-live"
+    assert "`git-sanitize rotate --revoke --only GITLAB_TOKEN`" in got["GITLAB_TOKEN"]["action"]
     assert_no_token(planted, proc.stdout, proc.stderr, (tmp_path / "audit.log").read_text())
