@@ -12,12 +12,16 @@ rotation, one signed with the new key — and one the app issues — accepted.
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rotation import hs256, signing_keys
 from rotation.config import parse_config
@@ -102,11 +106,22 @@ class KeyStory:
                 "generate": {"kind": "keypair", "alg": self.alg, "format": self.fmt}, "max_age": "30d",
                 "target": self.target, "consumers": [{"type": "webhook", "url": f"{self.app.url}/reload"}], **extra}
 
+    def document(self, **extra: Any) -> dict[str, Any]:
+        return {"backend": {"type": "vault", "url": self.vault.url, "token_env": "VAULT_TOKEN"},
+                "audit_log": str(self.tmp / "audit.log"), "lock_dir": str(self.tmp / "locks"),
+                "secrets": [self.secret(**extra)]}
+
     def config(self, **extra: Any) -> Any:
-        doc = {"backend": {"type": "vault", "url": self.vault.url, "token_env": "VAULT_TOKEN"},
-               "audit_log": str(self.tmp / "audit.log"), "lock_dir": str(self.tmp / "locks"),
-               "secrets": [self.secret(**extra)]}
-        return parse_config(doc, env={"VAULT_TOKEN": self.vault.token})
+        return parse_config(self.document(**extra), env={"VAULT_TOKEN": self.vault.token})
+
+    def cli(self, doc: dict[str, Any], mode: str) -> subprocess.CompletedProcess[str]:
+        """``git-sanitize rotate`` as the operator runs it."""
+        path = self.tmp / "rotation.yml"
+        path.write_text(yaml.safe_dump(doc))
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "VAULT_TOKEN": self.vault.token,
+               "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        return subprocess.run([sys.executable, "-m", "sanitize.cli", "rotate", "--config", str(path), "--mode", mode],
+                              env=env, cwd=self.tmp, capture_output=True, text=True, timeout=240, check=False)
 
     def me(self, key: Secret, *, with_kid: bool = True) -> int:
         return status(f"{self.app.url}/me", headers=bearer(key, kid=with_kid))[0]
@@ -257,3 +272,15 @@ def test_a_malformed_private_key_is_named_not_quoted() -> None:
         signing_keys.load(value)
     assert "does not parse" in str(info.value) and body not in str(info.value)
 
+
+
+def test_cli_compromised_rotation_of_an_rs256_key_prints_states_and_no_key_material(make_story: Any) -> None:
+    s: KeyStory = make_story("RS256", "store")
+    proc = s.cli(s.document(proofs=[_proof(s)]), "compromised")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["states"] == {"rotated-proven-dead": ["JWT_PRIVATE_KEY"]}
+    assert summary["outcomes"][0]["kind"] == "private-key"
+    assert s.me(s.leaked) == 401 and s.me(s.current()) == 200
+    s.lines = proc.stdout.splitlines()
+    s.assert_nothing_printed(proc.stderr)
