@@ -213,3 +213,16 @@ def test_mysql_admin_dsn_without_a_database_is_a_config_error() -> None:
            "secrets": [{"name": "ADMIN_PASSWORD", "path": "a/b", "key": "K", "target": target}]}
     with pytest.raises(ConfigError, match=r"name the database in the admin DSN"):
         parse_config(doc, env={"T": "x", "ADMIN": "mysql://u:p@127.0.0.1:1/"})
+
+
+@pytest.mark.parametrize("hashing", [ARGON2, BCRYPT], ids=["argon2id", "bcrypt"])
+def test_client_side_hash_verifies_its_password_only(hashing: dict[str, Any]) -> None:
+    from rotation.password_hashes import verify
+
+    rng = random.Random(f"hash-{hashing['hash']}")
+    password, other = fake(rng, 24), fake(rng, 24)
+    stored = hash_of(password, hashing)
+    assert password not in stored and stored != hash_of(password, hashing)  # salted
+    assert verify(stored, Secret(password)) and not verify(stored, Secret(other))
+    for broken in ("", "h", stored[:-4], "$argon2id$nonsense", "$2b$05$short"):
+        assert not verify(broken, Secret(password))
