@@ -31,7 +31,7 @@ _TOP_KEYS = {"backend", "secrets", "audit_log", "lock_dir", "revocation"}
 _VAULT_KEYS = {"type", "url", "token_env", "mount"}
 _AWS_KEYS = {"type", "region", "endpoint_url"}
 _SECRET_KEYS = {"name", "path", "key", "secret_id", "generate", "max_age", "target", "consumers", "proofs"}
-_GENERATE_KEYS = {"kind", "bytes", "length", "alphabet"}
+_GENERATE_KEYS = {"kind", "bytes", "length", "alphabet", "alg", "format"}
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _generate(data: object, key: str) -> GenerateSpec:
     alphabet = _str(g, "alphabet", key)
     try:
         return GenerateSpec(kind=kind, bytes=_int(g, "bytes", key, 32), length=_int(g, "length", key, 32),
-                            alphabet=alphabet)
+                            alphabet=alphabet, alg=_str(g, "alg", key), format=_str(g, "format", key) or "jwk")
     except ConfigError as exc:
         raise ConfigError(f"'{key}': {exc}") from None
 

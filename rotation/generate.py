@@ -22,17 +22,23 @@ PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!#%+-.:=?@^_~"
 # RFC 3986 unreserved characters: need no escaping anywhere in a URL.
 URL_SAFE_ALPHABET = string.ascii_letters + string.digits + "-._~"
 
-KINDS = ("hex", "base64", "base64url", "password", "alphanumeric")
+KINDS = ("hex", "base64", "base64url", "password", "alphanumeric", "keypair")
 
 
 @dataclass(frozen=True)
 class GenerateSpec:
-    """How to make a new value: ``kind`` plus ``bytes`` (hex/base64) or ``length``/``alphabet``."""
+    """How to make a new value: ``kind`` plus ``bytes`` (hex/base64) or ``length``/``alphabet``.
+
+    ``keypair``: an asymmetric JWT signing key, ``alg`` RS256, ES256 or EdDSA, written as a
+    private JWK (``format: jwk``, the default) or a PKCS#8 PEM (:mod:`rotation.signing_keys`).
+    """
 
     kind: str = "password"
     bytes: int = 32
     length: int = 32
     alphabet: str | None = None
+    alg: str | None = None
+    format: str = "jwk"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -43,6 +49,14 @@ class GenerateSpec:
             raise ConfigError("generate.length must be between 8 and 1024")
         if self.alphabet is not None and len(set(self.alphabet)) < 10:
             raise ConfigError("generate.alphabet must have at least 10 distinct characters")
+        from rotation.signing_keys import ALGS, FORMATS
+
+        if self.kind == "keypair" and self.alg not in ALGS:
+            raise ConfigError(f"generate.alg must be one of {', '.join(ALGS)} for kind keypair")
+        if self.kind != "keypair" and self.alg is not None:
+            raise ConfigError("generate.alg applies to kind keypair only")
+        if self.format not in FORMATS:
+            raise ConfigError(f"generate.format must be one of {', '.join(FORMATS)}")
 
 
 def random_string(length: int, alphabet: str) -> str:
@@ -52,6 +66,10 @@ def random_string(length: int, alphabet: str) -> str:
 
 def new_raw(spec: GenerateSpec, *, url_safe: bool = False) -> str:
     """A fresh value of the requested kind; ``url_safe`` for the password inside a DSN."""
+    if spec.kind == "keypair":
+        from rotation.signing_keys import new_private_key
+
+        return new_private_key(str(spec.alg), spec.format).reveal()
     if spec.kind == "hex":
         return secrets.token_hex(spec.bytes)
     if spec.kind == "base64":
@@ -158,7 +176,7 @@ def generate(spec: GenerateSpec, current: Secret | None = None) -> Secret:
     """
     cur = current.reveal() if current is not None else None
     for _ in range(10):
-        if cur is not None and is_dsn(cur):
+        if cur is not None and spec.kind != "keypair" and is_dsn(cur):
             new = with_password(cur, new_raw(spec, url_safe=True))
         else:
             new = new_raw(spec)

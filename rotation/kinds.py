@@ -104,9 +104,10 @@ KINDS: dict[str, CredentialKind] = {k.id: k for k in (
                    link="https://platform.openai.com/api-keys", rules=("openai.",)),
     CredentialKind("anthropic-key", "an Anthropic API key", action=_ACK,
                    link="https://console.anthropic.com/settings/keys", rules=("anthropic.",)),
-    CredentialKind("private-key", "a private key",
+    CredentialKind("private-key", "a private key", targets=("jwks",),
                    action="revoke its certificate at the CA (or remove the public key from every authorized_keys), "
-                          "issue a new key pair and deploy it",
+                          "issue a new key pair and deploy it; a JWT signing key: add `target: {{type: jwks, ...}}` "
+                          "and `generate: {{kind: keypair, alg: RS256|ES256|EdDSA}}` to {name} and re-run",
                    rules=("private-key.", "path.private-key")),
     CredentialKind("bearer-token", "a bearer token",
                    action="revoke the token at the service that issued it and put the new one in the store",
@@ -187,6 +188,8 @@ def detect(name: str, value: Secret) -> CredentialKind:
             doc = None
         if isinstance(doc, dict) and any(f in doc for f in AWS_KEY_ID_FIELDS):
             return KINDS["aws-access-key"]
+        if isinstance(doc, dict) and doc.get("kty") in ("RSA", "EC", "OKP") and "d" in doc:
+            return KINDS["private-key"]  # a private JWK (an asymmetric JWT signing key)
     found = _by_provider_rule(text)
     if found:
         return KINDS[found]

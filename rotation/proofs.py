@@ -11,8 +11,9 @@ be refused. Two forms:
 - ``{type: http, url: …, auth: bearer|basic|jwt|header[, username][, header][, claims][, kid][, method: GET]
   [, refused: [401, 403]][, timeout: 10]}``: a request authenticated with the value
   (``bearer``: ``Authorization: Bearer <value>``; ``basic``: ``username`` and the value;
-  ``jwt``: a bearer HS256 token over ``claims`` signed with the value, with ``kid: thumbprint``
-  its RFC 7638 kid; ``header``: the value in header ``header``). A 2xx answer is accepted,
+  ``jwt``: a bearer token over ``claims`` signed with the value — HS256 for a secret, the key's own
+  RS256/ES256/EdDSA for a private key (:mod:`rotation.signing_keys`) — with ``kid: thumbprint`` the
+  key's RFC 7638 kid; ``header``: the value in header ``header``). A 2xx answer is accepted,
   a status in ``refused`` is refused, anything else (a redirect too: none is followed) is unclear.
 
 With ``settle: N`` the new value's check is retried for up to N seconds until
@@ -33,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rotation import hs256
+from rotation import signing_keys
 from rotation.consumers import argv_of
 from rotation.errors import ConfigError, TargetError
 from rotation.hooks import run_hook
@@ -118,7 +119,7 @@ class HttpProof(Proof):
             pair = f"{self.username}:{value.reveal()}".encode("utf-8", "surrogateescape")
             return "Authorization", Secret("Basic " + base64.b64encode(pair).decode("ascii"))
         if self.auth == "jwt":
-            token = hs256.sign(self.claims, value, kid=hs256.thumbprint(value) if self.kid else None)
+            token = signing_keys.sign_token(self.claims, value, with_kid=self.kid)
             return "Authorization", Secret(f"Bearer {token.reveal()}")
         return self.header, value
 

@@ -1,4 +1,4 @@
-"""An HS256 signing key (``JWT_SECRET``) published with a ``kid`` in a JWKS that verifiers read.
+"""A JWT signing key published with a ``kid`` in a JWKS that verifiers read (HS256, RS256, ES256, EdDSA).
 
 An app that verifies tokens against a single key must restart to accept a
 new one, and then refuses every token signed before — so teams either
@@ -15,9 +15,17 @@ never rotate or rotate with an outage. With a key set, rotation is:
   thumbprint``) to prove the app itself refuses a token forged with it.
 
 Each key's ``kid`` is its RFC 7638 thumbprint (:mod:`rotation.hs256`), so the
-signer derives the kid of the key it holds. The set holds secret key material
-(``oct`` keys): the file is written 0600 through a temporary in the same
-directory and renamed, never left half-written.
+signer derives the kid of the key it holds. An HS256 set holds secret key
+material (``oct`` keys): the file is written 0600 through a temporary in the
+same directory and renamed, never left half-written.
+
+Asymmetric keys (:mod:`rotation.signing_keys`; ``generate: {kind: keypair, alg:
+RS256|ES256|EdDSA}``): the stored value is the signer's *private* key (a private
+JWK or a PEM); the set receives only its *public* JWK (kid: the public key's
+thumbprint, or the private JWK's own ``kid``), never a private member, so the
+set may be served to anyone. A set that held the old asymmetric key never gets
+an ``oct`` key: a ``generate`` that is not ``keypair`` would publish the new
+secret, and the rotation stops before anything changes.
 
 ```yaml
 target: {type: jwks, file: /etc/aurora/jwks.json, grace: 24h}
@@ -42,7 +50,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rotation import hs256
+from rotation import hs256, signing_keys
 from rotation.backends.base import SecretBackend, SecretRef
 from rotation.errors import ConfigError, PromotedButUnfinished, RotationError, TargetError
 from rotation.schedule import parse_max_age
@@ -151,8 +159,27 @@ class JwksStoreEntry:
             raise TargetError(f"jwks: writing the key set {self.path} failed ({exc})") from None
 
 
+def _published(value: Secret) -> dict[str, Any]:
+    """The JWK verifiers get for ``value``: the public key of a private key, the ``oct`` key of an HS256 secret."""
+    signing = signing_keys.load(value)
+    if signing is None:
+        return hs256.jwk(value)
+    assert not signing_keys.PRIVATE_MEMBERS & set(signing.public_jwk)  # the set may be public: never a private part
+    return dict(signing.public_jwk)
+
+
+def _kid(value: Secret) -> str:
+    signing = signing_keys.load(value)
+    return signing.kid if signing is not None else hs256.thumbprint(value)
+
+
 def _holds(key: dict[str, Any], value: Secret) -> bool:
     """Whether a JWK is ``value`` (by kid or by key material)."""
+    signing = signing_keys.load(value)
+    if signing is not None:
+        material = signing_keys.public_material(signing.public_jwk)
+        return key.get("kid") == signing.kid or (material is not None
+                                                  and signing_keys.public_material(key) == material)
     return key.get("kid") == hs256.thumbprint(value) or key.get("k") == hs256.b64url(hs256.key_bytes(value))
 
 
@@ -215,16 +242,21 @@ class JwksTarget(Target):
     def apply(self, old: Secret, new: Secret) -> None:
         """Publish ``new`` first in the set; keep ``old`` until now + grace; drop keys whose grace ended."""
         now = _now()
+        if signing_keys.looks_asymmetric(old) and not signing_keys.looks_asymmetric(new):
+            raise TargetError("jwks: the old signing key is asymmetric but the new value is not a private key; "
+                              "publishing it would expose the new secret: set generate: {kind: keypair, alg: ...}")
+        published = _published(new)
+        old_published = _published(old)
         keys = self.store.read()
         self._before = keys
         kept = [k for k in keys if not _retired(k, now) and not _holds(k, new) and not _holds(k, old)]
-        old_key = next((k for k in keys if _holds(k, old)), None) or hs256.jwk(old)
+        old_key = next((k for k in keys if _holds(k, old)), None) or old_published
         old_key = {**old_key, RETIRE_AT: (now + self.grace).isoformat(timespec="seconds")}
-        self.store.write([hs256.jwk(new), old_key, *kept])
+        self.store.write([published, old_key, *kept])
 
     def test(self, value: Secret) -> None:
         """The set verifiers read now holds ``value`` under its kid."""
-        kid = hs256.thumbprint(value)
+        kid = _kid(value)
         if not any(k.get("kid") == kid and _holds(k, value) and RETIRE_AT not in k for k in self.store.read()):
             raise TargetError(f"jwks: {self.store.path} does not hold the new key (kid {kid})")
 
@@ -237,7 +269,7 @@ class JwksTarget(Target):
     def promoted(self, old: Secret, new: Secret, *, compromised: bool) -> str:
         """Compromised: the old key, and every key still in a grace window, leave the set now (no grace for
         anything that may have leaked with it). Scheduled: the old key stays until its ``retire_at``."""
-        kid = hs256.thumbprint(old)
+        kid = _kid(old)
         if not compromised:
             return f"old kid {kid} kept in {self.store.path} for the grace window ({self.grace})"
         keys = self.store.read()
@@ -259,7 +291,7 @@ class JwksTarget(Target):
 
     def prove_leak_dead(self, leaked: Secret) -> LeakProof:
         """The set no longer holds the leaked key (neither its kid nor its material)."""
-        kid = hs256.thumbprint(leaked)
+        kid = _kid(leaked)
         rejected = not any(_holds(k, leaked) for k in self.store.read())
         detail = (f"kid {kid} is no longer in {self.store.path}" if rejected
                   else f"kid {kid} is still in {self.store.path}")
