@@ -499,7 +499,8 @@ def _second_opinion(check: dict[str, Any]) -> str:
         return f"{tool} did not run ({check.get('reason', 'unknown reason')})"
     seen = check.get("planned_values_seen", 0)
     verdict = "none of the planned values" if not seen else f"{seen} PLANNED VALUE(S) STILL PRESENT"
-    return f"{tool} finds {check.get('findings', 0)} finding(s), {verdict}"
+    scope = f" in the {check['scope']}" if check.get("scope") else ""
+    return f"{tool} finds {check.get('findings', 0)} finding(s){scope}, {verdict}"
 
 
 

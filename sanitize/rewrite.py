@@ -149,7 +149,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file)
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
-        report["independent_check"] = _gitleaks(wd.mirror, plan)
+        report["independent_check"] = _gitleaks(wd.mirror, plan, _rewritten_range(report, inventory))
         timings["gitleaks"] = time.monotonic() - t
         if not report["blast_radius"]["matches"]:
             verification["problems"] += [f"blast radius: {d}" for d in report["blast_radius"]["differences"]]
@@ -785,15 +785,49 @@ def _gitleaks_binary() -> str | None:
     return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
-def _gitleaks(mirror: Path, plan: Plan) -> dict[str, Any]:
-    """gitleaks as a second opinion, when installed: how many findings, which rules, any planned value."""
+# Beyond this many rev-list arguments the second opinion reads all history (one argv word must stay < 128 KiB).
+_MAX_RANGE_ARGS = 2000
+
+
+def _rewritten_range(report: dict[str, Any], inventory: dict[str, Any]) -> list[str] | None:
+    """``git log`` arguments naming exactly the rewritten commits (new tips, minus the unchanged boundary);
+    None for all history (the range would be too long to pass); [] when no commit was rewritten."""
+    radius = BlastRadius.from_dict(inventory["blast"])
+    tips = sorted({str(x["new"]) for ref, x in report["refs"].items()
+                   if ref in radius.export_refs and x.get("new")})
+    # A notes tip re-made only to re-file its notes: that one commit, not the notes history under it.
+    notes: set[str] = set()
+    under: set[str] = set()
+    for ref in radius.notes_refiled:
+        x = report["refs"].get(ref) or {}
+        if x.get("new"):
+            notes.add(str(x["new"]))
+            old = inventory["peeled"].get(x["old"], x["old"])
+            under.update(inventory["parents"].get(old, []))  # the re-made tip keeps the old tip's parents
+    if not tips and not notes:
+        return []
+    args = [*tips, *sorted(notes - set(tips)), *(f"^{c}" for c in sorted(set(radius.boundary) | under))]
+    return args if len(args) <= _MAX_RANGE_ARGS else None
+
+
+def _gitleaks(mirror: Path, plan: Plan, scope: list[str] | None = None) -> dict[str, Any]:
+    """gitleaks as a second opinion, when installed: how many findings, which rules, any planned value.
+
+    ``scope``: the rewritten commits (``_rewritten_range``); every other commit is the original's, object
+    for object, and the direct search of every object already proves no planned value survives there.
+    None: every commit (``--all``).
+    """
     exe = _gitleaks_binary()
     if exe is None:
         return {"tool": "gitleaks", "ran": False, "reason": "not installed"}
+    if scope is not None and not scope:
+        return {"tool": "gitleaks", "ran": False, "reason": "no commit was rewritten"}
+    where = {"scope": "all history" if scope is None else "rewritten commits"}
     # The report goes to our memory (stdout), never to a file: unplanned findings carry their values.
     try:
         proc = git.run_program([exe, "git", str(mirror), "--no-banner", "--log-level", "error", "--exit-code", "0",
-                                "--report-format", "json", "--report-path", "-", "--log-opts", "--all"])
+                                "--report-format", "json", "--report-path", "-",
+                                "--log-opts", " ".join(scope) if scope else "--all"])
     except GitError:
         return {"tool": "gitleaks", "ran": False, "reason": "gitleaks could not run"}
     if proc.returncode != 0:
@@ -812,7 +846,7 @@ def _gitleaks(mirror: Path, plan: Plan) -> dict[str, Any]:
         if sha256_hex(str(it.get("Secret", ""))) in planned:
             seen_planned += 1
     del items
-    return {"tool": "gitleaks", "ran": True, "findings": sum(rules.values()), "rules": rules,
+    return {"tool": "gitleaks", "ran": True, **where, "findings": sum(rules.values()), "rules": rules,
             "planned_values_seen": seen_planned}
 
 

@@ -17,7 +17,7 @@ from demo.story_repo import DemoRepo, build_demo_repo
 from sanitize import git
 from sanitize.errors import UsageError, VerificationFailed
 from sanitize.plan import Plan, make_plan
-from sanitize.rewrite import rewrite
+from sanitize.rewrite import _rewritten_range, rewrite
 from sanitize.scan.engine import scan_repository
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import sha256_hex
@@ -514,3 +514,19 @@ def test_a_plan_with_nothing_to_do_keeps_every_id(small_plan: tuple[Small, Plan]
     assert result.clean and git.refs(result.mirror) == git.refs(small.path)
     detail = Workdir(tmp_path / "wd").stage("rewrite")
     assert detail["old_commits"] == [] and detail["first_changed"] == {} and detail["purged_blobs"] == []
+
+
+def test_the_second_opinion_reads_exactly_the_rewritten_commits(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    # Unchanged commits are the original's, object for object (the direct search covers them):
+    # gitleaks is given the range of the commits the rewrite made, new tips minus the unchanged boundary.
+    _demo, _plan, wd = demo_purge
+    report = json.loads((wd / "rewrite-report.json").read_text())
+    inventory = json.loads((wd / "rewrite-inventory.json").read_text())
+    scope = _rewritten_range(report, inventory)
+    assert scope
+    listed = set(git.out(["rev-list", *scope], cwd=wd / "mirror.git").split())
+    rows = [line.split() for line in (wd / "commit-map").read_text().splitlines()[1:]]
+    assert listed == {new for old, new in rows if old != new}
+    assert len(listed) < len(rows)
+    if report["independent_check"]["ran"]:
+        assert report["independent_check"]["scope"] == "rewritten commits"
