@@ -146,7 +146,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         report, record = _report(plan, wd, inventory)
         timings["report"] = time.monotonic() - t
         t = time.monotonic()
-        verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file)
+        verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file, inventory=inventory)
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
         report["independent_check"] = _gitleaks(wd.mirror, plan, _rewritten_range(report, inventory))
@@ -302,11 +302,15 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     signed_tags = [sha for sha, raw in _headers(mirror, tag_objects) if any(sig in raw for sig in _SIGNATURES)]
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
     red = names.from_plan(plan)
+    holders: set[str] = set()
     radius = blast_radius.compute(mirror, plan.tips, [red.reveal(p) for p in plan.paths], values, history=history,
-                                  names=red.values())
+                                  names=red.values(), holders=holders)
     return {
         "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),
+        # Every original object was read in full above: the verification reads only the objects the rewrite made.
+        "non_blobs": sorted(s for s, k in objects.items() if k != "blob"),
+        "value_holders": sorted(holders),
         "order": history.order,
         "parents": {c: list(p) for c, p in history.parents.items()},
         "peeled": peeled,
@@ -740,16 +744,34 @@ def _short(value: Any) -> str:
 
 
 # Verification ---------------------------------------------------------------------------
-def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any]:
+def _to_search(mirror: Path, inventory: dict[str, Any] | None) -> tuple[list[str] | None, int]:
+    """The objects the direct search must read (None: all of them), and how many objects the mirror holds.
+
+    The inventory read every original object in full and kept those holding a planned value: an object
+    still here from the original is clean unless it is one of those. So the new objects (what the rewrite
+    made) and any holder still present are read; that is the same as reading every object.
+    """
+    if inventory is None or "value_holders" not in inventory or "non_blobs" not in inventory:
+        return None, 0  # an inventory from an older version: read everything
+    after = _objects(mirror)
+    before = set(inventory["blobs"]) | set(inventory["non_blobs"])
+    holders = set(inventory["value_holders"])
+    return sorted(o for o in after if o not in before or o in holders), len(after)
+
+
+def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None,
+            inventory: dict[str, Any] | None = None) -> dict[str, Any]:
     """Nothing the plan removes may be reachable: by the scan's own rules, and by direct search."""
     mirror = wd.mirror
     problems: list[str] = []
     values = {v.sha256: v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()}
-    # 1. every object, read in full, searched for every planned value
+    # 1. every object searched in full for every planned value (the unchanged ones by the inventory's read)
     objects_read = 0
+    objects_total = 0
     if values:
         found: set[str] = set()
-        for _oid, _kind, data in git.objects.read(mirror):
+        wanted, objects_total = _to_search(mirror, inventory)
+        for _oid, _kind, data in git.objects.read(mirror, wanted):
             objects_read += 1
             for sha, v in values.items():
                 if sha not in found and v in data:
@@ -774,7 +796,8 @@ def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any
               "rules": sorted({f.rule for f in rep.findings}), "summary": left.describe(),
               "remaining": left.to_dict()}
     problems += [f"rescan: {f.rule} finding {f.id} still present" for f in left.planned]
-    return {"clean": not problems, "problems": problems, "objects_read": objects_read, "rescan": rescan}
+    return {"clean": not problems, "problems": problems, "objects_read": objects_read,
+            **({"objects_in_mirror": objects_total} if objects_total else {}), "rescan": rescan}
 
 
 def _gitleaks_binary() -> str | None:

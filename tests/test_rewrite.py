@@ -16,8 +16,8 @@ import pytest
 from demo.story_repo import DemoRepo, build_demo_repo
 from sanitize import git
 from sanitize.errors import UsageError, VerificationFailed
-from sanitize.plan import Plan, make_plan
-from sanitize.rewrite import _rewritten_range, rewrite
+from sanitize.plan import Plan, load_plan, make_plan
+from sanitize.rewrite import _rewritten_range, _to_search, _verify, rewrite
 from sanitize.scan.engine import scan_repository
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import sha256_hex
@@ -530,3 +530,31 @@ def test_the_second_opinion_reads_exactly_the_rewritten_commits(demo_purge: tupl
     assert len(listed) < len(rows)
     if report["independent_check"]["ran"]:
         assert report["independent_check"]["scope"] == "rewritten commits"
+
+
+def test_the_direct_search_reads_what_the_rewrite_made_and_still_finds_a_value(
+        demo_purge: tuple[DemoRepo, Plan, Path], tmp_path: Path) -> None:
+    # The inventory read every original object in full: verification reads only the new objects (and any
+    # original one that held a value), which is the same as reading every object.
+    demo, _plan, wd = demo_purge
+    inventory = json.loads((wd / "rewrite-inventory.json").read_text())
+    mirror = wd / "mirror.git"
+    wanted, total = _to_search(mirror, inventory)
+    assert wanted is not None and 0 < len(wanted) < total
+    new = set(git.objects.check_all(mirror)) - set(inventory["blobs"]) - set(inventory["non_blobs"])
+    assert set(wanted) == new  # every value holder of the original is gone
+    assert inventory["value_holders"] and not set(inventory["value_holders"]) & set(git.objects.check_all(mirror))
+    report = json.loads((wd / "rewrite-report.json").read_text())
+    assert report["verification"]["objects_read"] == len(wanted)
+    assert report["verification"]["objects_in_mirror"] == total
+
+    copy = tmp_path / "wd"
+    shutil.copytree(wd, copy, symlinks=True)
+    value = next(p.value for p in demo.planted if p.kind != "path")
+    git.run(["hash-object", "-w", "--stdin"], cwd=copy / "mirror.git", input=f"x = {value!r}\n".encode())
+    result = _verify(load_plan(str(copy / "plan.json")), Workdir.open(copy), rules_file=None, inventory=inventory)
+    assert not result["clean"]
+    assert any("still in an object" in p for p in result["problems"])
+    # An original object that held a value, were it still here, is read as well.
+    holder = inventory["value_holders"][0]
+    assert holder in (_to_search(demo.path, inventory)[0] or [])
