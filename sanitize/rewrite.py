@@ -75,11 +75,13 @@ class RewriteResult:
 
 # Entry point ----------------------------------------------------------------------------
 def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file: str | None = None,
-            location: git.Location | None = None) -> RewriteResult:
+            location: git.Location | None = None, scan_cache: str | None = None) -> RewriteResult:
     """Rewrite a mirror of the plan's source into ``workdir``; VerificationFailed if anything planned remains.
 
     ``location``: the plan's source with its credentials, when this process has them (plan.json holds
     only the redacted form; without it they come from the environment or git's credential helper).
+    ``scan_cache``: the object cache of the scan the plan came from (``scan --cache``): the rescan then
+    reads only the objects that scan did not (the rewritten ones); it is copied into the workdir's cache.
     """
     plan = load_plan(plan_path)
     origin = git.Location.restore(plan.source, location)
@@ -146,7 +148,8 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         report, record = _report(plan, wd, inventory)
         timings["report"] = time.monotonic() - t
         t = time.monotonic()
-        verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file, inventory=inventory)
+        verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file, inventory=inventory,
+                               scan_cache=scan_cache)
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
         report["independent_check"] = _gitleaks(wd.mirror, plan, _rewritten_range(report, inventory))
@@ -760,7 +763,7 @@ def _to_search(mirror: Path, inventory: dict[str, Any] | None) -> tuple[list[str
 
 
 def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None,
-            inventory: dict[str, Any] | None = None) -> dict[str, Any]:
+            inventory: dict[str, Any] | None = None, scan_cache: str | None = None) -> dict[str, Any]:
     """Nothing the plan removes may be reachable: by the scan's own rules, and by direct search."""
     mirror = wd.mirror
     problems: list[str] = []
@@ -788,11 +791,15 @@ def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None,
     from sanitize.scan.engine import scan_repository
 
     # Unchanged blobs keep their ids: only what filter-repo rewrote is read again (and verify reuses it all).
-    rep = scan_repository(str(mirror), rules_file=rules_file, cache=ScanCache.open(wd.root / WORKDIR_NAME, rules_file))
+    cache = ScanCache.open(wd.root / WORKDIR_NAME, rules_file)
+    if scan_cache is not None:
+        cache.adopt(ScanCache.open(scan_cache, rules_file))
+    rep = scan_repository(str(mirror), rules_file=rules_file, cache=cache)
     left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s,
                         planned_paths=set(plan.paths) | {names.to_renamed(p) for p in plan.paths},
                         held_back=plan.held_back, dropped=plan.dropped)
     rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(left.planned),
+              "objects_from_cache": cache.reused, "objects_read": cache.read,
               "rules": sorted({f.rule for f in rep.findings}), "summary": left.describe(),
               "remaining": left.to_dict()}
     problems += [f"rescan: {f.rule} finding {f.id} still present" for f in left.planned]

@@ -558,3 +558,23 @@ def test_the_direct_search_reads_what_the_rewrite_made_and_still_finds_a_value(
     # An original object that held a value, were it still here, is read as well.
     holder = inventory["value_holders"][0]
     assert holder in (_to_search(demo.path, inventory)[0] or [])
+
+
+def test_the_rescan_reads_only_rewritten_objects_with_the_scans_cache(tmp_path: Path) -> None:
+    # scan --cache, then rewrite --cache: the rescan takes every unchanged object from the scan's cache and
+    # still finds what the rules find on the rewritten history (the same findings as an uncached rescan).
+    demo = build_demo_repo(tmp_path / "demo", seed=7)
+    cache = tmp_path / "scan-cache.json"
+    proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "scan", str(demo.path), "--format", "json",
+                           "-o", str(tmp_path / "findings.json"), "--cache", str(cache)],
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == 1, proc.stderr
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "plan.json"))
+    cached = rewrite(str(plan.path), str(tmp_path / "wd-cached"), scan_cache=str(cache))
+    plain = rewrite(str(plan.path), str(tmp_path / "wd-plain"))
+    with_cache, without = cached.report["verification"]["rescan"], plain.report["verification"]["rescan"]
+    assert with_cache["objects_from_cache"] > 0 and without["objects_from_cache"] == 0
+    assert with_cache["objects_read"] < without["objects_read"]
+    assert {k: with_cache[k] for k in ("findings", "rules", "summary", "remaining")} == \
+        {k: without[k] for k in ("findings", "rules", "summary", "remaining")}
