@@ -124,13 +124,19 @@ def code(text: object) -> str:
     return f"{fence}{pad}{body}{pad}{fence}"
 
 
-def _old_history(wd: Workdir, scratch: Path) -> Path:
-    """A bare repository holding the original refs, fetched from backup.bundle."""
+def _old_history(wd: Workdir, scratch: Path, tips: set[str]) -> Path:
+    """A bare repository holding the original history under ``tips`` (old ref values), fetched from
+    backup.bundle: objects only, no ref written, so thousands of unchanged refs cost nothing."""
     if not wd.bundle.is_file():
         raise UsageError(f"{wd.bundle}: missing; notices need the original history (run rewrite again)")
     repo = scratch / "old.git"
     git.run(["init", "--quiet", "--bare", str(repo)])
-    git.bundle.fetch_all(wd.bundle, repo)
+    # By the bundle's own ref names (a name shown redacted in the record is not the one the bundle holds).
+    by_value: dict[str, str] = {}
+    for ref, sha in sorted(git.bundle.heads(wd.bundle, cwd=repo).items()):
+        if sha in tips:
+            by_value.setdefault(sha, ref)
+    git.bundle.fetch_refs(wd.bundle, repo, sorted(by_value.values()))
     return repo
 
 
@@ -379,7 +385,7 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     fix_in_code = [{"path": f.path, "line": f.line, "rule": f.rule} for f in plan.fix_in_code]
 
     with tempfile.TemporaryDirectory(prefix="notify-", dir=wd.root) as tmp:
-        old = _old_history(wd, Path(tmp))
+        old = _old_history(wd, Path(tmp), {c["old"] for c in changed})
         # Pull-request refs too: their authors (often outside the team) hold old history in their forks.
         red = names.from_plan(load_plan(wd.plan)) if wd.plan.is_file() else None
         people = _history_people(old, {c["ref"]: c["old"] for c in changed}, red)
