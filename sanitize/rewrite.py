@@ -145,11 +145,12 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             _expire_and_gc(wd.mirror)
             timings["gc"] = time.monotonic() - t
         t = time.monotonic()
-        report, record = _report(plan, wd, inventory)
+        after = _objects(wd.mirror)  # one listing for the report and the direct search
+        report, record = _report(plan, wd, inventory, after)
         timings["report"] = time.monotonic() - t
         t = time.monotonic()
         verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file, inventory=inventory,
-                               scan_cache=scan_cache)
+                               scan_cache=scan_cache, after=after)
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
         report["independent_check"] = _gitleaks(wd.mirror, plan, _rewritten_range(report, inventory))
@@ -634,7 +635,8 @@ def _read_map(path: Path) -> list[list[str]]:
 
 
 # Report ---------------------------------------------------------------------------------
-def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any], RewriteRecord]:
+def _report(plan: Plan, wd: Workdir, inv: dict[str, Any],
+            after_objects: dict[str, str] | None = None) -> tuple[dict[str, Any], RewriteRecord]:
     mirror = wd.mirror
     commit_map = {old: new for old, new in _read_map(wd.commit_map)}
     changed = {old for old, new in commit_map.items() if old != new}
@@ -660,7 +662,8 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
             new_name = renamed.get(ref, ref)  # a ref whose name held a value lives on under its new name
             per_ref[ref] = {"old": old, "new": after_refs.get(new_name), "commits_rewritten": count,
                             "first_changed": first, **({"renamed_to": new_name} if new_name != ref else {})}
-    after_objects = _objects(mirror)
+    if after_objects is None:
+        after_objects = _objects(mirror)
     before_blobs = set(inv["blobs"])
     purged = sorted(before_blobs - {s for s, k in after_objects.items() if k == "blob"})
     # A signed tag loses its signature only where the rewrite re-made it (its ref moved).
@@ -747,7 +750,8 @@ def _short(value: Any) -> str:
 
 
 # Verification ---------------------------------------------------------------------------
-def _to_search(mirror: Path, inventory: dict[str, Any] | None) -> tuple[list[str] | None, int]:
+def _to_search(mirror: Path, inventory: dict[str, Any] | None,
+               after: dict[str, str] | None = None) -> tuple[list[str] | None, int]:
     """The objects the direct search must read (None: all of them), and how many objects the mirror holds.
 
     The inventory read every original object in full and kept those holding a planned value: an object
@@ -756,14 +760,16 @@ def _to_search(mirror: Path, inventory: dict[str, Any] | None) -> tuple[list[str
     """
     if inventory is None or "value_holders" not in inventory or "non_blobs" not in inventory:
         return None, 0  # an inventory from an older version: read everything
-    after = _objects(mirror)
+    if after is None:
+        after = _objects(mirror)
     before = set(inventory["blobs"]) | set(inventory["non_blobs"])
     holders = set(inventory["value_holders"])
     return sorted(o for o in after if o not in before or o in holders), len(after)
 
 
 def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None,
-            inventory: dict[str, Any] | None = None, scan_cache: str | None = None) -> dict[str, Any]:
+            inventory: dict[str, Any] | None = None, scan_cache: str | None = None,
+            after: dict[str, str] | None = None) -> dict[str, Any]:
     """Nothing the plan removes may be reachable: by the scan's own rules, and by direct search."""
     mirror = wd.mirror
     problems: list[str] = []
@@ -773,7 +779,7 @@ def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None,
     objects_total = 0
     if values:
         found: set[str] = set()
-        wanted, objects_total = _to_search(mirror, inventory)
+        wanted, objects_total = _to_search(mirror, inventory, after)
         for _oid, _kind, data in git.objects.read(mirror, wanted):
             objects_read += 1
             for sha, v in values.items():
