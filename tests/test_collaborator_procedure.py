@@ -280,3 +280,59 @@ def test_a_commit_map_listing_only_changed_commits_works_too(purge: Purge) -> No
     assert not any(r.startswith(BACKUPS) for r in git.refs(p.clone))
     for sha in p.old_first_changed:
         assert git.run(["cat-file", "-e", sha], cwd=p.clone, check=False).returncode != 0
+
+
+def test_the_changed_commits_map_carries_work_on_a_pull_request_and_leaves_an_unaffected_branch(
+        tmp_path: Path) -> None:
+    # The published map lists only the commits the rewrite changed. A branch checked out from a pull request
+    # holds unchanged old commits that no fetched branch holds; they are old history, not local work.
+    rng = random.Random(23)
+    token = fake(rng, "ghp_", 36)
+    origin = tmp_path / "origin"
+    git.run(["init", "-q", "-b", "main", str(origin)])
+    identity(origin, "Alice Admin", "alice@example.invalid")
+    base = commit(origin, {"README.md": "# app\n"}, "initial")
+    commit(origin, {"app.py": "print('hi')\n"}, "main work")
+    git.run(["checkout", "-q", "-b", "pr", base], cwd=origin)
+    pr_clean = commit(origin, {"pr.py": "X = 1\n"}, "pr: clean work")
+    commit(origin, {".env": f"GITHUB_TOKEN={token}\n"}, "pr: add env")
+    git.run(["checkout", "-q", "main"], cwd=origin)
+    remote = tmp_path / "remote.git"
+    git.run(["clone", "-q", "--bare", str(origin), str(remote)])
+    git.run(["update-ref", "refs/pull/1/head", "refs/heads/pr"], cwd=remote)
+    git.run(["update-ref", "-d", "refs/heads/pr"], cwd=remote)
+
+    clone = tmp_path / "dev"
+    git.run(["clone", "-q", str(remote), str(clone)])
+    identity(clone, "Dana Dev", "dana@example.invalid")
+    git.run(["fetch", "-q", "origin", "refs/pull/1/head:review"], cwd=clone)
+    git.run(["checkout", "-q", "review"], cwd=clone)
+    commit(clone, {"review.txt": "fix from review\n"}, "review fix")
+    git.run(["checkout", "-q", "-b", "side", "main"], cwd=clone)
+    side = commit(clone, {"side.txt": "unpushed, on an unaffected branch\n"}, "side work")
+
+    findings = tmp_path / "findings.json"
+    findings.write_text(scan_repository(str(remote)).to_json())
+    make_plan(str(findings), str(tmp_path / "plan.json"))
+    workdir = tmp_path / "wd"
+    rewrite(str(tmp_path / "plan.json"), str(workdir))
+    notify(workdir)
+    published = (workdir / "notices" / "publish").resolve()
+    listed = dict(line.split() for line in (published / "commit-map").read_text().splitlines()[1:])
+    assert listed and pr_clean not in listed and all(old != new for old, new in listed.items())
+    new_pr = git.refs(workdir / "mirror.git")["refs/pull/1/head"]
+
+    home = tmp_path / "home"
+    home.mkdir()
+    git.run(["remote", "set-url", "origin", str(workdir / "mirror.git")], cwd=clone)  # as after the push
+    for line in ("git fetch -q origin --prune --force '+refs/heads/*:refs/remotes/origin/*'",
+                 "git fetch -q origin refs/pull/1/head",
+                 f"git-sanitize migrate --commit-map {published}/commit-map --purged {published}/purged.json",
+                 f"git-sanitize migrate --finish --commit-map {published}/commit-map"):
+        proc = bash(line, clone, home)
+        assert proc.returncode == 0, (line, proc.stdout, proc.stderr)
+    assert git.out(["rev-parse", "review~1"], cwd=clone) == new_pr
+    assert git.out(["log", "--format=%s", "-1", "review"], cwd=clone) == "review fix"
+    assert git.out(["rev-parse", "side"], cwd=clone) == side  # untouched: it never held old history
+    for old in listed:
+        assert git.run(["cat-file", "-e", old], cwd=clone, check=False).returncode != 0

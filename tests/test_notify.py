@@ -227,3 +227,19 @@ def test_the_readme_procedure_is_the_notice_procedure(rewritten_workdir: Rewritt
     documented = readme.split("## For collaborators", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     assert printed.replace(r.digest[:12], "DIGEST12") == documented
 
+
+
+def test_the_published_commit_map_lists_only_the_changed_commits(rewritten_workdir: RewrittenWorkdir) -> None:
+    # The workdir's map lists every commit; a notice carries only what migrate needs, whatever the history's size.
+    r = rewritten_workdir
+    notify(r.workdir)
+    full = [line.split() for line in (r.workdir / "commit-map").read_text().splitlines()[1:]]
+    changed = {old: new for old, new in full if old != new}
+    assert changed and len(changed) < len(full)
+    published = (r.workdir / "notices" / "publish" / "commit-map").read_text().splitlines()
+    assert published[0].split() == ["old", "new"]
+    assert dict(line.split() for line in published[1:]) == changed
+    msg = email.message_from_bytes((r.workdir / "notices" / "bob-example-invalid.eml").read_bytes(),
+                                   policy=email.policy.default)
+    attached = {part.get_filename(): part.get_payload(decode=True) for part in msg.iter_attachments()}
+    assert attached["commit-map"] == (r.workdir / "notices" / "publish" / "commit-map").read_bytes()

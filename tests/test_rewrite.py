@@ -16,8 +16,8 @@ import pytest
 from demo.story_repo import DemoRepo, build_demo_repo
 from sanitize import git
 from sanitize.errors import UsageError, VerificationFailed
-from sanitize.purge.plan import Plan, make_plan
-from sanitize.purge.rewrite import rewrite
+from sanitize.purge.plan import Plan, load_plan, make_plan
+from sanitize.purge.rewrite import _rewritten_range, _to_search, _verify, rewrite
 from sanitize.scan.engine import scan_repository
 from sanitize.scan.report import Finding, ScanReport
 from sanitize.secret import sha256_hex
@@ -514,3 +514,67 @@ def test_a_plan_with_nothing_to_do_keeps_every_id(small_plan: tuple[Small, Plan]
     assert result.clean and git.refs(result.mirror) == git.refs(small.path)
     detail = Workdir(tmp_path / "wd").stage("rewrite")
     assert detail["old_commits"] == [] and detail["first_changed"] == {} and detail["purged_blobs"] == []
+
+
+def test_the_second_opinion_reads_exactly_the_rewritten_commits(demo_purge: tuple[DemoRepo, Plan, Path]) -> None:
+    # Unchanged commits are the original's, object for object (the direct search covers them):
+    # gitleaks is given the range of the commits the rewrite made, new tips minus the unchanged boundary.
+    _demo, _plan, wd = demo_purge
+    report = json.loads((wd / "rewrite-report.json").read_text())
+    inventory = json.loads((wd / "rewrite-inventory.json").read_text())
+    scope = _rewritten_range(report, inventory)
+    assert scope
+    listed = set(git.out(["rev-list", *scope], cwd=wd / "mirror.git").split())
+    rows = [line.split() for line in (wd / "commit-map").read_text().splitlines()[1:]]
+    assert listed == {new for old, new in rows if old != new}
+    assert len(listed) < len(rows)
+    if report["independent_check"]["ran"]:
+        assert report["independent_check"]["scope"] == "rewritten commits"
+
+
+def test_the_direct_search_reads_what_the_rewrite_made_and_still_finds_a_value(
+        demo_purge: tuple[DemoRepo, Plan, Path], tmp_path: Path) -> None:
+    # The inventory read every original object in full: verification reads only the new objects (and any
+    # original one that held a value), which is the same as reading every object.
+    demo, _plan, wd = demo_purge
+    inventory = json.loads((wd / "rewrite-inventory.json").read_text())
+    mirror = wd / "mirror.git"
+    wanted, total = _to_search(mirror, inventory)
+    assert wanted is not None and 0 < len(wanted) < total
+    new = set(git.objects.check_all(mirror)) - set(inventory["blobs"]) - set(inventory["non_blobs"])
+    assert set(wanted) == new  # every value holder of the original is gone
+    assert inventory["value_holders"] and not set(inventory["value_holders"]) & set(git.objects.check_all(mirror))
+    report = json.loads((wd / "rewrite-report.json").read_text())
+    assert report["verification"]["objects_read"] == len(wanted)
+    assert report["verification"]["objects_in_mirror"] == total
+
+    copy = tmp_path / "wd"
+    shutil.copytree(wd, copy, symlinks=True)
+    value = next(p.value for p in demo.planted if p.kind != "path")
+    git.run(["hash-object", "-w", "--stdin"], cwd=copy / "mirror.git", input=f"x = {value!r}\n".encode())
+    result = _verify(load_plan(str(copy / "plan.json")), Workdir.open(copy), rules_file=None, inventory=inventory)
+    assert not result["clean"]
+    assert any("still in an object" in p for p in result["problems"])
+    # An original object that held a value, were it still here, is read as well.
+    holder = inventory["value_holders"][0]
+    assert holder in (_to_search(demo.path, inventory)[0] or [])
+
+
+def test_the_rescan_reads_only_rewritten_objects_with_the_scans_cache(tmp_path: Path) -> None:
+    # scan --cache, then rewrite --cache: the rescan takes every unchanged object from the scan's cache and
+    # still finds what the rules find on the rewritten history (the same findings as an uncached rescan).
+    demo = build_demo_repo(tmp_path / "demo", seed=7)
+    cache = tmp_path / "scan-cache.json"
+    proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "scan", str(demo.path), "--format", "json",
+                           "-o", str(tmp_path / "findings.json"), "--cache", str(cache)],
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == 1, proc.stderr
+    plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "plan.json"))
+    cached = rewrite(str(plan.path), str(tmp_path / "wd-cached"), scan_cache=str(cache))
+    plain = rewrite(str(plan.path), str(tmp_path / "wd-plain"))
+    with_cache, without = cached.report["verification"]["rescan"], plain.report["verification"]["rescan"]
+    assert with_cache["objects_from_cache"] > 0 and without["objects_from_cache"] == 0
+    assert with_cache["objects_read"] < without["objects_read"]
+    assert {k: with_cache[k] for k in ("findings", "rules", "summary", "remaining")} == \
+        {k: without[k] for k in ("findings", "rules", "summary", "remaining")}

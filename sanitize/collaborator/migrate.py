@@ -72,16 +72,23 @@ def _read_source(source: str) -> bytes:
 
 
 def load_commit_map(source: str) -> dict[str, str]:
-    """git-filter-repo's commit-map (``old new`` per line after a header); UsageError if malformed."""
+    """git-filter-repo's commit-map (``old new`` per line after a header); UsageError if malformed.
+
+    A commit the map does not list was not changed by the rewrite (notify publishes only the changed ones).
+    """
     result: dict[str, str] = {}
+    header = False  # a map with only its header is valid: the rewrite changed no commit
     for n, line in enumerate(_read_source(source).decode("utf-8", "replace").splitlines(), 1):
         parts = line.split()
-        if not parts or parts == ["old", "new"]:
+        if parts == ["old", "new"]:
+            header = True
+            continue
+        if not parts:
             continue
         if len(parts) != 2 or not (_OID.match(parts[0]) and _OID.match(parts[1])):
             raise UsageError(f"{source}:{n}: not a commit-map line (expected 'old-id new-id')")
         result[parts[0]] = parts[1]
-    if not result:
+    if not result and not header:
         raise UsageError(f"{source}: empty commit-map")
     return result
 
@@ -255,7 +262,8 @@ def _plan_branches(c: _Clone) -> tuple[list[_Branch], dict[str, str]]:
             raise UsageError(f"branch {name} merges old history into rewritten history; rebase it by hand "
                              "(never merge old history), nothing was moved")
         unpublished = set(c.out("rev-list", tip, "--not", *published).split()) if published else set(parents)
-        local = [x for x in parents if x in unpublished and x not in c.cmap]
+        old = _old_history(parents, c.changed)
+        local = [x for x in parents if x in unpublished and x not in c.cmap and x not in old]
         found.append((name, tip, local, parents))
     found.sort(key=lambda f: len(f[2]))
     plans: list[_Branch] = []
@@ -277,6 +285,24 @@ def _plan_branches(c: _Clone) -> tuple[list[_Branch], dict[str, str]]:
         plans.append(_Branch(name, tip, mine, boundary.pop()))
         carried.update(mine)
     return plans, skipped
+
+
+def _old_history(parents: dict[str, list[str]], changed: set[str]) -> set[str]:
+    """The changed commits of one branch's history and all their ancestors: the old history it holds.
+
+    The published map lists only the commits the rewrite changed; an unchanged ancestor of one of them
+    was on the old remote as well, even where no fetched branch holds it now (a pull-request ref, a
+    deleted branch), so it is not local work.
+    """
+    seen: set[str] = set()
+    todo = [x for x in parents if x in changed]
+    while todo:
+        x = todo.pop()
+        if x in seen:
+            continue
+        seen.add(x)
+        todo.extend(p for p in parents.get(x, ()) if p not in seen)
+    return seen
 
 
 def _stash_entries(c: _Clone) -> list[tuple[str, str]]:

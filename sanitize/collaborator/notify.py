@@ -4,7 +4,7 @@ Who: every author and committer on the old history of every ref the rewrite
 changed (read from ``backup.bundle``, the only place the old history is kept),
 merged with an optional roster CSV (``name,email,role``) for people who never
 committed. What: one notice per person in Markdown, plain text and a
-ready-to-send ``.eml`` (commit-map and purged list attached for ``migrate``),
+ready-to-send ``.eml`` (the changed commits' map and the purged list attached for ``migrate``),
 one team summary, and the request to the hosting provider's support.
 
 Every template gets only ids, ref names, paths and counts: no value from
@@ -21,6 +21,7 @@ import shlex
 import shutil
 import tempfile
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email import policy as email_policy
@@ -46,7 +47,7 @@ from sanitize.errors import UsageError
 from sanitize.git import is_hidden
 from sanitize.names import Redactor
 from sanitize.purge.plan import load_plan
-from sanitize.workdir import Workdir, write_atomic
+from sanitize.workdir import Workdir
 
 DEFAULT_SENDER = "Security team <security@localhost>"
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -123,13 +124,19 @@ def code(text: object) -> str:
     return f"{fence}{pad}{body}{pad}{fence}"
 
 
-def _old_history(wd: Workdir, scratch: Path) -> Path:
-    """A bare repository holding the original refs, fetched from backup.bundle."""
+def _old_history(wd: Workdir, scratch: Path, tips: set[str]) -> Path:
+    """A bare repository holding the original history under ``tips`` (old ref values), fetched from
+    backup.bundle: objects only, no ref written, so thousands of unchanged refs cost nothing."""
     if not wd.bundle.is_file():
         raise UsageError(f"{wd.bundle}: missing; notices need the original history (run rewrite again)")
     repo = scratch / "old.git"
     git.run(["init", "--quiet", "--bare", str(repo)])
-    git.bundle.fetch_all(wd.bundle, repo)
+    # By the bundle's own ref names (a name shown redacted in the record is not the one the bundle holds).
+    by_value: dict[str, str] = {}
+    for ref, sha in sorted(git.bundle.heads(wd.bundle, cwd=repo).items()):
+        if sha in tips:
+            by_value.setdefault(sha, ref)
+    git.bundle.fetch_refs(wd.bundle, repo, sorted(by_value.values()))
     return repo
 
 
@@ -292,12 +299,35 @@ def _commands(repo: str, repo_name: str, changed: list[dict[str, Any]], first: l
     }
 
 
+def changed_commit_map(path: Path) -> bytes:
+    """The commit-map collaborators get: its header and only the commits the rewrite changed.
+
+    The workdir's map lists every commit (unchanged ones map to themselves); ``migrate`` takes a commit
+    the map does not list as unchanged, so those lines only make every notice as large as the history.
+    """
+    if not path.is_file():
+        return b""
+    lines = path.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines[1:] if len(parts := line.split()) == 2 and parts[0] != parts[1]]
+    return b"".join([*lines[:1], *kept])
+
+
 def _header_text(text: str) -> str:
     """A display name fit for a mail header: control characters (CR/LF first) become spaces."""
     return " ".join("".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text).split())
 
 
-def _email(person: Collaborator, body: str, subject: str, sender: str, attachments: dict[str, bytes]) -> bytes:
+def _attachment_parts(kit: dict[str, bytes]) -> list[EmailMessage]:
+    """The migrate kit as MIME parts, built once: every notice attaches the same parts."""
+    parts = []
+    for fname, data in kit.items():
+        part = EmailMessage(policy=email_policy.SMTP)
+        part.set_content(data, maintype="text", subtype="plain", filename=fname, disposition="attachment")
+        parts.append(part)
+    return parts
+
+
+def _email(person: Collaborator, body: str, subject: str, sender: str, attachments: list[EmailMessage]) -> bytes:
     """The .eml: built with the standard library, one To: address, no header a name could inject."""
     name, addr = parseaddr(sender)
     if not _ADDRESS.match(addr) or _has_control(sender):
@@ -314,8 +344,10 @@ def _email(person: Collaborator, body: str, subject: str, sender: str, attachmen
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain="git-sanitize.invalid")
     msg.set_content(body)
-    for fname, data in attachments.items():
-        msg.add_attachment(data, maintype="text", subtype="plain", filename=fname)
+    if attachments:
+        msg.make_mixed()
+        for part in attachments:
+            msg.attach(part)
     return msg.as_bytes()
 
 
@@ -353,7 +385,7 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     fix_in_code = [{"path": f.path, "line": f.line, "rule": f.rule} for f in plan.fix_in_code]
 
     with tempfile.TemporaryDirectory(prefix="notify-", dir=wd.root) as tmp:
-        old = _old_history(wd, Path(tmp))
+        old = _old_history(wd, Path(tmp), {c["old"] for c in changed})
         # Pull-request refs too: their authors (often outside the team) hold old history in their forks.
         red = names.from_plan(load_plan(wd.plan)) if wd.plan.is_file() else None
         people = _history_people(old, {c["ref"]: c["old"] for c in changed}, red)
@@ -386,7 +418,7 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     purged = {"schema": "git-sanitize/purged/v1", "paths": removed["paths"],
               "blobs": sorted(rec.purged_blobs),
               "secret_sha256": sorted({r.secret_sha256 for r in replaced})}
-    kit = {"commit-map": wd.commit_map.read_bytes() if wd.commit_map.is_file() else b"",
+    kit = {"commit-map": changed_commit_map(wd.commit_map),
            "purged.json": (json.dumps(purged, indent=2) + "\n").encode()}
     subject = f"[action required] {repo_name}: history rewritten to remove secrets, reset your clone by {deadline_text}"
     # Everything is rendered into a fresh directory first: the previous notices stay until the new set is complete.
@@ -413,14 +445,54 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     return NotifyResult(collaborators, files, summary, support, machines)
 
 
+class _NewFiles:
+    """Files written into the fresh notices directory, made durable together before it is renamed into place.
+
+    The directory is new and private, so each file is written once (no temporary and rename per file); one
+    fsync each, issued from a thread pool so the filesystem's journal commits them in a few batches
+    (one by one, hundreds of notices spent seconds in fsync), then the directories.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.paths: list[Path] = []
+
+    def write(self, path: Path, data: bytes) -> Path:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        self.paths.append(path)
+        return path
+
+    def sync(self) -> None:
+        dirs = sorted({p.parent for p in self.paths} | {self.root})
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(_fsync_path, self.paths))
+            list(pool.map(_fsync_path, dirs))
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # a filesystem that refuses fsync on a directory: the rename is still atomic
+    finally:
+        os.close(fd)
+
+
 def _render_all(out: Path, env: Environment, ctx: dict[str, Any], collaborators: list[Collaborator],
                 everyone: list[Collaborator], kit: dict[str, bytes], subject: str, sender: str) -> list[Path]:
     """Write the whole notice set into ``out`` (a new directory); UsageError on a template error."""
     (out / "publish").mkdir(mode=0o700)
-    files: list[Path] = []
+    new = _NewFiles(out)
     for name, data in kit.items():
-        (out / "publish" / name).write_bytes(data)
-        files.append(out / "publish" / name)
+        new.write(out / "publish" / name, data)
+    attachments = _attachment_parts(kit)
     try:
         used: set[str] = {"team-summary", "forge-support-request", "publish"}
         for person in collaborators:
@@ -431,20 +503,18 @@ def _render_all(out: Path, env: Environment, ctx: dict[str, Any], collaborators:
                 stem = f"{person.slug}-{n}"
             used.add(stem)
             for ext, tpl in (("md", "notice.md.j2"), ("txt", "notice.txt.j2")):
-                path = out / f"{stem}.{ext}"
-                write_atomic(path, env.get_template(tpl).render(pctx))
-                files.append(path)
+                new.write(out / f"{stem}.{ext}", env.get_template(tpl).render(pctx).encode("utf-8"))
             if person.mailable:
-                eml = out / f"{stem}.eml"
-                eml.write_bytes(_email(person, env.get_template("notice.eml.j2").render(pctx), subject, sender, kit))
-                files.append(eml)
-        summary = out / "team-summary.md"
-        write_atomic(summary, env.get_template("team-summary.md.j2").render(
-            {**ctx, "people": collaborators, "everyone": everyone}))
-        support = out / "forge-support-request.md"
-        write_atomic(support, env.get_template("forge-support-request.md.j2").render(ctx))
+                body = env.get_template("notice.eml.j2").render(pctx)
+                new.write(out / f"{stem}.eml", _email(person, body, subject, sender, attachments))
+        summary = new.write(out / "team-summary.md", env.get_template("team-summary.md.j2").render(
+            {**ctx, "people": collaborators, "everyone": everyone}).encode("utf-8"))
+        support = new.write(out / "forge-support-request.md",
+                            env.get_template("forge-support-request.md.j2").render(ctx).encode("utf-8"))
     except TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if isinstance(exc, TemplateSyntaxError) and exc.filename else ""
         text = " ".join(str(exc.message or type(exc).__name__).split())
         raise UsageError(f"notice template error: {where}{text} (the previous notices were kept)") from exc
+    new.sync()
+    files = [p for p in new.paths if p not in (summary, support)]
     return [*files, summary, support]

@@ -47,3 +47,10 @@ def fetch_all(bundle: Path, into: str | os.PathLike[str], *, check: bool = True)
     and ``check`` is off (GitError if on)."""
     proc = run(["fetch", "--quiet", str(Path(bundle).resolve()), "+refs/*:refs/*"], cwd=into, check=check)
     return proc.returncode == 0
+
+
+def fetch_refs(bundle: Path, into: str | os.PathLike[str], refs: list[str]) -> None:
+    """Fetch the objects of ``refs`` (names the bundle holds) into ``into`` without creating any ref there
+    (only FETCH_HEAD): a reader of a few old tips needs no copy of thousands of refs."""
+    if refs:
+        run(["fetch", "--quiet", "--no-write-fetch-head", str(Path(bundle).resolve()), *refs], cwd=into)

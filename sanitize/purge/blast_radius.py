@@ -97,12 +97,15 @@ def matches_path(path: str, deleted: Iterable[str]) -> bool:
 
 
 def _objects_with_values(repo: str | os.PathLike[str], values: list[bytes],
-                         names: Sequence[bytes] = ()) -> tuple[set[str], set[str], set[str]]:
+                         names: Sequence[bytes] = (), holders: set[str] | None = None,
+                         ) -> tuple[set[str], set[str], set[str]]:
     """(blobs, commits, tags) whose content, or message, holds a planned value: one read of every object.
 
     --replace-text rewrites every blob that holds a value and --replace-message every commit and tag
     message, found by the scan's rules or not; so the search is for the values themselves. ``names``
     (values in identities or tag names) are looked for in the whole commit or tag object, header included.
+    ``holders``: filled with every object of any type whose whole bytes hold a value, from the same read
+    (the rewrite's verification then reads only the objects the rewrite made).
     """
     blobs: set[str] = set()
     commits: set[str] = set()
@@ -116,9 +119,13 @@ def _objects_with_values(repo: str | os.PathLike[str], values: list[bytes],
         return any(v in data for v in needles)
 
     for sha, kind, data in git.objects.read(repo):
+        if holders is not None and kind != "blob" and holds(data):
+            holders.add(sha)
         if kind == "blob":
             if holds(data):
                 blobs.add(sha)
+                if holders is not None:
+                    holders.add(sha)
         elif kind in ("commit", "tag"):
             head, _, message = data.partition(b"\n\n")
             if holds(message) or any(v in head for v in in_header):
@@ -198,14 +205,15 @@ def _notes_on(repo: str | os.PathLike[str], tip: str) -> set[str]:
 
 def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: Iterable[str],
             values: Iterable[bytes], *, all_changes: list[Change] | None = None,
-            history: History | None = None, names: Iterable[bytes] = ()) -> BlastRadius:
+            history: History | None = None, names: Iterable[bytes] = (),
+            holders: set[str] | None = None) -> BlastRadius:
     """The blast radius of deleting ``deleted_paths`` and replacing ``values`` in the history of ``tips``.
 
     ``all_changes`` (``changes(..., renames=False)`` of every tip) and ``history`` may be passed when
     the caller already has them. ``names``: values the rewrite renames out of paths, identities and ref
     names (:mod:`sanitize.names`): a commit whose tree has such a path, or whose author, committer or
     tagger holds one, carries purged content; a ref whose name held one (shown redacted in ``tips``)
-    changes even when its commits do not.
+    changes even when its commits do not. ``holders``: filled with every object whose bytes hold a value.
     """
     name_values = sorted(set(names))
     deleted = sorted(set(deleted_paths))
@@ -215,7 +223,7 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
         history = History.load(repo, tip_commits)
     if all_changes is None:
         all_changes = list(changes(repo, tip_commits, renames=False))
-    bad_blobs, message_commits, message_tags = _objects_with_values(repo, list(values), name_values)
+    bad_blobs, message_commits, message_tags = _objects_with_values(repo, list(values), name_values, holders)
     message_commits &= set(history.parents)
 
     # Commits that bring purged content in (a merge only when its result differs from every parent).

@@ -76,11 +76,13 @@ class RewriteResult:
 
 # Entry point ----------------------------------------------------------------------------
 def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file: str | None = None,
-            location: git.Location | None = None) -> RewriteResult:
+            location: git.Location | None = None, scan_cache: str | None = None) -> RewriteResult:
     """Rewrite a mirror of the plan's source into ``workdir``; VerificationFailed if anything planned remains.
 
     ``location``: the plan's source with its credentials, when this process has them (plan.json holds
     only the redacted form; without it they come from the environment or git's credential helper).
+    ``scan_cache``: the object cache of the scan the plan came from (``scan --cache``): the rescan then
+    reads only the objects that scan did not (the rewritten ones); it is copied into the workdir's cache.
     """
     plan = load_plan(plan_path)
     origin = git.Location.restore(plan.source, location)
@@ -144,13 +146,15 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             _expire_and_gc(wd.mirror)
             timings["gc"] = time.monotonic() - t
         t = time.monotonic()
-        report, record = _report(plan, wd, inventory)
+        after = _objects(wd.mirror)  # one listing for the report and the direct search
+        report, record = _report(plan, wd, inventory, after)
         timings["report"] = time.monotonic() - t
         t = time.monotonic()
-        verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file)
+        verification = _verify(plan, wd, rules_file=rules_file or plan.rules_file, inventory=inventory,
+                               scan_cache=scan_cache, after=after)
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
-        report["independent_check"] = _gitleaks(wd.mirror, plan)
+        report["independent_check"] = _gitleaks(wd.mirror, plan, _rewritten_range(report, inventory))
         timings["gitleaks"] = time.monotonic() - t
         if not report["blast_radius"]["matches"]:
             verification["problems"] += [f"blast radius: {d}" for d in report["blast_radius"]["differences"]]
@@ -303,11 +307,15 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     signed_tags = [sha for sha, raw in _headers(mirror, tag_objects) if any(sig in raw for sig in _SIGNATURES)]
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
     red = names.from_plan(plan)
+    holders: set[str] = set()
     radius = blast_radius.compute(mirror, plan.tips, [red.reveal(p) for p in plan.paths], values, history=history,
-                                  names=red.values())
+                                  names=red.values(), holders=holders)
     return {
         "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),
+        # Every original object was read in full above: the verification reads only the objects the rewrite made.
+        "non_blobs": sorted(s for s, k in objects.items() if k != "blob"),
+        "value_holders": sorted(holders),
         "order": history.order,
         "parents": {c: list(p) for c, p in history.parents.items()},
         "peeled": peeled,
@@ -628,7 +636,8 @@ def _read_map(path: Path) -> list[list[str]]:
 
 
 # Report ---------------------------------------------------------------------------------
-def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any], RewriteRecord]:
+def _report(plan: Plan, wd: Workdir, inv: dict[str, Any],
+            after_objects: dict[str, str] | None = None) -> tuple[dict[str, Any], RewriteRecord]:
     mirror = wd.mirror
     commit_map = {old: new for old, new in _read_map(wd.commit_map)}
     changed = {old for old, new in commit_map.items() if old != new}
@@ -654,7 +663,8 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
             new_name = renamed.get(ref, ref)  # a ref whose name held a value lives on under its new name
             per_ref[ref] = {"old": old, "new": after_refs.get(new_name), "commits_rewritten": count,
                             "first_changed": first, **({"renamed_to": new_name} if new_name != ref else {})}
-    after_objects = _objects(mirror)
+    if after_objects is None:
+        after_objects = _objects(mirror)
     before_blobs = set(inv["blobs"])
     purged = sorted(before_blobs - {s for s, k in after_objects.items() if k == "blob"})
     # A signed tag loses its signature only where the rewrite re-made it (its ref moved).
@@ -741,16 +751,37 @@ def _short(value: Any) -> str:
 
 
 # Verification ---------------------------------------------------------------------------
-def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any]:
+def _to_search(mirror: Path, inventory: dict[str, Any] | None,
+               after: dict[str, str] | None = None) -> tuple[list[str] | None, int]:
+    """The objects the direct search must read (None: all of them), and how many objects the mirror holds.
+
+    The inventory read every original object in full and kept those holding a planned value: an object
+    still here from the original is clean unless it is one of those. So the new objects (what the rewrite
+    made) and any holder still present are read; that is the same as reading every object.
+    """
+    if inventory is None or "value_holders" not in inventory or "non_blobs" not in inventory:
+        return None, 0  # an inventory from an older version: read everything
+    if after is None:
+        after = _objects(mirror)
+    before = set(inventory["blobs"]) | set(inventory["non_blobs"])
+    holders = set(inventory["value_holders"])
+    return sorted(o for o in after if o not in before or o in holders), len(after)
+
+
+def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None,
+            inventory: dict[str, Any] | None = None, scan_cache: str | None = None,
+            after: dict[str, str] | None = None) -> dict[str, Any]:
     """Nothing the plan removes may be reachable: by the scan's own rules, and by direct search."""
     mirror = wd.mirror
     problems: list[str] = []
     values = {v.sha256: v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()}
-    # 1. every object, read in full, searched for every planned value
+    # 1. every object searched in full for every planned value (the unchanged ones by the inventory's read)
     objects_read = 0
+    objects_total = 0
     if values:
         found: set[str] = set()
-        for _oid, _kind, data in git.objects.read(mirror):
+        wanted, objects_total = _to_search(mirror, inventory, after)
+        for _oid, _kind, data in git.objects.read(mirror, wanted):
             objects_read += 1
             for sha, v in values.items():
                 if sha not in found and v in data:
@@ -767,15 +798,20 @@ def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None) -> dict[str, Any
     from sanitize.scan.engine import scan_repository
 
     # Unchanged blobs keep their ids: only what filter-repo rewrote is read again (and verify reuses it all).
-    rep = scan_repository(str(mirror), rules_file=rules_file, cache=ScanCache.open(wd.root / WORKDIR_NAME, rules_file))
+    cache = ScanCache.open(wd.root / WORKDIR_NAME, rules_file)
+    if scan_cache is not None:
+        cache.adopt(ScanCache.open(scan_cache, rules_file))
+    rep = scan_repository(str(mirror), rules_file=rules_file, cache=cache)
     left = Remaining.of(rep.findings, planned_sha256s=plan.planned_sha256s,
                         planned_paths=set(plan.paths) | {names.to_renamed(p) for p in plan.paths},
                         held_back=plan.held_back, dropped=plan.dropped)
     rescan = {"ran": True, "findings": len(rep.findings), "planned_still_found": len(left.planned),
+              "objects_from_cache": cache.reused, "objects_read": cache.read,
               "rules": sorted({f.rule for f in rep.findings}), "summary": left.describe(),
               "remaining": left.to_dict()}
     problems += [f"rescan: {f.rule} finding {f.id} still present" for f in left.planned]
-    return {"clean": not problems, "problems": problems, "objects_read": objects_read, "rescan": rescan}
+    return {"clean": not problems, "problems": problems, "objects_read": objects_read,
+            **({"objects_in_mirror": objects_total} if objects_total else {}), "rescan": rescan}
 
 
 def _gitleaks_binary() -> str | None:
@@ -786,15 +822,49 @@ def _gitleaks_binary() -> str | None:
     return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
-def _gitleaks(mirror: Path, plan: Plan) -> dict[str, Any]:
-    """gitleaks as a second opinion, when installed: how many findings, which rules, any planned value."""
+# Beyond this many rev-list arguments the second opinion reads all history (one argv word must stay < 128 KiB).
+_MAX_RANGE_ARGS = 2000
+
+
+def _rewritten_range(report: dict[str, Any], inventory: dict[str, Any]) -> list[str] | None:
+    """``git log`` arguments naming exactly the rewritten commits (new tips, minus the unchanged boundary);
+    None for all history (the range would be too long to pass); [] when no commit was rewritten."""
+    radius = BlastRadius.from_dict(inventory["blast"])
+    tips = sorted({str(x["new"]) for ref, x in report["refs"].items()
+                   if ref in radius.export_refs and x.get("new")})
+    # A notes tip re-made only to re-file its notes: that one commit, not the notes history under it.
+    notes: set[str] = set()
+    under: set[str] = set()
+    for ref in radius.notes_refiled:
+        x = report["refs"].get(ref) or {}
+        if x.get("new"):
+            notes.add(str(x["new"]))
+            old = inventory["peeled"].get(x["old"], x["old"])
+            under.update(inventory["parents"].get(old, []))  # the re-made tip keeps the old tip's parents
+    if not tips and not notes:
+        return []
+    args = [*tips, *sorted(notes - set(tips)), *(f"^{c}" for c in sorted(set(radius.boundary) | under))]
+    return args if len(args) <= _MAX_RANGE_ARGS else None
+
+
+def _gitleaks(mirror: Path, plan: Plan, scope: list[str] | None = None) -> dict[str, Any]:
+    """gitleaks as a second opinion, when installed: how many findings, which rules, any planned value.
+
+    ``scope``: the rewritten commits (``_rewritten_range``); every other commit is the original's, object
+    for object, and the direct search of every object already proves no planned value survives there.
+    None: every commit (``--all``).
+    """
     exe = _gitleaks_binary()
     if exe is None:
         return {"tool": "gitleaks", "ran": False, "reason": "not installed"}
+    if scope is not None and not scope:
+        return {"tool": "gitleaks", "ran": False, "reason": "no commit was rewritten"}
+    where = {"scope": "all history" if scope is None else "rewritten commits"}
     # The report goes to our memory (stdout), never to a file: unplanned findings carry their values.
     try:
         proc = git.run_program([exe, "git", str(mirror), "--no-banner", "--log-level", "error", "--exit-code", "0",
-                                "--report-format", "json", "--report-path", "-", "--log-opts", "--all"])
+                                "--report-format", "json", "--report-path", "-",
+                                "--log-opts", " ".join(scope) if scope else "--all"])
     except GitError:
         return {"tool": "gitleaks", "ran": False, "reason": "gitleaks could not run"}
     if proc.returncode != 0:
@@ -813,7 +883,7 @@ def _gitleaks(mirror: Path, plan: Plan) -> dict[str, Any]:
         if sha256_hex(str(it.get("Secret", ""))) in planned:
             seen_planned += 1
     del items
-    return {"tool": "gitleaks", "ran": True, "findings": sum(rules.values()), "rules": rules,
+    return {"tool": "gitleaks", "ran": True, **where, "findings": sum(rules.values()), "rules": rules,
             "planned_values_seen": seen_planned}
 
 

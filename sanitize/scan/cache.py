@@ -161,6 +161,16 @@ class ScanCache:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def adopt(self, other: ScanCache) -> int:
+        """Take the results of another cache of the same rules (``scan --cache`` before the purge); return
+        how many were taken (none when its rules differ: it was discarded on open)."""
+        if other.digest != self.digest or not other._rows:
+            return 0
+        before = len(self._rows)
+        self._rows = {**other._rows, **self._rows}
+        self._dirty = self._dirty or len(self._rows) != before
+        return len(self._rows) - before
+
     def lookup(self, oid: str, path: str) -> Entry | None:
         """The cached result for ``oid`` read at ``path``, or None (then the object must be read)."""
         row = self._rows.get(oid + _path_key(path))
