@@ -19,11 +19,12 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sanitize import git
 from sanitize.names import is_shown
-from sanitize.purge.plan import Change, History, changes, peel_commits
+from sanitize.purge.plan import Change, History, peel_commits
 
 ZERO = "0" * 40
 _HEX = re.compile(r"[0-9a-f]{40}")
@@ -198,14 +199,14 @@ def _notes_on(repo: str | os.PathLike[str], tip: str) -> set[str]:
 
 def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: Iterable[str],
             values: Iterable[bytes], *, all_changes: list[Change] | None = None,
-            history: History | None = None, names: Iterable[bytes] = ()) -> BlastRadius:
+            history: History | None = None, names: Iterable[bytes] = (), cache: Path | None = None) -> BlastRadius:
     """The blast radius of deleting ``deleted_paths`` and replacing ``values`` in the history of ``tips``.
 
-    ``all_changes`` (``changes(..., renames=False)`` of every tip) and ``history`` may be passed when
-    the caller already has them. ``names``: values the rewrite renames out of paths, identities and ref
-    names (:mod:`sanitize.names`): a commit whose tree has such a path, or whose author, committer or
-    tagger holds one, carries purged content; a ref whose name held one (shown redacted in ``tips``)
-    changes even when its commits do not.
+    ``all_changes`` (the git layer's whole-history log of every tip) and ``history`` may be passed when
+    the caller already has them; else the log is read from ``cache`` (a purge's workdir) if a stage kept
+    it. ``names``: values the rewrite renames out of paths, identities and ref names (:mod:`sanitize.names`):
+    a commit whose tree has such a path, or whose author, committer or tagger holds one, carries purged
+    content; a ref whose name held one (shown redacted in ``tips``) changes even when its commits do not.
     """
     name_values = sorted(set(names))
     deleted = sorted(set(deleted_paths))
@@ -214,7 +215,7 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
     if history is None:
         history = History.load(repo, tip_commits)
     if all_changes is None:
-        all_changes = list(changes(repo, tip_commits, renames=False))
+        all_changes = list(git.log.history_changes(repo, tip_commits, cache=cache))
     bad_blobs, message_commits, message_tags = _objects_with_values(repo, list(values), name_values)
     message_commits &= set(history.parents)
 

@@ -403,7 +403,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     ``rules_file``: the rules the scan used (values are re-detected with them, and the plan records
     them so rewrite rescans with the same rules).
     ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
-    ``graph_cache``: a workdir where the commit graph is kept for (or was kept by) the other stages.
+    ``graph_cache``: a workdir where the commit graph and the raw log are kept for (or were kept by) the
+    other stages.
     ``location``: the scanned URL with its credentials, when this process has them (the findings hold
     only its redacted form).
     """
@@ -436,7 +437,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             raise UsageError(f"{report.source}: ref {missing[0]} tip from the scan is not in the repository; "
                              f"scan again")
         tip_commits = sorted(set(peeled.values()))
-        all_changes = list(changes(repo, tip_commits, renames=False))
+        all_changes = list(git.log.history_changes(repo, tip_commits, cache=graph_cache))  # the scan's copy
         history = History.load(repo, tip_commits, cache=graph_cache)
         # Names holding a value (scan/names.py): findings show them redacted, git knows the real ones.
         name_findings = [f for f in findings if f.kind in NAME_KINDS]

@@ -304,7 +304,7 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
     red = names.from_plan(plan)
     radius = blast_radius.compute(mirror, plan.tips, [red.reveal(p) for p in plan.paths], values, history=history,
-                                  names=red.values())
+                                  names=red.values(), cache=mirror.parent)  # the raw log scan (or plan) kept
     return {
         "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),

@@ -383,7 +383,8 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
             phases: dict[str, float] | None = None) -> list[Finding]:
     phases = phases if phases is not None else {}
     t = time.monotonic()
-    origins = history.resolve_blobs(repo, set(result.blob_hits), revs)
+    origins = history.resolve_blobs(repo, set(result.blob_hits), revs,
+                                    keep=history.log_copy(repo, refs, revs, graph_cache) if result.blob_hits else None)
     commit_targets = {c for o in origins.values() for c in o.commits}
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
     phases["locate"] = time.monotonic() - t
