@@ -450,11 +450,11 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
                   include_findings=include_findings, rules_file=rules_file)
     s = p.summary
     _say(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
-    _say(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
-         f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s)")
-    _say(f"  will change: {describe(s)}")
-    if s.get("held_back_values"):
-        _say(f"  {s['held_back_values']} low-confidence value(s) in tests/docs/examples/vendored code held "
+    _say(f"  {s.delete_paths} path(s) to delete, {s.replacements} value(s) to replace, "
+         f"{s.messages} message(s) to reword, {s.fix_in_code} fix-in-code item(s)")
+    _say(f"  will change: {describe(s.dump())}")
+    if s.held_back_values:
+        _say(f"  {s.held_back_values} low-confidence value(s) in tests/docs/examples/vendored code held "
              f"back, not rewritten: review them in {p.markdown_path} (--include FINDING_ID to purge one)")
 
 
@@ -591,16 +591,15 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
 def approve(workdir: str, approver: str, digest: str, key: str | None, expires: str | None,
             ack_code: tuple[str, ...]) -> None:
     """Approve the force-push of the exact plan digest and the current rewritten tips."""
-    import json
 
     from sanitize.purge import fail_closed
     from sanitize.purge.approval import ApprovalPolicy, approvers_of, describe_approval, judge
     from sanitize.purge.approval import approve as do_approve
+    from sanitize.purge.plan import read_plan
     from sanitize.workdir import Workdir
 
     wd = Workdir.open(workdir)
-    acks = fail_closed.check_acknowledged(json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file()
-                                          else {}, ack_code) if ack_code else []
+    acks = fail_closed.check_acknowledged(read_plan(wd.plan), ack_code) if ack_code else []
     a = do_approve(workdir, approver=approver, digest=digest, key=key,
                    expires=expires or wd.meta().approval_expires or "24h")
     _say(f"{describe_approval(workdir, a)}; until {a.expires}")

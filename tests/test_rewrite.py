@@ -159,12 +159,12 @@ def test_state_detail_has_every_contract_field(demo_purge: tuple[DemoRepo, Plan,
     assert detail["deleted_refs"] == []
     assert set(detail["first_changed"]) <= set(detail["tips_at_scan"]) and detail["first_changed"]
     # the plan told the reviewers exactly what would change, in every number the record carries
-    assert plan.summary["commits_changing"] == len(detail["old_commits"])
-    assert detail["blast_radius"] == {k: plan.summary[k] for k in detail["blast_radius"]}
+    assert plan.summary.dump()["commits_changing"] == len(detail["old_commits"])
+    assert detail["blast_radius"] == {k: plan.summary.dump()[k] for k in detail["blast_radius"]}
     assert "refs/notes/commits" in detail["blast_radius"]["refs_changing"]  # notes re-filed: predicted too
     report = json.loads((wd / "rewrite-report.json").read_text())
     assert {r: x["commits_rewritten"] for r, x in report["refs"].items() if x["commits_rewritten"]} == \
-        plan.summary["refs_changing"]
+        plan.summary.dump()["refs_changing"]
     assert set(detail["first_changed"].values()) <= set(detail["old_commits"])
     assert set(detail["first_changed_commits"]) <= set(detail["old_commits"])
     for c in detail["first_changed_commits"]:  # changed, with no changed parent

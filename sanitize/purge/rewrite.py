@@ -417,7 +417,7 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
     marker = MARKER.encode()
     gitlinks: list[list[str]] = []
 
-    required = (plan.extra.get("fail_closed") or {}).get("names") or []
+    required = list(plan.fail_closed.names) if plan.fail_closed is not None else []
 
     def blob_callback(blob: Any, _meta: Any) -> None:
         # --replace-text skips binary blobs (a NUL in the first 8 KiB); a planned value must not survive there.
@@ -689,7 +689,8 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         "submodule_gitlinks_into_rewritten_history": gitlinks,
         "notes_refiled": len(inv.get("notes_moved", [])),
         "fix_in_code": [f.dump() for f in plan.fix_in_code],
-        "fail_closed": {k: (plan.extra.get("fail_closed") or {}).get(k) or [] for k in ("names", "by_hand")},
+        "fail_closed": {"names": list(plan.fail_closed.names) if plan.fail_closed else [],
+                        "by_hand": [b.dump() for b in plan.by_hand]},
         "first_changed_commits": first_changed_commits,
         "unmapped_commits": inv.get("unmapped", []),
     }
@@ -727,10 +728,11 @@ def _blast_check(plan: Plan, inv: dict[str, Any], changed: set[str], per_ref: di
     if changed != set(predicted.changed):
         differences.append(f"changed commits: {len(changed - set(predicted.changed))} not predicted, "
                            f"{len(set(predicted.changed) - changed)} predicted but kept")
+    said = plan.summary.dump()  # a plan from before some numbers were counted states only the others
     for key, got in expected.items():
-        if key in plan.summary and plan.summary[key] != got:
-            differences.append(f"{key}: the plan said {_short(plan.summary[key])}, the mirror gives {_short(got)}")
-    return {"plan": {k: plan.summary[k] for k in expected if k in plan.summary}, "predicted": expected,
+        if key in said and said[key] != got:
+            differences.append(f"{key}: the plan said {_short(said[key])}, the mirror gives {_short(got)}")
+    return {"plan": {k: said[k] for k in expected if k in said}, "predicted": expected,
             "result": result, "matches": not differences, "differences": differences}
 
 
