@@ -480,14 +480,14 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
                 if progress is None else contextlib.nullcontext():
             result = do_rewrite(plan_path, workdir, progress=False, rules_file=rules_file)
     r = result.report
-    _say(f"rewrote {describe(r['blast_radius']['result'])}; "
-         f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
+    _say(f"rewrote {describe(r.blast_radius.result)}; "
+         f"{len(r.paths_removed)} path(s) removed, {len(r.replacements)} value(s) replaced; "
          f"verification clean")
-    rescan = r["verification"]["rescan"]
+    rescan: Any = r.verification.rescan  # Remaining.to_dict() and the rescan's counts (sanitize/purge/rescan.py)
     _say(f"  {rescan['summary']}")
     for f in _first(rescan["remaining"]["unplanned"]["first"]):
         _say(f"    not in the plan: {f['rule']} at {f['path'] or 'a message'} (preview {f['preview']})")
-    _say(f"  second opinion: {_second_opinion(r.get('independent_check') or {})}")
+    _say(f"  second opinion: {_second_opinion(dict(r.independent_check))}")
     _say(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
     _detail("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items()))
 

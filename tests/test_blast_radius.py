@@ -117,7 +117,7 @@ def purged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Signed, dict[str, 
                                                                dict[str, Any]]:
     s, ids, before, plan, wd = _purge(tmp_path_factory.mktemp("blast"))
     result = rewrite(str(plan.path), str(wd))
-    return s, ids, before, plan, wd, result.report
+    return s, ids, before, plan, wd, result.report.dump()
 
 
 def _descendants_of(repo: Path, seeds: list[str]) -> set[str]:
@@ -260,7 +260,7 @@ def test_a_value_in_a_tag_message_remakes_that_tag_only(tmp_path: Path) -> None:
     assert plan.summary.dump()["signed_tags_losing_signature"] == 1
     result = rewrite(str(plan.path), str(tmp_path / "wd"))
     after = git.refs(result.mirror)
-    assert result.clean and result.report["blast_radius"]["matches"]
+    assert result.clean and result.report.blast_radius.matches
     assert {r for r in before if after.get(r) != before[r]} == {"refs/tags/v2"}
     assert s.verify_tag(result.mirror, "v1") and not s.verify_tag(result.mirror, "v2")
     assert s.db_pw not in git.out(["cat-file", "tag", "v2"], cwd=result.mirror)

@@ -154,6 +154,13 @@ def test_summary_counts_changing_commits_per_ref(small: Small, tmp_path: Path) -
     assert s["refs_changing"] == {"refs/heads/main": 4, "refs/heads/side": 3, "refs/tags/v1": 4}
 
 
+def test_a_plan_reads_back_typed_as_exactly_the_document_it_wrote(small: Small, tmp_path: Path) -> None:
+    plan = _plan(small, tmp_path)
+    loaded = load_plan(plan.path)
+    assert loaded == plan and loaded.summary.held_back_values == 0 and loaded.fail_closed is not None
+    assert loaded.to_dict() == json.loads(plan.path.read_text())  # every section typed, nothing added or lost
+
+
 def test_keep_path_and_drop_change_the_plan_and_the_digest(small: Small, tmp_path: Path) -> None:
     full = _plan(small, tmp_path)
     report = small.findings()

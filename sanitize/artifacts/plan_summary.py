@@ -3,8 +3,9 @@
 plan.json keeps it under ``summary`` (schema ``git-sanitize/plan/v1``); :meth:`PlanSummary.dump`
 is exactly that JSON object and :meth:`PlanSummary.parse` validates one (UsageError naming the
 field). The blast-radius numbers are :meth:`sanitize.purge.blast_radius.BlastRadius.summary`'s;
-plans written before the plan counted carriers, encoded values or decoded-only deletions lack
-those keys, and parse leaves them ``None`` (dump then leaves them out, as the plan was written).
+plans written before the plan counted held-back values, carriers, untouched refs, signatures,
+encoded values or decoded-only deletions lack those keys, and parse leaves them ``None`` (dump then
+leaves them out, as the plan was written); any other missing or unknown key is a UsageError.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from dataclasses import dataclass, fields
 
 from sanitize.errors import UsageError
 
-# Keys a plan may lack (written before they were counted): None in the summary, absent from its dump.
-_OPTIONAL = ("commits_carrying_purged_content", "commits_descendants_only", "signed_commits_losing_signature",
+# Keys a plan may lack (written before they were counted, or nothing to count): None in the summary,
+# absent from its dump. The first plans (2026-11-25) stated only the other counts.
+_OPTIONAL = ("held_back_values", "held_back_findings", "included_findings", "commits_carrying_purged_content",
+             "commits_descendants_only", "refs_untouched", "signed_commits_losing_signature",
              "signed_tags_losing_signature", "encoded_values", "deleted_for_decoded", "renamed_values")
 
 
@@ -27,9 +30,9 @@ class PlanSummary:
     findings_planned: int                # of them, the ones the plan acts on
     dropped_findings: tuple[str, ...]    # ids rejected as false positives (--drop)
     kept_paths: tuple[str, ...]          # paths kept at the reviewer's request (--keep-path)
-    held_back_values: int                # low-confidence values left for review
-    held_back_findings: int
-    included_findings: tuple[str, ...]   # held-back ids planned after all (--include)
+    held_back_values: int | None = None  # low-confidence values left for review
+    held_back_findings: int | None = None
+    included_findings: tuple[str, ...] | None = None  # held-back ids planned after all (--include)
     delete_paths: int
     replacements: int
     messages: int
@@ -40,7 +43,7 @@ class PlanSummary:
     commits_descendants_only: int | None = None
     refs_total: int
     refs_changing: Mapping[str, int]     # ref → changed commits it reaches
-    refs_untouched: int
+    refs_untouched: int | None = None
     signed_commits_losing_signature: int | None = None
     signed_tags_losing_signature: int | None = None
     short_values: int                    # values shorter than plan.SHORT_VALUE

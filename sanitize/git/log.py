@@ -120,10 +120,12 @@ def cache_file(cache: Path, tips: Iterable[str]) -> Path:
     return cache / f"raw-log-{hashlib.sha256(key.encode('ascii')).hexdigest()[:32]}.z"
 
 
-def history_blocks(repo: str | os.PathLike[str], tips: Iterable[str], *, cache: Path | None = None) -> Iterator[bytes]:
+def history_blocks(repo: str | os.PathLike[str], tips: Iterable[str], *, cache: Path | None = None,
+                   keep: bool = True) -> Iterator[bytes]:
     """The :data:`HISTORY` log of everything the tip commits ``tips`` reach, in blocks of whole commits:
     read back from ``cache`` (a purge's workdir) when a stage already walked it, else walked now (and kept
-    there). The order of commits is not part of the contract (the scan's copy walks ``--all``)."""
+    there unless ``keep`` is False: the log names every path, and a path may hold a secret value).
+    The order of commits is not part of the contract (the scan's copy walks ``--all``)."""
     wanted = sorted(set(tips))
     if not wanted:
         return
@@ -138,13 +140,13 @@ def history_blocks(repo: str | os.PathLike[str], tips: Iterable[str], *, cache: 
                 yield from _whole_commits(fh.read)
             return
     stdin = "".join(f"{c}\n" for c in wanted).encode("ascii")
-    yield from raw_blocks(repo, HISTORY, ["--stdin"], stdin=stdin, keep=kept)
+    yield from raw_blocks(repo, HISTORY, ["--stdin"], stdin=stdin, keep=kept if keep else None)
 
 
 def history_changes(repo: str | os.PathLike[str], tips: Iterable[str], *,
-                    cache: Path | None = None) -> Iterator[Change]:
+                    cache: Path | None = None, keep: bool = True) -> Iterator[Change]:
     """Every path change in the history of the tip commits ``tips`` (:func:`history_blocks`, parsed)."""
-    for block in history_blocks(repo, tips, cache=cache):
+    for block in history_blocks(repo, tips, cache=cache, keep=keep):
         yield from parse(block)
 
 

@@ -199,14 +199,16 @@ def _notes_on(repo: str | os.PathLike[str], tip: str) -> set[str]:
 
 def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: Iterable[str],
             values: Iterable[bytes], *, all_changes: list[Change] | None = None,
-            history: History | None = None, names: Iterable[bytes] = (), cache: Path | None = None) -> BlastRadius:
+            history: History | None = None, names: Iterable[bytes] = (), cache: Path | None = None,
+            keep_log: bool = True) -> BlastRadius:
     """The blast radius of deleting ``deleted_paths`` and replacing ``values`` in the history of ``tips``.
 
     ``all_changes`` (the git layer's whole-history log of every tip) and ``history`` may be passed when
     the caller already has them; else the log is read from ``cache`` (a purge's workdir) if a stage kept
-    it. ``names``: values the rewrite renames out of paths, identities and ref names (:mod:`sanitize.names`):
-    a commit whose tree has such a path, or whose author, committer or tagger holds one, carries purged
-    content; a ref whose name held one (shown redacted in ``tips``) changes even when its commits do not.
+    it (and kept there unless ``keep_log`` is False: a path holds a value). ``names``: values the rewrite
+    renames out of paths, identities and ref names (:mod:`sanitize.names`): a commit whose tree
+    has such a path, or whose author, committer or tagger holds one, carries purged content;
+    a ref whose name held one (shown redacted in ``tips``) changes even when its commits do not.
     """
     name_values = sorted(set(names))
     deleted = sorted(set(deleted_paths))
@@ -215,7 +217,7 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
     if history is None:
         history = History.load(repo, tip_commits)
     if all_changes is None:
-        all_changes = list(git.log.history_changes(repo, tip_commits, cache=cache))
+        all_changes = list(git.log.history_changes(repo, tip_commits, cache=cache, keep=keep_log))
     bad_blobs, message_commits, message_tags = _objects_with_values(repo, list(values), name_values)
     message_commits &= set(history.parents)
 

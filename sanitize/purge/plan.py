@@ -473,10 +473,12 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             raise UsageError(f"{report.source}: ref {missing[0]} tip from the scan is not in the repository; "
                              f"scan again")
         tip_commits = sorted(set(peeled.values()))
-        all_changes = list(git.log.history_changes(repo, tip_commits, cache=graph_cache))  # the scan's copy
-        history = History.load(repo, tip_commits, cache=graph_cache)
         # Names holding a value (scan/names.py): findings show them redacted, git knows the real ones.
         name_findings = [f for f in findings if f.kind in NAME_KINDS]
+        # The scan's copy of the raw log; none is kept when a path holds a value (the log names every path).
+        all_changes = list(git.log.history_changes(repo, tip_commits, cache=graph_cache,
+                                                   keep=not any(f.kind == "path-name" for f in name_findings)))
+        history = History.load(repo, tip_commits, cache=graph_cache)
         named = recover_names(repo, rules_file=rules_file) if name_findings else None
         names_shown: Callable[[str], str] = named.redactor.show if named else str
         real: Callable[[str], str] = named.redactor.reveal if named else str

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import git, names
+from sanitize.artifacts import rewrite_report
 from sanitize.artifacts.rewrite_record import RewriteRecord
+from sanitize.artifacts.rewrite_report import RewriteReport
 from sanitize.artifacts.state import StageRecord
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
@@ -62,7 +64,7 @@ class RewriteResult:
     """What the rewrite did: the report document and where the artifacts are."""
 
     workdir: Path
-    report: dict[str, Any]
+    report: RewriteReport
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -71,7 +73,7 @@ class RewriteResult:
 
     @property
     def clean(self) -> bool:
-        return bool(self.report.get("verification", {}).get("clean"))
+        return self.report.clean
 
 
 # Entry point ----------------------------------------------------------------------------
@@ -90,7 +92,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
     report_path = root / "rewrite-report.json"
     if prior.status == "done" and prior.text("plan_digest") == plan.digest and report_path.is_file():
         # Done already (the source may even carry the rewritten history by now): nothing to redo.
-        return RewriteResult(root, json.loads(report_path.read_text(encoding="utf-8")))
+        return RewriteResult(root, rewrite_report.load(report_path))
     _check_source(plan, origin)
     wd = Workdir.create(root)
     copy_plan(plan, root)
@@ -157,8 +159,9 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             verification["clean"] = False
         report["verification"] = verification
         report["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        write_atomic(root / "rewrite-report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        write_atomic(root / "rewrite-report.md", render_report(report))
+        typed = rewrite_report.parse(report, "the rewrite report")  # what leaves the stage is the typed report
+        write_atomic(root / "rewrite-report.json", json.dumps(typed.dump(), indent=2, ensure_ascii=False) + "\n")
+        write_atomic(root / "rewrite-report.md", render_report(typed))
         if not verification["clean"]:
             wd.record("rewrite", "failed", step="verify-failed")
             wd.audit.append("rewrite.failed", plan_digest=plan.digest, problems=len(verification["problems"]))
@@ -174,7 +177,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         if wd.stage("rewrite").status == "running":
             wd.record("rewrite", "failed")
         raise
-    return RewriteResult(root, report, timings)
+    return RewriteResult(root, typed, timings)
 
 
 # Refusals (before anything is written) -----------------------------------------------------
@@ -304,7 +307,8 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     values = [v.reveal().encode("utf-8", "surrogateescape") for v in plan.secret_values()]
     red = names.from_plan(plan)
     radius = blast_radius.compute(mirror, plan.tips, [red.reveal(p) for p in plan.paths], values, history=history,
-                                  names=red.values(), cache=mirror.parent)  # the raw log scan (or plan) kept
+                                  names=red.values(), cache=mirror.parent,  # the raw log scan (or plan) kept
+                                  keep_log=not any("path-name" in n.kinds for n in plan.names))
     return {
         "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),
@@ -666,7 +670,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
     lfs = [x for x in lfs_file.read_text().split() if x] if lfs_file.is_file() else []
     gitlinks = [{"commit": c, "path": p, "target": t} for c, p, t in inv.get("gitlinks", []) if t in changed]
     report = {
-        "schema": "git-sanitize/rewrite-report/v1",
+        "schema": rewrite_report.SCHEMA,
         "plan_digest": plan.digest,
         "source": plan.source,
         "mirror": str(mirror),
@@ -819,7 +823,7 @@ def _gitleaks(mirror: Path, plan: Plan) -> dict[str, Any]:
             "planned_values_seen": seen_planned}
 
 
-def render_report(report: dict[str, Any]) -> str:
+def render_report(report: RewriteReport) -> str:
     """rewrite-report.md (no secret values: previews and hashes only)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 

@@ -143,6 +143,9 @@ def scan_repository(source: str | git.Location, *, rules_file: str | None = None
         findings = _locate(repo, refs, inv, result, revs, graph_cache, phases)
         # A value in a ref name, path or identity: its own finding, and that name shown redacted everywhere.
         named = scan_names(repo, refs, detector, revs)
+        if graph_cache is not None and any(f.kind == "path-name" for f in named.findings):
+            # The kept raw log names every path: with a value in one, it would be a copy of that value.
+            history.drop_log_copy(repo, refs, revs, graph_cache)
         findings, ref_tips = named.redact(findings, {r.name: r.target for r in refs})
         findings += named.findings
         phases["names"] = time.monotonic() - started - sum(phases.values())

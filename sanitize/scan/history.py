@@ -187,6 +187,13 @@ def log_copy(repo: Path, refs: list[RefInfo], revs: Sequence[str], graph_cache: 
     return git.log.cache_file(graph_cache, tips)
 
 
+def drop_log_copy(repo: Path, refs: list[RefInfo], revs: Sequence[str], graph_cache: Path) -> None:
+    """Remove the raw log :func:`log_copy` kept (a path in it holds a secret value: plan walks again)."""
+    kept = log_copy(repo, refs, revs, graph_cache)
+    if kept is not None:
+        kept.unlink(missing_ok=True)
+
+
 def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
                   revs: Sequence[str] = ALL_REFS, *, graph_cache: Path | None = None) -> dict[str, tuple[str, ...]]:
     """For each target commit, the refs whose history contains it.
