@@ -10,9 +10,12 @@ None of them holds a secret value: hashes and ≤4-character previews only.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sanitize.artifacts.fields import int_field as _int
+from sanitize.artifacts.fields import names as _names
+from sanitize.artifacts.fields import obj as _object
+from sanitize.artifacts.fields import text as _text
 from sanitize.errors import UsageError
 
 
@@ -189,30 +192,3 @@ class NameRename:
                    finding_ids=_names(m, "finding_ids", where), shown=_text(m, "shown", where),
                    new=_text(m, "new", where),
                    renames=tuple(Rename.parse(r, f"{where}.renames[{n}]") for n, r in enumerate(renames)))
-
-
-def _object(d: object, where: str) -> Mapping[str, object]:
-    if not isinstance(d, dict):
-        raise UsageError(f"{where}: must be a JSON object")
-    return d
-
-
-def _text(m: Mapping[str, object], key: str, where: str, *, default: str | None = None) -> str:
-    value = m.get(key, default)
-    if not isinstance(value, str):
-        raise UsageError(f"{where}: {key!r} must be a string")
-    return value
-
-
-def _names(m: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
-    value = m.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{where}: {key!r} must be a list of strings")
-    return tuple(str(v) for v in value)
-
-
-def _int(m: Mapping[str, object], key: str, where: str, *, required: bool = False) -> int:
-    value = m.get(key, None if required else 0)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise UsageError(f"{where}: {key!r} must be an integer")
-    return value

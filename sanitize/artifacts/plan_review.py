@@ -8,9 +8,12 @@ holds a secret value: hashes, ≤4-character previews, and diffs with every valu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sanitize.artifacts.fields import list_field as _list
+from sanitize.artifacts.fields import names as _names
+from sanitize.artifacts.fields import obj as _object
+from sanitize.artifacts.fields import text as _text
 from sanitize.errors import UsageError
 
 
@@ -147,30 +150,3 @@ class FailClosed:
                                                                                                           where))),
                    by_hand=tuple(ByHand.parse(b, f"{where}.by_hand[{n}]")
                                  for n, b in enumerate(_list(m, "by_hand", where))))
-
-
-def _object(d: object, where: str) -> Mapping[str, object]:
-    if not isinstance(d, dict):
-        raise UsageError(f"{where}: must be a JSON object")
-    return d
-
-
-def _list(m: Mapping[str, object], key: str, where: str) -> list[object]:
-    value = m.get(key)
-    if not isinstance(value, list):
-        raise UsageError(f"{where}: {key!r} must be a list")
-    return value
-
-
-def _text(m: Mapping[str, object], key: str, where: str, *, default: str | None = None) -> str:
-    value = m.get(key, default)
-    if not isinstance(value, str):
-        raise UsageError(f"{where}: {key!r} must be a string")
-    return value
-
-
-def _names(m: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
-    value = m.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{where}: {key!r} must be a list of strings")
-    return tuple(str(v) for v in value)

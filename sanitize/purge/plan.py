@@ -190,12 +190,7 @@ def compute_digest(body: dict[str, Any], secrets: bytes) -> str:
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read and verify a plan; UsageError if missing, malformed, tampered, or its secrets are gone."""
     p = Path(path)
-    try:
-        data = json.loads(read_text(p, "plan file"))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{p}: not a readable plan JSON file ({exc.__class__.__name__})") from exc
-    if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
-        raise UsageError(f"{p}: not a git-sanitize plan (schema {PLAN_SCHEMA} expected)")
+    data = _document(p)
     sp = secrets_path_for(p)
     if not sp.is_file():
         raise UsageError(f"{sp}: missing; the plan cannot be applied without its secrets file (re-run plan)")
@@ -257,14 +252,20 @@ def read_plan(path: str | os.PathLike[str]) -> Plan:
     """plan.json's structure without plan.secrets (the digest unverified): for a stage that only reads
     what the plan decided (the by-hand fallbacks at the push). UsageError if unreadable or malformed."""
     p = Path(path)
+    data = _document(p)
+    digest = data.pop("digest", None)
+    return parse_plan(data, p, digest if isinstance(digest, str) else "")
+
+
+def _document(p: Path) -> dict[str, Any]:
+    """plan.json as JSON, with the plan schema; UsageError (one line) for anything else."""
     try:
         data = json.loads(read_text(p, "plan file"))
     except json.JSONDecodeError as exc:
         raise UsageError(f"{p}: not a readable plan JSON file ({exc.__class__.__name__})") from exc
     if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
         raise UsageError(f"{p}: not a git-sanitize plan (schema {PLAN_SCHEMA} expected)")
-    digest = data.pop("digest", None)
-    return parse_plan(data, p, digest if isinstance(digest, str) else "")
+    return data
 
 
 def _each(parse: Callable[[object, str], _Action], items: object, where: str) -> tuple[_Action, ...]:
