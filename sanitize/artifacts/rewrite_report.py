@@ -6,9 +6,9 @@ that is already done reads it back with :func:`load` (older reports are upgraded
 :mod:`sanitize.artifacts.upgrades.rewrite_report_v0`). A malformed report is one line and
 exit 2. It never holds a secret value: previews and hashes only.
 
-The numbers of the blast radius (``blast_radius.plan``/``predicted``/``result``) keep
-:meth:`~sanitize.purge.blast_radius.BlastRadius.summary`'s shape (the rewrite record carries
-the same), and the rescan and the second opinion keep theirs
+The numbers of the blast radius (``blast_radius.plan``/``predicted``/``result``) are
+:class:`~sanitize.artifacts.blast_numbers.BlastNumbers` (the rewrite record carries the same),
+and the rescan and the second opinion keep theirs
 (:meth:`~sanitize.purge.rescan.Remaining.to_dict`, the independent tool's own counts).
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sanitize.artifacts.blast_numbers import BlastNumbers
 from sanitize.artifacts.plan_actions import FixInCode
 from sanitize.artifacts.plan_review import ByHand
 from sanitize.artifacts.upgrades import Step, rewrite_report_v0, upgrade
@@ -26,9 +27,6 @@ from sanitize.errors import UsageError
 
 SCHEMA = "git-sanitize/rewrite-report/v1"
 _STEPS: dict[str | None, Step] = {rewrite_report_v0.SCHEMA: rewrite_report_v0.upgrade}
-
-Numbers = Mapping[str, object]  # a JSON object of counts, as its producer documents it
-
 
 @dataclass(frozen=True)
 class RefChange:
@@ -64,14 +62,14 @@ class ReplacedValue:
 class BlastCheck:
     """What the plan said would change, what the rewrite predicted before exporting, what changed."""
 
-    plan: Numbers
-    predicted: Numbers
-    result: Numbers
+    plan: BlastNumbers
+    predicted: BlastNumbers
+    result: BlastNumbers
     matches: bool
     differences: tuple[str, ...]
 
     def dump(self) -> dict[str, object]:
-        return {"plan": dict(self.plan), "predicted": dict(self.predicted), "result": dict(self.result),
+        return {"plan": self.plan.dump(), "predicted": self.predicted.dump(), "result": self.result.dump(),
                 "matches": self.matches, "differences": list(self.differences)}
 
 
@@ -208,8 +206,8 @@ def parse(doc: object, where: str) -> RewriteReport:
                                for x in _objs(d, "replacements")),
             messages_rewritten=_strs(d, "messages_rewritten"), blobs_purged=_int(d, "blobs_purged"),
             size_kib_before=_int(size, "before"), size_kib_after=_int(size, "after"),
-            blast_radius=BlastCheck(plan=_obj(blast, "plan"), predicted=_obj(blast, "predicted"),
-                                    result=_obj(blast, "result"), matches=_bool(blast, "matches"),
+            blast_radius=BlastCheck(plan=_numbers(blast, "plan", where), predicted=_numbers(blast, "predicted", where),
+                                    result=_numbers(blast, "result", where), matches=_bool(blast, "matches"),
                                     differences=_strs(blast, "differences")),
             signed_commits_dropped=_strs(signatures, "commits"),
             signed_tags_dropped=tuple(SignedTag(ref=_str(t, "ref"), old=_str(t, "old"), new=_opt_str(t, "new"))
@@ -246,6 +244,10 @@ def load(path: Path) -> RewriteReport:
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: unreadable rewrite report ({exc.__class__.__name__}); rewrite again") from None
     return parse(doc, str(path))
+
+
+def _numbers(blast: Mapping[str, object], key: str, where: str) -> BlastNumbers:
+    return BlastNumbers.parse(blast[key], f"{where}: blast_radius.{key}")
 
 
 def _as_obj(value: object, key: str) -> Mapping[str, object]:

@@ -198,9 +198,7 @@ class Runner:
         rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file,
                 location=self.source)
         from sanitize.artifacts import rewrite_record
-        from sanitize.purge.blast_radius import describe
-
-        return f"rewrote {describe(rewrite_record.load(self.wd).blast_radius)}; rescan clean"
+        return f"rewrote {rewrite_record.load(self.wd).blast_radius.describe()}; rescan clean"
 
     def _notify(self) -> str:
         from sanitize.collaborator.notify import notify

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import git
+from sanitize.artifacts.blast_numbers import BlastNumbers
 from sanitize.names import is_shown
 from sanitize.purge.plan import Change, History, peel_commits
 
@@ -70,6 +71,10 @@ class BlastRadius:
             "signed_tags_losing_signature": len(self.signed_tags),
         }
 
+    def numbers(self) -> BlastNumbers:
+        """:meth:`summary`, typed: what the rewrite record carries to approve, notify and status."""
+        return BlastNumbers.parse(self.summary(), "blast radius")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -78,18 +83,12 @@ class BlastRadius:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
 
-def describe(summary: Mapping[str, Any]) -> str:
-    """One line for people: how many commits and refs change, why, and what cannot survive."""
-    refs = summary.get("refs_changing") or {}
-    if "commits_carrying_purged_content" not in summary:
-        return (f"{summary.get('commits_changing', 0)} commit(s) on {len(refs)} of {summary.get('refs_total', 0)} "
-                f"ref(s)")
-    return (f"{summary.get('commits_changing', 0)} commit(s) on {len(refs)} of {summary.get('refs_total', 0)} ref(s) "
-            f"({summary.get('commits_carrying_purged_content', 0)} carry purged content, "
-            f"{summary.get('commits_descendants_only', 0)} only descend from one); "
-            f"{summary.get('signed_commits_losing_signature', 0)} signed commit(s) and "
-            f"{summary.get('signed_tags_losing_signature', 0)} signed tag(s) lose their signature; "
-            f"{summary.get('refs_untouched', 0)} ref(s) untouched")
+def describe(numbers: BlastNumbers | Mapping[str, object]) -> str:
+    """One line for people: how many commits and refs change, why, and what cannot survive
+    (``numbers``: typed, or a JSON object that holds them among other keys, such as plan.json's summary)."""
+    if not isinstance(numbers, BlastNumbers):
+        numbers = BlastNumbers.parse(dict(numbers), "blast radius", ignore=frozenset(numbers))
+    return numbers.describe()
 
 
 def matches_path(path: str, deleted: Iterable[str]) -> bool:

@@ -33,6 +33,7 @@ from typing import Any
 
 from sanitize import git, names
 from sanitize.artifacts import rewrite_report
+from sanitize.artifacts.blast_numbers import BlastNumbers
 from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.artifacts.rewrite_report import RewriteReport
 from sanitize.artifacts.state import StageRecord
@@ -702,7 +703,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any]) -> tuple[dict[str, Any
         plan_digest=plan.digest, source=plan.source, tips_at_scan=dict(plan.tips), rewritten_tips=after_refs,
         deleted_refs=tuple(deleted_refs), first_changed=first_changed, old_commits=frozenset(changed),
         purged_blobs=tuple(purged), first_changed_commits=tuple(first_changed_commits),
-        blast_radius=blast["result"], renamed_refs=renamed,
+        blast_radius=BlastNumbers.parse(blast["result"], "the rewrite's blast radius"), renamed_refs=renamed,
     )
     return report, record
 
