@@ -48,8 +48,8 @@ def test_a_pre_schema_rewrite_record_is_upgraded_on_read(rewritten_workdir: Rewr
     assert record.plan_digest == r.digest
     assert dict(record.tips_at_scan) == r.tips_at_scan and dict(record.rewritten_tips) == r.rewritten_tips
     assert record.first_changed_commits == r.first_changed_commits
-    assert record.blast_radius["refs_total"] == len(r.tips_at_scan)
-    assert record.blast_radius["commits_changing"] == len(record.old_commits) > 0
+    assert record.blast_radius.refs_total == len(r.tips_at_scan)
+    assert record.blast_radius.commits_changing == len(record.old_commits) > 0
     assert set(record.banned_ids) >= set(r.purged_blobs) | set(r.first_changed_commits)
     dumped = record.dump()
     assert dumped["schema"] == rewrite_record.SCHEMA
