@@ -450,11 +450,11 @@ def plan(findings: str, out: str | None, keep_paths: tuple[str, ...], drop_findi
                   include_findings=include_findings, rules_file=rules_file)
     s = p.summary
     _say(f"plan {p.digest} written to {p.path} (review {p.markdown_path}; values in {p.secrets_path}, 0600)")
-    _say(f"  {s['delete_paths']} path(s) to delete, {s['replacements']} value(s) to replace, "
-         f"{s['messages']} message(s) to reword, {s['fix_in_code']} fix-in-code item(s)")
-    _say(f"  will change: {describe(s)}")
-    if s.get("held_back_values"):
-        _say(f"  {s['held_back_values']} low-confidence value(s) in tests/docs/examples/vendored code held "
+    _say(f"  {s.delete_paths} path(s) to delete, {s.replacements} value(s) to replace, "
+         f"{s.messages} message(s) to reword, {s.fix_in_code} fix-in-code item(s)")
+    _say(f"  will change: {describe(s.dump())}")
+    if s.held_back_values:
+        _say(f"  {s.held_back_values} low-confidence value(s) in tests/docs/examples/vendored code held "
              f"back, not rewritten: review them in {p.markdown_path} (--include FINDING_ID to purge one)")
 
 
@@ -485,14 +485,14 @@ def rewrite(plan_path: str, workdir: str, rules_file: str | None, progress: bool
                 if progress is None else contextlib.nullcontext():
             result = do_rewrite(plan_path, workdir, progress=False, rules_file=rules_file, scan_cache=cache_file)
     r = result.report
-    _say(f"rewrote {describe(r['blast_radius']['result'])}; "
-         f"{len(r['paths_removed'])} path(s) removed, {len(r['replacements'])} value(s) replaced; "
+    _say(f"rewrote {describe(r.blast_radius.result)}; "
+         f"{len(r.paths_removed)} path(s) removed, {len(r.replacements)} value(s) replaced; "
          f"verification clean")
-    rescan = r["verification"]["rescan"]
+    rescan: Any = r.verification.rescan  # Remaining.to_dict() and the rescan's counts (sanitize/purge/rescan.py)
     _say(f"  {rescan['summary']}")
     for f in _first(rescan["remaining"]["unplanned"]["first"]):
         _say(f"    not in the plan: {f['rule']} at {f['path'] or 'a message'} (preview {f['preview']})")
-    _say(f"  second opinion: {_second_opinion(r.get('independent_check') or {})}")
+    _say(f"  second opinion: {_second_opinion(dict(r.independent_check))}")
     _say(f"  mirror: {result.mirror}  report: {result.workdir / 'rewrite-report.md'}")
     _detail("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items()))
 
@@ -597,16 +597,15 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
 def approve(workdir: str, approver: str, digest: str, key: str | None, expires: str | None,
             ack_code: tuple[str, ...]) -> None:
     """Approve the force-push of the exact plan digest and the current rewritten tips."""
-    import json
 
     from sanitize.purge import fail_closed
     from sanitize.purge.approval import ApprovalPolicy, approvers_of, describe_approval, judge
     from sanitize.purge.approval import approve as do_approve
+    from sanitize.purge.plan import read_plan
     from sanitize.workdir import Workdir
 
     wd = Workdir.open(workdir)
-    acks = fail_closed.check_acknowledged(json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file()
-                                          else {}, ack_code) if ack_code else []
+    acks = fail_closed.check_acknowledged(read_plan(wd.plan), ack_code) if ack_code else []
     a = do_approve(workdir, approver=approver, digest=digest, key=key,
                    expires=expires or wd.meta().approval_expires or "24h")
     _say(f"{describe_approval(workdir, a)}; until {a.expires}")

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sanitize.artifacts.plan_actions import NameRename, Rename
 from sanitize.secret import Secret
 
 _SHOWN = re.compile(r"\[redacted:([0-9a-f]{12})\]")
@@ -101,7 +102,7 @@ class Redactor:
 _KIND_WORDS = {"ref-name": "ref", "path-name": "path", "identity": "author/committer/tagger"}
 
 
-def plan_entries(findings: Iterable[Any], holders: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+def plan_entries(findings: Iterable[Any], holders: Mapping[str, list[str]]) -> list[NameRename]:
     """The plan's ``names`` action: per value, every name that holds it (shown) and its new name.
 
     ``findings`` are name findings; ``holders`` maps a finding id to the names holding its value, shown
@@ -111,16 +112,16 @@ def plan_entries(findings: Iterable[Any], holders: Mapping[str, list[str]]) -> l
     groups: dict[str, list[Any]] = {}
     for f in findings:
         groups.setdefault(f.secret_sha256, []).append(f)
-    out: list[dict[str, Any]] = []
+    out: list[NameRename] = []
     for sha, fs in sorted(groups.items()):
         renames = sorted({(f.kind, old) for f in fs for old in holders.get(f.id, [f.name])})
-        out.append({
-            "secret_sha256": sha, "preview": fs[0].preview, "rules": sorted({f.rule for f in fs}),
-            "kinds": sorted({f.kind for f in fs}), "finding_ids": sorted({f.id for f in fs}),
-            "shown": shown(sha), "new": renamed(sha),
-            "renames": [{"kind": kind, "what": _KIND_WORDS.get(kind, kind), "old": old, "new": to_renamed(old)}
-                        for kind, old in renames],
-        })
+        out.append(NameRename(
+            secret_sha256=sha, preview=fs[0].preview, rules=tuple(sorted({f.rule for f in fs})),
+            kinds=tuple(sorted({f.kind for f in fs})), finding_ids=tuple(sorted({f.id for f in fs})),
+            shown=shown(sha), new=renamed(sha),
+            renames=tuple(Rename(kind=kind, what=_KIND_WORDS.get(kind, kind), old=old, new=to_renamed(old))
+                          for kind, old in renames),
+        ))
     return out
 
 
@@ -173,7 +174,7 @@ def redact_file(path: Path, redactor: Redactor) -> None:
 
 def from_plan(plan: object) -> Redactor:
     """The redactor of a plan: the values its ``names`` action renames (read from plan.secrets)."""
-    wanted = {str(n.get("secret_sha256")) for n in getattr(plan, "names", []) or []}
+    wanted = {n.secret_sha256 for n in getattr(plan, "names", ()) or ()}
     if not wanted:
         return Redactor(())
     secret_values = getattr(plan, "secret_values")  # noqa: B009 - a Plan, without importing plan (cycle)

@@ -48,8 +48,8 @@ def test_a_pre_schema_rewrite_record_is_upgraded_on_read(rewritten_workdir: Rewr
     assert record.plan_digest == r.digest
     assert dict(record.tips_at_scan) == r.tips_at_scan and dict(record.rewritten_tips) == r.rewritten_tips
     assert record.first_changed_commits == r.first_changed_commits
-    assert record.blast_radius["refs_total"] == len(r.tips_at_scan)
-    assert record.blast_radius["commits_changing"] == len(record.old_commits) > 0
+    assert record.blast_radius.refs_total == len(r.tips_at_scan)
+    assert record.blast_radius.commits_changing == len(record.old_commits) > 0
     assert set(record.banned_ids) >= set(r.purged_blobs) | set(r.first_changed_commits)
     dumped = record.dump()
     assert dumped["schema"] == rewrite_record.SCHEMA
@@ -113,3 +113,41 @@ def test_a_malformed_plan_action_is_named(rewritten_workdir: RewrittenWorkdir, t
     os.chmod(tmp_path / "plan.secrets", 0o600)
     line = _one_line(_cli("rewrite", str(tmp_path / "plan.json"), "--workdir", str(tmp_path / "wd")))
     assert "actions.delete_paths[0]" in line and "'path'" in line
+
+
+def test_a_first_shape_plan_summary_reads_back_typed_and_dumps_as_written(rewritten_workdir: RewrittenWorkdir) -> None:
+    from sanitize.artifacts.plan_summary import PlanSummary
+    from sanitize.purge.plan import load_plan
+
+    r = rewritten_workdir
+    plan = load_plan(r.workdir / "plan.json")
+    assert isinstance(plan.summary, PlanSummary) and plan.summary.findings == 2 and plan.summary.short_values == 0
+    assert plan.summary.held_back_values is None  # a first-shape plan did not count them: unknown, not 0
+    assert plan.summary.dump() == json.loads((r.workdir / "plan.json").read_text())["summary"]  # as written
+
+
+def test_a_malformed_plan_summary_or_review_section_is_named(rewritten_workdir: RewrittenWorkdir,
+                                                             tmp_path: Path) -> None:
+    r = rewritten_workdir
+    plan = json.loads((r.workdir / "plan.json").read_text())
+    cases = [("summary", {**plan, "summary": {**plan["summary"], "commits_total": "many"}}, "'commits_total'"),
+             ("summary", {**plan, "summary": {**plan["summary"], "paths": 1}}, "'paths'"),
+             ("held_back[0]", {**plan, "held_back": [{"secret_sha256": "0" * 64}]}, "'preview'"),
+             ("plan", {**plan, "surprise": True}, "'surprise'")]
+    for n, (where, doc, field) in enumerate(cases):
+        case = tmp_path / str(n)
+        case.mkdir()
+        (case / "plan.json").write_text(json.dumps(doc))
+        (case / "plan.secrets").write_bytes((r.workdir / "plan.secrets").read_bytes())
+        os.chmod(case / "plan.secrets", 0o600)
+        line = _one_line(_cli("rewrite", str(case / "plan.json"), "--workdir", str(case / "wd")))
+        assert where in line and field in line, line
+
+
+def test_ack_code_on_an_unreadable_plan_is_refused_not_read_as_empty(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    doc = json.loads((r.workdir / "plan.json").read_text())
+    (r.workdir / "plan.json").write_text(json.dumps({**doc, "fail_closed": {"names": "JWT_SECRET"}}))
+    line = _one_line(_cli("approve", "--workdir", str(r.workdir), "--approver", "alice admin", "--digest", r.digest,
+                          "--ack-code", "config.yml"))
+    assert "fail_closed" in line and "'names'" in line

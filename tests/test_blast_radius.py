@@ -117,7 +117,7 @@ def purged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Signed, dict[str, 
                                                                dict[str, Any]]:
     s, ids, before, plan, wd = _purge(tmp_path_factory.mktemp("blast"))
     result = rewrite(str(plan.path), str(wd))
-    return s, ids, before, plan, wd, result.report
+    return s, ids, before, plan, wd, result.report.dump()
 
 
 def _descendants_of(repo: Path, seeds: list[str]) -> set[str]:
@@ -144,17 +144,17 @@ def test_prediction_equals_result_per_ref_and_in_total(purged: Any) -> None:
     result = report["blast_radius"]["result"]
     assert report["blast_radius"]["matches"] and not report["blast_radius"]["differences"]
     for key, value in result.items():
-        assert plan.summary[key] == value, key
-    assert plan.summary["commits_changing"] == len(changed) == report["commits"]["rewritten"]
+        assert plan.summary.dump()[key] == value, key
+    assert plan.summary.dump()["commits_changing"] == len(changed) == report["commits"]["rewritten"]
     # d adds .env, e and i still hold it (i also the JWT default); f removed it, M merges two clean trees
-    assert plan.summary["commits_carrying_purged_content"] == 3
-    assert plan.summary["commits_descendants_only"] == 2
+    assert plan.summary.dump()["commits_carrying_purged_content"] == 3
+    assert plan.summary.dump()["commits_descendants_only"] == 2
     per_ref = {r: len(set(git.out(["rev-list", sha], cwd=s.path).splitlines()) & changed)
                for r, sha in before.items()}
     expected_refs = {r: n for r, n in per_ref.items() if n}
-    assert plan.summary["refs_changing"] == expected_refs
+    assert plan.summary.dump()["refs_changing"] == expected_refs
     assert set(expected_refs) == {"refs/heads/main", "refs/heads/feature", "refs/tags/v2.0"}
-    assert plan.summary["refs_untouched"] == len(before) - 3
+    assert plan.summary.dump()["refs_untouched"] == len(before) - 3
     detail = Workdir(wd).stage("rewrite")
     assert set(detail["old_commits"]) == changed and detail["blast_radius"] == result
 
@@ -256,11 +256,11 @@ def test_a_value_in_a_tag_message_remakes_that_tag_only(tmp_path: Path) -> None:
     before = git.refs(s.path)
     (tmp_path / "findings.json").write_text(scan_repository(str(s.path)).to_json())
     plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "review" / "plan.json"))
-    assert plan.summary["refs_changing"] == {"refs/tags/v2": 0} and plan.summary["commits_changing"] == 0
-    assert plan.summary["signed_tags_losing_signature"] == 1
+    assert plan.summary.dump()["refs_changing"] == {"refs/tags/v2": 0} and plan.summary.dump()["commits_changing"] == 0
+    assert plan.summary.dump()["signed_tags_losing_signature"] == 1
     result = rewrite(str(plan.path), str(tmp_path / "wd"))
     after = git.refs(result.mirror)
-    assert result.clean and result.report["blast_radius"]["matches"]
+    assert result.clean and result.report.blast_radius.matches
     assert {r for r in before if after.get(r) != before[r]} == {"refs/tags/v2"}
     assert s.verify_tag(result.mirror, "v1") and not s.verify_tag(result.mirror, "v2")
     assert s.db_pw not in git.out(["cat-file", "tag", "v2"], cwd=result.mirror)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import os
 import random
 import string
@@ -26,7 +25,7 @@ from sanitize import git
 from sanitize.collaborator.notify import notify
 from sanitize.purge.approval import approve
 from sanitize.purge.fail_closed import acknowledge, check_acknowledged
-from sanitize.purge.plan import make_plan
+from sanitize.purge.plan import make_plan, read_plan
 from sanitize.purge.push import push
 from sanitize.purge.rewrite import rewrite
 from sanitize.scan.engine import scan_repository
@@ -136,8 +135,8 @@ def purge(tmp_path: Path) -> Purge:
     Workdir.open(workdir).set_meta(approval_policy={"allowed_signers": None, "unsigned": True})  # as a playbook
     approve(workdir, approver="Alice", digest=plan.digest)
     # config.py's DB_PASSWORD constant has no safe fail-closed edit: the lead acknowledges it, to fix after the push.
-    acknowledge(Workdir.open(workdir), check_acknowledged(json.loads((workdir / "plan.json").read_text()),
-                                                          ["config.py"]), "Alice")
+    acknowledge(Workdir.open(workdir), check_acknowledged(read_plan(workdir / "plan.json"), ["config.py"]),
+                "Alice")
     push(workdir)
     old_commits = git.out(["rev-list", "--reverse", "refs/remotes/origin/main"], cwd=clone).splitlines()
     cmap = dict(line.split() for line in (workdir / "commit-map").read_text().splitlines()[1:])

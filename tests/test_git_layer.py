@@ -100,3 +100,55 @@ def test_scan_plan_and_rewrite_of_a_purge_share_one_commit_graph(tmp_path: Path,
     walks = [line for line in trace.read_text(errors="replace").splitlines()
              if "trace: built-in: git rev-list" in line and "--topo-order" in line and "--parents" in line]
     assert len(walks) == 1, walks
+    # The whole history's raw log, too: the scan walks it and keeps it; plan and the rewrite read it back.
+    assert len(list((tmp_path / "wd").glob("raw-log-*.z"))) == 1
+    logs = [line for line in trace.read_text(errors="replace").splitlines()
+            if "trace: built-in: git" in line and " log " in line and "--raw" in line and "--no-walk" not in line]
+    assert len(logs) == 1, logs
+
+
+def _full_logs(calls: list[list[str]]) -> list[list[str]]:
+    """The git commands among ``calls`` that read a whole history's raw log (not a few commits')."""
+    return [argv for argv in calls if "log" in argv and "--raw" in argv and "--no-walk=unsorted" not in argv]
+
+
+def test_plan_reads_the_raw_log_the_scan_kept_instead_of_walking_history_again(
+        tmp_path: Path, story_repo, monkeypatch) -> None:
+    import stat
+
+    from sanitize import git
+    from sanitize.git import runner
+    from sanitize.purge.plan import make_plan
+    from sanitize.scan.engine import scan_repository
+    from sanitize.scan.history import list_refs
+
+    calls: list[list[str]] = []
+    command = runner._command
+
+    def recording(args, env):  # type: ignore[no-untyped-def]
+        argv, full = command(args, env)
+        calls.append(argv)
+        return argv, full
+
+    monkeypatch.setattr(runner, "_command", recording)
+    wd = tmp_path / "wd"
+    wd.mkdir(mode=0o700)
+    report = scan_repository(str(story_repo.path), graph_cache=wd)
+    assert report.findings and len(_full_logs(calls)) == 1  # the scan's walk (it locates the findings)
+    kept = list(wd.glob("raw-log-*.z"))
+    assert len(kept) == 1 and stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+    findings = tmp_path / "findings.json"
+    findings.write_text(report.to_json())
+
+    calls.clear()
+    cached = make_plan(str(findings), str(tmp_path / "cached" / "plan.json"), graph_cache=wd)
+    assert _full_logs(calls) == []  # plan parsed the scan's copy: no second walk of history
+    calls.clear()
+    walked = make_plan(str(findings), str(tmp_path / "walked" / "plan.json"))
+    assert len(_full_logs(calls)) == 1  # without the workdir, plan walks history itself (the counter counts)
+    assert cached.digest == walked.digest and cached.delete_paths and cached.replace
+
+    # The copy holds the same changes a fresh walk reads, and is read back without the repository.
+    tips = sorted({r.commit for r in list_refs(story_repo.path) if r.commit})
+    fresh = set(git.log.history_changes(story_repo.path, tips))
+    assert set(git.log.history_changes(tmp_path / "nowhere", tips, cache=wd)) == fresh and len(fresh) > 5

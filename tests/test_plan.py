@@ -148,10 +148,17 @@ def test_fix_in_code_names_file_and_line_at_branch_tips(small: Small, tmp_path: 
 
 def test_summary_counts_changing_commits_per_ref(small: Small, tmp_path: Path) -> None:
     plan = _plan(small, tmp_path)
-    s = plan.summary
+    s = plan.summary.dump()
     # init is untouched; auth (value), key, move, db all change.
     assert s["commits_total"] == 5 and s["commits_changing"] == 4
     assert s["refs_changing"] == {"refs/heads/main": 4, "refs/heads/side": 3, "refs/tags/v1": 4}
+
+
+def test_a_plan_reads_back_typed_as_exactly_the_document_it_wrote(small: Small, tmp_path: Path) -> None:
+    plan = _plan(small, tmp_path)
+    loaded = load_plan(plan.path)
+    assert loaded == plan and loaded.summary.held_back_values == 0 and loaded.fail_closed is not None
+    assert loaded.to_dict() == json.loads(plan.path.read_text())  # every section typed, nothing added or lost
 
 
 def test_keep_path_and_drop_change_the_plan_and_the_digest(small: Small, tmp_path: Path) -> None:
@@ -161,7 +168,7 @@ def test_keep_path_and_drop_change_the_plan_and_the_digest(small: Small, tmp_pat
     kept = _plan(small, tmp_path, keep_paths=["tls/server.key"], drop_findings=[dsn_id])
     assert kept.paths == ["certs/key.pem"]
     assert {r.secret_sha256 for r in kept.replace} == {sha256_hex(small.jwt)}
-    assert kept.summary["kept_paths"] == ["tls/server.key"] and kept.summary["dropped_findings"] == [dsn_id]
+    assert kept.summary.kept_paths == ("tls/server.key",) and kept.summary.dropped_findings == (dsn_id,)
     assert kept.digest != full.digest
     assert "tls/server.key" in kept.markdown_path.read_text()
 

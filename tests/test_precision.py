@@ -199,7 +199,7 @@ def test_default_plan_purges_source_and_provider_tokens_and_holds_back_low_confi
                                                                                      tmp_path: Path) -> None:
     plan = make_plan(str(_scan(repo, tmp_path / "findings.json")), str(tmp_path / "p" / "plan.json"))
     planned = plan.planned_sha256s
-    held = {h["secret_sha256"]: h for h in plan.extra["held_back"]}
+    held = {h["secret_sha256"]: h for h in [h.dump() for h in plan.held_back]}
     # Purged by default: anything in source, a provider token in a test, a machine-made key in an example,
     # and a test value that also sits in source (a value is replaced everywhere or nowhere).
     for value in (repo.word["source"], repo.gh, repo.gen["example"], repo.gen["shared"]):
@@ -208,7 +208,7 @@ def test_default_plan_purges_source_and_provider_tokens_and_holds_back_low_confi
     for where in ("test", "docs", "example", "vendored"):
         sha = repo.sha(repo.word[where])
         assert sha not in planned and held[sha]["contexts"] == [where] and held[sha]["confidence"] == ["low"]
-    assert plan.summary["held_back_values"] == 4
+    assert plan.summary.dump()["held_back_values"] == 4
     secrets = plan.secrets_path.read_bytes().decode()
     assert repo.word["test"] not in secrets and repo.gh in secrets
     md = plan.markdown_path.read_text()
@@ -217,20 +217,20 @@ def test_default_plan_purges_source_and_provider_tokens_and_holds_back_low_confi
         assert f"`--include {h['finding_ids'][0]}`" in md and h["include"] == f"--include {h['finding_ids'][0]}"
     assert all(v not in md for v in repo.word.values())  # previews only
     # The decision is part of what reviewers approve: plan.json carries it and load_plan verifies it.
-    assert load_plan(plan.path).extra["held_back"] == plan.extra["held_back"]
+    assert [h.dump() for h in load_plan(plan.path).held_back] == [h.dump() for h in plan.held_back]
 
 
 def test_include_brings_a_held_back_value_into_the_plan(repo: Repo, tmp_path: Path) -> None:
     findings = _scan(repo, tmp_path / "findings.json")
     default = make_plan(str(findings), str(tmp_path / "a" / "plan.json"))
-    target = next(h for h in default.extra["held_back"] if h["contexts"] == ["docs"])
+    target = next(h for h in [h.dump() for h in default.held_back] if h["contexts"] == ["docs"])
     (tmp_path / "b").mkdir()
     proc = _cli("plan", str(findings), "-o", str(tmp_path / "b" / "plan.json"), *target["include"].split())
     assert proc.returncode == 0, proc.stderr
     included = load_plan(tmp_path / "b" / "plan.json")
     assert target["secret_sha256"] in included.planned_sha256s
-    assert target["secret_sha256"] not in {h["secret_sha256"] for h in included.extra["held_back"]}
-    assert included.summary["included_findings"] == [target["finding_ids"][0]]
+    assert target["secret_sha256"] not in {h["secret_sha256"] for h in [h.dump() for h in included.held_back]}
+    assert included.summary.dump()["included_findings"] == [target["finding_ids"][0]]
     assert included.digest != default.digest
     assert "Included at the reviewer's request" in included.markdown_path.read_text()
 
@@ -253,7 +253,7 @@ def test_dropped_findings_are_listed_with_the_reason(repo: Repo, tmp_path: Path)
     drop_id = next(f["id"] for f in report["findings"] if f["secret_sha256"] == repo.sha(repo.word["source"]))
     plan = make_plan(str(findings), str(tmp_path / "p" / "plan.json"), drop_findings=[drop_id])
     assert repo.sha(repo.word["source"]) not in plan.planned_sha256s
-    [entry] = plan.extra["dropped"]
+    [entry] = [d.dump() for d in plan.dropped]
     assert entry["finding_id"] == drop_id and entry["context"] == "source" and "false positive" in entry["reason"]
     md = plan.markdown_path.read_text()
     section = md.split("## Dropped as false positives (1)")[1].split("##")[0]
@@ -290,7 +290,7 @@ def test_findings_files_without_context_get_the_same_default(repo: Repo, tmp_pat
     with_ctx = make_plan(str(findings), str(tmp_path / "a" / "plan.json"))
     without = make_plan(str(bare), str(tmp_path / "b" / "plan.json"))
     assert without.planned_sha256s == with_ctx.planned_sha256s
-    assert without.extra["held_back"] == with_ctx.extra["held_back"]
+    assert without.held_back == with_ctx.held_back
 
 
 @pytest.mark.parametrize("url", [
@@ -346,6 +346,6 @@ def test_a_guessable_default_in_source_is_held_back_not_rewritten(tmp_path: Path
     findings.write_text(scan_repository(str(r)).to_json())
     plan = make_plan(str(findings), str(tmp_path / "p" / "plan.json"))
     assert sha256_hex(real) in plan.planned_sha256s
-    held = {h["secret_sha256"]: h for h in plan.extra["held_back"]}
+    held = {h["secret_sha256"]: h for h in [h.dump() for h in plan.held_back]}
     stand_in = sha256_hex("super-secret-key")
     assert stand_in in held and "guessable stand-in" in held[stand_in]["reason"]

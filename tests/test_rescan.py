@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sanitize.artifacts.plan_review import Dropped, HeldBack
 from sanitize.purge.rescan import Remaining
 from sanitize.scan.report import Finding
 from sanitize.secret import sha256_hex
@@ -12,12 +13,22 @@ def _finding(value: str, kind: str = "content", path: str = "app.py") -> Finding
                    secret_sha256=sha256_hex(value), preview=value[:4] + "…")
 
 
+def _held(sha: str) -> HeldBack:
+    return HeldBack(secret_sha256=sha, preview="valu", rules=("keyword.password",), contexts=("test",),
+                    confidence=("low",), finding_ids=("h",), paths=("app.py",), include="--include h", reason="low")
+
+
+def _dropped(sha: str) -> Dropped:
+    return Dropped(finding_id="x", rule="keyword.password", kind="content", path="app.py", preview="valu",
+                   secret_sha256=sha, context="source", confidence="high", reason="--drop")
+
+
 def test_findings_are_grouped_by_the_plans_decision() -> None:
     planned, held, dropped, new = (_finding(f"value-{n}-x9Qz") for n in range(4))
     key = _finding("key-bytes", kind="path", path="certs/key.pem")
     left = Remaining.of([planned, held, dropped, new, key], planned_sha256s={planned.secret_sha256},
-                        planned_paths={"certs/key.pem"}, held_back=[{"secret_sha256": held.secret_sha256}],
-                        dropped=[{"finding_id": "x", "secret_sha256": dropped.secret_sha256}])
+                        planned_paths={"certs/key.pem"}, held_back=[_held(held.secret_sha256)],
+                        dropped=[_dropped(dropped.secret_sha256)])
     assert left.planned == (planned, key) and left.held_back == (held,)
     assert left.dropped == (dropped,) and left.unplanned == (new,)
     line = left.describe()

@@ -159,12 +159,12 @@ def test_state_detail_has_every_contract_field(demo_purge: tuple[DemoRepo, Plan,
     assert detail["deleted_refs"] == []
     assert set(detail["first_changed"]) <= set(detail["tips_at_scan"]) and detail["first_changed"]
     # the plan told the reviewers exactly what would change, in every number the record carries
-    assert plan.summary["commits_changing"] == len(detail["old_commits"])
-    assert detail["blast_radius"] == {k: plan.summary[k] for k in detail["blast_radius"]}
+    assert plan.summary.dump()["commits_changing"] == len(detail["old_commits"])
+    assert detail["blast_radius"] == {k: plan.summary.dump()[k] for k in detail["blast_radius"]}
     assert "refs/notes/commits" in detail["blast_radius"]["refs_changing"]  # notes re-filed: predicted too
     report = json.loads((wd / "rewrite-report.json").read_text())
     assert {r: x["commits_rewritten"] for r, x in report["refs"].items() if x["commits_rewritten"]} == \
-        plan.summary["refs_changing"]
+        plan.summary.dump()["refs_changing"]
     assert set(detail["first_changed"].values()) <= set(detail["old_commits"])
     assert set(detail["first_changed_commits"]) <= set(detail["old_commits"])
     for c in detail["first_changed_commits"]:  # changed, with no changed parent
@@ -213,6 +213,23 @@ def test_rerun_after_done_is_a_no_op(demo_purge: tuple[DemoRepo, Plan, Path]) ->
     result = rewrite(str(plan.path), str(wd))
     assert result.clean and git.refs(wd / "mirror.git") == tips
     assert (wd / "backup.bundle").stat().st_mtime_ns == bundle_mtime
+    # The done rewrite's report is read back typed: exactly the document rewrite-report.json holds.
+    assert result.report.dump() == json.loads((wd / "rewrite-report.json").read_text())
+    assert result.report.plan_digest == plan.digest and result.report.verification.clean
+
+
+def test_a_malformed_report_of_a_done_rewrite_is_one_line_and_exit_2(small_plan: tuple[Small, Plan],
+                                                                    tmp_path: Path) -> None:
+    _small, plan = small_plan
+    wd = tmp_path / "wd"
+    rewrite(str(plan.path), str(wd))
+    doc = json.loads((wd / "rewrite-report.json").read_text())
+    (wd / "rewrite-report.json").write_text(json.dumps({**doc, "verification": {"clean": "yes", "problems": []}}))
+    with pytest.raises(UsageError, match=r"rewrite-report.json: malformed rewrite report \('clean' must be true"):
+        rewrite(str(plan.path), str(wd))
+    (wd / "rewrite-report.json").write_text("{not json")
+    with pytest.raises(UsageError, match="unreadable rewrite report"):
+        rewrite(str(plan.path), str(wd))
 
 
 # Small repository, hand-written findings -------------------------------------------------------
@@ -392,7 +409,7 @@ def test_report_lists_dropped_signatures_orphaned_lfs_and_gitlinks(tmp_path: Pat
     (tmp_path / "findings.json").write_text(report.to_json())
     plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "plan.json"), recover=small.recover)
     result = rewrite(str(plan.path), str(tmp_path / "wd"))
-    r = result.report
+    r = result.report.dump()
     assert signed_commit in r["signatures_dropped"]["commits"]
     assert [t["ref"] for t in r["signatures_dropped"]["tags"]] == ["refs/tags/v2"]
     assert f"sha256:{oid}" in r["lfs_objects_orphaned"]

@@ -1,7 +1,7 @@
-"""The plan's actions, typed: delete a path, replace a value, reword a message, fix in code.
+"""The plan's actions, typed: delete a path, replace a value, reword a message, rename a name, fix in code.
 
 ``plan.json`` keeps them under ``actions`` (``delete_paths``, ``replace``,
-``messages``) and ``fix_in_code``; each type's ``dump`` is exactly that JSON
+``messages``, ``names``) and ``fix_in_code``; each type's ``dump`` is exactly that JSON
 object (optional keys only when they apply, so the digest covers what reviewers
 read) and ``parse`` validates one, raising :class:`~sanitize.errors.UsageError`.
 None of them holds a secret value: hashes and ≤4-character previews only.
@@ -10,9 +10,12 @@ None of them holds a secret value: hashes and ≤4-character previews only.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sanitize.artifacts.fields import int_field as _int
+from sanitize.artifacts.fields import names as _names
+from sanitize.artifacts.fields import obj as _object
+from sanitize.artifacts.fields import text as _text
 from sanitize.errors import UsageError
 
 
@@ -138,28 +141,54 @@ class FixInCode:
                    finding_id=_text(m, "finding_id", where) if "finding_id" in m else None)
 
 
-def _object(d: object, where: str) -> Mapping[str, object]:
-    if not isinstance(d, dict):
-        raise UsageError(f"{where}: must be a JSON object")
-    return d
+@dataclass(frozen=True)
+class Rename:
+    """One name that holds the value, shown redacted, and the name it gets."""
+
+    kind: str                                         # ref-name, path-name, identity
+    what: str                                         # the kind in words, for plan.md
+    old: str                                          # shown: the value as [redacted:<sha12>]
+    new: str
+
+    def dump(self) -> dict[str, object]:
+        return {"kind": self.kind, "what": self.what, "old": self.old, "new": self.new}
+
+    @classmethod
+    def parse(cls, d: object, where: str) -> Rename:
+        m = _object(d, where)
+        kind = _text(m, "kind", where)
+        return cls(kind=kind, what=_text(m, "what", where, default=kind), old=_text(m, "old", where),
+                   new=_text(m, "new", where))
 
 
-def _text(m: Mapping[str, object], key: str, where: str, *, default: str | None = None) -> str:
-    value = m.get(key, default)
-    if not isinstance(value, str):
-        raise UsageError(f"{where}: {key!r} must be a string")
-    return value
+@dataclass(frozen=True)
+class NameRename:
+    """A value in ref names, paths or identities: every name holding it is renamed (:mod:`sanitize.names`),
+    and the value is replaced in files and messages too."""
 
+    secret_sha256: str
+    preview: str
+    rules: tuple[str, ...]
+    kinds: tuple[str, ...]
+    finding_ids: tuple[str, ...]
+    shown: str                                        # [redacted:<sha12>]
+    new: str                                          # redacted-<sha12>
+    renames: tuple[Rename, ...]
 
-def _names(m: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
-    value = m.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{where}: {key!r} must be a list of strings")
-    return tuple(str(v) for v in value)
+    def dump(self) -> dict[str, object]:
+        return {"secret_sha256": self.secret_sha256, "preview": self.preview, "rules": list(self.rules),
+                "kinds": list(self.kinds), "finding_ids": list(self.finding_ids), "shown": self.shown,
+                "new": self.new, "renames": [r.dump() for r in self.renames]}
 
-
-def _int(m: Mapping[str, object], key: str, where: str, *, required: bool = False) -> int:
-    value = m.get(key, None if required else 0)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise UsageError(f"{where}: {key!r} must be an integer")
-    return value
+    @classmethod
+    def parse(cls, d: object, where: str) -> NameRename:
+        m = _object(d, where)
+        renames = m.get("renames")
+        if not isinstance(renames, list):
+            raise UsageError(f"{where}: 'renames' must be a list")
+        return cls(secret_sha256=_text(m, "secret_sha256", where), preview=_text(m, "preview", where, default=""),
+                   rules=_names(m, "rules", where) if "rules" in m else (),
+                   kinds=_names(m, "kinds", where) if "kinds" in m else (),
+                   finding_ids=_names(m, "finding_ids", where), shown=_text(m, "shown", where),
+                   new=_text(m, "new", where),
+                   renames=tuple(Rename.parse(r, f"{where}.renames[{n}]") for n, r in enumerate(renames)))

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from sanitize import git
+from sanitize.artifacts.blast_numbers import BlastNumbers
 from sanitize.artifacts.upgrades import Step, rewrite_record_v0, upgrade
 from sanitize.errors import UsageError
 from sanitize.workdir import Workdir
@@ -36,7 +36,7 @@ class RewriteRecord:
     old_commits: frozenset[str]            # every old commit the rewrite replaced
     purged_blobs: tuple[str, ...]          # blob ids no longer in the mirror
     first_changed_commits: tuple[str, ...]  # old commits with no rewritten parent: where the rewrite starts
-    blast_radius: Mapping[str, Any] = field(default_factory=dict)  # the numbers approve/notify/status state
+    blast_radius: BlastNumbers             # the numbers approve, notify and status state
     renamed_refs: Mapping[str, str] = field(default_factory=dict)  # shown old name → new name (sanitize/names.py)
 
     def dump(self) -> dict[str, object]:
@@ -46,7 +46,7 @@ class RewriteRecord:
             "tips_at_scan": dict(self.tips_at_scan), "rewritten_tips": dict(self.rewritten_tips),
             "deleted_refs": list(self.deleted_refs), "first_changed": dict(self.first_changed),
             "old_commits": sorted(self.old_commits), "purged_blobs": list(self.purged_blobs),
-            "first_changed_commits": list(self.first_changed_commits), "blast_radius": dict(self.blast_radius),
+            "first_changed_commits": list(self.first_changed_commits), "blast_radius": self.blast_radius.dump(),
             **({"renamed_refs": dict(self.renamed_refs)} if self.renamed_refs else {}),
         }
 
@@ -71,7 +71,7 @@ def parse(doc: object, where: str) -> RewriteRecord:
             deleted_refs=tuple(_names(data, "deleted_refs")), first_changed=_refs(data, "first_changed"),
             old_commits=frozenset(_names(data, "old_commits")), purged_blobs=tuple(_names(data, "purged_blobs")),
             first_changed_commits=tuple(_names(data, "first_changed_commits")),
-            blast_radius=_object(data, "blast_radius"),
+            blast_radius=BlastNumbers.parse(data["blast_radius"], f"{where}: the rewrite record's blast_radius"),
             renamed_refs=_refs(data, "renamed_refs") if "renamed_refs" in data else {},
         )
     except (KeyError, TypeError) as exc:
@@ -138,10 +138,3 @@ def _refs(data: Mapping[str, object], key: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise TypeError(f"{key!r} must map ref names to object ids")
     return {str(k): str(v) for k, v in value.items()}
-
-
-def _object(data: Mapping[str, object], key: str) -> dict[str, Any]:
-    value = data[key]
-    if not isinstance(value, dict):
-        raise TypeError(f"{key!r} must be an object")
-    return dict(value)

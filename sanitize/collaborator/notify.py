@@ -411,7 +411,7 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
                              if c["new"] is None and c["ref"].startswith("refs/heads/")],
         "machines": machines, "dropped": len(listed.dropped),
         "renamed": [c for c in shown if c["action"] == "renamed"],
-        "required_env": [str(n) for n in (plan.extra.get("fail_closed") or {}).get("names") or []],
+        "required_env": list(plan.fail_closed.names) if plan.fail_closed is not None else [],
         **_commands(source, repo_name, visible, first, digest),
     }
     env = _environment(templates)

@@ -1,23 +1,36 @@
 """The raw log: ``git log --raw -z --no-abbrev`` with one ``\\x01<commit>`` marker before each commit.
 
-Two readings of it: :func:`changes` parses every entry (plan and the blast
-radius: every path a blob lived at, renames, merges as combined diffs), and
-:func:`raw_blocks` streams the output in blocks of whole commits for a caller
-that searches the bytes itself (the scan finds the ids it wants with
-hyperscan instead of parsing every line of a large history).
+The whole history's raw log (:data:`HISTORY`: topological order, no rename
+detection, merges diffed against their first parent) is read once per purge:
+the scan streams it to locate findings (:func:`raw_blocks`, hyperscan finds
+the ids it wants in the bytes) and keeps a copy in the workdir, keyed on the
+tip commits; plan and the rewrite's blast radius parse that copy
+(:func:`history_changes`) instead of walking history again. Commit ids name
+their content, so the log of a set of tips is the same in any repository that
+holds them. :func:`changes` reads the log of a few commits (rename detection
+where a path was deleted).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sanitize.git.runner import finish, popen, run
 
 MARKER = b"\x01"
 _FORMAT = "--format=%x01%H"
 _BLOCK = 8 << 20
+CACHE_SCHEMA = "git-sanitize/raw-log/v1"
+#: The whole-history reading scan, plan and the blast radius share. First-parent diffs show every path
+#: a merge's tree has that its first parent's does not (a superset of the combined diff), so each
+#: (path, blob) of every tree appears at some commit; ``--root`` whatever ``log.showRoot`` says.
+HISTORY: tuple[str, ...] = ("--topo-order", "--reverse", "--no-renames", "--diff-merges=first-parent", "--root")
 
 
 @dataclass(frozen=True)
@@ -46,7 +59,12 @@ def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bo
     args.append("-M" if renames else "--no-renames")
     if not walk:
         args.append("--no-walk=unsorted")
-    data = run(args, cwd=repo, input=starts.encode()).stdout
+    yield from parse(run(args, cwd=repo, input=starts.encode()).stdout)
+
+
+def parse(data: bytes) -> Iterator[Change]:
+    """Every entry of raw log output (whole commits, each after a :data:`MARKER`); combined diffs of
+    merges (``-c``) give the merge's side of each entry."""
     for chunk in data.split(MARKER)[1:]:
         commit = chunk[:64].split(b"\0", 1)[0].strip().decode()
         tokens = chunk[len(commit):].split(b"\0")
@@ -69,15 +87,74 @@ def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bo
 
 
 def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Sequence[str], *,
-               purpose: str = "") -> Iterator[bytes]:
+               purpose: str = "", stdin: bytes | None = None, keep: Path | None = None) -> Iterator[bytes]:
     """The raw log of ``revs`` (with extra ``options`` such as ``--topo-order``) in blocks of whole commits,
-    each commit after a :data:`MARKER`; memory stays flat however long the history. GitError if git fails."""
+    each commit after a :data:`MARKER`; memory stays flat however long the history. GitError if git fails.
+
+    ``stdin``: what ``--stdin`` in ``revs`` reads (git reads it all before it writes). ``keep``: a file
+    that receives a copy of the whole log (0600, in place only once git has finished without error).
+    """
     args = ["-c", "core.quotePath=false", "log", *options, "--raw", "--no-abbrev", "-z", _FORMAT, *revs]
-    proc = popen(args, cwd=repo)
+    proc = popen(args, cwd=repo, stdin=subprocess.PIPE if stdin is not None else None)
+    if stdin is not None and proc.stdin is not None:
+        proc.stdin.write(stdin)
+        proc.stdin.close()
     assert proc.stdout is not None
+    copy = _Copy(keep) if keep is not None else None
+    try:
+        for block in _whole_commits(proc.stdout.read):
+            if copy is not None:
+                copy.write(block)
+            yield block
+        finish(proc, f"git log failed{purpose and ' ' + purpose}")
+        if copy is not None:
+            copy.commit()
+    finally:
+        if copy is not None:
+            copy.discard()
+
+
+def cache_file(cache: Path, tips: Iterable[str]) -> Path:
+    """Where a workdir keeps the :data:`HISTORY` log of the tip commits ``tips`` (any order, repeats ignored)."""
+    key = "\n".join([CACHE_SCHEMA, *HISTORY, *sorted(set(tips))])
+    return cache / f"raw-log-{hashlib.sha256(key.encode('ascii')).hexdigest()[:32]}.z"
+
+
+def history_blocks(repo: str | os.PathLike[str], tips: Iterable[str], *, cache: Path | None = None,
+                   keep: bool = True) -> Iterator[bytes]:
+    """The :data:`HISTORY` log of everything the tip commits ``tips`` reach, in blocks of whole commits:
+    read back from ``cache`` (a purge's workdir) when a stage already walked it, else walked now (and kept
+    there unless ``keep`` is False: the log names every path, and a path may hold a secret value).
+    The order of commits is not part of the contract (the scan's copy walks ``--all``)."""
+    wanted = sorted(set(tips))
+    if not wanted:
+        return
+    kept = cache_file(cache, wanted) if cache is not None else None
+    if kept is not None:
+        try:
+            fh = kept.open("rb")
+        except OSError:
+            pass  # absent: walk (the copy is only ever a copy)
+        else:
+            with fh:
+                yield from _whole_commits(fh.read)
+            return
+    stdin = "".join(f"{c}\n" for c in wanted).encode("ascii")
+    yield from raw_blocks(repo, HISTORY, ["--stdin"], stdin=stdin, keep=kept if keep else None)
+
+
+def history_changes(repo: str | os.PathLike[str], tips: Iterable[str], *,
+                    cache: Path | None = None, keep: bool = True) -> Iterator[Change]:
+    """Every path change in the history of the tip commits ``tips`` (:func:`history_blocks`, parsed)."""
+    for block in history_blocks(repo, tips, cache=cache, keep=keep):
+        yield from parse(block)
+
+
+def _whole_commits(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """The bytes ``read`` returns, cut before a :data:`MARKER` into blocks of whole commits."""
     rest = b""
     while True:
-        chunk = proc.stdout.read(_BLOCK)
+        chunk = read(_BLOCK)
         if not chunk:
             break
         data = rest + chunk
@@ -89,4 +166,31 @@ def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Seque
         rest = data[cut:]
     if rest:
         yield rest
-    finish(proc, f"git log failed{purpose and ' ' + purpose}")
+
+
+class _Copy:
+    """A file written as the log streams past: a temporary 0600 file beside ``path``, renamed onto it
+    (after fsync) only when the whole log was written, removed otherwise."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+        self.tmp: Path | None = Path(tmp)
+        self.fh = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.fh.write(data)
+
+    def commit(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        assert self.tmp is not None
+        os.replace(self.tmp, self.path)
+        self.tmp = None
+
+    def discard(self) -> None:
+        if self.tmp is not None:
+            self.fh.close()
+            self.tmp.unlink(missing_ok=True)
+            self.tmp = None

@@ -198,9 +198,7 @@ class Runner:
         rewrite(str(self.plan_path), str(self.wd.root), progress=self.progress, rules_file=self.rules_file,
                 location=self.source)
         from sanitize.artifacts import rewrite_record
-        from sanitize.purge.blast_radius import describe
-
-        return f"rewrote {describe(rewrite_record.load(self.wd).blast_radius)}; rescan clean"
+        return f"rewrote {rewrite_record.load(self.wd).blast_radius.describe()}; rescan clean"
 
     def _notify(self) -> str:
         from sanitize.collaborator.notify import notify
@@ -291,14 +289,14 @@ def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> lis
     from sanitize.purge import fail_closed
 
     unfixed = fail_closed.waiting_in(wd)
-    acks = "".join(f" --ack-code {shlex.quote(p)}" for p in dict.fromkeys(str(i.get("path")) for i in unfixed))
+    acks = "".join(f" --ack-code {shlex.quote(p)}" for p in dict.fromkeys(i.path for i in unfixed))
     return [
         "",
         f"Approval needed ({have} of {required}). Review before approving:",
         f"  plan:           {wd.root / REVIEW / 'plan.md'}",
         f"  rewrite report: {wd.root / 'rewrite-report.md'}",
         f"  notices:        {wd.notices}",
-        *([f"  {len({(i.get('path'), i.get('line')) for i in unfixed})} hardcoded fallback(s) have no safe "
+        *([f"  {len({(i.path, i.line) for i in unfixed})} hardcoded fallback(s) have no safe "
            "fail-closed edit (plan.md, \"No safe edit\"): acknowledging them (--ack-code) means fixing them in code "
            "after the push"] if unfixed else []),
         "Then approve the exact plan digest:",

@@ -217,8 +217,7 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
     changing = record.blast_radius
     wd.audit.append("approved", approver=name, digest=expected, rewritten_tips=tips, expires=approval.expires,
                     file=path.name, signed=approval.signature is not None,
-                    commits_changing=changing.get("commits_changing"),
-                    refs_changing=sorted(changing.get("refs_changing") or {}))
+                    commits_changing=changing.commits_changing, refs_changing=sorted(changing.refs_changing))
     # The gate opens ("done") only with the quorum a playbook asked for; push re-checks regardless.
     meta = wd.meta()
     recorded = ApprovalPolicy.from_meta(meta.approval_policy)
@@ -232,11 +231,9 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
 
 def describe_approval(workdir: str | os.PathLike[str], approval: Approval) -> str:
     """What was approved, in the rewrite record's own numbers (the ones plan, report and notices state)."""
-    from sanitize.purge.blast_radius import describe
-
-    summary = rewrite_record.load(Workdir.open(workdir)).blast_radius
+    numbers = rewrite_record.load(Workdir.open(workdir)).blast_radius
     signed = "signed" if approval.signature else "unsigned"
-    return f"approved by {approval.approver} ({signed}) for plan {approval.digest[:12]}…: {describe(summary)}"
+    return f"approved by {approval.approver} ({signed}) for plan {approval.digest[:12]}…: {numbers.describe()}"
 
 
 def load_approvals(workdir: str | os.PathLike[str]) -> list[tuple[str, Approval]]:

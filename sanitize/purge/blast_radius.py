@@ -19,11 +19,13 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sanitize import git
+from sanitize.artifacts.blast_numbers import BlastNumbers
 from sanitize.names import is_shown
-from sanitize.purge.plan import Change, History, changes, peel_commits
+from sanitize.purge.plan import Change, History, peel_commits
 
 ZERO = "0" * 40
 _HEX = re.compile(r"[0-9a-f]{40}")
@@ -69,6 +71,10 @@ class BlastRadius:
             "signed_tags_losing_signature": len(self.signed_tags),
         }
 
+    def numbers(self) -> BlastNumbers:
+        """:meth:`summary`, typed: what the rewrite record carries to approve, notify and status."""
+        return BlastNumbers.parse(self.summary(), "blast radius")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -77,18 +83,12 @@ class BlastRadius:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
 
-def describe(summary: Mapping[str, Any]) -> str:
-    """One line for people: how many commits and refs change, why, and what cannot survive."""
-    refs = summary.get("refs_changing") or {}
-    if "commits_carrying_purged_content" not in summary:
-        return (f"{summary.get('commits_changing', 0)} commit(s) on {len(refs)} of {summary.get('refs_total', 0)} "
-                f"ref(s)")
-    return (f"{summary.get('commits_changing', 0)} commit(s) on {len(refs)} of {summary.get('refs_total', 0)} ref(s) "
-            f"({summary.get('commits_carrying_purged_content', 0)} carry purged content, "
-            f"{summary.get('commits_descendants_only', 0)} only descend from one); "
-            f"{summary.get('signed_commits_losing_signature', 0)} signed commit(s) and "
-            f"{summary.get('signed_tags_losing_signature', 0)} signed tag(s) lose their signature; "
-            f"{summary.get('refs_untouched', 0)} ref(s) untouched")
+def describe(numbers: BlastNumbers | Mapping[str, object]) -> str:
+    """One line for people: how many commits and refs change, why, and what cannot survive
+    (``numbers``: typed, or a JSON object that holds them among other keys, such as plan.json's summary)."""
+    if not isinstance(numbers, BlastNumbers):
+        numbers = BlastNumbers.parse(dict(numbers), "blast radius", ignore=frozenset(numbers))
+    return numbers.describe()
 
 
 def matches_path(path: str, deleted: Iterable[str]) -> bool:
@@ -205,15 +205,17 @@ def _notes_on(repo: str | os.PathLike[str], tip: str) -> set[str]:
 
 def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: Iterable[str],
             values: Iterable[bytes], *, all_changes: list[Change] | None = None,
-            history: History | None = None, names: Iterable[bytes] = (),
-            holders: set[str] | None = None) -> BlastRadius:
+            history: History | None = None, names: Iterable[bytes] = (), cache: Path | None = None,
+            keep_log: bool = True, holders: set[str] | None = None) -> BlastRadius:
     """The blast radius of deleting ``deleted_paths`` and replacing ``values`` in the history of ``tips``.
 
-    ``all_changes`` (``changes(..., renames=False)`` of every tip) and ``history`` may be passed when
-    the caller already has them. ``names``: values the rewrite renames out of paths, identities and ref
-    names (:mod:`sanitize.names`): a commit whose tree has such a path, or whose author, committer or
-    tagger holds one, carries purged content; a ref whose name held one (shown redacted in ``tips``)
-    changes even when its commits do not. ``holders``: filled with every object whose bytes hold a value.
+    ``all_changes`` (the git layer's whole-history log of every tip) and ``history`` may be passed when
+    the caller already has them; else the log is read from ``cache`` (a purge's workdir) if a stage kept
+    it (and kept there unless ``keep_log`` is False: a path holds a value). ``names``: values the rewrite
+    renames out of paths, identities and ref names (:mod:`sanitize.names`): a commit whose tree
+    has such a path, or whose author, committer or tagger holds one, carries purged content;
+    a ref whose name held one (shown redacted in ``tips``) changes even when its commits do not.
+    ``holders``: filled with every object whose bytes hold a value.
     """
     name_values = sorted(set(names))
     deleted = sorted(set(deleted_paths))
@@ -222,7 +224,7 @@ def compute(repo: str | os.PathLike[str], tips: dict[str, str], deleted_paths: I
     if history is None:
         history = History.load(repo, tip_commits)
     if all_changes is None:
-        all_changes = list(changes(repo, tip_commits, renames=False))
+        all_changes = list(git.log.history_changes(repo, tip_commits, cache=cache, keep=keep_log))
     bad_blobs, message_commits, message_tags = _objects_with_values(repo, list(values), name_values, holders)
     message_commits &= set(history.parents)
 

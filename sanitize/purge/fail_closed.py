@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sanitize import git
-from sanitize.purge.plan import MARKER
+from sanitize.artifacts.plan_actions import FixInCode
+from sanitize.artifacts.plan_review import ByHand, FailClosed, FailClosedFix
+from sanitize.purge.plan import MARKER, Plan, read_plan
 from sanitize.secret import Secret
 
 _M = re.escape(MARKER.encode())
@@ -202,24 +204,23 @@ def history_names(repo: str, defaults: Iterable[tuple[str, int]], literals: list
     return names
 
 
-def propose(repo: str, tips: Mapping[str, str], items: list[dict[str, Any]], planned: Iterable[Secret],
-            known: Iterable[Secret] = (), defaults: Iterable[tuple[str, int]] = ()) -> dict[str, Any]:
+def propose(repo: str, tips: Mapping[str, str], items: Iterable[FixInCode], planned: Iterable[Secret],
+            known: Iterable[Secret] = (), defaults: Iterable[tuple[str, int]] = ()) -> FailClosed:
     """The plan's ``fail_closed`` section: every planned fallback default, and each one still at a branch tip.
 
     ``items``: the "fix in code" items (a default at a branch tip); ``defaults``: (blob, line) of every
     planned default finding in history; ``planned``: every literal plan.secrets replaces; ``known``: every
-    recovered value, planned or held back, so none of them shows in a diff. Returns ``{"names", "fixes",
-    "by_hand"}``: the variables the rewrite makes required everywhere, one diff per tip file, and the tip
-    items no rule can edit.
+    recovered value, planned or held back, so none of them shows in a diff. Returns the variables the
+    rewrite makes required everywhere, one diff per tip file, and the tip items no rule can edit.
     """
     literals = [s.reveal().encode("utf-8", "surrogateescape") for s in planned]
     hide = [s.reveal().encode("utf-8", "surrogateescape") for s in known] + literals
-    by_file: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    by_file: dict[tuple[str, str], list[FixInCode]] = {}
     for item in items:
-        by_file.setdefault((str(item["ref"]), str(item["path"])), []).append(item)
+        by_file.setdefault((item.ref, item.path), []).append(item)
     names: set[str] = history_names(repo, defaults, literals)
-    fixes: list[dict[str, Any]] = []
-    by_hand: list[dict[str, Any]] = []
+    fixes: list[FailClosedFix] = []
+    by_hand: list[ByHand] = []
     for (ref, path), found in sorted(by_file.items()):
         tip = tips.get(ref)
         data = _blob(repo, f"{tip}:{path}") if tip else None
@@ -229,13 +230,12 @@ def propose(repo: str, tips: Mapping[str, str], items: list[dict[str, Any]], pla
         file_names: set[str] = set()
         rules: set[str] = set()
         for item in found:
-            edits = [e for e in edits_at(before, int(item["line"])) if e.rule is not None]
+            edits = [e for e in edits_at(before, item.line) if e.rule is not None]
             if not edits:
-                by_hand.append({"ref": ref, "path": path, "line": item["line"], "rule": item["rule"],
-                                "finding_id": item.get("finding_id"),
-                                "reason": "no fail-closed rule for this construct (a constant, or a project's own "
-                                          "helper): after the rewrite it holds the marker; make it read the "
-                                          "environment and stop when the variable is unset"})
+                by_hand.append(ByHand(ref=ref, path=path, line=item.line, rule=item.rule, finding_id=item.finding_id,
+                                      reason="no fail-closed rule for this construct (a constant, or a project's own "
+                                             "helper): after the rewrite it holds the marker; make it read the "
+                                             "environment and stop when the variable is unset"))
                 continue
             file_names.update(e.name for e in edits if e.name)
             rules.update(e.rule for e in edits if e.rule)
@@ -243,30 +243,24 @@ def propose(repo: str, tips: Mapping[str, str], items: list[dict[str, Any]], pla
             continue
         names |= file_names
         after = apply(before, names | file_names)
-        fixes.append({"ref": ref, "path": path, "lines": sorted({int(i["line"]) for i in found}),
-                      "names": sorted(file_names), "rules": sorted(rules),
-                      "diff": diff(path, _marker_form(before, hide), _marker_form(after, hide))})
-    return {"names": sorted(names), "fixes": fixes, "by_hand": by_hand}
+        fixes.append(FailClosedFix(ref=ref, path=path, lines=tuple(sorted({i.line for i in found})),
+                                   names=tuple(sorted(file_names)), rules=tuple(sorted(rules)),
+                                   diff=diff(path, _marker_form(before, hide), _marker_form(after, hide))))
+    return FailClosed(names=tuple(sorted(names)), fixes=tuple(fixes), by_hand=tuple(by_hand))
 
 
 # Fallbacks with no safe edit: the push waits until each is acknowledged by name ----------------------
-def by_hand(plan_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The plan's tip fallbacks no rule can make fail closed."""
-    section = plan_doc.get("fail_closed") or {}
-    return list(section.get("by_hand") or []) if isinstance(section, Mapping) else []
-
-
-def unacknowledged(plan_doc: Mapping[str, Any], acknowledged: Iterable[str]) -> list[dict[str, Any]]:
+def unacknowledged(plan: Plan, acknowledged: Iterable[str]) -> list[ByHand]:
     """The by-hand items whose path nobody acknowledged (``approve --ack-code PATH``)."""
     done = set(acknowledged)
-    return [item for item in by_hand(plan_doc) if str(item.get("path")) not in done]
+    return [item for item in plan.by_hand if item.path not in done]
 
 
-def check_acknowledged(plan_doc: Mapping[str, Any], paths: Iterable[str]) -> list[str]:
+def check_acknowledged(plan: Plan, paths: Iterable[str]) -> list[str]:
     """``paths`` given to ``--ack-code``, each checked against the plan (UsageError for a path it does not list)."""
     from sanitize.errors import UsageError
 
-    listed = {str(item.get("path")) for item in by_hand(plan_doc)}
+    listed = {item.path for item in plan.by_hand}
     given = list(dict.fromkeys(paths))
     unknown = [p for p in given if p not in listed]
     if unknown:
@@ -275,28 +269,26 @@ def check_acknowledged(plan_doc: Mapping[str, Any], paths: Iterable[str]) -> lis
     return given
 
 
-def waiting_message(items: list[dict[str, Any]], approve_hint: str) -> str:
+def waiting_message(items: list[ByHand], approve_hint: str) -> str:
     """Why the push waits, and the exact way on: fix each after the push, acknowledge it by name now."""
-    places = list(dict.fromkeys(f"{i.get('path')}:{i.get('line')}" for i in items))  # one per place, not per ref
+    places = list(dict.fromkeys(f"{i.path}:{i.line}" for i in items))  # one per place, not per ref
     shown = ", ".join(places[:4]) + (", …" if len(places) > 4 else "")
     import shlex
 
-    acks = " ".join(f"--ack-code {shlex.quote(p)}" for p in dict.fromkeys(str(i.get("path")) for i in items))
+    acks = " ".join(f"--ack-code {shlex.quote(p)}" for p in dict.fromkeys(i.path for i in items))
     return (f"{len(places)} hardcoded fallback(s) at a branch tip have no safe fail-closed edit ({shown}): after the "
             f"rewrite they fall back to {MARKER}; fix them in code, and acknowledge each by name before the push: "
             f"{approve_hint} {acks}")
 
 
-def waiting_in(wd: Any) -> list[dict[str, Any]]:
-    """The by-hand items of the workdir's plan not yet acknowledged (``wd``: a :class:`~sanitize.workdir.Workdir`)."""
-    import json
+def waiting_in(wd: Any) -> list[ByHand]:
+    """The by-hand items of the workdir's plan not yet acknowledged (``wd``: a :class:`~sanitize.workdir.Workdir`).
 
-    try:
-        doc = json.loads(wd.plan.read_text(encoding="utf-8")) if wd.plan.is_file() else {}
-    except (OSError, ValueError):
-        doc = {}
+    A workdir without plan.json has none; an unreadable or malformed one is a UsageError, never "none"."""
+    if not wd.plan.is_file():
+        return []
     acks = wd.meta().extra.get("acknowledged_code")
-    return unacknowledged(doc if isinstance(doc, dict) else {}, acks if isinstance(acks, list) else [])
+    return unacknowledged(read_plan(wd.plan), acks if isinstance(acks, list) else [])
 
 
 def acknowledge(wd: Any, paths: list[str], approver: str) -> None:

@@ -16,6 +16,7 @@ refuses a plan whose files no longer hash to it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,12 +26,14 @@ import stat
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sanitize import git
-from sanitize.artifacts.plan_actions import DeletePath, FixInCode, MessageRewrite, Replacement
+from sanitize.artifacts.plan_actions import DeletePath, FixInCode, MessageRewrite, NameRename, Replacement
+from sanitize.artifacts.plan_review import ByHand, Dropped, FailClosed, HeldBack
+from sanitize.artifacts.plan_summary import PlanSummary
 from sanitize.errors import UsageError
 from sanitize.git.log import Change, changes  # the raw log; blast_radius and rewrite import them from here
 from sanitize.inputs import read_text
@@ -49,7 +52,7 @@ SHORT_VALUE = 8  # a shorter literal may also occur in innocent text: the plan w
 _SAFE_BYTE = re.compile(rb"[A-Za-z0-9_]")
 
 Recover = Callable[[str, Iterable[Finding]], Mapping[str, Secret]]
-_Action = TypeVar("_Action", DeletePath, Replacement, MessageRewrite, FixInCode)
+_Action = TypeVar("_Action", DeletePath, Replacement, MessageRewrite, FixInCode, NameRename, HeldBack, Dropped)
 
 
 # plan.secrets lines ---------------------------------------------------------------------
@@ -98,10 +101,13 @@ class Plan:
     replace: tuple[Replacement, ...]
     messages: tuple[MessageRewrite, ...]
     fix_in_code: tuple[FixInCode, ...]
-    summary: dict[str, Any]
+    summary: PlanSummary
     digest: str
-    extra: dict[str, Any] = field(default_factory=dict)  # rules, held_back, dropped: kept as reviewed
-    names: list[dict[str, Any]] = field(default_factory=list)  # values in ref/path/identity names: renamed
+    names: tuple[NameRename, ...] = ()          # values in ref/path/identity names: renamed
+    rules_file: str | None = None               # the rules file the scan used (rewrite and verify rescan with it)
+    held_back: tuple[HeldBack, ...] = ()        # low-confidence values left for review (plan --include plans one)
+    dropped: tuple[Dropped, ...] = ()           # findings the reviewer rejected as false positives (plan --drop)
+    fail_closed: FailClosed | None = None       # the fallback defaults the rewrite makes fail closed
 
     @property
     def secrets_path(self) -> Path:
@@ -117,8 +123,7 @@ class Plan:
         blob that holds it only compressed or transcoded."""
         return {r.secret_sha256 for r in self.replace} | {
             s for m in self.messages for s in m.secret_sha256s} | {
-            s for d in self.delete_paths for s in d.secret_sha256s or ()} | {
-            str(n["secret_sha256"]) for n in self.names}
+            s for d in self.delete_paths for s in d.secret_sha256s or ()} | {n.secret_sha256 for n in self.names}
 
     @property
     def literal_sha256s(self) -> set[str]:
@@ -129,28 +134,12 @@ class Plan:
             out.update(r.literals)
         for m in self.messages:
             out.update(m.literals)
-        out.update(str(n["secret_sha256"]) for n in self.names)
+        out.update(n.secret_sha256 for n in self.names)
         return out
 
     @property
     def paths(self) -> list[str]:
         return [d.path for d in self.delete_paths]
-
-    @property
-    def rules_file(self) -> str | None:
-        """The rules file the scan used (rewrite and verify rescan with it), if any."""
-        rules = self.extra.get("rules")
-        return rules if isinstance(rules, str) else None
-
-    @property
-    def held_back(self) -> list[Mapping[str, Any]]:
-        """Low-confidence values left for review (``plan --include`` plans one)."""
-        return [h for h in self.extra.get("held_back") or [] if isinstance(h, dict)]
-
-    @property
-    def dropped(self) -> list[Mapping[str, Any]]:
-        """Findings the reviewer rejected as false positives (``plan --drop``)."""
-        return [d for d in self.extra.get("dropped") or [] if isinstance(d, dict)]
 
     def body(self) -> dict[str, Any]:
         """The plan document without ``digest`` (what the digest covers)."""
@@ -161,14 +150,22 @@ class Plan:
             "actions": {"delete_paths": [d.dump() for d in self.delete_paths],
                         "replace": [r.dump() for r in self.replace],
                         "messages": [m.dump() for m in self.messages],
-                        **({"names": self.names} if self.names else {})},
+                        **({"names": [n.dump() for n in self.names]} if self.names else {})},
             "fix_in_code": [f.dump() for f in self.fix_in_code],
-            "summary": self.summary,
-            **self.extra,
+            "summary": self.summary.dump(),
+            **({"rules": self.rules_file} if self.rules_file is not None else {}),
+            "held_back": [h.dump() for h in self.held_back],
+            "dropped": [d.dump() for d in self.dropped],
+            **({"fail_closed": self.fail_closed.dump()} if self.fail_closed is not None else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body(), "digest": self.digest}
+
+    @property
+    def by_hand(self) -> tuple[ByHand, ...]:
+        """The tip fallbacks no rule can make fail closed (the push waits until each is acknowledged)."""
+        return self.fail_closed.by_hand if self.fail_closed is not None else ()
 
     def secret_values(self) -> list[Secret]:
         """The values in plan.secrets (already verified against the plan by load_plan)."""
@@ -193,35 +190,19 @@ def compute_digest(body: dict[str, Any], secrets: bytes) -> str:
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read and verify a plan; UsageError if missing, malformed, tampered, or its secrets are gone."""
     p = Path(path)
-    try:
-        data = json.loads(read_text(p, "plan file"))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{p}: not a readable plan JSON file ({exc.__class__.__name__})") from exc
-    if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
-        raise UsageError(f"{p}: not a git-sanitize plan (schema {PLAN_SCHEMA} expected)")
+    data = _document(p)
     sp = secrets_path_for(p)
     if not sp.is_file():
         raise UsageError(f"{sp}: missing; the plan cannot be applied without its secrets file (re-run plan)")
     if stat.S_IMODE(sp.stat().st_mode) & 0o077:
         raise UsageError(f"{sp}: readable by other users; chmod 600 it")
     secrets = sp.read_bytes()
-    try:
-        digest = data.pop("digest")
-        # The digest covers the document as written: what reviewers read is what approvals bind.
-        matches = compute_digest(data, secrets) == digest
-        actions = data["actions"]
-        known = {"schema", "source", "tips", "actions", "fix_in_code", "summary"}
-        plan = Plan(
-            path=p, source=str(data["source"]), tips={str(k): str(v) for k, v in data["tips"].items()},
-            delete_paths=_each(DeletePath.parse, actions["delete_paths"], f"{p}: actions.delete_paths"),
-            replace=_each(Replacement.parse, actions["replace"], f"{p}: actions.replace"),
-            messages=_each(MessageRewrite.parse, actions["messages"], f"{p}: actions.messages"),
-            fix_in_code=_each(FixInCode.parse, data["fix_in_code"], f"{p}: fix_in_code"),
-            summary=dict(data["summary"]), digest=str(digest),
-            extra={k: v for k, v in data.items() if k not in known}, names=list(actions.get("names", [])),
-        )
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise UsageError(f"{p}: malformed plan: missing or wrong field {exc}") from exc
+    digest = data.pop("digest", None)
+    if not isinstance(digest, str):
+        raise UsageError(f"{p}: malformed plan: 'digest' must be a string")
+    # The digest covers the document as written: what reviewers read is what approvals bind.
+    matches = compute_digest(data, secrets) == digest
+    plan = parse_plan(data, p, digest)
     if not matches:
         raise UsageError(f"{p}: digest does not match the plan and plan.secrets: edited after review or "
                          f"tampered with; re-run plan and have it reviewed again")
@@ -229,6 +210,62 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     if got != plan.literal_sha256s:
         raise UsageError(f"{sp}: does not hold exactly the values the plan replaces")
     return plan
+
+
+_KNOWN = {"schema", "source", "tips", "actions", "fix_in_code", "summary", "rules", "held_back", "dropped",
+          "fail_closed"}
+
+
+def parse_plan(data: dict[str, Any], p: Path, digest: str) -> Plan:
+    """The plan document (plan.json without ``digest``), every field validated; UsageError naming the first bad one.
+
+    Only the structure: :func:`load_plan` also checks the digest and plan.secrets.
+    """
+    unknown = sorted(set(data) - _KNOWN)
+    if unknown:
+        raise UsageError(f"{p}: malformed plan: unknown field {unknown[0][:40]!r}")
+    try:
+        actions, tips, source = data["actions"], data["tips"], data["source"]
+        if not isinstance(actions, dict) or not isinstance(tips, dict) or not isinstance(source, str):
+            raise TypeError("'actions' and 'tips' must be objects, 'source' a string")
+        rules = data.get("rules")
+        if rules is not None and not isinstance(rules, str):
+            raise TypeError("'rules' must be a string")
+        return Plan(
+            path=p, source=source, tips={str(k): str(v) for k, v in tips.items()},
+            delete_paths=_each(DeletePath.parse, actions["delete_paths"], f"{p}: actions.delete_paths"),
+            replace=_each(Replacement.parse, actions["replace"], f"{p}: actions.replace"),
+            messages=_each(MessageRewrite.parse, actions["messages"], f"{p}: actions.messages"),
+            fix_in_code=_each(FixInCode.parse, data["fix_in_code"], f"{p}: fix_in_code"),
+            summary=PlanSummary.parse(data["summary"], f"{p}: summary"), digest=digest,
+            names=_each(NameRename.parse, actions.get("names", []), f"{p}: actions.names"),
+            rules_file=rules,
+            held_back=_each(HeldBack.parse, data.get("held_back", []), f"{p}: held_back"),
+            dropped=_each(Dropped.parse, data.get("dropped", []), f"{p}: dropped"),
+            fail_closed=FailClosed.parse(data["fail_closed"], f"{p}: fail_closed") if "fail_closed" in data else None,
+        )
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{p}: malformed plan: missing or wrong field {exc}") from exc
+
+
+def read_plan(path: str | os.PathLike[str]) -> Plan:
+    """plan.json's structure without plan.secrets (the digest unverified): for a stage that only reads
+    what the plan decided (the by-hand fallbacks at the push). UsageError if unreadable or malformed."""
+    p = Path(path)
+    data = _document(p)
+    digest = data.pop("digest", None)
+    return parse_plan(data, p, digest if isinstance(digest, str) else "")
+
+
+def _document(p: Path) -> dict[str, Any]:
+    """plan.json as JSON, with the plan schema; UsageError (one line) for anything else."""
+    try:
+        data = json.loads(read_text(p, "plan file"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{p}: not a readable plan JSON file ({exc.__class__.__name__})") from exc
+    if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
+        raise UsageError(f"{p}: not a git-sanitize plan (schema {PLAN_SCHEMA} expected)")
+    return data
 
 
 def _each(parse: Callable[[object, str], _Action], items: object, where: str) -> tuple[_Action, ...]:
@@ -403,7 +440,8 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     ``rules_file``: the rules the scan used (values are re-detected with them, and the plan records
     them so rewrite rescans with the same rules).
     ``recover``: finding id → value; defaults to the scan engine's ``recover_values``.
-    ``graph_cache``: a workdir where the commit graph is kept for (or was kept by) the other stages.
+    ``graph_cache``: a workdir where the commit graph and the raw log are kept for (or were kept by) the
+    other stages.
     ``location``: the scanned URL with its credentials, when this process has them (the findings hold
     only its redacted form).
     """
@@ -436,10 +474,12 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
             raise UsageError(f"{report.source}: ref {missing[0]} tip from the scan is not in the repository; "
                              f"scan again")
         tip_commits = sorted(set(peeled.values()))
-        all_changes = list(changes(repo, tip_commits, renames=False))
-        history = History.load(repo, tip_commits, cache=graph_cache)
         # Names holding a value (scan/names.py): findings show them redacted, git knows the real ones.
         name_findings = [f for f in findings if f.kind in NAME_KINDS]
+        # The scan's copy of the raw log; none is kept when a path holds a value (the log names every path).
+        all_changes = list(git.log.history_changes(repo, tip_commits, cache=graph_cache,
+                                                   keep=not any(f.kind == "path-name" for f in name_findings)))
+        history = History.load(repo, tip_commits, cache=graph_cache)
         named = recover_names(repo, rules_file=rules_file) if name_findings else None
         names_shown: Callable[[str], str] = named.redactor.show if named else str
         real: Callable[[str], str] = named.redactor.reveal if named else str
@@ -506,7 +546,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                 forms[f.secret_sha256][lit.sha256] = Secret(lit.reveal())
 
         # A value in a ref name, path or identity: renamed wherever it is, and replaced in files and messages.
-        names_action: list[dict[str, Any]] = []
+        names_action: list[NameRename] = []
         if named is not None:
             for f in name_findings:
                 v = named.values.get(f.id)
@@ -516,7 +556,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
                 by_sha[f.secret_sha256] = v
                 forms[f.secret_sha256][v.sha256] = Secret(v.reveal())
             names_action = plan_entries(name_findings, named.holders)
-        name_values = [by_sha[n["secret_sha256"]].reveal().encode("utf-8", "surrogateescape") for n in names_action]
+        name_values = [by_sha[n.secret_sha256].reveal().encode("utf-8", "surrogateescape") for n in names_action]
 
         replace_groups: dict[str, list[Finding]] = defaultdict(list)
         message_groups: dict[str, list[Finding]] = defaultdict(list)
@@ -548,7 +588,7 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
 
         # The rewrite makes every planned fallback default fail closed (the variable becomes required):
         # which variables, the diff at each tip, and what no rule can edit (fixed by hand).
-        fail_closed = propose(repo, report.refs, [x.dump() for x in fix],
+        fail_closed = propose(repo, report.refs, fix,
                               [lit for g in forms.values() for lit in g.values()], values.values(),
                               [(f.blob, f.line) for f in value_findings if f.kind == "content"
                                and f.rule.startswith("default.") and f.blob and f.line])
@@ -559,25 +599,25 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
         radius = blast_radius(repo, report.refs, list(delete),
                               [by_sha[sha].reveal().encode("utf-8", "surrogateescape") for sha in sorted(by_sha)],
                               all_changes=all_changes, history=history, names=name_values)
-        held_back = [_held_entry(fs, values) for _sha, fs in sorted(held.items())]
-        dropped_entries = [{
-            "finding_id": f.id, "rule": f.rule, "kind": f.kind, "path": f.path, "preview": f.preview,
-            "secret_sha256": f.secret_sha256,  # so a rescan can tell a dropped value from a new one
-            "context": _where(f, values.get(f.id))[0], "confidence": _where(f, values.get(f.id))[1],
-            "reason": "rejected by the reviewer as a false positive (--drop)",
-        } for f in sorted(dropped, key=lambda f: f.id)]
-        summary = {
-            "findings": len(report.findings), "findings_planned": len(findings),
-            "dropped_findings": sorted(drop), "kept_paths": sorted(names_shown(p) for p in keep),
-            "held_back_values": len(held_back), "held_back_findings": sum(len(fs) for fs in held.values()),
-            "included_findings": sorted(include),
-            "delete_paths": len(delete_paths), "replacements": len(replace), "messages": len(messages),
-            "fix_in_code": len(fix), **radius.summary(),
-            "short_values": sum(1 for r in replace if r.short),
-            "encoded_values": sum(1 for r in replace if r.literal_sha256s),
-            "deleted_for_decoded": len(decoded),
-            **({"renamed_values": len(names_action)} if names_action else {}),
-        }
+        held_back = tuple(_held_entry(fs, values) for _sha, fs in sorted(held.items()))
+        dropped_entries = tuple(Dropped(
+            finding_id=f.id, rule=f.rule, kind=f.kind, path=f.path, preview=f.preview,
+            secret_sha256=f.secret_sha256,  # so a rescan can tell a dropped value from a new one
+            context=_where(f, values.get(f.id))[0], confidence=_where(f, values.get(f.id))[1],
+            reason="rejected by the reviewer as a false positive (--drop)",
+        ) for f in sorted(dropped, key=lambda f: f.id))
+        summary = PlanSummary(
+            findings=len(report.findings), findings_planned=len(findings),
+            dropped_findings=tuple(sorted(drop)), kept_paths=tuple(sorted(names_shown(p) for p in keep)),
+            held_back_values=len(held_back), held_back_findings=sum(len(fs) for fs in held.values()),
+            included_findings=tuple(sorted(include)),
+            delete_paths=len(delete_paths), replacements=len(replace), messages=len(messages),
+            fix_in_code=len(fix), **radius.summary(),
+            short_values=sum(1 for r in replace if r.short),
+            encoded_values=sum(1 for r in replace if r.literal_sha256s),
+            deleted_for_decoded=len(decoded),
+            renamed_values=len(names_action) if names_action else None,
+        )
 
     literals = {sha: lit for group in forms.values() for sha, lit in group.items()}
     secrets = b"".join(secret_line(literals[sha].reveal()) for sha in sorted(literals))
@@ -585,11 +625,9 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     source = str(Path(report.source).resolve()) if Path(report.source).exists() else report.source
     plan = Plan(path=out_path, source=source, tips=dict(report.refs), delete_paths=delete_paths,
                 replace=replace, messages=messages, fix_in_code=fix, summary=summary, digest="",
-                extra={**({"rules": str(Path(rules_file).resolve())} if rules_file else {}),
-                       "held_back": held_back, "dropped": dropped_entries, "fail_closed": fail_closed},
-                names=names_action)
-    digest = compute_digest(plan.body(), secrets)
-    plan = Plan(**{**plan.__dict__, "digest": digest})
+                rules_file=str(Path(rules_file).resolve()) if rules_file else None,
+                held_back=held_back, dropped=dropped_entries, fail_closed=fail_closed, names=tuple(names_action))
+    plan = dataclasses.replace(plan, digest=compute_digest(plan.body(), secrets))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_private(plan.secrets_path, secrets)
     write_atomic(out_path, json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -597,19 +635,19 @@ def make_plan(findings_path: str, out: str = "plan.json", *, keep_paths: Iterabl
     return plan
 
 
-def _held_entry(fs: list[Finding], values: Mapping[str, Secret]) -> dict[str, Any]:
+def _held_entry(fs: list[Finding], values: Mapping[str, Secret]) -> HeldBack:
     """One held-back value as plan.json records it (no value: preview and hash) and how to plan it."""
     wheres = [_where(f, values.get(f.id)) for f in fs]
     first = min(fs, key=lambda f: f.id)
-    return {
-        "secret_sha256": first.secret_sha256, "preview": first.preview, "rules": sorted({f.rule for f in fs}),
-        "contexts": sorted({c for c, _ in wheres}), "confidence": sorted({c for _, c in wheres}),
-        "finding_ids": sorted({f.id for f in fs}), "paths": sorted({f.path for f in fs if f.path}),
-        "include": f"--include {first.id}",
-        "reason": ("a guessable stand-in (only words like test/dev/secret and digits): a weak default to fix "
+    return HeldBack(
+        secret_sha256=first.secret_sha256, preview=first.preview, rules=tuple(sorted({f.rule for f in fs})),
+        contexts=tuple(sorted({c for c, _ in wheres})), confidence=tuple(sorted({c for _, c in wheres})),
+        finding_ids=tuple(sorted({f.id for f in fs})), paths=tuple(sorted({f.path for f in fs if f.path})),
+        include=f"--include {first.id}",
+        reason=("a guessable stand-in (only words like test/dev/secret and digits): a weak default to fix "
                    "in code, not a secret worth rewriting every file of history for") if _guessable(fs, values)
         else "low-confidence generic assignment found only in " + "/".join(sorted({c for c, _ in wheres})),
-    }
+    )
 
 
 def _encoded(sha: str, fs: list[Finding], forms: dict[str, dict[str, Secret]]) -> dict[str, tuple[str, ...]]:
@@ -678,4 +716,4 @@ def copy_plan(plan: Plan, dest_dir: Path) -> Path:
 
 
 __all__ = ["MARKER", "PLAN_SCHEMA", "Change", "History", "Plan", "changes", "compute_digest", "copy_plan",
-           "lineage_paths", "load_plan", "make_plan", "peel_commits", "secret_line"]
+           "lineage_paths", "load_plan", "make_plan", "parse_plan", "peel_commits", "read_plan", "secret_line"]

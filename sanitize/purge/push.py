@@ -269,7 +269,7 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
 
     unfixed = fail_closed.waiting_in(wd)
     if unfixed:
-        wd.record("push", "waiting", remote=shown, unacknowledged_code=[str(i.get("path")) for i in unfixed])
+        wd.record("push", "waiting", remote=shown, unacknowledged_code=[i.path for i in unfixed])
         raise AwaitingApproval(fail_closed.waiting_message(unfixed, approve_command(wd, digest)))
 
     now = red.show_keys(git.remote_refs(target))

@@ -8,10 +8,11 @@ so nobody reads "clean" as "nothing left".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sanitize.artifacts.plan_review import Dropped, HeldBack
 from sanitize.scan.report import Finding
 
 SHOWN = 20  # findings listed per group; the counts are always complete
@@ -28,10 +29,10 @@ class Remaining:
 
     @classmethod
     def of(cls, findings: Iterable[Finding], *, planned_sha256s: set[str], planned_paths: set[str],
-           held_back: Sequence[Mapping[str, Any]] = (), dropped: Sequence[Mapping[str, Any]] = ()) -> Remaining:
+           held_back: Sequence[HeldBack] = (), dropped: Sequence[Dropped] = ()) -> Remaining:
         """Group ``findings`` by the plan's decisions (its ``held_back`` and ``dropped`` records)."""
-        held = {str(h.get("secret_sha256")) for h in held_back}
-        rejected = {str(d.get("secret_sha256")) for d in dropped if d.get("secret_sha256")}
+        held = {h.secret_sha256 for h in held_back}
+        rejected = {d.secret_sha256 for d in dropped if d.secret_sha256}
         groups: dict[str, list[Finding]] = {"planned": [], "held_back": [], "dropped": [], "unplanned": []}
         for f in findings:
             if f.secret_sha256 in planned_sha256s or (f.kind == "path" and f.path in planned_paths):

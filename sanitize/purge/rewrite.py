@@ -32,7 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from sanitize import git, names
+from sanitize.artifacts import rewrite_report
+from sanitize.artifacts.blast_numbers import BlastNumbers
 from sanitize.artifacts.rewrite_record import RewriteRecord
+from sanitize.artifacts.rewrite_report import RewriteReport
 from sanitize.artifacts.state import StageRecord
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
@@ -62,7 +65,7 @@ class RewriteResult:
     """What the rewrite did: the report document and where the artifacts are."""
 
     workdir: Path
-    report: dict[str, Any]
+    report: RewriteReport
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -71,7 +74,7 @@ class RewriteResult:
 
     @property
     def clean(self) -> bool:
-        return bool(self.report.get("verification", {}).get("clean"))
+        return self.report.clean
 
 
 # Entry point ----------------------------------------------------------------------------
@@ -92,7 +95,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
     report_path = root / "rewrite-report.json"
     if prior.status == "done" and prior.text("plan_digest") == plan.digest and report_path.is_file():
         # Done already (the source may even carry the rewritten history by now): nothing to redo.
-        return RewriteResult(root, json.loads(report_path.read_text(encoding="utf-8")))
+        return RewriteResult(root, rewrite_report.load(report_path))
     _check_source(plan, origin)
     wd = Workdir.create(root)
     copy_plan(plan, root)
@@ -161,8 +164,9 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
             verification["clean"] = False
         report["verification"] = verification
         report["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        write_atomic(root / "rewrite-report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        write_atomic(root / "rewrite-report.md", render_report(report))
+        typed = rewrite_report.parse(report, "the rewrite report")  # what leaves the stage is the typed report
+        write_atomic(root / "rewrite-report.json", json.dumps(typed.dump(), indent=2, ensure_ascii=False) + "\n")
+        write_atomic(root / "rewrite-report.md", render_report(typed))
         if not verification["clean"]:
             wd.record("rewrite", "failed", step="verify-failed")
             wd.audit.append("rewrite.failed", plan_digest=plan.digest, problems=len(verification["problems"]))
@@ -178,7 +182,7 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
         if wd.stage("rewrite").status == "running":
             wd.record("rewrite", "failed")
         raise
-    return RewriteResult(root, report, timings)
+    return RewriteResult(root, typed, timings)
 
 
 # Refusals (before anything is written) -----------------------------------------------------
@@ -309,7 +313,9 @@ def _inventory(mirror: Path, plan: Plan) -> dict[str, Any]:
     red = names.from_plan(plan)
     holders: set[str] = set()
     radius = blast_radius.compute(mirror, plan.tips, [red.reveal(p) for p in plan.paths], values, history=history,
-                                  names=red.values(), holders=holders)
+                                  names=red.values(), holders=holders,
+                                  cache=mirror.parent,  # the raw log scan (or plan) kept
+                                  keep_log=not any("path-name" in n.kinds for n in plan.names))
     return {
         "blast": radius.to_dict(),
         "blobs": sorted(s for s, k in objects.items() if k == "blob"),
@@ -425,7 +431,7 @@ def _filter(plan: Plan, wd: Workdir, radius: BlastRadius, *, progress: bool) -> 
     marker = MARKER.encode()
     gitlinks: list[list[str]] = []
 
-    required = (plan.extra.get("fail_closed") or {}).get("names") or []
+    required = list(plan.fail_closed.names) if plan.fail_closed is not None else []
 
     def blob_callback(blob: Any, _meta: Any) -> None:
         # --replace-text skips binary blobs (a NUL in the first 8 KiB); a planned value must not survive there.
@@ -676,7 +682,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any],
     lfs = [x for x in lfs_file.read_text().split() if x] if lfs_file.is_file() else []
     gitlinks = [{"commit": c, "path": p, "target": t} for c, p, t in inv.get("gitlinks", []) if t in changed]
     report = {
-        "schema": "git-sanitize/rewrite-report/v1",
+        "schema": rewrite_report.SCHEMA,
         "plan_digest": plan.digest,
         "source": plan.source,
         "mirror": str(mirror),
@@ -699,7 +705,8 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any],
         "submodule_gitlinks_into_rewritten_history": gitlinks,
         "notes_refiled": len(inv.get("notes_moved", [])),
         "fix_in_code": [f.dump() for f in plan.fix_in_code],
-        "fail_closed": {k: (plan.extra.get("fail_closed") or {}).get(k) or [] for k in ("names", "by_hand")},
+        "fail_closed": {"names": list(plan.fail_closed.names) if plan.fail_closed else [],
+                        "by_hand": [b.dump() for b in plan.by_hand]},
         "first_changed_commits": first_changed_commits,
         "unmapped_commits": inv.get("unmapped", []),
     }
@@ -707,7 +714,7 @@ def _report(plan: Plan, wd: Workdir, inv: dict[str, Any],
         plan_digest=plan.digest, source=plan.source, tips_at_scan=dict(plan.tips), rewritten_tips=after_refs,
         deleted_refs=tuple(deleted_refs), first_changed=first_changed, old_commits=frozenset(changed),
         purged_blobs=tuple(purged), first_changed_commits=tuple(first_changed_commits),
-        blast_radius=blast["result"], renamed_refs=renamed,
+        blast_radius=BlastNumbers.parse(blast["result"], "the rewrite's blast radius"), renamed_refs=renamed,
     )
     return report, record
 
@@ -737,10 +744,11 @@ def _blast_check(plan: Plan, inv: dict[str, Any], changed: set[str], per_ref: di
     if changed != set(predicted.changed):
         differences.append(f"changed commits: {len(changed - set(predicted.changed))} not predicted, "
                            f"{len(set(predicted.changed) - changed)} predicted but kept")
+    said = plan.summary.dump()  # a plan from before some numbers were counted states only the others
     for key, got in expected.items():
-        if key in plan.summary and plan.summary[key] != got:
-            differences.append(f"{key}: the plan said {_short(plan.summary[key])}, the mirror gives {_short(got)}")
-    return {"plan": {k: plan.summary[k] for k in expected if k in plan.summary}, "predicted": expected,
+        if key in said and said[key] != got:
+            differences.append(f"{key}: the plan said {_short(said[key])}, the mirror gives {_short(got)}")
+    return {"plan": {k: said[k] for k in expected if k in said}, "predicted": expected,
             "result": result, "matches": not differences, "differences": differences}
 
 
@@ -887,7 +895,7 @@ def _gitleaks(mirror: Path, plan: Plan, scope: list[str] | None = None) -> dict[
             "planned_values_seen": seen_planned}
 
 
-def render_report(report: dict[str, Any]) -> str:
+def render_report(report: RewriteReport) -> str:
     """rewrite-report.md (no secret values: previews and hashes only)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 

@@ -143,6 +143,9 @@ def scan_repository(source: str | git.Location, *, rules_file: str | None = None
         findings = _locate(repo, refs, inv, result, revs, graph_cache, phases)
         # A value in a ref name, path or identity: its own finding, and that name shown redacted everywhere.
         named = scan_names(repo, refs, detector, revs)
+        if graph_cache is not None and any(f.kind == "path-name" for f in named.findings):
+            # The kept raw log names every path: with a value in one, it would be a copy of that value.
+            history.drop_log_copy(repo, refs, revs, graph_cache)
         findings, ref_tips = named.redact(findings, {r.name: r.target for r in refs})
         findings += named.findings
         phases["names"] = time.monotonic() - started - sum(phases.values())
@@ -383,7 +386,8 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
             phases: dict[str, float] | None = None) -> list[Finding]:
     phases = phases if phases is not None else {}
     t = time.monotonic()
-    origins = history.resolve_blobs(repo, set(result.blob_hits), revs)
+    origins = history.resolve_blobs(repo, set(result.blob_hits), revs,
+                                    keep=history.log_copy(repo, refs, revs, graph_cache) if result.blob_hits else None)
     commit_targets = {c for o in origins.values() for c in o.commits}
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
     phases["locate"] = time.monotonic() - t

@@ -122,7 +122,8 @@ class Origin:
 _NEW_SIDE_STATUS = (b"A", b"C", b"M", b"R", b"T", b"U", b"X")
 
 
-def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -> dict[str, Origin]:
+def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS, *,
+                  keep: Path | None = None) -> dict[str, Origin]:
     """First commit and every path for each blob id in ``blobs`` (absent if no commit adds it).
 
     One ``git log --raw`` over all of history in topological order (parents
@@ -132,6 +133,7 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
     exists only in a stash's work-tree commit or arrives through a merge is
     still attributed. (Path-limited logs were measured slower on git.git: with
     pathspecs git must diff every merge against every parent.)
+    ``keep``: a file that receives the whole log, for plan and rewrite (see :func:`log_copy`).
     """
     if not blobs:
         return {}
@@ -142,8 +144,7 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
     first: dict[str, tuple[str, str]] = {}
     every: dict[str, list[str]] = {}
     at: dict[str, dict[str, str]] = {}
-    options = ("--topo-order", "--reverse", "--no-renames", "--diff-merges=first-parent", "--root")
-    for block in git.log.raw_blocks(repo, options, revs, purpose="while locating findings"):
+    for block in git.log.raw_blocks(repo, git.log.HISTORY, revs, purpose="while locating findings", keep=keep):
         positions: list[tuple[int, int]] = []
 
         def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object,
@@ -168,6 +169,29 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
                 every[blob].append(commit)
             at[blob].setdefault(path, commit)
     return {b: Origin(c, p, tuple(every[b]), tuple(at[b].items())) for b, (c, p) in first.items()}
+
+
+def log_copy(repo: Path, refs: list[RefInfo], revs: Sequence[str], graph_cache: Path | None) -> Path | None:
+    """Where the scan keeps its raw log of every ref for plan and rewrite (the git layer's copy of the
+    refs' tip commits), or None: no workdir, a range, or a detached HEAD that ``--all`` walks beyond the refs."""
+    if graph_cache is None or tuple(revs) != ALL_REFS:
+        return None
+    tips = {r.commit for r in refs if r.commit}
+    # ``--all`` also walks HEAD and the HEAD of every linked work tree: the copy is the refs' log only if
+    # each of those is a ref's tip too (or unborn).
+    head = git.run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=repo, check=False).stdout.split()
+    trees = git.out(["worktree", "list", "--porcelain"], cwd=repo).splitlines()
+    heads = {*(h.decode("ascii") for h in head), *(line[5:].strip() for line in trees if line.startswith("HEAD "))}
+    if not {h for h in heads if h.strip("0")} <= tips:
+        return None
+    return git.log.cache_file(graph_cache, tips)
+
+
+def drop_log_copy(repo: Path, refs: list[RefInfo], revs: Sequence[str], graph_cache: Path) -> None:
+    """Remove the raw log :func:`log_copy` kept (a path in it holds a secret value: plan walks again)."""
+    kept = log_copy(repo, refs, revs, graph_cache)
+    if kept is not None:
+        kept.unlink(missing_ok=True)
 
 
 def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],

@@ -155,7 +155,12 @@ def build_rewritten_workdir(base: Path, *, seed: int = 7, pull_refs: bool = Fals
             "messages": [],
         },
         "fix_in_code": [{"path": "config.yml", "line": 3, "rule": "default.password", "ref": "refs/heads/main"}],
-        "summary": {"findings": 2, "paths": 1, "replacements": 1, "messages": 0},
+        # The summary in the shape the first plans wrote it (no held-back or signature counts yet).
+        "summary": {"findings": 2, "findings_planned": 2, "dropped_findings": [], "kept_paths": [], "delete_paths": 1,
+                    "replacements": 1, "messages": 0, "fix_in_code": 1, "commits_total": len(cmap),
+                    "commits_changing": sum(1 for old, new in cmap.items() if old != new),
+                    "refs_changing": {r: 1 for r in first_changed}, "refs_total": len(tips_at_scan),
+                    "short_values": 0},
     }
     secrets_blob = secret_line(password)  # filter-repo's --replace-text line, as plan.secrets holds it
     plan["digest"] = digest = plan_digest(plan, secrets_blob)
