@@ -590,7 +590,7 @@ def test_the_rescan_reads_only_rewritten_objects_with_the_scans_cache(tmp_path: 
     plan = make_plan(str(tmp_path / "findings.json"), str(tmp_path / "plan.json"))
     cached = rewrite(str(plan.path), str(tmp_path / "wd-cached"), scan_cache=str(cache))
     plain = rewrite(str(plan.path), str(tmp_path / "wd-plain"))
-    with_cache, without = cached.report["verification"]["rescan"], plain.report["verification"]["rescan"]
+    with_cache, without = cached.report.verification.rescan, plain.report.verification.rescan
     assert with_cache["objects_from_cache"] > 0 and without["objects_from_cache"] == 0
     assert with_cache["objects_read"] < without["objects_read"]
     assert {k: with_cache[k] for k in ("findings", "rules", "summary", "remaining")} == \

@@ -102,11 +102,13 @@ class Verification:
     clean: bool
     problems: tuple[str, ...]
     objects_read: int | None = None
+    objects_in_mirror: int | None = None  # when only the rewrite's new objects were read: the mirror's total
     rescan: Mapping[str, object] = field(default_factory=dict)  # Remaining.to_dict() and the rescan's counts
 
     def dump(self) -> dict[str, object]:
         return {"clean": self.clean, "problems": list(self.problems),
                 **({"objects_read": self.objects_read} if self.objects_read is not None else {}),
+                **({"objects_in_mirror": self.objects_in_mirror} if self.objects_in_mirror is not None else {}),
                 **({"rescan": dict(self.rescan)} if self.rescan else {})}
 
 
@@ -216,6 +218,8 @@ def parse(doc: object, where: str) -> RewriteReport:
             verification=Verification(clean=_bool(verification, "clean"), problems=_strs(verification, "problems"),
                                       objects_read=_int(verification, "objects_read")
                                       if "objects_read" in verification else None,
+                                      objects_in_mirror=_int(verification, "objects_in_mirror")
+                                      if "objects_in_mirror" in verification else None,
                                       rescan=_obj(verification, "rescan") if "rescan" in verification else {}),
             renamed_refs={str(k): str(v) for k, v in _obj(d, "renamed_refs").items()} if "renamed_refs" in d else {},
             lfs_objects_orphaned=_strs(d, "lfs_objects_orphaned") if "lfs_objects_orphaned" in d else (),
