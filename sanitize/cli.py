@@ -648,6 +648,8 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
         if result.stale_refs:
             click.echo(f"the real push would be refused: the remote moved since the scan on "
                        f"{len(result.stale_refs)} ref(s), e.g. {result.stale_refs[0]}; scan and plan again", err=True)
+        if result.head_step:
+            click.echo(f"the real push would be refused: {result.head_step}", err=True)
     elif result.already_pushed:
         _say(f"{result.remote} already holds the rewritten refs; nothing to push")
     else:
@@ -655,6 +657,8 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
              f"(approved by {', '.join(result.approvers)})")
         for u in result.changed:
             _detail("  " + u.line())
+        if result.head_moved:
+            _say(f"  the remote's HEAD named {result.head_moved}: it now names the branch's new name")
     for ref in result.hidden_refs:
         _say(f"  left out (host-managed, read-only): {ref} — see notices/forge-support-request.md")
     if result.tracking_refs:

@@ -336,7 +336,7 @@ def status(workdir: str | Path) -> PurgeStatus:
     for name in STAGES:
         rec = state.stage(name)
         shown = {"status": rec.status, "started": rec.started, "finished": rec.finished,
-                 "reason": rec.text("reason")}
+                 "reason": rec.text("reason"), "operator_step": rec.text("operator_step")}
         stages[name] = {k: v for k, v in shown.items() if v is not None}
     for name in _done_outside(state):
         stages[name] = {"status": "done", "reason": "run outside this workdir; rewrite copied the plan in"}
@@ -374,6 +374,9 @@ def _next_step(wd: Workdir, state: State, have: int, required: int) -> str:
         return "nothing: the purge is complete"
     first = pending[0]
     status = state.stage(first).status
+    step = state.stage(first).text("operator_step")
+    if step and status == "failed":  # only the host's operator can do it (the remote's HEAD): say exactly what
+        return f"{first}: {step}"
     playbook = state.meta.playbook or "PLAYBOOK"
     digest = state.meta.plan_digest or state.stage("rewrite").text("plan_digest") or "?"
     if first in ("approve", "push"):
