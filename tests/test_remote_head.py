@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sanitize import git
 from sanitize.faults import FAULT_ENV
+from sanitize.workdir import Workdir
 from tests.plugins.git_daemon import GitDaemon
 
 IDENT = {"GIT_AUTHOR_NAME": "Ana Ops", "GIT_AUTHOR_EMAIL": "ana@aurora.test",
@@ -68,7 +69,10 @@ class Cli:
         self("scan", source, "-o", "findings.json", expect=1)
         self("plan", "findings.json", "-o", "plan.json")
         self("rewrite", "plan.json", "--workdir", "wd")
+        self("notify", "--workdir", "wd", "--deadline", "2026-12-24")
         digest = json.loads((self.cwd / "plan.json").read_text())["digest"]
+        # Unsigned approvals count, as a playbook with approvals: {unsigned: true} records it.
+        Workdir.open(self.cwd / "wd").set_meta(approval_policy={"allowed_signers": None, "unsigned": True})
         self("approve", "--workdir", "wd", "--approver", "Dana Reyes", "--digest", digest)
 
 
