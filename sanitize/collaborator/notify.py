@@ -385,7 +385,9 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     env = _environment(templates)
     purged = {"schema": "git-sanitize/purged/v1", "paths": removed["paths"],
               "blobs": sorted(rec.purged_blobs),
-              "secret_sha256": sorted({r.secret_sha256 for r in replaced})}
+              "secret_sha256": sorted({r.secret_sha256 for r in replaced}),
+              # Values that were part of a ref name: migrate renames local branches and tags holding one.
+              "names": red.published() if red is not None else []}
     kit = {"commit-map": wd.commit_map.read_bytes() if wd.commit_map.is_file() else b"",
            "purged.json": (json.dumps(purged, indent=2) + "\n").encode()}
     subject = f"[action required] {repo_name}: history rewritten to remove secrets, reset your clone by {deadline_text}"
