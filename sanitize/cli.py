@@ -565,12 +565,14 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
         _say(f"branch {m.branch}: {what}; now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
     for t in result.tags:
         _say(f"tag {t.tag}: now {t.new[:12]} (old one kept in {t.backup_ref})")
+    for old_name, new_name in result.renamed.items():
+        _say(f"renamed {old_name} to {new_name}: the old name held a leaked value")
     for s in result.stashes:
         _say(("uncommitted changes: carried over" if s.dirty else f"stash@{{{s.index}}}: re-based")
              + f" ({s.new[:12]})")
     if not result.restored_dirty:
         click.echo("your uncommitted changes did not apply cleanly: they are in git stash list (stash@{0})", err=True)
-    if not (result.branches or result.tags or result.stashes):
+    if not (result.branches or result.tags or result.stashes or result.renamed):
         _say("nothing in this clone is on the old history; nothing to move")
     _say(f"next: check your branches (git log), then run: {again}")
 

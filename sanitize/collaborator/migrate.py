@@ -209,7 +209,7 @@ class Migration:
     skipped: dict[str, str]
     checked_purged: bool
     restored_dirty: bool = True
-    renamed: list[str] = field(default_factory=list)  # local refs whose name held a value (shown), now renamed
+    renamed: dict[str, str] = field(default_factory=dict)  # local ref whose name held a value (shown) → new name
 
     @property
     def moved(self) -> list[BranchMove]:
@@ -452,7 +452,7 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
             c.run("reset", "--hard", "--quiet")
             c.run("stash", "store", "-m", dirty_move.message, dirty_move.new)
     result = Migration(moved, tag_moves, stash_moves, skipped, purge_list is not None, restored,
-                       sorted(c.show(r) for r in renames))
+                       {c.show(r): new for r, new in sorted(renames.items())})
     _write_journal(c, result)
     return result
 
@@ -510,7 +510,9 @@ def _move_stashes(c: _Clone, stashes: list[tuple[str, str]], dirty: str,
     changed = False
     for n, (sha, msg) in enumerate(stashes):
         base = c.out("rev-parse", f"{sha}^1")
-        if on_old(base):
+        # An entry made on a branch named with a value says so in its messages ("WIP on <branch>: …"):
+        # it is rebuilt on its own base with the new name in them.
+        if on_old(base) or c.names.holds(msg) or c.names.holds(c.out("log", "-1", "--format=%B", sha)):
             new = _rebase_stash(c, sha, _counterpart(c, base, local_map))
             moves.append(StashMove(n, sha, new, c.show(msg)))
             c.run("update-ref", f"{BACKUP_PREFIX}stash/{n}", sha)

@@ -273,10 +273,11 @@ def _commands(repo: str, repo_name: str, changed: list[dict[str, Any]], first: l
     q = shlex.quote
     kit = kit_dir(digest)
     keep = [f"mkdir -p {kit}",
-            "git fetch origin --prune --force '+refs/heads/*:refs/remotes/origin/*'",
-            "git fetch origin --force '+refs/tags/*:refs/tags/*'"]
+            # Quiet: git names each pruned ref, and a pruned name may be the leaked value itself.
+            "git fetch --quiet origin --prune --force '+refs/heads/*:refs/remotes/origin/*'",
+            "git fetch --quiet origin --force '+refs/tags/*:refs/tags/*'"]
     if any(c["ref"].startswith("refs/notes/") for c in changed):
-        keep.append("git fetch origin --force '+refs/notes/*:refs/notes/*'")
+        keep.append("git fetch --quiet origin --force '+refs/notes/*:refs/notes/*'")
     keep += [f"git-sanitize migrate --commit-map {kit}/commit-map --purged {kit}/purged.json",
              f"git-sanitize migrate --finish --commit-map {kit}/commit-map"]
     self_check = [f"git cat-file -e {c} 2>/dev/null && echo 'FAIL: old commit {c[:12]} is still here' "
