@@ -27,8 +27,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
+def _one_line(message: str) -> str:
+    """A message fit for one terminal line: a control character (a newline in a path or a ref name,
+    an escape sequence, a bidi override) is shown escaped, never acted on."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
 def _fatal(message: str, code: int) -> NoReturn:
-    click.echo(f"git-sanitize: {message}", err=True)
+    click.echo(f"git-sanitize: {_one_line(message)}", err=True)
     sys.exit(code)
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from sanitize import git
 from sanitize.collaborator.local_names import LocalNames, NameValue
 from sanitize.errors import GitError, UsageError, VerificationFailed
 from sanitize.secret import sha256_hex
+from sanitize.shellquote import quote
 
 BACKUP_PREFIX = "refs/sanitize-backup/"
 _OID = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -420,7 +420,7 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
                 c.run("rebase", "--abort", check=False)
                 raise UsageError(f"branch {c.show(p.name)}: the rebase stopped on a conflict; every branch was put "
                                  f"back (nothing was moved). Rebase it by hand: git rebase --onto {new_base[:12]} "
-                                 f"{p.base[:12]} {shlex.quote(c.show(p.name))}")
+                                 f"{p.base[:12]} {quote(c.show(p.name))}")
             new_tip = c.out("rev-parse", f"refs/heads/{p.name}")
             rebased = c.out("rev-list", "--reverse", "--topo-order", new_tip, "--not", new_base).split()
             if len(rebased) == len(p.local):
@@ -579,11 +579,11 @@ def finish(repo: str | os.PathLike[str] = ".", *, commit_map: str) -> FinishResu
         now = c.out("rev-parse", "-q", "--verify", ref, check=False)
         if not now or c.run("merge-base", "--is-ancestor", new_tip, now, check=False) != 0:
             raise UsageError(f"branch {name} no longer holds its migrated work ({new_tip[:12]}); nothing was deleted. "
-                             f"Put it back: git branch -f {shlex.quote(name)} {new_tip}")
+                             f"Put it back: git branch -f {quote(name)} {new_tip}")
     for tag, new in dict(journal.get("tags") or {}).items():  # type: ignore[call-overload]
         if c.out("rev-parse", "-q", "--verify", f"refs/tags/{tag}", check=False) != new:
             raise UsageError(f"tag {tag} no longer points at its migrated object ({new[:12]}); nothing was deleted. "
-                             f"Put it back: git tag -f {shlex.quote(tag)} {new}")
+                             f"Put it back: git tag -f {quote(tag)} {new}")
     stashes = {sha for sha, _ in _stash_entries(c)}
     for sha in list(journal.get("stashes") or []):  # type: ignore[call-overload]
         if sha not in stashes:

@@ -17,7 +17,6 @@ import csv
 import json
 import os
 import re
-import shlex
 import shutil
 import tempfile
 import unicodedata
@@ -46,6 +45,7 @@ from sanitize.errors import UsageError
 from sanitize.git import is_hidden
 from sanitize.names import Redactor
 from sanitize.purge.plan import load_plan
+from sanitize.shellquote import quote
 from sanitize.workdir import Workdir, write_atomic
 
 DEFAULT_SENDER = "Security team <security@localhost>"
@@ -270,7 +270,7 @@ def _commands(repo: str, repo_name: str, changed: list[dict[str, Any]], first: l
     Only ids, fixed refspecs and quoted words reach these lines: never a ref name or path in a comment,
     where a line break in it would end the comment.
     """
-    q = shlex.quote
+    q = quote
     kit = kit_dir(digest)
     keep = [f"mkdir -p {kit}",
             # Quiet: git names each pruned ref, and a pruned name may be the leaked value itself.

@@ -10,6 +10,7 @@ hyperscan instead of parsing every line of a large history).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,29 @@ from sanitize.git.runner import finish, popen, run
 MARKER = b"\x01"
 _FORMAT = "--format=%x01%H"
 _BLOCK = 8 << 20
+# A commit's header token: the marker and a full id, a whole NUL-separated token. A path may hold the
+# marker byte too (any byte but NUL may be in a path), so the marker alone never starts a commit.
+_HEADER = re.compile(rb"\x01([0-9a-f]{40}(?:[0-9a-f]{24})?)")
+
+
+def header(token: bytes) -> str | None:
+    """The commit id if ``token`` (one NUL-separated token of the log) is a commit's header, else None."""
+    m = _HEADER.fullmatch(token.lstrip(b"\n"))
+    return m.group(1).decode("ascii") if m else None
+
+
+def commit_before(block: bytes, end: int) -> tuple[int, str]:
+    """The offset and id of the last commit header in ``block`` before ``end`` (a byte in a path is not one)."""
+    at = end
+    while True:
+        at = block.rfind(MARKER, 0, at)
+        if at < 0:
+            raise ValueError("no commit header before the offset")
+        if at == 0 or block[at - 1:at] in (b"\0", b"\n"):
+            stop = block.find(b"\0", at)
+            commit = header(block[at:stop if stop >= 0 else len(block)])
+            if commit is not None:
+                return at, commit
 
 
 @dataclass(frozen=True)
@@ -47,25 +71,29 @@ def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bo
     if not walk:
         args.append("--no-walk=unsorted")
     data = run(args, cwd=repo, input=starts.encode()).stdout
-    for chunk in data.split(MARKER)[1:]:
-        commit = chunk[:64].split(b"\0", 1)[0].strip().decode()
-        tokens = chunk[len(commit):].split(b"\0")
-        i = 0
-        while i < len(tokens):
-            meta = tokens[i].lstrip(b"\n")
+    # Read token by token: each path is the token after its entry, whatever bytes it holds.
+    tokens = data.split(b"\0")
+    commit = ""
+    i = 0
+    while i < len(tokens):
+        meta = tokens[i].lstrip(b"\n")
+        i += 1
+        found = header(meta)
+        if found is not None:
+            commit = found
+            continue
+        if not meta.startswith(b":") or not commit:
+            continue
+        ncolon = len(meta) - len(meta.lstrip(b":"))
+        fields = meta[ncolon:].split(b" ")
+        modes, shas, status = fields[: ncolon + 1], fields[ncolon + 1: 2 * ncolon + 2], fields[-1].decode()
+        old = None
+        if ncolon == 1 and status[:1] in ("R", "C"):
+            old = tokens[i].decode("utf-8", "surrogateescape")
             i += 1
-            if not meta.startswith(b":"):
-                continue
-            ncolon = len(meta) - len(meta.lstrip(b":"))
-            fields = meta[ncolon:].split(b" ")
-            modes, shas, status = fields[: ncolon + 1], fields[ncolon + 1: 2 * ncolon + 2], fields[-1].decode()
-            old = None
-            if ncolon == 1 and status[:1] in ("R", "C"):
-                old = tokens[i].decode("utf-8", "surrogateescape")
-                i += 1
-            path = tokens[i].decode("utf-8", "surrogateescape")
-            i += 1
-            yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
+        path = tokens[i].decode("utf-8", "surrogateescape")
+        i += 1
+        yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
 
 
 def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Sequence[str], *,
@@ -81,7 +109,10 @@ def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Seque
         if not chunk:
             break
         data = rest + chunk
-        cut = data.rfind(MARKER)
+        try:
+            cut, _commit = commit_before(data, len(data))
+        except ValueError:
+            cut = 0
         if cut <= 0:
             rest = data
             continue

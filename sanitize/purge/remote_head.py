@@ -15,11 +15,11 @@ branch hands the value to every fresh clone (protocol v2 advertises even a HEAD 
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
 from sanitize import git
 from sanitize.names import Redactor, is_shown
+from sanitize.shellquote import quote
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class HeadMove:
 
     def operator_step(self) -> str:
         """The one sentence an operator acts on when only the host can move HEAD."""
-        new = shlex.quote(self.new)
+        new = quote(self.new)
         return (f"the remote's HEAD (its default branch) is {self.shown_old}, a name that held a leaked value; "
                 f"a push cannot move a remote's HEAD and the remote refuses to delete the branch it names, so "
                 f"nothing was pushed. First make another existing branch the default (the forge's repository "

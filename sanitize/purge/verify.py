@@ -12,7 +12,6 @@ commit and reports whether the server still serves it.
 from __future__ import annotations
 
 import os
-import shlex
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from sanitize.purge.plan import load_plan
 from sanitize.purge.push import tracking_left_out
 from sanitize.purge.remote_head import holds_value
 from sanitize.purge.rescan import Remaining
+from sanitize.shellquote import quote
 from sanitize.workdir import Workdir
 
 MAX_PROBES = 20
@@ -118,7 +118,7 @@ def _head_step(head: str | None, red: Redactor) -> str | None:
     shown = holds_value(head, red)
     if head is None or shown is None:
         return None
-    new = shlex.quote(red.rename(head.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape"))
+    new = quote(red.rename(head.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape"))
     return (f"the remote's HEAD (its default branch) still names {shown}, so every fresh clone gets the value: "
             f"make {new} (or another branch) the default in the forge's repository settings, or run "
             f"git symbolic-ref HEAD {new} in the repository on the server, then verify again")
