@@ -19,9 +19,8 @@ def _escape(ch: str) -> str:
         return f"\\x{code - 0xDC00:02x}"
     if ch.isprintable():
         return ch
-    if code < 0x80:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    # As UTF-8 bytes: bash's \u escapes depend on the reader's locale, \x escapes do not.
+    return "".join(f"\\x{b:02x}" for b in ch.encode("utf-8"))
 
 
 def quote(word: str) -> str:

@@ -35,6 +35,7 @@ from sanitize.collaborator.local_names import LocalNames, NameValue
 from sanitize.git import redact_url
 from sanitize.names import Redactor, is_shown, renamed, shown
 from sanitize.secret import Secret
+from sanitize.shellquote import quote
 
 SPECIALS = [" ", "'", '"', "$(touch PWNED)", "$(touch${IFS}PWNED)", "`touch PWNED`", "\n", "\t", "\r", "\x01",
             "\x1b[31m", "\x7f", "-", "--", "-rf", ";", "&&", "|", "*", "?", "[", "]", "{", "}", "~", "^", ":",
@@ -72,11 +73,14 @@ def test_server_and_collaborator_renamings_agree_and_never_hold_the_token(before
 
 
 @given(HOSTILE)
+@example("a\udc80b\n")  # a byte that was not UTF-8 in a name, read with surrogateescape
 @settings(max_examples=60, deadline=None)
-def test_a_quoted_hostile_word_reaches_bash_as_one_unchanged_argument(word: str) -> None:
+def test_a_quoted_hostile_word_reaches_bash_as_one_unchanged_argument_on_one_line(word: str) -> None:
+    quoted = quote(word)
+    assert "\n" not in quoted and "\r" not in quoted and quoted.isprintable()
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(["bash", "-c", f"printf '%s\\0' {shlex.quote(word)}"], cwd=tmp, capture_output=True)
-        assert proc.stdout == word.encode() + b"\0"
+        proc = subprocess.run(["bash", "-c", f"printf '%s\\0' {quoted}"], cwd=tmp, capture_output=True)
+        assert proc.stdout == word.encode("utf-8", "surrogateescape") + b"\0"
         assert not (Path(tmp) / "PWNED").exists()
 
 
