@@ -92,7 +92,8 @@ def test_a_bare_remote_s_head_follows_its_renamed_default_branch(tmp_path: Path)
     cli.purge_until_push(str(origin), str(origin))
     dry = cli("push", "--workdir", "wd", "--remote", str(origin), "--allow-unsigned", "--dry-run")
     assert "would be refused" not in dry.stderr
-    pushed = cli("push", "--workdir", "wd", "--remote", str(origin), "--allow-unsigned")
+    # A relative --remote is the operator's path (the push itself runs git inside the mirror).
+    pushed = cli("push", "--workdir", "wd", "--remote", "origin.git", "--allow-unsigned")
     assert "the remote's HEAD named refs/heads/release/[redacted:" in pushed.stdout
     head = _git(origin, "symbolic-ref", "HEAD")
     assert re.fullmatch(r"refs/heads/release/redacted-[0-9a-f]{12}", head) and head in git.refs(origin)
