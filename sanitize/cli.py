@@ -30,7 +30,9 @@ T = TypeVar("T")
 def _one_line(message: str) -> str:
     """A message fit for one terminal line: a control character (a newline in a path or a ref name,
     an escape sequence, a bidi override) is shown escaped, never acted on."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+    from sanitize.printable import printable
+
+    return printable(message)
 
 
 def _fatal(message: str, code: int) -> NoReturn:

@@ -248,3 +248,23 @@ def test_a_secret_file_under_a_path_holding_the_log_marker_byte_is_purged(tmp_pa
     assert key.encode() not in objects and not any(key in out for out in seen)
     tree = _git(tmp_path / "wd" / "mirror.git", "ls-tree", "-r", "-z", "--name-only", "main").stdout.split(b"\0")
     assert b"a\x01b/settings.ini" in tree and b"a\x01b/.env" not in tree
+
+
+@given(before=REF_PART, seed=st.integers(0, 2**32))
+@settings(max_examples=60, deadline=None)
+def test_the_remote_head_steps_print_a_pasteable_new_name_and_never_the_token(before: str, seed: int) -> None:
+    from sanitize.git import Location
+    from sanitize.purge.remote_head import HeadMove
+    from sanitize.purge.verify import _head_step
+
+    token = _token(seed)
+    red = Redactor([Secret(token)])
+    old = f"refs/heads/{before}/{token}"
+    new = red.rename(old.encode("utf-8")).decode("utf-8")
+    move = HeadMove(Location("git://127.0.0.1/x.git"), old, new, red.show(old), ours=False)
+    for step in (move.operator_step(), _head_step(old, red)):
+        assert step is not None and token not in step and step.isprintable()
+        assert f"git symbolic-ref HEAD {quote(new)} in the repository" in step
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(["bash", "-c", f"printf '%s' {quote(new)}"], cwd=tmp, capture_output=True)
+        assert proc.stdout == new.encode() and not (Path(tmp) / "PWNED").exists()

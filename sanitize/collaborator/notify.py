@@ -44,6 +44,7 @@ from sanitize.artifacts import rewrite_record
 from sanitize.errors import UsageError
 from sanitize.git import is_hidden
 from sanitize.names import Redactor
+from sanitize.printable import printable
 from sanitize.purge.plan import load_plan
 from sanitize.shellquote import quote
 from sanitize.workdir import Workdir, write_atomic
@@ -103,11 +104,6 @@ def _short(ref: str) -> str:
         if ref.startswith(prefix):
             return ref[len(prefix):]
     return ref
-
-
-def printable(text: str) -> str:
-    """Text from history or a roster as it may be shown: every control character escaped (no line breaks)."""
-    return "".join(ch if unicodedata.category(ch)[0] != "C" or ch == " " else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def md(text: object) -> str:

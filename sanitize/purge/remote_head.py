@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sanitize import git
 from sanitize.names import Redactor, is_shown
+from sanitize.printable import printable
 from sanitize.shellquote import quote
 
 
@@ -45,8 +46,8 @@ class HeadMove:
     def operator_step(self) -> str:
         """The one sentence an operator acts on when only the host can move HEAD."""
         new = quote(self.new)
-        return (f"the remote's HEAD (its default branch) is {self.shown_old}, a name that held a leaked value; "
-                f"a push cannot move a remote's HEAD and the remote refuses to delete the branch it names, so "
+        return (f"the remote's HEAD (its default branch) is {printable(self.shown_old)}, a name that held a leaked "
+                f"value; a push cannot move a remote's HEAD and the remote refuses to delete the branch it names, so "
                 f"nothing was pushed. First make another existing branch the default (the forge's repository "
                 f"settings, default branch; on a plain git server: git symbolic-ref HEAD {new} in the "
                 f"repository), then push again; afterwards {new} can be made the default")

@@ -22,6 +22,7 @@ from sanitize.artifacts import rewrite_record
 from sanitize.errors import VerificationFailed
 from sanitize.git import forge_managed, is_hidden, resolve_remote
 from sanitize.names import Redactor, from_plan, to_renamed
+from sanitize.printable import printable
 from sanitize.purge.forward import classify
 from sanitize.purge.plan import load_plan
 from sanitize.purge.push import tracking_left_out
@@ -119,8 +120,8 @@ def _head_step(head: str | None, red: Redactor) -> str | None:
     if head is None or shown is None:
         return None
     new = quote(red.rename(head.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape"))
-    return (f"the remote's HEAD (its default branch) still names {shown}, so every fresh clone gets the value: "
-            f"make {new} (or another branch) the default in the forge's repository settings, or run "
+    return (f"the remote's HEAD (its default branch) still names {printable(shown)}, so every fresh clone gets the "
+            f"value: make {new} (or another branch) the default in the forge's repository settings, or run "
             f"git symbolic-ref HEAD {new} in the repository on the server, then verify again")
 
 
