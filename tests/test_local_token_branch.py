@@ -65,6 +65,7 @@ def test_pasting_the_notice_renames_a_local_branch_named_with_the_token(tmp_path
     git.run(["checkout", "-q", f"fix/{token}"], cwd=clone)  # tracks origin/fix/<token>
     commit(clone, {"fix.txt": "fix\nmore\n"}, "more of the fix")
     git.run(["tag", f"try-{token}"], cwd=clone)
+    git.run(["tag", "-a", "-m", f"tried {token}", f"ann-{token}"], cwd=clone)  # local only, annotated
     (clone / "fix.txt").write_text("fix\nmore\nstashed\n")
     git.run(["stash", "push", "-q"], cwd=clone)  # "WIP on fix/<token>: …"
     assert token in git.out(["stash", "list"], cwd=clone)
@@ -107,6 +108,9 @@ def test_pasting_the_notice_renames_a_local_branch_named_with_the_token(tmp_path
     assert "stashed" in git.out(["stash", "show", "-p"], cwd=clone)
     tags = git.out(["tag"], cwd=clone).splitlines()
     assert any(t.startswith("try-redacted-") for t in tags) and not any(token in t for t in tags)
+    ann = next(t for t in tags if t.startswith("ann-redacted-"))
+    assert git.out(["cat-file", "-t", ann], cwd=clone) == "tag"
+    assert git.out(["rev-parse", f"{ann}^{{commit}}"], cwd=clone) == git.out(["rev-parse", "HEAD"], cwd=clone)
     # Nothing in the clone's git directory, nor in any object, holds the token any more.
     assert token.encode() not in _everything_in(clone / ".git")
     for line in code_block(notice, "## Self-check"):

@@ -429,7 +429,7 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
             moved.append(BranchMove(p.name, p.tip, new_tip, p.base, new_base, len(p.local), backup))
         stash_moves = _move_stashes(c, stashes, dirty, local_map)
         tag_moves = _move_tags(c, tags, local_map, skipped)
-        _rename(c, renames)
+        retagged = _rename(c, renames)
     except (UsageError, GitError):
         for ref, value in backups:
             c.run("update-ref", ref, value or "", check=False)
@@ -440,7 +440,8 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
         raise
     head = renames.get(f"refs/heads/{head}", f"refs/heads/{head}").removeprefix("refs/heads/") if head else head
     moved = [replace(m, branch=c.names.rename(m.branch)) for m in moved]
-    tag_moves = [replace(t, tag=c.names.rename(t.tag)) for t in tag_moves]
+    tag_moves = [replace(t, tag=c.names.rename(t.tag), new=retagged.get(f"refs/tags/{c.names.rename(t.tag)}", t.new))
+                 for t in tag_moves]
     skipped = {c.show(k): v for k, v in skipped.items()}
     _return_to(c.work, head or (_counterpart(c, head_sha, local_map) if head_sha in local_map or head_sha in c.changed
                                 else head_sha), force=False)
@@ -672,12 +673,13 @@ def _planned_renames(c: _Clone) -> dict[str, str]:
     return out
 
 
-def _rename(c: _Clone, renames: dict[str, str]) -> None:
+def _rename(c: _Clone, renames: dict[str, str]) -> dict[str, str]:
     """Give each local branch and tag its new name: the old name goes from refs, reflog and config.
 
     ``git branch -m`` carries the reflog and the ``branch.<name>.*`` config along; the upstream it
     tracks was renamed on the server too, so ``branch.<new>.merge`` follows. The old reflog entries
-    that name the branch are expired by ``migrate --finish``."""
+    that name the branch are expired by ``migrate --finish``. Returns each renamed tag → its object now."""
+    retagged: dict[str, str] = {}
     for ref, new in renames.items():
         if ref.startswith("refs/heads/"):
             old_b, new_b = ref.removeprefix("refs/heads/"), new.removeprefix("refs/heads/")
@@ -687,6 +689,24 @@ def _rename(c: _Clone, renames: dict[str, str]) -> None:
                 c.run("config", f"branch.{new_b}.merge", c.names.rename(merge))
         elif c.run("rev-parse", "-q", "--verify", new, check=False) == 0:
             c.run("update-ref", "-d", ref)  # the fetch brought the server's renamed tag
+            retagged[new] = c.out("rev-parse", new)
         else:
-            c.run("update-ref", new, c.out("rev-parse", ref))
+            retagged[new] = _renamed_tag_object(c, ref, new)
+            c.run("update-ref", new, retagged[new])
             c.run("update-ref", "-d", ref)
+    return retagged
+
+
+def _renamed_tag_object(c: _Clone, ref: str, new: str) -> str:
+    """What the renamed tag points at: an annotated tag's object names its tag (and may say it in its
+    message), so it is made again with the new name; a signature over the old text cannot survive."""
+    obj = c.out("rev-parse", ref)
+    if c.out("cat-file", "-t", obj) != "tag":
+        return obj
+    body = git.run(["cat-file", "tag", obj], cwd=c.work).stdout.decode("utf-8", "surrogateescape")
+    head, _, message = body.partition("\n\n")
+    lines = [f"tag {new.removeprefix('refs/tags/')}" if line.startswith("tag ") else line for line in head.split("\n")]
+    for marker in ("-----BEGIN PGP SIGNATURE-----", "-----BEGIN SSH SIGNATURE-----"):
+        message = message.split(marker, 1)[0]
+    text = "\n".join(lines) + "\n\n" + c.names.rename(message)
+    return git.out(["mktag"], cwd=c.work, input=text.encode("utf-8", "surrogateescape"))
