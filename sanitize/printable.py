@@ -11,8 +11,14 @@ import unicodedata
 
 
 def printable(text: str) -> str:
-    """``text`` with every control character escaped (no line breaks); a space stays a space."""
-    return "".join(ch if unicodedata.category(ch)[0] != "C" or ch == " " else _escape(ch) for ch in text)
+    """``text`` with every control character and line separator escaped (no line breaks)."""
+    return "".join(_escape(ch) if _breaks(ch) else ch for ch in text)
+
+
+def _breaks(ch: str) -> bool:
+    """A control, format or private character, or a line/paragraph separator (U+2028/9 end a line too)."""
+    cat = unicodedata.category(ch)
+    return cat[0] == "C" or cat in ("Zl", "Zp")
 
 
 def _escape(ch: str) -> str:
