@@ -175,7 +175,7 @@ REF_PART = HOSTILE.filter(lambda s: all(len(c.encode()) < 150 for c in s.split("
 @example(ref_part="-rf/$(touch${IFS}PWNED)/`touch PWNED`", path_part="-n/$(touch PWNED)\n\x01 '\"",
          dirname="$(touch PWNED)'\"` -x", seed=1)
 # A pipeline run takes seconds: few examples, and no shrinking (a failure is printed as found).
-@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_hostile_names_go_through_the_pipeline_and_every_printed_command_is_safe(
         ref_part: str, path_part: str, dirname: str, seed: int) -> None:
