@@ -27,8 +27,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
+def _one_line(message: str) -> str:
+    """A message fit for one terminal line: a control character (a newline in a path or a ref name,
+    an escape sequence, a bidi override) is shown escaped, never acted on."""
+    from sanitize.printable import printable
+
+    return printable(message)
+
+
 def _fatal(message: str, code: int) -> NoReturn:
-    click.echo(f"git-sanitize: {message}", err=True)
+    click.echo(f"git-sanitize: {_one_line(message)}", err=True)
     sys.exit(code)
 
 
@@ -571,12 +579,14 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
         _say(f"branch {m.branch}: {what}; now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
     for t in result.tags:
         _say(f"tag {t.tag}: now {t.new[:12]} (old one kept in {t.backup_ref})")
+    for old_name, new_name in result.renamed.items():
+        _say(f"renamed {old_name} to {new_name}: the old name held a leaked value")
     for s in result.stashes:
         _say(("uncommitted changes: carried over" if s.dirty else f"stash@{{{s.index}}}: re-based")
              + f" ({s.new[:12]})")
     if not result.restored_dirty:
         click.echo("your uncommitted changes did not apply cleanly: they are in git stash list (stash@{0})", err=True)
-    if not (result.branches or result.tags or result.stashes):
+    if not (result.branches or result.tags or result.stashes or result.renamed):
         _say("nothing in this clone is on the old history; nothing to move")
     _say(f"next: check your branches (git log), then run: {again}")
 
@@ -653,6 +663,8 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
         if result.stale_refs:
             click.echo(f"the real push would be refused: the remote moved since the scan on "
                        f"{len(result.stale_refs)} ref(s), e.g. {result.stale_refs[0]}; scan and plan again", err=True)
+        if result.head_step:
+            click.echo(f"the real push would be refused: {result.head_step}", err=True)
     elif result.already_pushed:
         _say(f"{result.remote} already holds the rewritten refs; nothing to push")
     else:
@@ -660,6 +672,8 @@ def push(workdir: str, remote: str | None, min_approvals: int | None, dry_run: b
              f"(approved by {', '.join(result.approvers)})")
         for u in result.changed:
             _detail("  " + u.line())
+        if result.head_moved:
+            _say(f"  the remote's HEAD named {result.head_moved}: it now names the branch's new name")
     for ref in result.hidden_refs:
         _say(f"  left out (host-managed, read-only): {ref} — see notices/forge-support-request.md")
     if result.tracking_refs:

@@ -94,6 +94,11 @@ class Redactor:
 
         return _SHOWN.sub(real, name)
 
+    def published(self) -> list[dict[str, Any]]:
+        """What a collaborator's ``migrate`` needs to rename a local name holding a value: its SHA-256,
+        its length in characters (token formats have fixed lengths anyway) and its new name; never the value."""
+        return [{"secret_sha256": v.sha256, "length": len(v.reveal()), "new": renamed(v.sha256)} for v in self._values]
+
     def show_keys(self, refs: Mapping[str, V]) -> dict[str, V]:
         """A ref → value mapping with every ref name shown."""
         return {self.show(k): v for k, v in refs.items()} if self._values else dict(refs)

@@ -19,14 +19,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sanitize import git
+from sanitize.collaborator.local_names import LocalNames, NameValue
 from sanitize.errors import GitError, UsageError, VerificationFailed
 from sanitize.secret import sha256_hex
+from sanitize.shellquote import quote
 
 BACKUP_PREFIX = "refs/sanitize-backup/"
 _OID = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -43,6 +44,7 @@ class Purged:
     paths: frozenset[str] = frozenset()
     blobs: frozenset[str] = frozenset()
     secret_sha256: frozenset[str] = frozenset()
+    names: tuple[NameValue, ...] = ()  # values that were part of a ref name: local names holding one are renamed
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,9 @@ def load_purged(source: str) -> Purged:
         data = json.loads(_read_source(source))
         return Purged(paths=frozenset(map(str, data.get("paths") or [])),
                       blobs=frozenset(map(str, data.get("blobs") or [])),
-                      secret_sha256=frozenset(map(str, data.get("secret_sha256") or [])))
-    except (ValueError, AttributeError, TypeError) as exc:
+                      secret_sha256=frozenset(map(str, data.get("secret_sha256") or [])),
+                      names=tuple(NameValue.load(n) for n in data.get("names") or []))
+    except (ValueError, AttributeError, TypeError, KeyError) as exc:
         raise UsageError(f"{source}: not a purged.json from git-sanitize notify") from exc
 
 
@@ -213,6 +216,7 @@ class Migration:
     skipped: dict[str, str]
     checked_purged: bool
     restored_dirty: bool = True
+    renamed: dict[str, str] = field(default_factory=dict)  # local ref whose name held a value (shown) → new name
 
     @property
     def moved(self) -> list[BranchMove]:
@@ -230,6 +234,11 @@ class _Clone:
         self.purged = purged
         self.changed = {o for o, n in cmap.items() if o != n}
         self.values = {n for o, n in cmap.items() if o != n and not _zero(n)}
+        self.names = LocalNames(purged.names if purged is not None else ())
+
+    def show(self, name: str) -> str:
+        """A local name fit for output (a published value in it shown redacted)."""
+        return self.names.show(name)
 
     def out(self, *args: str, **kw: object) -> str:
         return git.out(list(args), cwd=self.work, **kw)
@@ -242,8 +251,9 @@ class _Clone:
         return self.out("for-each-ref", "--format=%(objectname)", "refs/remotes/").split()
 
     def refuse(self, what: str, commit: str, why: str) -> UsageError:
-        return UsageError(f"{what}: commit {commit[:12]} ({_subject(self.work, commit)!r}) {why}; remove it from "
-                          f"that commit (git rebase -i {commit[:12]}^), then run migrate again. Nothing was moved")
+        return UsageError(f"{self.show(what)}: commit {commit[:12]} ({_subject(self.work, commit)!r}) {why}; "
+                          f"remove it from that commit (git rebase -i {commit[:12]}^), then run migrate again. "
+                          "Nothing was moved")
 
 
 def _plan_branches(c: _Clone) -> tuple[list[_Branch], dict[str, str]]:
@@ -259,7 +269,7 @@ def _plan_branches(c: _Clone) -> tuple[list[_Branch], dict[str, str]]:
             skipped[name] = "not on the old history"
             continue
         if c.values & parents.keys():
-            raise UsageError(f"branch {name} merges old history into rewritten history; rebase it by hand "
+            raise UsageError(f"branch {c.show(name)} merges old history into rewritten history; rebase it by hand "
                              "(never merge old history), nothing was moved")
         unpublished = set(c.out("rev-list", tip, "--not", *published).split()) if published else set(parents)
         old = _old_history(parents, c.changed)
@@ -275,8 +285,8 @@ def _plan_branches(c: _Clone) -> tuple[list[_Branch], dict[str, str]]:
             continue
         boundary = {p for x in mine for p in parents[x] if p not in mine}
         if len(boundary) != 1:
-            raise UsageError(f"branch {name}: local work sits on {len(boundary)} commits (a merge); rebase it by "
-                             "hand onto the rewritten history (git rebase --onto), nothing was moved")
+            raise UsageError(f"branch {c.show(name)}: local work sits on {len(boundary)} commits (a merge); rebase "
+                             "it by hand onto the rewritten history (git rebase --onto), nothing was moved")
         if c.purged is not None:
             for commit in mine:
                 why = _commit_contamination(c.work, commit, c.purged)
@@ -355,11 +365,11 @@ def _rebase_stash(c: _Clone, stash: str, new_head: str) -> str:
         scratch.unlink(missing_ok=True)
     ident = _identity(c, stash)
     msg_i = c.out("log", "-1", "--format=%B", index)
-    new_index = c.out("commit-tree", index_tree, "-p", new_head, "-m", msg_i or "index", env=ident)
+    new_index = c.out("commit-tree", index_tree, "-p", new_head, "-m", c.names.rename(msg_i) or "index", env=ident)
     extra = ["-p", parents[2]] if len(parents) > 2 else []
     msg_w = c.out("log", "-1", "--format=%B", stash)
-    return c.out("commit-tree", work_tree, "-p", new_head, "-p", new_index, *extra, "-m", msg_w or "stash",
-                 env=ident)
+    return c.out("commit-tree", work_tree, "-p", new_head, "-p", new_index, *extra, "-m",
+                 c.names.rename(msg_w) or "stash", env=ident)
 
 
 def _identity(c: _Clone, commit: str) -> dict[str, str]:
@@ -409,6 +419,7 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
     if dirty:
         _check_stash(c, "your uncommitted changes", dirty)
     tags = _plan_tags(c)
+    renames = _planned_renames(c)
 
     moved: list[BranchMove] = []
     local_map: dict[str, str] = {}
@@ -421,7 +432,7 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
         c.run("checkout", "--quiet", "--detach")
     try:
         for p in plans:
-            backup = _free_backup_ref(c.work, BACKUP_PREFIX + "heads/" + p.name)
+            backup = _free_backup_ref(c.work, BACKUP_PREFIX + "heads/" + c.names.rename(p.name))
             c.run("update-ref", backup, p.tip)
             backups.append((f"refs/heads/{p.name}", p.tip))
             if not p.local:
@@ -433,9 +444,9 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
             if c.run("rebase", "--quiet", "--empty=keep", "--keep-empty", "--onto", new_base, p.base, p.name,
                      check=False) != 0:
                 c.run("rebase", "--abort", check=False)
-                raise UsageError(f"branch {p.name}: the rebase stopped on a conflict; every branch was put back "
-                                 f"(nothing was moved). Rebase it by hand: git rebase --onto {new_base[:12]} "
-                                 f"{p.base[:12]} {shlex.quote(p.name)}")
+                raise UsageError(f"branch {c.show(p.name)}: the rebase stopped on a conflict; every branch was put "
+                                 f"back (nothing was moved). Rebase it by hand: git rebase --onto {new_base[:12]} "
+                                 f"{p.base[:12]} {quote(c.show(p.name))}")
             new_tip = c.out("rev-parse", f"refs/heads/{p.name}")
             rebased = c.out("rev-list", "--reverse", "--topo-order", new_tip, "--not", new_base).split()
             if len(rebased) == len(p.local):
@@ -444,6 +455,7 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
             moved.append(BranchMove(p.name, p.tip, new_tip, p.base, new_base, len(p.local), backup))
         stash_moves = _move_stashes(c, stashes, dirty, local_map)
         tag_moves = _move_tags(c, tags, local_map, skipped)
+        retagged = _rename(c, renames)
     except (UsageError, GitError):
         for ref, value in backups:
             c.run("update-ref", ref, value or "", check=False)
@@ -452,6 +464,11 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
             c.run("stash", "apply", "--index", dirty, check=False)
             c.run("update-ref", "-d", BACKUP_PREFIX + "uncommitted", check=False)
         raise
+    head = renames.get(f"refs/heads/{head}", f"refs/heads/{head}").removeprefix("refs/heads/") if head else head
+    moved = [replace(m, branch=c.names.rename(m.branch)) for m in moved]
+    tag_moves = [replace(t, tag=c.names.rename(t.tag), new=retagged.get(f"refs/tags/{c.names.rename(t.tag)}", t.new))
+                 for t in tag_moves]
+    skipped = {c.show(k): v for k, v in skipped.items()}
     _return_to(c.work, head or (_counterpart(c, head_sha, local_map) if head_sha in local_map or head_sha in c.changed
                                 else head_sha), force=False)
     restored = True
@@ -461,7 +478,8 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
         if not restored:
             c.run("reset", "--hard", "--quiet")
             c.run("stash", "store", "-m", dirty_move.message, dirty_move.new)
-    result = Migration(moved, tag_moves, stash_moves, skipped, purge_list is not None, restored)
+    result = Migration(moved, tag_moves, stash_moves, skipped, purge_list is not None, restored,
+                       {c.show(r): new for r, new in sorted(renames.items())})
     _write_journal(c, result)
     return result
 
@@ -501,7 +519,7 @@ def _move_tags(c: _Clone, tags: list[tuple[str, str, str, str]], local_map: dict
             new = git.out(["mktag"], cwd=c.work, input=text)
         else:
             new = new_commit
-        backup = _free_backup_ref(c.work, BACKUP_PREFIX + "tags/" + ref.removeprefix("refs/tags/"))
+        backup = _free_backup_ref(c.work, BACKUP_PREFIX + "tags/" + c.names.rename(ref.removeprefix("refs/tags/")))
         c.run("update-ref", backup, obj)
         c.run("update-ref", ref, new, obj)
         moves.append(TagMove(ref.removeprefix("refs/tags/"), obj, new, backup))
@@ -519,11 +537,13 @@ def _move_stashes(c: _Clone, stashes: list[tuple[str, str]], dirty: str,
     changed = False
     for n, (sha, msg) in enumerate(stashes):
         base = c.out("rev-parse", f"{sha}^1")
-        if on_old(base):
+        # An entry made on a branch named with a value says so in its messages ("WIP on <branch>: …"):
+        # it is rebuilt on its own base with the new name in them.
+        if on_old(base) or c.names.holds(msg) or c.names.holds(c.out("log", "-1", "--format=%B", sha)):
             new = _rebase_stash(c, sha, _counterpart(c, base, local_map))
-            moves.append(StashMove(n, sha, new, msg))
+            moves.append(StashMove(n, sha, new, c.show(msg)))
             c.run("update-ref", f"{BACKUP_PREFIX}stash/{n}", sha)
-            rebuilt.append((new, msg))
+            rebuilt.append((new, c.names.rename(msg)))
             changed = True
         else:
             rebuilt.append((sha, msg))
@@ -534,7 +554,7 @@ def _move_stashes(c: _Clone, stashes: list[tuple[str, str]], dirty: str,
     if dirty:
         base = c.out("rev-parse", f"{dirty}^1")
         new = _rebase_stash(c, dirty, _counterpart(c, base, local_map)) if on_old(base) else dirty
-        moves.append(StashMove(-1, dirty, new, c.out("log", "-1", "--format=%s", dirty), dirty=True))
+        moves.append(StashMove(-1, dirty, new, c.show(c.out("log", "-1", "--format=%s", dirty)), dirty=True))
     return moves
 
 
@@ -572,6 +592,8 @@ def finish(repo: str | os.PathLike[str] = ".", *, commit_map: str) -> FinishResu
     commit of the commit-map is left (VerificationFailed, exit 1, otherwise).
     """
     c = _Clone(repo, load_commit_map(commit_map), None)
+    sibling = _sibling_purged(commit_map)
+    c.names = LocalNames(sibling.names if sibling is not None else ())
     path = c.root / JOURNAL
     journal: dict[str, object] = {}
     if path.is_file():
@@ -584,11 +606,11 @@ def finish(repo: str | os.PathLike[str] = ".", *, commit_map: str) -> FinishResu
         now = c.out("rev-parse", "-q", "--verify", ref, check=False)
         if not now or c.run("merge-base", "--is-ancestor", new_tip, now, check=False) != 0:
             raise UsageError(f"branch {name} no longer holds its migrated work ({new_tip[:12]}); nothing was deleted. "
-                             f"Put it back: git branch -f {shlex.quote(name)} {new_tip}")
+                             f"Put it back: git branch -f {quote(name)} {new_tip}")
     for tag, new in dict(journal.get("tags") or {}).items():  # type: ignore[call-overload]
         if c.out("rev-parse", "-q", "--verify", f"refs/tags/{tag}", check=False) != new:
             raise UsageError(f"tag {tag} no longer points at its migrated object ({new[:12]}); nothing was deleted. "
-                             f"Put it back: git tag -f {shlex.quote(tag)} {new}")
+                             f"Put it back: git tag -f {quote(tag)} {new}")
     stashes = {sha for sha, _ in _stash_entries(c)}
     for sha in list(journal.get("stashes") or []):  # type: ignore[call-overload]
         if sha not in stashes:
@@ -621,7 +643,7 @@ def finish(repo: str | os.PathLike[str] = ".", *, commit_map: str) -> FinishResu
     if entries:
         c.run("update-ref", "-d", "refs/stash")
         for sha, msg in reversed(entries):
-            c.run("stash", "store", "-m", msg, sha)
+            c.run("stash", "store", "-m", c.names.rename(msg), sha)
     c.run("-c", "gc.reflogExpire=never", "-c", "gc.reflogExpireUnreachable=never", "gc", "--quiet",
           "--prune=now")
     present = git.objects.present(c.work, c.changed)
@@ -654,3 +676,63 @@ def _return_to(work: Path, target: str, *, force: bool) -> None:
     """Check out the branch the user was on (or, detached, where HEAD belongs now)."""
     if target:
         git.run(["checkout", "--quiet", *(["-f"] if force else []), target], cwd=work, check=False)
+
+
+def _planned_renames(c: _Clone) -> dict[str, str]:
+    """Local branch and tag → its new name, for every one whose name holds a published value.
+
+    UsageError, before anything moves, when a branch's new name is taken by another local branch. A tag
+    whose new name the fetch already brought is only deleted (the server's copy replaces it)."""
+    if not c.names:
+        return {}
+    out: dict[str, str] = {}
+    taken = set(c.out("for-each-ref", "--format=%(refname)", "refs/heads/", "refs/tags/").splitlines())
+    for ref in sorted(taken):
+        new = c.names.rename(ref)
+        if new == ref:
+            continue
+        if new in taken and ref.startswith("refs/heads/"):
+            raise UsageError(f"branch {c.show(ref.removeprefix('refs/heads/'))}: its new name "
+                             f"{new.removeprefix('refs/heads/')} is already a local branch; delete or rename that "
+                             "one (git branch -m), then run migrate again. Nothing was moved")
+        out[ref] = new
+    return out
+
+
+def _rename(c: _Clone, renames: dict[str, str]) -> dict[str, str]:
+    """Give each local branch and tag its new name: the old name goes from refs, reflog and config.
+
+    ``git branch -m`` carries the reflog and the ``branch.<name>.*`` config along; the upstream it
+    tracks was renamed on the server too, so ``branch.<new>.merge`` follows. The old reflog entries
+    that name the branch are expired by ``migrate --finish``. Returns each renamed tag → its object now."""
+    retagged: dict[str, str] = {}
+    for ref, new in renames.items():
+        if ref.startswith("refs/heads/"):
+            old_b, new_b = ref.removeprefix("refs/heads/"), new.removeprefix("refs/heads/")
+            c.run("branch", "-m", "--", old_b, new_b)
+            merge = c.out("config", "--get", f"branch.{new_b}.merge", check=False)
+            if merge and c.names.holds(merge):
+                c.run("config", f"branch.{new_b}.merge", c.names.rename(merge))
+        elif c.run("rev-parse", "-q", "--verify", new, check=False) == 0:
+            c.run("update-ref", "-d", ref)  # the fetch brought the server's renamed tag
+            retagged[new] = c.out("rev-parse", new)
+        else:
+            retagged[new] = _renamed_tag_object(c, ref, new)
+            c.run("update-ref", new, retagged[new])
+            c.run("update-ref", "-d", ref)
+    return retagged
+
+
+def _renamed_tag_object(c: _Clone, ref: str, new: str) -> str:
+    """What the renamed tag points at: an annotated tag's object names its tag (and may say it in its
+    message), so it is made again with the new name; a signature over the old text cannot survive."""
+    obj = c.out("rev-parse", ref)
+    if c.out("cat-file", "-t", obj) != "tag":
+        return obj
+    body = git.run(["cat-file", "tag", obj], cwd=c.work).stdout.decode("utf-8", "surrogateescape")
+    head, _, message = body.partition("\n\n")
+    lines = [f"tag {new.removeprefix('refs/tags/')}" if line.startswith("tag ") else line for line in head.split("\n")]
+    for marker in ("-----BEGIN PGP SIGNATURE-----", "-----BEGIN SSH SIGNATURE-----"):
+        message = message.split(marker, 1)[0]
+    text = "\n".join(lines) + "\n\n" + c.names.rename(message)
+    return git.out(["mktag"], cwd=c.work, input=text.encode("utf-8", "surrogateescape"))

@@ -17,7 +17,6 @@ import csv
 import json
 import os
 import re
-import shlex
 import shutil
 import tempfile
 import unicodedata
@@ -46,7 +45,9 @@ from sanitize.artifacts import rewrite_record
 from sanitize.errors import UsageError
 from sanitize.git import is_hidden
 from sanitize.names import Redactor
+from sanitize.printable import printable
 from sanitize.purge.plan import load_plan
+from sanitize.shellquote import quote
 from sanitize.workdir import Workdir
 
 DEFAULT_SENDER = "Security team <security@localhost>"
@@ -104,11 +105,6 @@ def _short(ref: str) -> str:
         if ref.startswith(prefix):
             return ref[len(prefix):]
     return ref
-
-
-def printable(text: str) -> str:
-    """Text from history or a roster as it may be shown: every control character escaped (no line breaks)."""
-    return "".join(ch if unicodedata.category(ch)[0] != "C" or ch == " " else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def md(text: object) -> str:
@@ -277,13 +273,14 @@ def _commands(repo: str, repo_name: str, changed: list[dict[str, Any]], first: l
     Only ids, fixed refspecs and quoted words reach these lines: never a ref name or path in a comment,
     where a line break in it would end the comment.
     """
-    q = shlex.quote
+    q = quote
     kit = kit_dir(digest)
     keep = [f"mkdir -p {kit}",
-            "git fetch origin --prune --force '+refs/heads/*:refs/remotes/origin/*'",
-            "git fetch origin --force '+refs/tags/*:refs/tags/*'"]
+            # Quiet: git names each pruned ref, and a pruned name may be the leaked value itself.
+            "git fetch --quiet origin --prune --force '+refs/heads/*:refs/remotes/origin/*'",
+            "git fetch --quiet origin --force '+refs/tags/*:refs/tags/*'"]
     if any(c["ref"].startswith("refs/notes/") for c in changed):
-        keep.append("git fetch origin --force '+refs/notes/*:refs/notes/*'")
+        keep.append("git fetch --quiet origin --force '+refs/notes/*:refs/notes/*'")
     keep += [f"git-sanitize migrate --commit-map {kit}/commit-map --purged {kit}/purged.json",
              f"git-sanitize migrate --finish --commit-map {kit}/commit-map"]
     self_check = [f"git cat-file -e {c} 2>/dev/null && echo 'FAIL: old commit {c[:12]} is still here' "
@@ -417,7 +414,9 @@ def notify(workdir: str | os.PathLike[str], *, roster: str | os.PathLike[str] | 
     env = _environment(templates)
     purged = {"schema": "git-sanitize/purged/v1", "paths": removed["paths"],
               "blobs": sorted(rec.purged_blobs),
-              "secret_sha256": sorted({r.secret_sha256 for r in replaced})}
+              "secret_sha256": sorted({r.secret_sha256 for r in replaced}),
+              # Values that were part of a ref name: migrate renames local branches and tags holding one.
+              "names": red.published() if red is not None else []}
     kit = {"commit-map": changed_commit_map(wd.commit_map),
            "purged.json": (json.dumps(purged, indent=2) + "\n").encode()}
     subject = f"[action required] {repo_name}: history rewritten to remove secrets, reset your clone by {deadline_text}"

@@ -8,7 +8,16 @@ package's interface: stages write ``from sanitize import git`` and
 
 from sanitize.git import bundle, graph, log, objects
 from sanitize.git.location import CREDENTIALS_ENV, Location, is_url, redact_url, resolve_remote
-from sanitize.git.refs import HIDDEN_PREFIXES, forge_managed, is_hidden, refs, remote_refs
+from sanitize.git.refs import (
+    HIDDEN_PREFIXES,
+    forge_managed,
+    is_bare,
+    is_hidden,
+    refs,
+    remote_head,
+    remote_refs,
+    set_head,
+)
 from sanitize.git.runner import (
     GIT,
     finish,
@@ -34,6 +43,7 @@ __all__ = [
     "git_dir",
     "git_env",
     "graph",
+    "is_bare",
     "is_hidden",
     "is_partial",
     "is_shallow",
@@ -44,9 +54,11 @@ __all__ = [
     "popen",
     "redact_url",
     "refs",
+    "remote_head",
     "remote_refs",
     "resolve_remote",
     "run",
     "run_program",
+    "set_head",
     "work_tree_of",
 ]

@@ -126,7 +126,10 @@ def push(mirror: Path, target: Location, updates: Sequence[Update]) -> subproces
         _write_packed(mirror, _packed_entries(mirror) + leases)
         credentials: dict[str, str] = {}
         target.add_credentials(credentials)  # a URL's user info goes by helper, as for every git call
-        return run(["-c", f"remote.{REMOTE}.url={target.argument()}", "push", "--porcelain", "--atomic",
+        # git runs in the mirror: a relative path remote is the operator's, made absolute here.
+        url = str(target.path.resolve()) if target.path is not None and not target.path.is_absolute() \
+            else target.argument()
+        return run(["-c", f"remote.{REMOTE}.url={url}", "push", "--porcelain", "--atomic",
                         "--force-with-lease", REMOTE], cwd=mirror, check=False, env=credentials)
     finally:
         clear(mirror)

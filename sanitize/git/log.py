@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,6 +32,30 @@ CACHE_SCHEMA = "git-sanitize/raw-log/v1"
 #: a merge's tree has that its first parent's does not (a superset of the combined diff), so each
 #: (path, blob) of every tree appears at some commit; ``--root`` whatever ``log.showRoot`` says.
 HISTORY: tuple[str, ...] = ("--topo-order", "--reverse", "--no-renames", "--diff-merges=first-parent", "--root")
+
+# A commit's header token: the marker and a full id, a whole NUL-separated token. A path may hold the
+# marker byte too (any byte but NUL may be in a path), so the marker alone never starts a commit.
+_HEADER = re.compile(rb"\x01([0-9a-f]{40}(?:[0-9a-f]{24})?)")
+
+
+def header(token: bytes) -> str | None:
+    """The commit id if ``token`` (one NUL-separated token of the log) is a commit's header, else None."""
+    m = _HEADER.fullmatch(token.lstrip(b"\n"))
+    return m.group(1).decode("ascii") if m else None
+
+
+def commit_before(block: bytes, end: int) -> tuple[int, str]:
+    """The offset and id of the last commit header in ``block`` before ``end`` (a byte in a path is not one)."""
+    at = end
+    while True:
+        at = block.rfind(MARKER, 0, at)
+        if at < 0:
+            raise ValueError("no commit header before the offset")
+        if at == 0 or block[at - 1:at] in (b"\0", b"\n"):
+            stop = block.find(b"\0", at)
+            commit = header(block[at:stop if stop >= 0 else len(block)])
+            if commit is not None:
+                return at, commit
 
 
 @dataclass(frozen=True)
@@ -63,27 +88,31 @@ def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bo
 
 
 def parse(data: bytes) -> Iterator[Change]:
-    """Every entry of raw log output (whole commits, each after a :data:`MARKER`); combined diffs of
-    merges (``-c``) give the merge's side of each entry."""
-    for chunk in data.split(MARKER)[1:]:
-        commit = chunk[:64].split(b"\0", 1)[0].strip().decode()
-        tokens = chunk[len(commit):].split(b"\0")
-        i = 0
-        while i < len(tokens):
-            meta = tokens[i].lstrip(b"\n")
+    """Every entry of raw log output (whole commits, each after a :data:`MARKER` header); combined diffs of
+    merges (``-c``) give the merge's side of each entry. Read token by token: each path is the token
+    after its entry, whatever bytes it holds (the marker byte included)."""
+    tokens = data.split(b"\0")
+    commit = ""
+    i = 0
+    while i < len(tokens):
+        meta = tokens[i].lstrip(b"\n")
+        i += 1
+        found = header(meta)
+        if found is not None:
+            commit = found
+            continue
+        if not meta.startswith(b":") or not commit:
+            continue
+        ncolon = len(meta) - len(meta.lstrip(b":"))
+        fields = meta[ncolon:].split(b" ")
+        modes, shas, status = fields[: ncolon + 1], fields[ncolon + 1: 2 * ncolon + 2], fields[-1].decode()
+        old = None
+        if ncolon == 1 and status[:1] in ("R", "C"):
+            old = tokens[i].decode("utf-8", "surrogateescape")
             i += 1
-            if not meta.startswith(b":"):
-                continue
-            ncolon = len(meta) - len(meta.lstrip(b":"))
-            fields = meta[ncolon:].split(b" ")
-            modes, shas, status = fields[: ncolon + 1], fields[ncolon + 1: 2 * ncolon + 2], fields[-1].decode()
-            old = None
-            if ncolon == 1 and status[:1] in ("R", "C"):
-                old = tokens[i].decode("utf-8", "surrogateescape")
-                i += 1
-            path = tokens[i].decode("utf-8", "surrogateescape")
-            i += 1
-            yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
+        path = tokens[i].decode("utf-8", "surrogateescape")
+        i += 1
+        yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
 
 
 def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Sequence[str], *,
@@ -158,7 +187,10 @@ def _whole_commits(read: Callable[[int], bytes]) -> Iterator[bytes]:
         if not chunk:
             break
         data = rest + chunk
-        cut = data.rfind(MARKER)
+        try:
+            cut, _commit = commit_before(data, len(data))  # a marker byte inside a path is not a cut
+        except ValueError:
+            cut = 0
         if cut <= 0:
             rest = data
             continue

@@ -64,3 +64,30 @@ def forge_managed(location: str | Location) -> frozenset[str] | None:
         return found
 
     return frozenset(names(served.stdout) - names(writable.stdout))
+
+
+def remote_head(location: str | Location) -> str | None:
+    """The ref a repository's HEAD names (its default branch), or None if it names none it can show.
+
+    A local path is asked directly (its HEAD may name a branch that does not exist); any other location
+    through ``ls-remote --symref``, which shows HEAD only while it names an existing ref."""
+    loc = Location.parse(location)
+    if loc.path is not None:
+        proc = run(["symbolic-ref", "-q", "HEAD"], cwd=loc.path, check=False)
+        name = proc.stdout.decode("utf-8", "surrogateescape").strip()
+        return name or None
+    for line in out(["ls-remote", "--symref", loc, "HEAD"]).splitlines():
+        if line.startswith("ref: ") and line.endswith("\tHEAD"):
+            return line[len("ref: "):-len("\tHEAD")]
+    return None
+
+
+def is_bare(path: str | os.PathLike[str]) -> bool:
+    """True for a bare repository (one whose HEAD git may point anywhere without touching a work tree)."""
+    proc = run(["rev-parse", "--is-bare-repository"], cwd=path, check=False)
+    return proc.returncode == 0 and proc.stdout.strip() == b"true"
+
+
+def set_head(path: str | os.PathLike[str], ref: str) -> None:
+    """Point a local repository's HEAD at ``ref`` (which need not exist yet)."""
+    run(["symbolic-ref", "HEAD", ref], cwd=path)

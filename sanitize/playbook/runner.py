@@ -9,7 +9,6 @@ the plan no longer describes the repository and the run stops.
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from sanitize.names import Redactor, from_plan
 from sanitize.playbook.config import Playbook
 from sanitize.purge.approval import approve_command
 from sanitize.purge.plan import load_plan
+from sanitize.shellquote import quote
 from sanitize.workdir import STAGES, Workdir, file_sha256, write_private
 
 FINDINGS = "findings.json"
@@ -278,7 +278,7 @@ class Runner:
                            still_live=summary.still_live, artifacts=artifacts)
             summary.raise_if_still_live(
                 f"; see each one's action in {log_path}, then `git-sanitize rotate --config "
-                f"{shlex.quote(str(self.pb.rotate))} --audit-log {shlex.quote(str(self.wd.audit.path))} --ack NAME` "
+                f"{quote(str(self.pb.rotate))} --audit-log {quote(str(self.wd.audit.path))} --ack NAME` "
                 "once each is revoked, and run this playbook again")
         self.wd.record("rotate", "done", rotated=summary.rotated, exposed=summary.exposed, artifacts=artifacts)
         return f"{summary} (step log: {log_path})"
@@ -289,7 +289,7 @@ def gate_instructions(wd: Workdir, digest: str, have: int, required: int) -> lis
     from sanitize.purge import fail_closed
 
     unfixed = fail_closed.waiting_in(wd)
-    acks = "".join(f" --ack-code {shlex.quote(p)}" for p in dict.fromkeys(i.path for i in unfixed))
+    acks = "".join(f" --ack-code {quote(p)}" for p in dict.fromkeys(i.path for i in unfixed))
     return [
         "",
         f"Approval needed ({have} of {required}). Review before approving:",
@@ -334,7 +334,7 @@ def status(workdir: str | Path) -> PurgeStatus:
     for name in STAGES:
         rec = state.stage(name)
         shown = {"status": rec.status, "started": rec.started, "finished": rec.finished,
-                 "reason": rec.text("reason")}
+                 "reason": rec.text("reason"), "operator_step": rec.text("operator_step")}
         stages[name] = {k: v for k, v in shown.items() if v is not None}
     for name in _done_outside(state):
         stages[name] = {"status": "done", "reason": "run outside this workdir; rewrite copied the plan in"}
@@ -372,6 +372,9 @@ def _next_step(wd: Workdir, state: State, have: int, required: int) -> str:
         return "nothing: the purge is complete"
     first = pending[0]
     status = state.stage(first).status
+    step = state.stage(first).text("operator_step")
+    if step and status == "failed":  # only the host's operator can do it (the remote's HEAD): say exactly what
+        return f"{first}: {step}"
     playbook = state.meta.playbook or "PLAYBOOK"
     digest = state.meta.plan_digest or state.stage("rewrite").text("plan_digest") or "?"
     if first in ("approve", "push"):
@@ -386,17 +389,17 @@ def _next_step(wd: Workdir, state: State, have: int, required: int) -> str:
     if first == "rotate" and status == "waiting" and live:
         return (f"rotate: {len(live)} exposed credential(s) still live ({', '.join(live[:4])}"
                 f"{', …' if len(live) > 4 else ''}): revoke each as {wd.root / 'rotation.log'} says, record it with "
-                f"git-sanitize rotate --config CONFIG --audit-log {shlex.quote(str(wd.audit.path))} --ack NAME, "
-                f"then git-sanitize run {shlex.quote(str(playbook))}")
+                f"git-sanitize rotate --config CONFIG --audit-log {quote(str(wd.audit.path))} --ack NAME, "
+                f"then git-sanitize run {quote(str(playbook))}")
     if state.meta.playbook is None:
         return _next_command(wd, first, status)
     verb = "resume" if status in ("running", "failed", "waiting") else "run"
-    return f"{first}: git-sanitize run {shlex.quote(str(playbook))} ({verb}s at {first})"
+    return f"{first}: git-sanitize run {quote(str(playbook))} ({verb}s at {first})"
 
 
 def _next_command(wd: Workdir, stage: str, state: str) -> str:
     """The next stage's own command, for a purge run stage by stage (no playbook)."""
-    w = shlex.quote(str(wd.root))
+    w = quote(str(wd.root))
     again = "again " if state in ("running", "failed", "waiting") else ""
     commands = {
         "scan": "git-sanitize scan SOURCE -o FINDINGS, then git-sanitize plan FINDINGS -o PLAN",
@@ -407,6 +410,6 @@ def _next_command(wd: Workdir, stage: str, state: str) -> str:
         "verify": f"git-sanitize verify --workdir {w}",
         "guard": f"git-sanitize guard install --workdir {w} --remote BARE_REPO (or on the server)",
         "rotate": f"git-sanitize rotate --config rotation.yml --findings FINDINGS --audit-log "
-                  f"{shlex.quote(str(wd.audit.path))}",
+                  f"{quote(str(wd.audit.path))}",
     }
     return f"{stage}: {again}{commands.get(stage, f'git-sanitize {stage} --workdir {w}')}"

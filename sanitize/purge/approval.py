@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.artifacts.upgrades import Step, approval_v0, upgrade
 from sanitize.errors import UsageError
 from sanitize.purge import signing
+from sanitize.shellquote import quote
 from sanitize.workdir import Workdir, write_atomic
 
 SCHEMA = "git-sanitize/approval/v1"
@@ -192,7 +192,7 @@ def approve(workdir: str | os.PathLike[str], *, approver: str, digest: str, expi
         if len(given) < len(expected) and expected.startswith(given):
             raise UsageError(f"--digest needs the full {len(expected)}-character digest, not a prefix; copy it "
                              f"from {wd.plan} ('digest') or from `git-sanitize status --workdir "
-                             f"{shlex.quote(str(wd.root))}`")
+                             f"{quote(str(wd.root))}`")
         raise UsageError(f"digest {given[:12]}… is not the rewritten plan's digest {expected[:12]}…; "
                          "approve what was reviewed (see plan.json 'digest')")
     tips = dict(record.rewritten_tips)
@@ -298,8 +298,8 @@ def approve_command(wd: Workdir, digest: str) -> str:
     """The exact command an approver pastes (shell-quoted), with ``--key`` when approvals are signed."""
     policy = ApprovalPolicy.from_meta(wd.meta().approval_policy)
     key = " --key ~/.ssh/id_ed25519" if policy is None or policy.allowed_signers else ""
-    return (f"git-sanitize approve --workdir {shlex.quote(str(wd.root))} --approver {shlex.quote('<your name>')} "
-            f"--digest {shlex.quote(digest)}{key}")
+    return (f"git-sanitize approve --workdir {quote(str(wd.root))} --approver {quote('<your name>')} "
+            f"--digest {quote(digest)}{key}")
 
 
 def approvers_of(verdicts: list[Verdict]) -> list[str]:

@@ -30,6 +30,7 @@ from sanitize.artifacts.rewrite_record import RewriteRecord
 from sanitize.errors import AwaitingApproval, GitError, SanitizeError, UsageError
 from sanitize.faults import fault_point
 from sanitize.git import HIDDEN_PREFIXES, is_hidden, leased_push, resolve_remote  # noqa: F401 - once defined here
+from sanitize.purge import remote_head
 from sanitize.purge.approval import ApprovalPolicy, approve_command, approvers_of, judge, policy_of
 from sanitize.purge.forward import pushed_with_forward_moves
 from sanitize.purge.plan import load_plan
@@ -73,6 +74,8 @@ class PushResult:
     forward_refs: list[str] = field(default_factory=list)   # moved on by collaborators after the push: fine
     tracking_refs: list[str] = field(default_factory=list)  # a scanned clone's refs/remotes/*: not pushed elsewhere
     stale_refs: list[str] = field(default_factory=list)     # dry run: refs the remote moved since the scan
+    head_step: str | None = None  # dry run: the operator step the remote's HEAD needs before the real push
+    head_moved: str | None = None  # the remote's HEAD was moved off this (shown) name to its new name
 
     @property
     def changed(self) -> list[RefUpdate]:
@@ -254,7 +257,9 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
             raise UsageError(f"{shown}: cannot read the remote's refs ({git.redact_url(str(exc))}); "
                              "nothing was pushed") from exc
         stale = [u.ref for u in updates if now.get(u.ref) not in (u.old, u.new)]
-        return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale, tracking_refs=tracking)
+        move = remote_head.needed(target, red)
+        return PushResult(shown, updates, hidden, approvers, dry_run=True, stale_refs=stale, tracking_refs=tracking,
+                          head_step=move.operator_step() if move is not None and not move.ours else None)
     if len(approvers) < need:
         wd.record("push", "waiting", remote=shown, approvals=len(approvers), required=need)
         wd.audit.append("push-refused", reason="approvals", have=len(approvers), need=need, digest=digest,
@@ -277,9 +282,13 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
     forward = pushed_with_forward_moves(
         wd.mirror, target, {r: s for r, s in now.items() if not is_hidden(r, forge_refs=forge)},
         {u.ref: u.new for u in updates}, {u.ref: u.old for u in updates}, set(record.old_commits), wd.root)
+    move = remote_head.needed(target, red)
     if forward is not None:
+        if move is not None and move.ours:
+            _move_head(wd, move)
         gc_done = _maybe_gc(wd, gc_path)
-        wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward))
+        wd.record("push", "done", remote=shown, hidden_refs=hidden, already_pushed=True, forward_refs=sorted(forward),
+                  operator_step=None)
         return PushResult(shown, updates, hidden, approvers, already_pushed=True, gc_done=gc_done,
                           forward_refs=sorted(forward))
     known = {u.ref for u in updates}
@@ -289,15 +298,29 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
         raise PushRejected(f"the remote has refs created after the scan ({', '.join(newcomers[:3])}); nothing was "
                            "pushed. Their history was never scanned: scan, plan and rewrite again")
 
+    if move is not None and not move.ours:
+        step = move.operator_step()
+        wd.record("push", "failed", remote=shown, reason="the remote's HEAD names a renamed branch",
+                  operator_step=step)
+        wd.audit.append("push-refused", reason="remote-head", remote=shown, head=move.shown_old)
+        raise PushRejected(step)
+
     wd.record("push", "running", remote=shown)
     wd.audit.append("push-started", remote=shown, digest=digest, approvers=approvers,
                     refs={u.ref: u.new for u in updates if u.action != "unchanged"})
     fault_point("push:before-transfer")
+    if move is not None:
+        _move_head(wd, move)  # off the branch the push deletes: receive-pack refuses to delete HEAD's branch
     # A renamed ref is deleted under its real name (shown redacted everywhere else).
     proc = leased_push.push(wd.mirror, target, [(red.reveal(u.ref), u.old, u.new) for u in updates])
     fault_point("push:after-transfer")
-    lines, rejected = _parse_porcelain(red.show(proc.stdout.decode("utf-8", "replace")))
+    # Parsed before redacting: a shown name holds ':' and the porcelain line splits on it.
+    lines, rejected = _parse_porcelain(proc.stdout.decode("utf-8", "surrogateescape"))
+    lines, rejected = [red.show(x) for x in lines], [(red.show(r), red.show(why)) for r, why in rejected]
     if proc.returncode != 0 or rejected:
+        if move is not None:
+            move.undo()
+            wd.audit.append("remote-head-restored", remote=shown, head=move.shown_old)
         if not rejected:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             reason = red.show(git.redact_url(err[-1])) if err else f"exit {proc.returncode}"
@@ -308,12 +331,18 @@ def push(workdir: str | os.PathLike[str], *, remote: str | git.Location | None =
         wd.audit.append("push-rejected", remote=shown, rejected=dict(rejected))
         raise PushRejected(msg)
     wd.record("push", "done", remote=shown, hidden_refs=hidden, approvers=approvers, gc_remote=False,
-              updates=[_as_dict(u) for u in updates], tracking_refs=tracking)
+              updates=[_as_dict(u) for u in updates], tracking_refs=tracking, operator_step=None)
     wd.audit.append("pushed", remote=shown, digest=digest, approvers=approvers, hidden_refs=hidden)
     gc_done = _maybe_gc(wd, gc_path)
     if gc_done:
         wd.record("push", "done", gc_remote=True)
-    return PushResult(shown, updates, hidden, approvers, gc_done=gc_done, porcelain=lines, tracking_refs=tracking)
+    return PushResult(shown, updates, hidden, approvers, gc_done=gc_done, porcelain=lines, tracking_refs=tracking,
+                      head_moved=move.shown_old if move is not None else None)
+
+
+def _move_head(wd: Workdir, move: remote_head.HeadMove) -> None:
+    move.apply()
+    wd.audit.append("remote-head-moved", remote=move.target.shown, old=move.shown_old, new=move.new)
 
 
 def _maybe_gc(wd: Workdir, path: Path | SshRemote | None) -> bool:

@@ -256,6 +256,9 @@ def _clone(plan: Plan, wd: Workdir, origin: git.Location) -> None:
         if stale.exists():
             shutil.rmtree(stale)  # ours, half-made or half-rewritten: the bundle/source hold the original
     git.run(["clone", "--quiet", "--mirror", "--no-local", origin, str(partial)])
+    # The mirror needs no remote (push names its target each time), and git-filter-repo reads
+    # ``git config --list`` line by line: a source path with a newline in it broke that parse.
+    git.run(["config", "--remove-section", "remote.origin"], cwd=partial, check=False)
     got = _shown_refs(plan, partial)
     if got != plan.tips:
         moved = sorted(r for r in set(got) | set(plan.tips) if got.get(r) != plan.tips.get(r))

@@ -22,10 +22,13 @@ from sanitize.artifacts import rewrite_record
 from sanitize.errors import VerificationFailed
 from sanitize.git import forge_managed, is_hidden, resolve_remote
 from sanitize.names import Redactor, from_plan, to_renamed
+from sanitize.printable import printable
 from sanitize.purge.forward import classify
 from sanitize.purge.plan import load_plan
 from sanitize.purge.push import tracking_left_out
+from sanitize.purge.remote_head import holds_value
 from sanitize.purge.rescan import Remaining
+from sanitize.shellquote import quote
 from sanitize.workdir import Workdir
 
 MAX_PROBES = 20
@@ -43,11 +46,12 @@ class VerifyResult:
     old_commits_served: dict[str, bool] = field(default_factory=dict)
     forward: dict[str, str] = field(default_factory=dict)   # refs collaborators moved on from the rewritten tips
     remaining: Remaining | None = None  # everything the rescan found, planned or not
+    head_step: str | None = None  # the remote's HEAD still names a name that held a value: what to do
 
     @property
     def clean(self) -> bool:
         """Tips match, nothing purged is reachable, the rescan is clean."""
-        return not (self.mismatched or self.hidden_stale or self.purged_present or self.findings)
+        return not (self.mismatched or self.hidden_stale or self.purged_present or self.findings or self.head_step)
 
     @property
     def still_served(self) -> list[str]:
@@ -67,6 +71,8 @@ class VerifyResult:
             out.append(f"{len(self.purged_present)} purged blob(s) still reachable")
         if self.findings:
             out.append(f"the rescan still finds {self.findings} planned secret(s)")
+        if self.head_step:
+            out.append(self.head_step)
         return out
 
 
@@ -108,6 +114,17 @@ def probe_old_commits(remote: str | git.Location, commits: Iterable[str], scratc
     return served
 
 
+def _head_step(head: str | None, red: Redactor) -> str | None:
+    """What to do about a remote HEAD whose name holds a value (None when it holds none)."""
+    shown = holds_value(head, red)
+    if head is None or shown is None:
+        return None
+    new = quote(red.rename(head.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape"))
+    return (f"the remote's HEAD (its default branch) still names {printable(shown)}, so every fresh clone gets the "
+            f"value: make {new} (or another branch) the default in the forge's repository settings, or run "
+            f"git symbolic-ref HEAD {new} in the repository on the server, then verify again")
+
+
 def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None = None) -> VerifyResult:
     """Clone the remote fresh and prove it holds exactly the rewritten, clean history.
 
@@ -136,15 +153,17 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None
                          skip=frozenset(r for r in set(got) | set(tips) if is_hidden(r, forge_refs=forge)))
         mismatched = check.mismatched
         purged_present = _present(clone, rec.purged_blobs)
+        # A fresh clone takes the remote's HEAD even when the branch it names is gone: its name counts too.
+        head_step = _head_step(git.remote_head(str(clone)), red)
         left = _rescan(clone, wd)
         old = rec.first_changed_commits or sorted(set(rec.first_changed.values()))
         served = probe_old_commits(target, old, scratch)
     result = VerifyResult(target.shown, mismatched, hidden_stale, purged_present, len(left.planned),
-                          served, check.forward, left)
+                          served, check.forward, left, head_step)
     detail: dict[str, object] = {
         "remote": result.remote, "clean": result.clean, "problems": result.problems(),
         "old_commits_served": result.still_served, "forward_refs": sorted(result.forward),
-        "rescan": left.to_dict(),
+        "rescan": left.to_dict(), "operator_step": result.head_step,
     }
     wd.audit.append("verified", **detail)
     if not result.clean:

@@ -26,7 +26,6 @@ from sanitize.scan.report import Finding
 from sanitize.secret import Secret
 
 NAME_KINDS: tuple[str, ...] = ("ref-name", "path-name", "identity")
-_HEXID = re.compile(rb"[0-9a-f]{40,64}")
 _TAGGER = re.compile(r"(.*)<([^>]*)>")
 _MAX_PATHS = 20  # full paths kept per path-name finding (for the plan's "renamed" list)
 
@@ -106,15 +105,17 @@ def _paths_holding(repo: Path, values: list[str], revs: Sequence[str]) -> dict[s
     found: dict[str, dict[str, str]] = {v: {} for v in values}
     out = git.run(["-c", "core.quotePath=false", "log", "--topo-order", "--reverse", "--no-renames", "--root",
                    "--diff-merges=first-parent", "--name-only", "-z", "--format=%x01%H", *revs], cwd=repo).stdout
-    for block in out.split(b"\x01")[1:]:
-        head = _HEXID.match(block)
-        if head is None:
+    commit, first = "", False
+    # Token by token: a path may hold the header's marker byte (anything but NUL), never a whole header;
+    # git puts one newline before a commit's first path only.
+    for raw in out.split(b"\0"):
+        head = git.log.header(raw)
+        if head is not None:
+            commit, first = head, True
             continue
-        commit = head.group(0).decode("ascii")
-        for raw in block[head.end():].split(b"\0"):
-            path = raw.strip(b"\n").decode("utf-8", "surrogateescape")
-            if not path:
-                continue
+        path = (raw.removeprefix(b"\n") if first else raw).decode("utf-8", "surrogateescape")
+        first = False
+        if path and commit:
             for v in values:
                 if v in path and len(found[v]) < _MAX_PATHS:
                     found[v].setdefault(path, commit)
