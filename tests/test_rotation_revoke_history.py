@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 
 from sanitize import git
+from sanitize.artifacts.schemas import schema_text
 from sanitize.secret import Secret
 from tests.test_rotation_revoke import assert_no_token, env_for, outcomes, revoke_records, run_cli, summary, tokens
 
@@ -90,7 +92,7 @@ class Incident:
     def texts(self, tmp: Path, *procs: subprocess.CompletedProcess[str]) -> list[str]:
         """Every output of the runs and the audit log (where no planted token may appear)."""
         out = [t for p in procs for t in (p.stdout, p.stderr)]
-        return out + [(tmp / "audit.log").read_text()]
+        return [*out, (tmp / "audit.log").read_text()]
 
 
 def _config(vault: Any, tmp: Path, seed: int) -> Path:
@@ -130,6 +132,9 @@ def test_history_tokens_are_revoked_at_their_provider_and_proven(vault, provider
     assert "GET /user with the leaked token answered HTTP 401" in got[incident.names["github"]]["proof"]
     assert "token_revoked" in got[incident.names["slack"]]["proof"]
     assert sorted(summary(proc)["revoked"]) == sorted(incident.names.values())
+    validator = Draft202012Validator(json.loads(schema_text("rotation-run")))
+    for line in proc.stdout.splitlines():  # every line is the documented rotation-run shape
+        assert list(validator.iter_errors(json.loads(line))) == [], line
     # The confirmation names each by its finding, a 4-character preview and where it was found.
     assert f"revoking {incident.names['github']} (ghp_…, a GitHub token, found in the history at " \
            f"ci/deploy.env) at GitHub (" in proc.stderr
