@@ -25,14 +25,18 @@ With ``revoke`` (``rotate --revoke``), a GitHub, GitLab or Slack token that
 no target can rotate is revoked through its provider's API once the
 operator confirmed it, and is ``revoked`` only when the provider then
 refuses it (:mod:`rotation.revocation`); a revocation proven by an earlier
-run is read back from the audit log.
+run is read back from the audit log. With ``history`` (the values the purge's
+workdir holds, :mod:`rotation.revocation.history`) the same goes for such a
+token the scan found only in the git history, which no store holds: it is
+offered under its finding's name (``rule:hash8``) with the first path it was
+found in.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +66,7 @@ from rotation.states import (
     STILL_LIVE,
     UNPROVEN,
     Ack,
+    FindingCredential,
     acked_exposures,
     acked_state,
     read_acks,
@@ -216,13 +221,14 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
            findings: str | os.PathLike[str] | ScanReport | Iterable[str] | None = None,
            dry_run: bool = False, audit: AuditLog | None = None, log: LogFn | None = None,
            now: datetime | None = None, backend: SecretBackend | None = None,
-           lock_dir: Path | None = None, revoke: bool = False, confirm: ConfirmFn | None = None
-           ) -> RotationSummary:
+           lock_dir: Path | None = None, revoke: bool = False, confirm: ConfirmFn | None = None,
+           history: Mapping[str, Secret] | None = None) -> RotationSummary:
     """Rotate the configured secrets; see the module docstring. ``now`` fakes the clock for ``due``.
 
     ``revoke``: provider tokens no target can rotate (GitHub, GitLab, Slack) are revoked at the provider
     (:mod:`rotation.revocation`), each only if ``confirm`` (called once, before anything changes, with every
-    candidate) returns its name. Without ``confirm`` nothing is revoked.
+    candidate) returns its name. Without ``confirm`` nothing is revoked. ``history`` (SHA-256 → value, read
+    from the purge's workdir) adds the exposed findings no configured secret holds whose value it has.
 
     ``log`` receives one JSON line per step: ``{"ts", "secret", "step", "status", "version", ...}``.
 
@@ -284,10 +290,14 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         audit.append("rotation.exposed", backend=identity, secrets=summary.exposed)
         selected = exposed + [s for s in selected if s not in exposed]
 
-    revoking = _Revoking(config=config.revocation, earlier=earlier_revocations(audit), audit=audit, dry_run=dry_run)
+    revoking = _Revoking(config=config.revocation, earlier=earlier_revocations(audit), audit=audit, dry_run=dry_run,
+                         history=dict(history or {}))
+    # Exposed findings no configured secret holds (reported after the configured secrets).
+    loose = unconfigured(finding_list, other_matched.union(*exposure.values())) if finding_list else []
     if revoke:
         revoking.candidates = _candidates(selected, backend, config.revocation, exposure if findings is not None
                                           else None, acks, set(revoking.earlier))
+        revoking.candidates.update(_history_candidates(loose, revoking, acks, audit))
         if not dry_run and revoking.candidates:
             chosen = confirm(list(revoking.candidates.values())) if confirm is not None else set()
             for c in revoking.candidates.values():
@@ -359,7 +369,7 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
         summary.outcomes.append(outcome)
         audit.append("rotation.secret", secret=name, backend=identity, mode=mode, **_fields(outcome))
     if finding_list:
-        _unconfigured(finding_list, other_matched.union(*exposure.values()), acks, summary, line, audit, identity)
+        _unconfigured(loose, acks, summary, line, audit, identity, revoking)
 
     audit.append("rotation.end", backend=identity, mode=mode, rotated=summary.rotated,
                  revoked=summary.named("revoked"), failed=summary.failed,
@@ -374,14 +384,15 @@ def rotate(config: RotationConfig, *, mode: str = "compromised", due: bool = Fal
     return summary
 
 
-def _unconfigured(findings: list[Any], matched: set[str], acks: dict[str, Ack], summary: RotationSummary,
-                  line: Callable[..., None], audit: AuditLog, identity: str) -> None:
-    """Exposed findings no configured secret holds now: rotated by an earlier run, acknowledged, or still live.
+def _unconfigured(loose: list[FindingCredential], acks: dict[str, Ack], summary: RotationSummary,
+                  line: Callable[..., None], audit: AuditLog, identity: str, revoking: _Revoking) -> None:
+    """Exposed findings no configured secret holds now: rotated by an earlier run, acknowledged, revoked at its
+    provider (now with ``--revoke`` and the workdir's value, or by an earlier run), or still live.
 
     An acknowledged secret covers the findings it matched in earlier runs (its value was replaced by hand).
     """
     retired, acked = retired_exposures(audit), acked_exposures(audit, acks)
-    for cred in unconfigured(findings, matched):
+    for cred in loose:
         where = ", ".join(cred.paths[:3]) + (" …" if len(cred.paths) > 3 else "")
         outcome = SecretOutcome(name=cred.name, status="not in config", exposed=True, kind=cred.kind.id,
                                 reason=f"{cred.kind.label} found in {where}; no configured secret holds it")
@@ -393,8 +404,15 @@ def _unconfigured(findings: list[Any], matched: set[str], acks: dict[str, Ack], 
             outcome.proof = f"rotated as {earlier['secret']} at {earlier['ts']}" + (f": {detail}" if detail else "")
         elif ack is not None:
             _acked(outcome, cred.kind, ack)
-        else:
+        elif not _revoked(cred.name, cred.kind, cred.sha256, revoking.history.get(cred.sha256), outcome, line,
+                          revoking, _HISTORY_NOTE):
             outcome.state, outcome.action = STILL_LIVE, cred.kind.instruction(cred.name, configured=False)
+            provider = PROVIDERS.get(cred.kind.id)
+            if provider is not None and outcome.revocation is None and cred.name not in revoking.candidates:
+                where = ("the same --workdir" if cred.sha256 in revoking.history
+                         else "the purge's workdir, whose plan.secrets holds its value")
+                outcome.action = (f"run `git-sanitize rotate --revoke --workdir WORKDIR` ({where}) to revoke it "
+                                  f"through {provider.label}'s API, or " + outcome.action)
         line(cred.name, "exposure", outcome.state, kind=cred.kind.id, reason=outcome.reason,
              **({"action": outcome.action} if outcome.action else {"proof": outcome.proof or outcome.why}))
         summary.outcomes.append(outcome)
@@ -580,7 +598,8 @@ def _cannot_rotate(s: SecretConfig, kind: Any, outcome: SecretOutcome, line: Cal
         _acked(outcome, kind, ack)
         line(s.name, "state", outcome.state, kind=kind.id, proof=outcome.proof or outcome.why)
         return
-    if value is not None and revoking is not None and _revoked(s, kind, value, outcome, line, revoking):
+    if value is not None and revoking is not None and _revoked(s.name, kind, value.sha256, value, outcome, line,
+                                                               revoking, _STORE_NOTE):
         return
     outcome.state, outcome.action = STILL_LIVE, kind.instruction(s.name)
     provider = PROVIDERS.get(kind.id)
@@ -603,6 +622,7 @@ class _Revoking:
     dry_run: bool = False
     candidates: dict[str, Candidate] = field(default_factory=dict)
     approved: dict[str, str] = field(default_factory=dict)  # secret name -> SHA-256 of the confirmed value
+    history: dict[str, Secret] = field(default_factory=dict)  # finding SHA-256 -> its value, from the workdir
 
 
 def _candidates(selected: list[SecretConfig], backend: SecretBackend, config: RevocationConfig,
@@ -632,20 +652,44 @@ def _candidates(selected: list[SecretConfig], backend: SecretBackend, config: Re
     return out
 
 
-def _revoked(s: SecretConfig, kind: Any, value: Secret, outcome: SecretOutcome, line: Callable[..., None],
-             revoking: _Revoking) -> bool:
-    """A provider token: proven revoked earlier, revoked now (confirmed), or why not. True when it is done."""
-    store_note = "the store still holds the revoked token: put its replacement in the store and reload its users"
-    earlier = revoking.earlier.get(value.sha256)
+def _history_candidates(loose: list[FindingCredential], revoking: _Revoking, acks: dict[str, Ack],
+                        audit: AuditLog) -> dict[str, Candidate]:
+    """The exposed findings no store holds that ``--revoke`` would revoke: provider tokens whose value the
+    workdir holds, not acknowledged, not rotated away or revoked by an earlier run."""
+    retired, acked = retired_exposures(audit), acked_exposures(audit, acks)
+    out: dict[str, Candidate] = {}
+    for cred in loose:
+        value = revoking.history.get(cred.sha256)
+        if value is None or cred.name in acks or cred.sha256 in acked or cred.sha256 in retired \
+                or cred.sha256 in revoking.earlier:
+            continue
+        c = candidate(cred.name, cred.kind.id, cred.kind.label, value, revoking.config,
+                      found_in=cred.paths[0] if cred.paths else "")
+        if c is not None:
+            out[cred.name] = c
+    return out
+
+
+_STORE_NOTE = "the store still holds the revoked token: put its replacement in the store and reload its users"
+_HISTORY_NOTE = "it was revoked at its provider: issue a replacement to every user of it"
+
+
+def _revoked(name: str, kind: Any, sha256: str, value: Secret | None, outcome: SecretOutcome,
+             line: Callable[..., None], revoking: _Revoking, note: str) -> bool:
+    """A provider token: proven revoked earlier, revoked now (confirmed), or why not. True when it is done.
+    ``value`` is None when this run does not hold it (an earlier run's proof still counts)."""
+    base = "" if note == _STORE_NOTE else outcome.reason  # a history token keeps where it was found
+    store_note = f"{base}; {note}" if base else note
+    earlier = revoking.earlier.get(sha256)
     if earlier is not None:
         outcome.state, outcome.reason = REVOKED, store_note
         outcome.proof = f"{earlier.get('proof', 'revoked at the provider')} (proven at {earlier.get('ts', '?')})"
-        line(s.name, "state", REVOKED, kind=kind.id, proof=outcome.proof)
+        line(name, "state", REVOKED, kind=kind.id, proof=outcome.proof)
         return True
-    confirmed = revoking.approved.get(s.name)
-    if confirmed is None:
-        if s.name in revoking.candidates:
-            c = revoking.candidates[s.name]
+    confirmed = revoking.approved.get(name)
+    if confirmed is None or value is None:
+        if name in revoking.candidates:
+            c = revoking.candidates[name]
             outcome.reason += (f"; dry run: --revoke would ask to revoke it at {c.provider}" if revoking.dry_run
                                else f"; revocation at {c.provider} was declined at the confirmation")
         return False
@@ -656,15 +700,15 @@ def _revoked(s: SecretConfig, kind: Any, value: Secret, outcome: SecretOutcome, 
     summary = result.summary()
     outcome.revocation = {"provider": result.provider, "accepted": result.accepted,
                           "leaked_refused": result.refused, "call": result.call, "check": result.check}
-    record = revoking.audit.append(REVOKE_EVENT, secret=s.name, provider=result.provider,
+    record = revoking.audit.append(REVOKE_EVENT, secret=name, provider=result.provider,
                                    api_url=revoking.config.endpoint(PROVIDERS[kind.id]).api_url,
                                    accepted=result.accepted, leaked_refused=result.refused, proven=result.proven,
                                    call=result.call, check=result.check, proof=summary if result.proven else "",
                                    reason="" if result.proven else summary, token_sha256=value.sha256)
-    line(s.name, "revoke", "revoked" if result.proven else "not proven", provider=result.provider,
+    line(name, "revoke", "revoked" if result.proven else "not proven", provider=result.provider,
          **({"proof": summary} if result.proven else {"reason": summary}))
     if not result.proven:
-        outcome.reason = summary
+        outcome.reason = f"{base}; {summary}" if base else summary
         return False
     revoking.earlier[value.sha256] = {**record, "proof": summary}
     outcome.status, outcome.state, outcome.proof, outcome.reason = "revoked", REVOKED, summary, store_note

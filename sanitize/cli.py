@@ -786,6 +786,10 @@ def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None
                    "confirmation per token; each counts as revoked only once the provider refuses it.")
 @click.option("--yes", "assume_yes", is_flag=True,
               help="With --revoke: confirm every revocation without asking (unattended runs).")
+@click.option("--workdir", "workdir", default=None, type=click.Path(file_okay=False),
+              help="The purge's workdir (its findings.json unless --findings names one): with --revoke, also "
+                   "revoke the GitHub, GitLab and Slack tokens found only in the history, whose values its "
+                   "plan.secrets holds (read only). A --findings file beside a plan.json implies it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
               help="table: one row per credential (default on a terminal); json: one log line per step and a "
                    "summary line (default in a pipe).")
@@ -793,7 +797,7 @@ def guard_check(repo: str, rules_file: str | None, baseline: str | None) -> None
 def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findings: str | None, dry_run: bool,
            audit_log: str | None, print_schedule: str | None, image: str | None, when: str | None,
            run_as: str | None, env_file: str | None, acks: tuple[str, ...], note: str, fmt: str | None,
-           revoke: bool, assume_yes: bool) -> None:
+           revoke: bool, assume_yes: bool, workdir: str | None) -> None:
     """Rotate secrets in Vault / AWS Secrets Manager (and their databases).
 
     On a terminal a table of every credential's final state; in a pipe (or --format json)
@@ -832,6 +836,14 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
     from sanitize.audit import AuditLog
 
     config = load_config(config_path)
+    history = None
+    if not acks and (workdir is not None or revoke):
+        from rotation.revocation.history import history_values, resolve
+
+        source = resolve(workdir, findings)
+        if source is not None:
+            findings = str(source.findings)
+            history = history_values(source) if revoke else None
     if acks:
         from rotation.engine import acknowledge
 
@@ -862,7 +874,7 @@ def rotate(config_path: str, mode: str, due: bool, only: tuple[str, ...], findin
     try:
         summary = do_rotate(config, mode=mode, due=due, only=list(only) or None, findings=findings,
                             dry_run=dry_run, audit=AuditLog(audit_log) if audit_log else None, log=step,
-                            revoke=revoke, confirm=_revoke_confirmation(assume_yes))
+                            revoke=revoke, confirm=_revoke_confirmation(assume_yes), history=history)
     except SanitizeError as exc:
         failed = getattr(exc, "summary", None)  # the run finished but some secrets failed: still summarise
         if failed is not None:

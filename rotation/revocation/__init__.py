@@ -92,10 +92,14 @@ class Candidate:
     preview: str
     api_url: str
     sha256: str
+    #: A token found only in the history (no store holds it): the first path it was found in.
+    found_in: str = ""
 
     def describe(self) -> str:
-        """One line for the prompt and the log (names come from a config: no control characters pass)."""
-        text = f"{self.name} ({self.preview}, {self.kind_label}) at {self.provider} ({self.api_url})"
+        """One line for the prompt and the log (names come from a config or a repository's paths: no control
+        characters pass)."""
+        where = f", found in the history at {self.found_in}" if self.found_in else ""
+        text = f"{self.name} ({self.preview}, {self.kind_label}{where}) at {self.provider} ({self.api_url})"
         return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
@@ -103,13 +107,14 @@ class Candidate:
 ConfirmFn = Callable[[list[Candidate]], set[str]]
 
 
-def candidate(name: str, kind_id: str, kind_label: str, value: Secret, config: RevocationConfig) -> Candidate | None:
+def candidate(name: str, kind_id: str, kind_label: str, value: Secret, config: RevocationConfig,
+              found_in: str = "") -> Candidate | None:
     """The credential as ``--revoke`` would revoke it, or None when its kind has no revocation API here."""
     provider = PROVIDERS.get(kind_id)
     if provider is None:
         return None
     return Candidate(name=name, kind_label=kind_label, provider=provider.label, preview=value.preview,
-                     api_url=config.endpoint(provider).api_url, sha256=value.sha256)
+                     api_url=config.endpoint(provider).api_url, sha256=value.sha256, found_in=found_in)
 
 
 @dataclass(frozen=True)
