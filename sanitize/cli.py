@@ -512,7 +512,8 @@ def _second_opinion(check: dict[str, Any]) -> str:
         return f"{tool} did not run ({check.get('reason', 'unknown reason')})"
     seen = check.get("planned_values_seen", 0)
     verdict = "none of the planned values" if not seen else f"{seen} PLANNED VALUE(S) STILL PRESENT"
-    scope = f" in the {check['scope']}" if check.get("scope") else ""
+    scope = {"all history": " in all history"}.get(str(check.get("scope")), f" in the {check.get('scope')}") \
+        if check.get("scope") else ""
     return f"{tool} finds {check.get('findings', 0)} finding(s){scope}, {verdict}"
 
 
@@ -700,6 +701,7 @@ def verify(workdir: str, remote: str | None) -> None:
         _say(f"  {result.remaining.describe()}")
         for f in _first(result.remaining.unplanned):
             _say(f"    not in the plan: {f.rule} at {f.path or 'a message'} (preview {f.preview})")
+    _say(f"  second opinion: {_second_opinion(dict(result.second_opinion))}")
     served = result.still_served
     if served:
         click.echo(f"warning: the server still serves {len(served)} old commit(s) by id until it collects garbage "

@@ -1,6 +1,7 @@
 """verify: a fresh clone of the remote equals the rewrite; old commits served by id are reported."""
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,62 @@ def test_verify_rescan_fails_when_a_planned_value_is_still_served(rewritten_work
     with pytest.raises(VerificationFailed, match="rescan still finds 1 planned secret") as err:
         verify(r.workdir)
     assert r.secrets[1] not in str(err.value)
+
+
+def _aws_key_id(rng: random.Random) -> str:
+    return "AKIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+
+
+def test_the_second_opinion_sees_only_what_no_unchanged_ref_reaches(tmp_path: Path) -> None:
+    """gitleaks over a fresh clone, scoped by moving the unchanged refs aside: a value on an unchanged branch
+    is not counted, one on a changed branch is; with nothing unchanged it reads all history."""
+    from sanitize.purge import second_opinion
+    from sanitize.secret import sha256_hex
+
+    rng = random.Random(1042)
+    repo = tmp_path / "repo"
+    git.run(["init", "-q", "-b", "main", str(repo)])
+    who = ["-c", "user.name=T", "-c", "user.email=t@example.invalid"]
+    keys = [_aws_key_id(rng), _aws_key_id(rng)]
+    (repo / "a.env").write_text(f"AWS_ACCESS_KEY_ID={keys[0]}\n")
+    git.run([*who, "add", "."], cwd=repo)
+    git.run([*who, "commit", "-qm", "on main"], cwd=repo)
+    git.run(["checkout", "-q", "-b", "feature"], cwd=repo)
+    (repo / "b.env").write_text(f"AWS_ACCESS_KEY_ID={keys[1]}\n")
+    git.run([*who, "add", "."], cwd=repo)
+    git.run([*who, "commit", "-qm", "on feature"], cwd=repo)
+    planned = {sha256_hex(k) for k in keys}
+
+    def clone(name: str) -> Path:
+        c = tmp_path / name
+        git.run(["clone", "-q", "--mirror", "--no-local", str(repo), str(c)])
+        return c
+
+    everything = second_opinion.on_fresh_clone(clone("all.git"), planned, {})
+    assert everything["ran"] and everything["scope"] == "all history"
+    assert everything["planned_values_seen"] == 2
+
+    scoped_clone = clone("scoped.git")
+    main = {"refs/heads/main": git.refs(scoped_clone)["refs/heads/main"]}
+    scoped = second_opinion.on_fresh_clone(scoped_clone, planned, main)
+    assert scoped["ran"] and scoped["scope"] == "rewritten commits"
+    assert scoped["planned_values_seen"] == 1 and scoped["findings"] == 1
+
+    untouched_clone = clone("untouched.git")
+    nothing = second_opinion.on_fresh_clone(untouched_clone, planned, dict(git.refs(untouched_clone)))
+    assert nothing == {"tool": "gitleaks", "ran": False, "reason": "no commit was rewritten"}
+
+
+def test_verify_prints_the_second_opinion(rewritten_workdir: RewrittenWorkdir) -> None:
+    r = rewritten_workdir
+    approve(r.workdir, approver="Alice", digest=r.digest)
+    push(r.workdir)
+    proc = cli("verify", "--workdir", str(r.workdir))
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if "second opinion:" in x)
+    assert "gitleaks finds" in line and "none of the planned values" in line, line
+    # Every ref of this fixture was rewritten: no unchanged ref bounds the walk, so it reads all history.
+    assert "in all history" in line, line
+    state = json.loads((r.workdir / "state.json").read_text())
+    assert state["stages"]["verify"]["second_opinion"]["ran"] is True
+    assert all(s not in proc.stderr + proc.stdout for s in r.secrets)

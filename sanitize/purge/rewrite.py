@@ -39,7 +39,7 @@ from sanitize.artifacts.rewrite_report import RewriteReport
 from sanitize.artifacts.state import StageRecord
 from sanitize.errors import GitError, SanitizeError, UsageError, VerificationFailed
 from sanitize.faults import fault_point
-from sanitize.purge import blast_radius, fail_closed
+from sanitize.purge import blast_radius, fail_closed, second_opinion
 from sanitize.purge.blast_radius import BlastRadius
 from sanitize.purge.plan import MARKER, History, Plan, copy_plan, load_plan, peel_commits
 from sanitize.purge.rescan import Remaining
@@ -157,7 +157,8 @@ def rewrite(plan_path: str, workdir: str, *, progress: bool = False, rules_file:
                                scan_cache=scan_cache, after=after)
         timings["rescan"] = time.monotonic() - t
         t = time.monotonic()
-        report["independent_check"] = _gitleaks(wd.mirror, plan, _rewritten_range(report, inventory))
+        report["independent_check"] = second_opinion.gitleaks(wd.mirror, plan.planned_sha256s,
+                                                               _rewritten_range(report, inventory))
         timings["gitleaks"] = time.monotonic() - t
         if not report["blast_radius"]["matches"]:
             verification["problems"] += [f"blast radius: {d}" for d in report["blast_radius"]["differences"]]
@@ -825,14 +826,6 @@ def _verify(plan: Plan, wd: Workdir, *, rules_file: str | None,
             **({"objects_in_mirror": objects_total} if objects_total else {}), "rescan": rescan}
 
 
-def _gitleaks_binary() -> str | None:
-    found = shutil.which("gitleaks")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "gitleaks"
-    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
-
-
 # Beyond this many rev-list arguments the second opinion reads all history (one argv word must stay < 128 KiB).
 _MAX_RANGE_ARGS = 2000
 
@@ -856,46 +849,6 @@ def _rewritten_range(report: dict[str, Any], inventory: dict[str, Any]) -> list[
         return []
     args = [*tips, *sorted(notes - set(tips)), *(f"^{c}" for c in sorted(set(radius.boundary) | under))]
     return args if len(args) <= _MAX_RANGE_ARGS else None
-
-
-def _gitleaks(mirror: Path, plan: Plan, scope: list[str] | None = None) -> dict[str, Any]:
-    """gitleaks as a second opinion, when installed: how many findings, which rules, any planned value.
-
-    ``scope``: the rewritten commits (``_rewritten_range``); every other commit is the original's, object
-    for object, and the direct search of every object already proves no planned value survives there.
-    None: every commit (``--all``).
-    """
-    exe = _gitleaks_binary()
-    if exe is None:
-        return {"tool": "gitleaks", "ran": False, "reason": "not installed"}
-    if scope is not None and not scope:
-        return {"tool": "gitleaks", "ran": False, "reason": "no commit was rewritten"}
-    where = {"scope": "all history" if scope is None else "rewritten commits"}
-    # The report goes to our memory (stdout), never to a file: unplanned findings carry their values.
-    try:
-        proc = git.run_program([exe, "git", str(mirror), "--no-banner", "--log-level", "error", "--exit-code", "0",
-                                "--report-format", "json", "--report-path", "-",
-                                "--log-opts", " ".join(scope) if scope else "--all"])
-    except GitError:
-        return {"tool": "gitleaks", "ran": False, "reason": "gitleaks could not run"}
-    if proc.returncode != 0:
-        return {"tool": "gitleaks", "ran": False, "reason": f"gitleaks exited {proc.returncode}"}
-    try:
-        items = json.loads(proc.stdout or b"[]")
-    except ValueError:
-        return {"tool": "gitleaks", "ran": False, "reason": "unreadable gitleaks output"}
-    from sanitize.secret import sha256_hex
-
-    planned = plan.planned_sha256s
-    rules: dict[str, int] = {}
-    seen_planned = 0
-    for it in items if isinstance(items, list) else []:
-        rules[str(it.get("RuleID"))] = rules.get(str(it.get("RuleID")), 0) + 1
-        if sha256_hex(str(it.get("Secret", ""))) in planned:
-            seen_planned += 1
-    del items
-    return {"tool": "gitleaks", "ran": True, **where, "findings": sum(rules.values()), "rules": rules,
-            "planned_values_seen": seen_planned}
 
 
 def render_report(report: RewriteReport) -> str:

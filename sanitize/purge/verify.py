@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from sanitize.errors import VerificationFailed
 from sanitize.git import forge_managed, is_hidden, resolve_remote
 from sanitize.names import Redactor, from_plan, to_renamed
 from sanitize.printable import printable
+from sanitize.purge import second_opinion
 from sanitize.purge.forward import classify
 from sanitize.purge.plan import load_plan
 from sanitize.purge.push import tracking_left_out
@@ -47,6 +48,7 @@ class VerifyResult:
     forward: dict[str, str] = field(default_factory=dict)   # refs collaborators moved on from the rewritten tips
     remaining: Remaining | None = None  # everything the rescan found, planned or not
     head_step: str | None = None  # the remote's HEAD still names a name that held a value: what to do
+    second_opinion: Mapping[str, object] = field(default_factory=dict)  # gitleaks' counts (never decides)
 
     @property
     def clean(self) -> bool:
@@ -158,12 +160,17 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None
         left = _rescan(clone, wd)
         old = rec.first_changed_commits or sorted(set(rec.first_changed.values()))
         served = probe_old_commits(target, old, scratch)
+        # Last, as it re-files the clone's refs: another engine's verdict on what the remote now serves.
+        at_scan = dict(rec.tips_at_scan)
+        unchanged = {r: t for r, t in git.refs(clone).items() if at_scan.get(r) == t}
+        opinion = second_opinion.on_fresh_clone(clone, load_plan(wd.plan).planned_sha256s, unchanged)
     result = VerifyResult(target.shown, mismatched, hidden_stale, purged_present, len(left.planned),
-                          served, check.forward, left, head_step)
+                          served, check.forward, left, head_step, second_opinion=opinion)
     detail: dict[str, object] = {
         "remote": result.remote, "clean": result.clean, "problems": result.problems(),
         "old_commits_served": result.still_served, "forward_refs": sorted(result.forward),
         "rescan": left.to_dict(), "operator_step": result.head_step,
+        "second_opinion": dict(result.second_opinion),
     }
     wd.audit.append("verified", **detail)
     if not result.clean:
