@@ -43,8 +43,10 @@ def _everything_in(gitdir: Path) -> bytes:
     return data + git.run(["cat-file", "--batch-all-objects", "--batch"], cwd=gitdir).stdout
 
 
-@pytest.mark.parametrize("content_secret", [True, False], ids=["with-a-content-secret", "only-the-name"])
-def test_pasting_the_notice_renames_a_local_branch_named_with_the_token(tmp_path: Path, content_secret: bool) -> None:
+@pytest.mark.parametrize(("content_secret", "token_is_default"), [(True, False), (False, False), (False, True)],
+                         ids=["with-a-content-secret", "only-the-name", "the-server-s-default-branch"])
+def test_pasting_the_notice_renames_a_local_branch_named_with_the_token(tmp_path: Path, content_secret: bool,
+                                                                        token_is_default: bool) -> None:
     rng = random.Random(1516)
     token, key = fake(rng, "ghp_", 36), fake(rng, "ghp_", 36)
     origin = tmp_path / "origin"
@@ -58,6 +60,9 @@ def test_pasting_the_notice_renames_a_local_branch_named_with_the_token(tmp_path
     git.run(["checkout", "-q", "main"], cwd=origin)
     remote = tmp_path / "remote.git"
     git.run(["clone", "-q", "--bare", str(origin), str(remote)])
+    if token_is_default:
+        # Dana's clone then has refs/remotes/origin/HEAD -> origin/fix/<token>, which no fetch updates.
+        git.run(["symbolic-ref", "HEAD", f"refs/heads/fix/{token}"], cwd=remote)
 
     clone = tmp_path / "dana"
     git.run(["clone", "-q", str(remote), str(clone)])
@@ -113,6 +118,9 @@ def test_pasting_the_notice_renames_a_local_branch_named_with_the_token(tmp_path
     assert git.out(["rev-parse", f"{ann}^{{commit}}"], cwd=clone) == git.out(["rev-parse", "HEAD"], cwd=clone)
     # Nothing in the clone's git directory, nor in any object, holds the token any more.
     assert token.encode() not in _everything_in(clone / ".git")
+    if token_is_default:
+        assert git.out(["symbolic-ref", "refs/remotes/origin/HEAD"], cwd=clone) == f"refs/remotes/origin/{new_branch}"
+        assert git.out(["symbolic-ref", "HEAD"], cwd=remote) == new_ref
     for line in code_block(notice, "## Self-check"):
         assert bash(line, clone, home).stdout.startswith("ok:")
     # Her work goes to the renamed branch with a plain push.

@@ -456,6 +456,7 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
         stash_moves = _move_stashes(c, stashes, dirty, local_map)
         tag_moves = _move_tags(c, tags, local_map, skipped)
         retagged = _rename(c, renames)
+        _repoint_remote_heads(c)
     except (UsageError, GitError):
         for ref, value in backups:
             c.run("update-ref", ref, value or "", check=False)
@@ -721,6 +722,25 @@ def _rename(c: _Clone, renames: dict[str, str]) -> dict[str, str]:
             c.run("update-ref", new, retagged[new])
             c.run("update-ref", "-d", ref)
     return retagged
+
+
+def _repoint_remote_heads(c: _Clone) -> None:
+    """``refs/remotes/<remote>/HEAD`` names the server's default branch as it was at clone time; a fetch
+    never updates it. When that name held a value, point it at the renamed branch the fetch brought (or
+    drop it if there is none: ``git remote set-head <remote> --auto`` sets it again from the server)."""
+    if not c.names:
+        return
+    # Not for-each-ref: once the fetch pruned the old branch, this symbolic ref dangles and it skips it.
+    for remote in c.out("remote").splitlines():
+        ref = f"refs/remotes/{remote}/HEAD"
+        target = c.out("symbolic-ref", "-q", ref, check=False)
+        if not target or not c.names.holds(target):
+            continue
+        new = c.names.rename(target)
+        if c.run("rev-parse", "-q", "--verify", new, check=False) == 0:
+            c.run("symbolic-ref", ref, new)
+        else:
+            c.run("symbolic-ref", "--delete", ref)
 
 
 def _renamed_tag_object(c: _Clone, ref: str, new: str) -> str:
