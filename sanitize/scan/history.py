@@ -10,7 +10,7 @@ refs reach each of those commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,23 +58,28 @@ def list_refs(repo: Path) -> list[RefInfo]:
     return refs
 
 
-def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
-                   chunk_size: int = 4000, revs: Sequence[str] = ALL_REFS) -> Iterator[list[tuple[str, str]]]:
+def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory, chunk_size: int = 4000,
+                   revs: Sequence[str] = ALL_REFS, *, trees: bool = False) -> Iterator[list[tuple[str, str]]]:
     """Yield the reachable objects in chunks of ``(oid, path)`` as git lists them, filling ``inv``.
 
-    Two walks: ``rev-list --all`` for every commit (path ""), then ``rev-list
-    --objects --filter=object:type=blob`` for blobs with the first path the walk
-    saw them at (its filter drops trees and all commits but the tips, which the
-    first walk already has). Streaming lets the reading start before the walk ends.
+    Blobs come with the first path the walk saw them at. With ``trees`` one walk,
+    ``rev-list --objects``, lists everything: every commit first (path ""), then trees and blobs
+    (their types are learnt on reading; trees land in ``inv.blobs`` too, which only maps ids to
+    paths). Without, two: ``rev-list`` for the commits, then ``rev-list --objects
+    --filter=object:type=blob`` for the blobs (its filter drops trees and all commits but the
+    tips, which the first walk already has). Streaming lets the reading start before the walk ends.
     """
     refs = list(refs)
     tags = {r.target for r in refs if r.commit != r.target and r.target}
-    commits = git.run(["rev-list", *revs], cwd=repo).stdout.decode("ascii").split()
-    inv.others.extend(commits)
-    known = set(commits)
-    for i in range(0, len(commits), chunk_size):
-        yield [(c, "") for c in commits[i : i + chunk_size]]
-    proc = git.popen(["rev-list", "--objects", "--filter=object:type=blob", *revs], cwd=repo)
+    known: set[str] = set()
+    if not trees:
+        commits = git.run(["rev-list", *revs], cwd=repo).stdout.decode("ascii").split()
+        inv.others.extend(commits)
+        known.update(commits)
+        for i in range(0, len(commits), chunk_size):
+            yield [(c, "") for c in commits[i : i + chunk_size]]
+    listing = ["rev-list", "--objects", *(() if trees else ("--filter=object:type=blob",)), *revs]
+    proc = git.popen(listing, cwd=repo)
     assert proc.stdout is not None
     chunk: list[tuple[str, str]] = []
     for raw in proc.stdout:
@@ -87,7 +92,9 @@ def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
             inv.tags.add(soid)
             chunk.append((soid, ""))
         elif not sep:
-            inv.others.append(soid)  # a blob or tree named directly by a ref: its type is known on read
+            # A commit (the unfiltered walk lists them first), or a blob or tree named directly
+            # by a ref: its type is known on read.
+            inv.others.append(soid)
             chunk.append((soid, ""))
         else:
             item = (soid, path.decode("utf-8", "surrogateescape"))
@@ -171,20 +178,25 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
 
 
 def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
-                  revs: Sequence[str] = ALL_REFS, *, graph_cache: Path | None = None) -> dict[str, tuple[str, ...]]:
+                  revs: Sequence[str] = ALL_REFS, *, graph_cache: Path | None = None,
+                  parents: Mapping[str, Sequence[str]] | None = None) -> dict[str, tuple[str, ...]]:
     """For each target commit, the refs whose history contains it.
 
     One walk of the commit graph in topological order (parents first) carries a
     bitset of the targets each commit reaches; a ref reaches what its tip does.
-    Over every ref, the graph is the git layer's (kept in ``graph_cache``, a
-    workdir, for plan and rewrite); a range walks only what it selects.
+    ``parents``: the graph of the walk already read (every commit of ``revs`` → its
+    parents, as the scan's workers collect it); else over every ref, the graph is the
+    git layer's (kept in ``graph_cache``, a workdir, for plan and rewrite); a range walks
+    only what it selects.
     """
     if not targets:
         return {}
     order = sorted(targets)
     bit = {c: 1 << i for i, c in enumerate(order)}
     walk: Iterable[tuple[str, Sequence[str]]]
-    if tuple(revs) == ALL_REFS:
+    if parents is not None:
+        walk = _topological(parents)
+    elif tuple(revs) == ALL_REFS:
         graph = git.graph.load(repo, (r.commit for r in refs if r.commit), cache=graph_cache)
         walk = ((c, graph.parents[c]) for c in graph.order)
     else:
@@ -192,20 +204,47 @@ def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
         lines = (raw.decode("ascii").split() for raw in proc.stdout.splitlines())
         walk = ((ids[0], ids[1:]) for ids in lines if ids)
     reach: dict[str, int] = {}
-    for commit, parents in walk:
+    for commit, ups in walk:
         mask = bit.get(commit, 0)
-        for parent in parents:
+        for parent in ups:
             mask |= reach.get(parent, 0)
         reach[commit] = mask
-    result: dict[str, list[str]] = {c: [] for c in order}
+    # Refs whose tips reach the same targets share one decoding of the mask (thousands of pull
+    # request refs reach the same old commits).
+    by_mask: dict[int, list[str]] = {}
     for ref in refs:
         mask = reach.get(ref.commit or "", 0)
-        if not mask:
-            continue
-        for i, c in enumerate(order):
-            if mask >> i & 1:
-                result[c].append(ref.name)
+        if mask:
+            by_mask.setdefault(mask, []).append(ref.name)
+    result: dict[str, list[str]] = {c: [] for c in order}
+    for mask, names in by_mask.items():
+        while mask:
+            low = mask & -mask
+            result[order[low.bit_length() - 1]].extend(names)
+            mask ^= low
     return {c: tuple(sorted(names)) for c, names in result.items()}
+
+
+def _topological(parents: Mapping[str, Sequence[str]]) -> Iterator[tuple[str, Sequence[str]]]:
+    """(commit, parents) with every commit after its parents (those in ``parents``); iterative DFS."""
+    done: set[str] = set()
+    for start in parents:
+        if start in done:
+            continue
+        stack = [start]
+        while stack:
+            commit = stack[-1]
+            if commit in done:
+                stack.pop()
+                continue
+            ups = parents[commit]
+            pending = [p for p in ups if p in parents and p not in done]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            done.add(commit)
+            yield commit, ups
 
 
 def refs_naming(refs: list[RefInfo], obj: str) -> tuple[str, ...]:
