@@ -447,16 +447,15 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
     # The workers read every commit of the walk: their parents are the graph (a purge's workdir keeps
     # the git layer's graph for plan and rewrite instead).
     parents = result.parents if collected and graph_cache is None else None
-    reaching = history.refs_reaching(repo, refs, commit_targets, revs, graph_cache=graph_cache, parents=parents)
+    reaching = history.ref_sets(repo, refs, commit_targets, revs, graph_cache=graph_cache, parents=parents)
     phases["reachability"] = time.monotonic() - t
+    t = time.monotonic()
     paths = dict(inv.blobs)
-    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     findings: list[Finding] = []
     for blob, hits in result.blob_hits.items():
         origin = origins.get(blob)
         if origin is not None:
-            ref_names = tuple(sorted({r for c in origin.commits for r in reaching.get(c, ())}))
-            ref_names = shared.setdefault(ref_names, ref_names)  # one tuple per distinct set, not per finding
+            ref_names = reaching.of(origin.commits)  # one tuple per distinct set, not per finding
             path, commit = origin.path, origin.commit
             places = origin.paths or ((path, commit),)
         else:  # a blob named directly by a ref or a tag
@@ -479,7 +478,7 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
                                         preview=h.preview, refs=ref_names, context=ctx, confidence=conf,
                                         encoding=h.encoding))
     for oid, (typ, hits) in result.message_hits.items():
-        msg_refs = reaching.get(oid, ()) if typ == "commit" else history.refs_naming(refs, oid)
+        msg_refs = reaching.of((oid,)) if typ == "commit" else history.refs_naming(refs, oid)
         for h in hits:
             # A message is the team's own text: source context; a generic value there stays plannable.
             conf = context.confidence(h.rule, "source", generated_value=False)
@@ -487,6 +486,7 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
                                     secret_sha256=h.secret_sha256, preview=h.preview, refs=msg_refs,
                                     context="source", confidence=conf, encoding=h.encoding))
     findings.sort(key=lambda f: (f.kind != "path", f.path or "", f.commit or "", f.line or 0, f.rule))
+    phases["findings"] = time.monotonic() - t
     return findings
 
 
