@@ -10,8 +10,12 @@ hyperscan instead of parsing every line of a large history).
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from sanitize.git.runner import finish, popen, run
 
@@ -68,16 +72,14 @@ def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bo
             yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
 
 
-def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Sequence[str], *,
-               purpose: str = "") -> Iterator[bytes]:
-    """The raw log of ``revs`` (with extra ``options`` such as ``--topo-order``) in blocks of whole commits,
-    each commit after a :data:`MARKER`; memory stays flat however long the history. GitError if git fails."""
-    args = ["-c", "core.quotePath=false", "log", *options, "--raw", "--no-abbrev", "-z", _FORMAT, *revs]
-    proc = popen(args, cwd=repo)
-    assert proc.stdout is not None
+def _raw_args(options: Sequence[str], revs: Sequence[str]) -> list[str]:
+    return ["-c", "core.quotePath=false", "log", *options, "--raw", "--no-abbrev", "-z", _FORMAT, *revs]
+
+
+def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
     rest = b""
     while True:
-        chunk = proc.stdout.read(_BLOCK)
+        chunk = stream.read(_BLOCK)
         if not chunk:
             break
         data = rest + chunk
@@ -89,4 +91,58 @@ def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Seque
         rest = data[cut:]
     if rest:
         yield rest
+
+
+def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Sequence[str], *,
+               purpose: str = "") -> Iterator[bytes]:
+    """The raw log of ``revs`` (with extra ``options`` such as ``--topo-order``) in blocks of whole commits,
+    each commit after a :data:`MARKER`; memory stays flat however long the history. GitError if git fails."""
+    proc = popen(_raw_args(options, revs), cwd=repo)
+    assert proc.stdout is not None
+    yield from _blocks(proc.stdout)
     finish(proc, f"git log failed{purpose and ' ' + purpose}")
+
+
+class RawSpool:
+    """The same raw log written to a private temporary file by a ``git log`` started early.
+
+    The scan starts it as soon as its workers report a first finding, so locating
+    findings runs beside the reading instead of after it; :meth:`blocks` then reads the
+    file. A spool never started (no finding) costs nothing.
+    """
+
+    def __init__(self, repo: str | os.PathLike[str], options: Sequence[str], revs: Sequence[str]) -> None:
+        self.repo, self.options, self.revs = repo, tuple(options), tuple(revs)
+        self._file: IO[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        """True once :meth:`start` has run."""
+        return self._proc is not None
+
+    def start(self) -> None:
+        """Start ``git log`` into the file (idempotent; safe from a pool's result thread)."""
+        with self._lock:
+            if self._proc is None:
+                if self._file is None:
+                    self._file = tempfile.TemporaryFile(prefix="git-sanitize-log-")
+                self._proc = popen(_raw_args(self.options, self.revs), cwd=self.repo, stdout=self._file.fileno())
+
+    def blocks(self, purpose: str = "") -> Iterator[bytes]:
+        """The log in blocks of whole commits, once git has written it all (started here if not yet)."""
+        self.start()
+        assert self._proc is not None and self._file is not None
+        finish(self._proc, f"git log failed{purpose and ' ' + purpose}")
+        self._file.seek(0)
+        yield from _blocks(self._file)
+
+    def close(self) -> None:
+        """Stop git if it still runs (a failed scan) and delete the file."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            if self._file is not None:
+                self._file.close()

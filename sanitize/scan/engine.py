@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
@@ -126,7 +126,7 @@ def scan_repository(source: str | git.Location, *, rules_file: str | None = None
     suppressor = load_baseline(baseline) if baseline else None
     jobs = max(1, jobs if jobs is not None else min(2, os.cpu_count() or 1))
     started = time.monotonic()
-    with _repository(source) as (repo, shown):
+    with _repository(source) as (repo, shown), ExitStack() as stack:
         phases = {"open": time.monotonic() - started}
         detector = compiled_detector(rules_file, extra)
         phases["compile rules"] = time.monotonic() - started - sum(phases.values())
@@ -149,12 +149,16 @@ def scan_repository(source: str | git.Location, *, rules_file: str | None = None
         cached: list[tuple[str, Entry]] = []
         if cache is not None:
             chunks = cache.split(chunks, cached)
-        result = _read_all(repo, chunks, detector, jobs, progress, record=cache is not None, collect=collect)
+        # The log that locates findings starts as soon as a worker reports one, beside the reading.
+        spool = history.locate_spool(repo, revs)
+        stack.callback(spool.close)
+        result = _read_all(repo, chunks, detector, jobs, progress, record=cache is not None, collect=collect,
+                           on_hits=spool.start)
         if cache is not None:
             _remember(cache, result, dict(inv.blobs))
             _replay(result, cached)
         phases["read+detect"] = time.monotonic() - started - sum(phases.values())
-        findings = _locate(repo, refs, inv, result, revs, graph_cache, phases, collected=collect)
+        findings = _locate(repo, refs, inv, result, revs, graph_cache, phases, collected=collect, spool=spool)
         # A value in a ref name, path or identity: its own finding, and that name shown redacted everywhere.
         known = None
         if collect:
@@ -214,8 +218,12 @@ def _result_sha1(result: _ChunkResult, finding: Finding) -> str | None:
 
 
 def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Detector, jobs: int,
-              progress: bool, *, record: bool = False, collect: bool = False) -> _ChunkResult:
-    """Scan every chunk as the enumeration yields it: sequentially, or on ``jobs`` forked workers."""
+              progress: bool, *, record: bool = False, collect: bool = False,
+              on_hits: Callable[[], None] | None = None) -> _ChunkResult:
+    """Scan every chunk as the enumeration yields it: sequentially, or on ``jobs`` forked workers.
+
+    ``on_hits`` is called (from the pool's result thread) when a chunk with blob findings comes back.
+    """
     global _DETECTOR, _PROGRESS, _RECORD, _COLLECT
     merged = _ChunkResult()
     _DETECTOR = detector
@@ -228,7 +236,10 @@ def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Det
                 with _progress(show) as update:
                     done = 0
                     for chunk in chunks:
-                        _merge(merged, _scan_chunk(str(repo), chunk))
+                        part = _scan_chunk(str(repo), chunk)
+                        if part.blob_hits and on_hits is not None:
+                            on_hits()
+                        _merge(merged, part)
                         done += len(chunk)
                         update(done, done)
             finally:
@@ -241,9 +252,14 @@ def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Det
         try:
             with _progress(show) as update:
                 results: list[AsyncResult[_ChunkResult]] = []
+
+                def finished(part: _ChunkResult) -> None:
+                    if part.blob_hits and on_hits is not None:
+                        on_hits()
+
                 total = 0
                 for chunk in chunks:
-                    results.append(pool.apply_async(_scan_chunk, (str(repo), chunk)))
+                    results.append(pool.apply_async(_scan_chunk, (str(repo), chunk), callback=finished))
                     total += len(chunk)
                     update(counter.value, total)
                 for res in results:
@@ -436,10 +452,11 @@ def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, 
 
 def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, result: _ChunkResult,
             revs: Sequence[str] = history.ALL_REFS, graph_cache: Path | None = None,
-            phases: dict[str, float] | None = None, *, collected: bool = False) -> list[Finding]:
+            phases: dict[str, float] | None = None, *, collected: bool = False,
+            spool: git.log.RawSpool | None = None) -> list[Finding]:
     phases = phases if phases is not None else {}
     t = time.monotonic()
-    origins = history.resolve_blobs(repo, set(result.blob_hits), revs)
+    origins = history.resolve_blobs(repo, set(result.blob_hits), revs, spool)
     commit_targets = {c for o in origins.values() for c in o.commits}
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
     phases["locate"] = time.monotonic() - t

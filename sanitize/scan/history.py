@@ -130,7 +130,16 @@ class Origin:
 _NEW_SIDE_STATUS = (b"A", b"C", b"M", b"R", b"T", b"U", b"X")
 
 
-def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -> dict[str, Origin]:
+LOCATE_OPTIONS = ("--topo-order", "--reverse", "--no-renames", "--diff-merges=first-parent", "--root")
+
+
+def locate_spool(repo: Path, revs: Sequence[str] = ALL_REFS) -> git.log.RawSpool:
+    """The log :func:`resolve_blobs` reads, to be started early (see :class:`sanitize.git.log.RawSpool`)."""
+    return git.log.RawSpool(repo, LOCATE_OPTIONS, revs)
+
+
+def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS,
+                  spool: git.log.RawSpool | None = None) -> dict[str, Origin]:
     """First commit and every path for each blob id in ``blobs`` (absent if no commit adds it).
 
     One ``git log --raw`` over all of history in topological order (parents
@@ -139,7 +148,8 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
     every line. Merges are diffed against their first parent, so a blob that
     exists only in a stash's work-tree commit or arrives through a merge is
     still attributed. (Path-limited logs were measured slower on git.git: with
-    pathspecs git must diff every merge against every parent.)
+    pathspecs git must diff every merge against every parent.) ``spool``: that
+    log, already started by the scan while it was still reading.
     """
     if not blobs:
         return {}
@@ -150,8 +160,10 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS) -
     first: dict[str, tuple[str, str]] = {}
     every: dict[str, list[str]] = {}
     at: dict[str, dict[str, str]] = {}
-    options = ("--topo-order", "--reverse", "--no-renames", "--diff-merges=first-parent", "--root")
-    for block in git.log.raw_blocks(repo, options, revs, purpose="while locating findings"):
+    purpose = "while locating findings"
+    blocks = spool.blocks(purpose) if spool is not None else git.log.raw_blocks(repo, LOCATE_OPTIONS, revs,
+                                                                                purpose=purpose)
+    for block in blocks:
         positions: list[tuple[int, int]] = []
 
         def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object,
