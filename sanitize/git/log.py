@@ -128,7 +128,10 @@ class RawSpool:
             if self._proc is None:
                 if self._file is None:
                     self._file = tempfile.TemporaryFile(prefix="git-sanitize-log-")
-                self._proc = popen(_raw_args(self.options, self.revs), cwd=self.repo, stdout=self._file.fileno())
+                from sanitize.git.objects import BOUNDED_PACK_WINDOWS  # it runs beside the readers
+
+                self._proc = popen([*BOUNDED_PACK_WINDOWS, *_raw_args(self.options, self.revs)], cwd=self.repo,
+                                   stdout=self._file.fileno())
 
     def blocks(self, purpose: str = "") -> Iterator[bytes]:
         """The log in blocks of whole commits, once git has written it all (started here if not yet)."""

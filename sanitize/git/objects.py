@@ -20,6 +20,10 @@ from sanitize.git.runner import finish, popen
 
 Repo = str | os.PathLike[str]
 _CHECK_FORMAT = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
+# A long-lived reader maps its way through the whole pack: git's default limits (1 GiB windows, 8+ GiB in
+# all) let its resident size grow to the pack's size, once per reader. Smaller windows, unmapped as it goes,
+# keep each process's share of the scan's memory bounded.
+BOUNDED_PACK_WINDOWS = ("-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=96m")
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ class BatchReader:
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
-        self._proc = popen(["cat-file", "-z", "--batch"], cwd=repo, stdin=subprocess.PIPE)
+        self._proc = popen([*BOUNDED_PACK_WINDOWS, "cat-file", "-z", "--batch"], cwd=repo, stdin=subprocess.PIPE)
 
     def read(self, oids: Sequence[str]) -> Iterator[tuple[str, str, bytes]]:
         """(id, type, content) of each id, in order (missing ones left out)."""

@@ -1,19 +1,21 @@
 """The scan stage: every unique blob and message reachable from every ref, read once.
 
-Flow: list the refs, then stream the reachable objects (``rev-list --all`` for
-commits, ``rev-list --objects --all`` for blobs, never the reflog or unreachable
-objects) in chunks to ``jobs`` forked workers, each of which reads its chunk
-through its own ``git cat-file --batch`` into the
+Flow: list the refs, then stream the reachable objects (one ``rev-list --objects``
+walk: commits, trees and blobs, never the reflog or unreachable objects) in chunks
+to ``jobs`` forked workers, each of which reads its chunks through its own
+long-lived ``git cat-file --batch`` into the
 :class:`~sanitize.scan.detectors.Detector`; reading starts while git is still
-listing. Workers return hashes and previews only, never values. Then only the
-blobs with findings are located in history (first commit, paths, refs) by
-:mod:`sanitize.scan.history`. With a scan cache (:mod:`sanitize.scan.cache`) only
-objects no earlier scan with the same rules read are sent to the workers; the
-cached hits are located in the same way, so the report does not change.
+listing. Workers return hashes and previews only, never values, and on the way
+collect what the names scan and ref reachability need (tree entry names, author
+and committer identities, each commit's parents), so nothing is read or walked
+twice. Only the blobs with findings are located in history (first commit, paths,
+refs) by :mod:`sanitize.scan.history`; the ``git log`` that does it starts as
+soon as a worker reports a first finding and runs beside the reading. With a
+scan cache (:mod:`sanitize.scan.cache`) only objects no earlier scan with the
+same rules read are sent to the workers; the cached hits are located in the same
+way, so the report does not change.
 
-Measured on pytest-dev/pytest's full history (7,980 refs, 27.9k commits, 52.6k
-blobs, 1.5 GB; 2 shared cores): about 1.5x the time of reading every object
-once, 2-3x faster than gitleaks and kingfisher (``make bench``).
+Measured with ``make bench`` against the read floor and the peers: see bench/README.md.
 """
 
 from __future__ import annotations
