@@ -18,9 +18,11 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from sanitize.git.runner import finish, popen, run
 
@@ -123,19 +125,29 @@ def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Seque
     ``stdin``: what ``--stdin`` in ``revs`` reads (git reads it all before it writes). ``keep``: a file
     that receives a copy of the whole log (0600, in place only once git has finished without error).
     """
-    args = ["-c", "core.quotePath=false", "log", *options, "--raw", "--no-abbrev", "-z", _FORMAT, *revs]
-    proc = popen(args, cwd=repo, stdin=subprocess.PIPE if stdin is not None else None)
+    proc = popen(_raw_args(options, revs), cwd=repo, stdin=subprocess.PIPE if stdin is not None else None)
     if stdin is not None and proc.stdin is not None:
         proc.stdin.write(stdin)
         proc.stdin.close()
     assert proc.stdout is not None
+    yield from _kept(_whole_commits(proc.stdout.read), keep,
+                     lambda: finish(proc, f"git log failed{purpose and ' ' + purpose}"))
+
+
+def _raw_args(options: Sequence[str], revs: Sequence[str]) -> list[str]:
+    return ["-c", "core.quotePath=false", "log", *options, "--raw", "--no-abbrev", "-z", _FORMAT, *revs]
+
+
+def _kept(blocks: Iterator[bytes], keep: Path | None, done: Callable[[], None]) -> Iterator[bytes]:
+    """``blocks`` passed through; ``done`` (raises if git failed) runs after the last one, and then, only
+    then, the copy of every block in ``keep`` is put in place."""
     copy = _Copy(keep) if keep is not None else None
     try:
-        for block in _whole_commits(proc.stdout.read):
+        for block in blocks:
             if copy is not None:
                 copy.write(block)
             yield block
-        finish(proc, f"git log failed{purpose and ' ' + purpose}")
+        done()
         if copy is not None:
             copy.commit()
     finally:
@@ -226,3 +238,52 @@ class _Copy:
             self.fh.close()
             self.tmp.unlink(missing_ok=True)
             self.tmp = None
+
+
+class RawSpool:
+    """The same raw log written to a private temporary file by a ``git log`` started early.
+
+    The scan starts it as soon as its workers report a first finding, so locating
+    findings runs beside the reading instead of after it; :meth:`blocks` then reads the
+    file. A spool never started (no finding) costs nothing.
+    """
+
+    def __init__(self, repo: str | os.PathLike[str], options: Sequence[str], revs: Sequence[str]) -> None:
+        self.repo, self.options, self.revs = repo, tuple(options), tuple(revs)
+        self._file: IO[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        """True once :meth:`start` has run."""
+        return self._proc is not None
+
+    def start(self) -> None:
+        """Start ``git log`` into the file (idempotent; safe from a pool's result thread)."""
+        with self._lock:
+            if self._proc is None:
+                if self._file is None:
+                    self._file = tempfile.TemporaryFile(prefix="git-sanitize-log-")
+                from sanitize.git.objects import BOUNDED_PACK_WINDOWS  # it runs beside the readers
+
+                self._proc = popen([*BOUNDED_PACK_WINDOWS, *_raw_args(self.options, self.revs)], cwd=self.repo,
+                                   stdout=self._file.fileno())
+
+    def blocks(self, purpose: str = "", *, keep: Path | None = None) -> Iterator[bytes]:
+        """The log in blocks of whole commits, once git has written it all (started here if not yet);
+        ``keep``: a file that receives a copy (as :func:`raw_blocks`)."""
+        self.start()
+        assert self._proc is not None and self._file is not None
+        finish(self._proc, f"git log failed{purpose and ' ' + purpose}")
+        self._file.seek(0)
+        yield from _kept(_whole_commits(self._file.read), keep, lambda: None)
+
+    def close(self) -> None:
+        """Stop git if it still runs (a failed scan) and delete the file."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            if self._file is not None:
+                self._file.close()

@@ -1,25 +1,28 @@
 """The scan stage: every unique blob and message reachable from every ref, read once.
 
-Flow: list the refs, then stream the reachable objects (``rev-list --all`` for
-commits, ``rev-list --objects --all`` for blobs, never the reflog or unreachable
-objects) in chunks to ``jobs`` forked workers, each of which reads its chunk
-through its own ``git cat-file --batch`` into the
+Flow: list the refs, then stream the reachable objects (one ``rev-list --objects``
+walk: commits, trees and blobs, never the reflog or unreachable objects) in chunks
+to ``jobs`` forked workers, each of which reads its chunks through its own
+long-lived ``git cat-file --batch`` into the
 :class:`~sanitize.scan.detectors.Detector`; reading starts while git is still
-listing. Workers return hashes and previews only, never values. Then only the
-blobs with findings are located in history (first commit, paths, refs) by
-:mod:`sanitize.scan.history`. With a scan cache (:mod:`sanitize.scan.cache`) only
-objects no earlier scan with the same rules read are sent to the workers; the
-cached hits are located in the same way, so the report does not change.
+listing. Workers return hashes and previews only, never values, and on the way
+collect what the names scan and ref reachability need (tree entry names, author
+and committer identities, each commit's parents), so nothing is read or walked
+twice. Only the blobs with findings are located in history (first commit, paths,
+refs) by :mod:`sanitize.scan.history`; the ``git log`` that does it starts as
+soon as a worker reports a first finding and runs beside the reading. With a
+scan cache (:mod:`sanitize.scan.cache`) only objects no earlier scan with the
+same rules read are sent to the workers; the cached hits are located in the same
+way, so the report does not change.
 
-Measured on pytest-dev/pytest's full history (7,980 refs, 27.9k commits, 52.6k
-blobs, 1.5 GB; 2 shared cores): about 1.5x the time of reading every object
-once, 2-3x faster than gitleaks and kingfisher (``make bench``).
+Measured with ``make bench`` against the read floor and the peers: see bench/README.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import multiprocessing.util
 import os
 import shutil
 import signal
@@ -27,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
@@ -40,7 +43,7 @@ from sanitize.scan.baseline import Baseline, load_baseline
 from sanitize.scan.cache import Entry, ScanCache
 from sanitize.scan.decode import Recovered
 from sanitize.scan.detectors import Detector, Hit, message_body
-from sanitize.scan.names import scan_names
+from sanitize.scan.names import NameSources, commit_people, scan_names, tag_people, tree_names
 from sanitize.scan.report import Finding, ScanReport, ScanStats
 from sanitize.scan.revrange import RevRange
 from sanitize.scan.rules import ContentRule, PathRule, load_custom_rules
@@ -51,6 +54,11 @@ _CHUNK_OBJECTS = 4000  # objects per cat-file process: long enough to keep delta
 _DETECTOR: Detector | None = None
 _PROGRESS: Any = None
 _RECORD = False  # workers list what they read, for the scan cache
+_COLLECT = False  # workers also collect tree entry names, identities and parents (see _ChunkResult)
+_READER: git.objects.BatchReader | None = None  # this process's long-lived cat-file
+
+
+_Names = set[bytes]  # (named here: inside _ChunkResult, ``bytes`` is a field)
 
 
 @dataclass
@@ -65,6 +73,11 @@ class _ChunkResult:
     read_seconds: float = 0.0    # waiting on cat-file, summed over workers
     detect_seconds: float = 0.0  # in the detector, summed over workers
     read: list[tuple[str, str, int]] = field(default_factory=list)  # (oid, type, size) read, when caching
+    # What the names scan and ref reachability need, collected while reading (when trees are read too):
+    names: _Names = field(default_factory=set)  # tree entry names
+    people: dict[str, str] = field(default_factory=dict)  # author/committer name or email -> first commit
+    taggers: dict[str, list[str]] = field(default_factory=dict)  # tag object -> tagger name and email
+    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)  # commit -> its parents
 
 
 @contextmanager
@@ -115,7 +128,7 @@ def scan_repository(source: str | git.Location, *, rules_file: str | None = None
     suppressor = load_baseline(baseline) if baseline else None
     jobs = max(1, jobs if jobs is not None else min(2, os.cpu_count() or 1))
     started = time.monotonic()
-    with _repository(source) as (repo, shown):
+    with _repository(source) as (repo, shown), ExitStack() as stack:
         phases = {"open": time.monotonic() - started}
         detector = compiled_detector(rules_file, extra)
         phases["compile rules"] = time.monotonic() - started - sum(phases.values())
@@ -131,18 +144,29 @@ def scan_repository(source: str | git.Location, *, rules_file: str | None = None
         # --- end of the commit-range hook
         phases["refs"] = time.monotonic() - started - sum(phases.values())
         inv = history.Inventory()
-        chunks = history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs)
+        # Without a cache every reachable object is read, trees too: the workers then collect what the
+        # names scan and ref reachability need on the way (no second read of every tree, no more walks).
+        collect = cache is None
+        chunks = history.iter_inventory(repo, refs, inv, _CHUNK_OBJECTS, revs, trees=collect)
         cached: list[tuple[str, Entry]] = []
         if cache is not None:
             chunks = cache.split(chunks, cached)
-        result = _read_all(repo, chunks, detector, jobs, progress, record=cache is not None)
+        # The log that locates findings starts as soon as a worker reports one, beside the reading.
+        spool = history.locate_spool(repo, revs)
+        stack.callback(spool.close)
+        result = _read_all(repo, chunks, detector, jobs, progress, record=cache is not None, collect=collect,
+                           on_hits=spool.start)
         if cache is not None:
             _remember(cache, result, dict(inv.blobs))
             _replay(result, cached)
         phases["read+detect"] = time.monotonic() - started - sum(phases.values())
-        findings = _locate(repo, refs, inv, result, revs, graph_cache, phases)
+        findings = _locate(repo, refs, inv, result, revs, graph_cache, phases, collected=collect, spool=spool)
         # A value in a ref name, path or identity: its own finding, and that name shown redacted everywhere.
-        named = scan_names(repo, refs, detector, revs)
+        known = None
+        if collect:
+            entries = {n.decode("utf-8", "surrogateescape") for n in result.names}
+            known = NameSources(entries, result.people, result.taggers)
+        named = scan_names(repo, refs, detector, revs, known)
         if graph_cache is not None and any(f.kind == "path-name" for f in named.findings):
             # The kept raw log names every path: with a value in one, it would be a copy of that value.
             history.drop_log_copy(repo, refs, revs, graph_cache)
@@ -199,32 +223,48 @@ def _result_sha1(result: _ChunkResult, finding: Finding) -> str | None:
 
 
 def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Detector, jobs: int,
-              progress: bool, *, record: bool = False) -> _ChunkResult:
-    """Scan every chunk as the enumeration yields it: sequentially, or on ``jobs`` forked workers."""
-    global _DETECTOR, _PROGRESS, _RECORD
+              progress: bool, *, record: bool = False, collect: bool = False,
+              on_hits: Callable[[], None] | None = None) -> _ChunkResult:
+    """Scan every chunk as the enumeration yields it: sequentially, or on ``jobs`` forked workers.
+
+    ``on_hits`` is called (from the pool's result thread) when a chunk with blob findings comes back.
+    """
+    global _DETECTOR, _PROGRESS, _RECORD, _COLLECT
     merged = _ChunkResult()
     _DETECTOR = detector
     _RECORD = record
+    _COLLECT = collect
     show = progress and sys.stderr.isatty()
     try:
         if jobs == 1:
-            with _progress(show) as update:
-                done = 0
-                for chunk in chunks:
-                    _merge(merged, _scan_chunk(str(repo), chunk))
-                    done += len(chunk)
-                    update(done, done)
+            try:
+                with _progress(show) as update:
+                    done = 0
+                    for chunk in chunks:
+                        part = _scan_chunk(str(repo), chunk)
+                        if part.blob_hits and on_hits is not None:
+                            on_hits()
+                        _merge(merged, part)
+                        done += len(chunk)
+                        update(done, done)
+            finally:
+                _close_reader()
             return merged
         ctx = multiprocessing.get_context("fork")
         counter = ctx.Value("q", 0)
         _PROGRESS = counter
-        pool = ctx.Pool(processes=jobs, initializer=_ignore_sigint)
+        pool = ctx.Pool(processes=jobs, initializer=_start_worker)
         try:
             with _progress(show) as update:
                 results: list[AsyncResult[_ChunkResult]] = []
+
+                def finished(part: _ChunkResult) -> None:
+                    if part.blob_hits and on_hits is not None:
+                        on_hits()
+
                 total = 0
                 for chunk in chunks:
-                    results.append(pool.apply_async(_scan_chunk, (str(repo), chunk)))
+                    results.append(pool.apply_async(_scan_chunk, (str(repo), chunk), callback=finished))
                     total += len(chunk)
                     update(counter.value, total)
                 for res in results:
@@ -244,11 +284,30 @@ def _read_all(repo: Path, chunks: Iterator[list[tuple[str, str]]], detector: Det
         _DETECTOR = None
         _PROGRESS = None
         _RECORD = False
+        _COLLECT = False
 
 
-def _ignore_sigint() -> None:
-    # Workers leave Ctrl-C to the parent, which stops the scan with one line.
+def _start_worker() -> None:
+    # Workers leave Ctrl-C to the parent, which stops the scan with one line; their cat-file
+    # is ended (and checked) when the pool closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    multiprocessing.util.Finalize(None, _close_reader, exitpriority=10)
+
+
+def _reader(repo: str) -> git.objects.BatchReader:
+    """This process's long-lived cat-file for ``repo`` (one per worker, kept across chunks)."""
+    global _READER
+    if _READER is None or str(_READER.repo) != repo:
+        _close_reader()
+        _READER = git.objects.BatchReader(repo)
+    return _READER
+
+
+def _close_reader() -> None:
+    global _READER
+    reader, _READER = _READER, None
+    if reader is not None:
+        reader.close()
 
 
 @contextmanager
@@ -273,6 +332,11 @@ def _merge(into: _ChunkResult, part: _ChunkResult) -> None:
     into.read_seconds += part.read_seconds
     into.detect_seconds += part.detect_seconds
     into.read.extend(part.read)
+    into.names |= part.names
+    for person, commit in part.people.items():
+        into.people.setdefault(person, commit)  # chunks merge in walk order: the first commit stays
+    into.taggers.update(part.taggers)
+    into.parents.update(part.parents)
 
 
 def _remember(cache: ScanCache, result: _ChunkResult, paths: dict[str, str]) -> None:
@@ -315,8 +379,9 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
     result = _ChunkResult()
     paths = dict(chunk)
     done = 0
+    collect = _COLLECT
     started = time.perf_counter()
-    for oid, obj_type, data in read_objects(repo, [oid for oid, _ in chunk]):
+    for oid, obj_type, data in _reader(repo).read([oid for oid, _ in chunk]):
         if _RECORD:
             result.read.append((oid, obj_type, len(data)))
         detecting = time.perf_counter()
@@ -334,10 +399,19 @@ def _scan_chunk(repo: str, chunk: list[tuple[str, str]]) -> _ChunkResult:
         elif obj_type in ("commit", "tag"):
             if obj_type == "commit":
                 result.commits += 1
+                if collect:
+                    people, result.parents[oid] = commit_people(data)
+                    for p in people:
+                        if p:
+                            result.people.setdefault(p, oid)
+            elif collect:
+                result.taggers[oid] = tag_people(data)
             body, _ = message_body(obj_type, data)
             hits = detector.scan_message(body)
             if hits:
                 result.message_hits[oid] = (obj_type, hits)
+        elif obj_type == "tree" and collect:
+            result.names.update(tree_names(data, oid))
         result.detect_seconds += time.perf_counter() - detecting
         done += 1
         if _PROGRESS is not None and done % 256 == 0:
@@ -383,25 +457,28 @@ def read_objects(repo: str | Path, oids: list[str]) -> Iterator[tuple[str, str, 
 
 def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, result: _ChunkResult,
             revs: Sequence[str] = history.ALL_REFS, graph_cache: Path | None = None,
-            phases: dict[str, float] | None = None) -> list[Finding]:
+            phases: dict[str, float] | None = None, *, collected: bool = False,
+            spool: git.log.RawSpool | None = None) -> list[Finding]:
     phases = phases if phases is not None else {}
     t = time.monotonic()
-    origins = history.resolve_blobs(repo, set(result.blob_hits), revs,
+    origins = history.resolve_blobs(repo, set(result.blob_hits), revs, spool,
                                     keep=history.log_copy(repo, refs, revs, graph_cache) if result.blob_hits else None)
     commit_targets = {c for o in origins.values() for c in o.commits}
     commit_targets |= {oid for oid, (typ, _) in result.message_hits.items() if typ == "commit"}
     phases["locate"] = time.monotonic() - t
     t = time.monotonic()
-    reaching = history.refs_reaching(repo, refs, commit_targets, revs, graph_cache=graph_cache)
+    # The workers read every commit of the walk: their parents are the graph (a purge's workdir keeps
+    # the git layer's graph for plan and rewrite instead).
+    parents = result.parents if collected and graph_cache is None else None
+    reaching = history.ref_sets(repo, refs, commit_targets, revs, graph_cache=graph_cache, parents=parents)
     phases["reachability"] = time.monotonic() - t
+    t = time.monotonic()
     paths = dict(inv.blobs)
-    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     findings: list[Finding] = []
     for blob, hits in result.blob_hits.items():
         origin = origins.get(blob)
         if origin is not None:
-            ref_names = tuple(sorted({r for c in origin.commits for r in reaching.get(c, ())}))
-            ref_names = shared.setdefault(ref_names, ref_names)  # one tuple per distinct set, not per finding
+            ref_names = reaching.of(origin.commits)  # one tuple per distinct set, not per finding
             path, commit = origin.path, origin.commit
             places = origin.paths or ((path, commit),)
         else:  # a blob named directly by a ref or a tag
@@ -424,7 +501,7 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
                                         preview=h.preview, refs=ref_names, context=ctx, confidence=conf,
                                         encoding=h.encoding))
     for oid, (typ, hits) in result.message_hits.items():
-        msg_refs = reaching.get(oid, ()) if typ == "commit" else history.refs_naming(refs, oid)
+        msg_refs = reaching.of((oid,)) if typ == "commit" else history.refs_naming(refs, oid)
         for h in hits:
             # A message is the team's own text: source context; a generic value there stays plannable.
             conf = context.confidence(h.rule, "source", generated_value=False)
@@ -432,6 +509,7 @@ def _locate(repo: Path, refs: list[history.RefInfo], inv: history.Inventory, res
                                     secret_sha256=h.secret_sha256, preview=h.preview, refs=msg_refs,
                                     context="source", confidence=conf, encoding=h.encoding))
     findings.sort(key=lambda f: (f.kind != "path", f.path or "", f.commit or "", f.line or 0, f.rule))
+    phases["findings"] = time.monotonic() - t
     return findings
 
 

@@ -10,8 +10,9 @@ refs reach each of those commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 
 import hyperscan
@@ -67,23 +68,28 @@ def list_refs(repo: Path) -> list[RefInfo]:
     return refs
 
 
-def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
-                   chunk_size: int = 4000, revs: Sequence[str] = ALL_REFS) -> Iterator[list[tuple[str, str]]]:
+def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory, chunk_size: int = 4000,
+                   revs: Sequence[str] = ALL_REFS, *, trees: bool = False) -> Iterator[list[tuple[str, str]]]:
     """Yield the reachable objects in chunks of ``(oid, path)`` as git lists them, filling ``inv``.
 
-    Two walks: ``rev-list --all`` for every commit (path ""), then ``rev-list
-    --objects --filter=object:type=blob`` for blobs with the first path the walk
-    saw them at (its filter drops trees and all commits but the tips, which the
-    first walk already has). Streaming lets the reading start before the walk ends.
+    Blobs come with the first path the walk saw them at. With ``trees`` one walk,
+    ``rev-list --objects``, lists everything: every commit first (path ""), then trees and blobs
+    (their types are learnt on reading; trees land in ``inv.blobs`` too, which only maps ids to
+    paths). Without, two: ``rev-list`` for the commits, then ``rev-list --objects
+    --filter=object:type=blob`` for the blobs (its filter drops trees and all commits but the
+    tips, which the first walk already has). Streaming lets the reading start before the walk ends.
     """
     refs = list(refs)
     tags = {r.target for r in refs if r.commit != r.target and r.target}
-    commits = git.run(["rev-list", *revs], cwd=repo).stdout.decode("ascii").split()
-    inv.others.extend(commits)
-    known = set(commits)
-    for i in range(0, len(commits), chunk_size):
-        yield [(c, "") for c in commits[i : i + chunk_size]]
-    proc = git.popen(["rev-list", "--objects", "--filter=object:type=blob", *revs], cwd=repo)
+    known: set[str] = set()
+    if not trees:
+        commits = git.run(["rev-list", *revs], cwd=repo).stdout.decode("ascii").split()
+        inv.others.extend(commits)
+        known.update(commits)
+        for i in range(0, len(commits), chunk_size):
+            yield [(c, "") for c in commits[i : i + chunk_size]]
+    listing = ["rev-list", "--objects", *(() if trees else ("--filter=object:type=blob",)), *revs]
+    proc = git.popen(listing, cwd=repo)
     assert proc.stdout is not None
     chunk: list[tuple[str, str]] = []
     for raw in proc.stdout:
@@ -96,7 +102,9 @@ def iter_inventory(repo: Path, refs: Iterable[RefInfo], inv: Inventory,
             inv.tags.add(soid)
             chunk.append((soid, ""))
         elif not sep:
-            inv.others.append(soid)  # a blob or tree named directly by a ref: its type is known on read
+            # A commit (the unfiltered walk lists them first), or a blob or tree named directly
+            # by a ref: its type is known on read.
+            inv.others.append(soid)
             chunk.append((soid, ""))
         else:
             item = (soid, path.decode("utf-8", "surrogateescape"))
@@ -131,8 +139,16 @@ class Origin:
 _NEW_SIDE_STATUS = (b"A", b"C", b"M", b"R", b"T", b"U", b"X")
 
 
-def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS, *,
-                  keep: Path | None = None) -> dict[str, Origin]:
+LOCATE_OPTIONS = git.log.HISTORY  # the whole-history log the scan locates findings in (and keeps for plan)
+
+
+def locate_spool(repo: Path, revs: Sequence[str] = ALL_REFS) -> git.log.RawSpool:
+    """The log :func:`resolve_blobs` reads, to be started early (see :class:`sanitize.git.log.RawSpool`)."""
+    return git.log.RawSpool(repo, git.log.HISTORY, revs)
+
+
+def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS,
+                  spool: git.log.RawSpool | None = None, *, keep: Path | None = None) -> dict[str, Origin]:
     """First commit and every path for each blob id in ``blobs`` (absent if no commit adds it).
 
     One ``git log --raw`` over all of history in topological order (parents
@@ -141,8 +157,9 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS, *
     every line. Merges are diffed against their first parent, so a blob that
     exists only in a stash's work-tree commit or arrives through a merge is
     still attributed. (Path-limited logs were measured slower on git.git: with
-    pathspecs git must diff every merge against every parent.)
-    ``keep``: a file that receives the whole log, for plan and rewrite (see :func:`log_copy`).
+    pathspecs git must diff every merge against every parent.) ``spool``: that
+    log, already started by the scan while it was still reading. ``keep``: a file that receives the
+    whole log, for plan and rewrite (see :func:`log_copy`).
     """
     if not blobs:
         return {}
@@ -153,7 +170,10 @@ def resolve_blobs(repo: Path, blobs: set[str], revs: Sequence[str] = ALL_REFS, *
     first: dict[str, tuple[str, str]] = {}
     every: dict[str, list[str]] = {}
     at: dict[str, dict[str, str]] = {}
-    for block in git.log.raw_blocks(repo, git.log.HISTORY, revs, purpose="while locating findings", keep=keep):
+    purpose = "while locating findings"
+    blocks = spool.blocks(purpose, keep=keep) if spool is not None else \
+        git.log.raw_blocks(repo, git.log.HISTORY, revs, purpose=purpose, keep=keep)
+    for block in blocks:
         positions: list[tuple[int, int]] = []
 
         def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object,
@@ -202,21 +222,66 @@ def drop_log_copy(repo: Path, refs: list[RefInfo], revs: Sequence[str], graph_ca
         kept.unlink(missing_ok=True)
 
 
+_BITS = bytes.maketrans(b"01", b"\x00\x01")
+
+
+@dataclass
+class RefSets:
+    """Which refs reach each target commit, as bitmasks over ``names`` (the ref names, sorted).
+
+    A finding's refs are the union over the commits that bring its blob in: an OR of
+    ints, decoded to names once per distinct set (pallets/flask: 777 findings, 3,671 refs).
+    """
+
+    names: tuple[str, ...]
+    masks: dict[str, int]  # target commit -> bit i set when names[i] reaches it
+    _decoded: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def of(self, commits: Iterable[str]) -> tuple[str, ...]:
+        """The refs (sorted, one tuple object per distinct set) that reach any of ``commits``."""
+        mask = 0
+        for c in commits:
+            mask |= self.masks.get(c, 0)
+        return self.decode(mask)
+
+    def decode(self, mask: int) -> tuple[str, ...]:
+        """The names of the bits set in ``mask``, sorted."""
+        got = self._decoded.get(mask)
+        if got is None:
+            # bin() lists the bits high to low: reversed, each "1" selects the name at its position.
+            got = self._decoded[mask] = tuple(compress(self.names, bin(mask)[:1:-1].encode("ascii").translate(_BITS)))
+        return got
+
+
 def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
-                  revs: Sequence[str] = ALL_REFS, *, graph_cache: Path | None = None) -> dict[str, tuple[str, ...]]:
+                  revs: Sequence[str] = ALL_REFS, *, graph_cache: Path | None = None,
+                  parents: Mapping[str, Sequence[str]] | None = None) -> dict[str, tuple[str, ...]]:
+    """For each target commit, the refs whose history contains it (see :func:`ref_sets`)."""
+    sets = ref_sets(repo, refs, targets, revs, graph_cache=graph_cache, parents=parents)
+    return {c: sets.decode(m) for c, m in sets.masks.items()}
+
+
+def ref_sets(repo: Path, refs: list[RefInfo], targets: set[str],
+             revs: Sequence[str] = ALL_REFS, *, graph_cache: Path | None = None,
+             parents: Mapping[str, Sequence[str]] | None = None) -> RefSets:
     """For each target commit, the refs whose history contains it.
 
     One walk of the commit graph in topological order (parents first) carries a
     bitset of the targets each commit reaches; a ref reaches what its tip does.
-    Over every ref, the graph is the git layer's (kept in ``graph_cache``, a
-    workdir, for plan and rewrite); a range walks only what it selects.
+    ``parents``: the graph of the walk already read (every commit of ``revs`` → its
+    parents, as the scan's workers collect it); else over every ref, the graph is the
+    git layer's (kept in ``graph_cache``, a workdir, for plan and rewrite); a range walks
+    only what it selects.
     """
+    names = tuple(sorted({r.name for r in refs}))
     if not targets:
-        return {}
+        return RefSets(names, {})
     order = sorted(targets)
     bit = {c: 1 << i for i, c in enumerate(order)}
     walk: Iterable[tuple[str, Sequence[str]]]
-    if tuple(revs) == ALL_REFS:
+    if parents is not None:
+        walk = _topological(parents)
+    elif tuple(revs) == ALL_REFS:
         graph = git.graph.load(repo, (r.commit for r in refs if r.commit), cache=graph_cache)
         walk = ((c, graph.parents[c]) for c in graph.order)
     else:
@@ -224,20 +289,48 @@ def refs_reaching(repo: Path, refs: list[RefInfo], targets: set[str],
         lines = (raw.decode("ascii").split() for raw in proc.stdout.splitlines())
         walk = ((ids[0], ids[1:]) for ids in lines if ids)
     reach: dict[str, int] = {}
-    for commit, parents in walk:
+    for commit, ups in walk:
         mask = bit.get(commit, 0)
-        for parent in parents:
+        for parent in ups:
             mask |= reach.get(parent, 0)
         reach[commit] = mask
-    result: dict[str, list[str]] = {c: [] for c in order}
+    # Refs whose tips reach the same targets share one decoding of the mask (thousands of pull
+    # request refs reach the same old commits).
+    position = {n: i for i, n in enumerate(names)}
+    by_mask: dict[int, int] = {}  # targets reached -> the refs (bits over names) whose tips reach them
     for ref in refs:
         mask = reach.get(ref.commit or "", 0)
-        if not mask:
+        if mask:
+            by_mask[mask] = by_mask.get(mask, 0) | 1 << position[ref.name]
+    result = dict.fromkeys(order, 0)
+    for mask, ref_bits in by_mask.items():
+        while mask:
+            low = mask & -mask
+            result[order[low.bit_length() - 1]] |= ref_bits
+            mask ^= low
+    return RefSets(names, result)
+
+
+def _topological(parents: Mapping[str, Sequence[str]]) -> Iterator[tuple[str, Sequence[str]]]:
+    """(commit, parents) with every commit after its parents (those in ``parents``); iterative DFS."""
+    done: set[str] = set()
+    for start in parents:
+        if start in done:
             continue
-        for i, c in enumerate(order):
-            if mask >> i & 1:
-                result[c].append(ref.name)
-    return {c: tuple(sorted(names)) for c, names in result.items()}
+        stack = [start]
+        while stack:
+            commit = stack[-1]
+            if commit in done:
+                stack.pop()
+                continue
+            ups = parents[commit]
+            pending = [p for p in ups if p in parents and p not in done]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            done.add(commit)
+            yield commit, ups
 
 
 def refs_naming(refs: list[RefInfo], obj: str) -> tuple[str, ...]:

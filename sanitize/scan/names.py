@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sanitize import git
@@ -28,6 +28,79 @@ from sanitize.secret import Secret
 NAME_KINDS: tuple[str, ...] = ("ref-name", "path-name", "identity")
 _TAGGER = re.compile(r"(.*)<([^>]*)>")
 _MAX_PATHS = 20  # full paths kept per path-name finding (for the plan's "renamed" list)
+
+
+@dataclass
+class NameSources:
+    """The names a scan's workers collected while reading: what :func:`scan_names` would otherwise
+    read again (every reachable tree, ``git log`` for identities, the refs' tag objects)."""
+
+    entries: set[str] = field(default_factory=set)  # every tree entry name of the reachable trees
+    people: dict[str, str] = field(default_factory=dict)  # author/committer name or email -> first commit (log order)
+    taggers: dict[str, list[str]] = field(default_factory=dict)  # tag object -> its tagger's name and email
+
+
+_ENTRY = {20: re.compile(rb"[0-7]+ ([^\0]*)\0.{20}", re.S), 32: re.compile(rb"[0-7]+ ([^\0]*)\0.{32}", re.S)}
+
+
+def tree_names(data: bytes, oid: str) -> list[bytes]:
+    """The entry names of one tree object (``<mode> <name>\\0<binary id>``; ids of 20 or 32 bytes)."""
+    return _ENTRY[len(oid) // 2].findall(data)
+
+
+def _split_ident(ident: bytes) -> tuple[bytes, bytes]:
+    # As git's split_ident_line: the name ends before " <" (trailing blanks trimmed), the email inside <>.
+    lt = ident.find(b"<")
+    if lt < 0:
+        return b"", b""
+    gt = ident.find(b">", lt + 1)
+    if gt < 0:
+        return b"", b""
+    return ident[:lt].rstrip(), ident[lt + 1:gt]
+
+
+def commit_people(data: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(author name, author email, committer name, committer email) of a commit object, as
+    ``git log --format=%an%ae%cn%ce`` shows them, and the commit's parents.
+
+    The header is re-encoded to UTF-8 when it names another encoding, as git log does.
+    """
+    head = data.split(b"\n\n", 1)[0]
+    author = committer = b""
+    encoding = b""
+    parents: list[str] = []
+    for line in head.split(b"\n"):
+        if line.startswith(b"parent "):
+            parents.append(line[7:].decode("ascii", "replace"))
+        elif line.startswith(b"author "):
+            author = line[7:]
+        elif line.startswith(b"committer "):
+            committer = line[10:]
+        elif line.startswith(b"encoding "):
+            encoding = line[9:].strip()
+    parts = (*_split_ident(author), *_split_ident(committer))
+    return tuple(_text(p, encoding) for p in parts), tuple(parents)
+
+
+def _text(raw: bytes, encoding: bytes) -> str:
+    if encoding and encoding.lower().replace(b"-", b"") != b"utf8":
+        try:
+            return raw.decode(encoding.decode("ascii"))
+        except (LookupError, UnicodeDecodeError, UnicodeEncodeError):
+            pass
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def tag_people(data: bytes) -> list[str]:
+    """The tagger's name and email of an annotated tag object (empty parts left out)."""
+    head = data.partition(b"\n\n")[0].decode("utf-8", "surrogateescape")
+    out: list[str] = []
+    for line in head.splitlines():
+        if line.startswith("tagger "):
+            who = _TAGGER.match(line[len("tagger "):])
+            if who:
+                out.extend(p for p in (who.group(1).strip(), who.group(2)) if p)
+    return out
 
 
 @dataclass
@@ -73,6 +146,15 @@ def _identities(repo: Path, refs: list[RefInfo], revs: Sequence[str]) -> dict[st
                     for p in (who.group(1).strip(), who.group(2)):
                         if p:
                             seen.setdefault(p, oid)
+    return seen
+
+
+def _known_people(refs: list[RefInfo], known: NameSources) -> dict[str, str]:
+    """:func:`_identities` from what the workers read: commits in walk order, then the refs' taggers."""
+    seen = dict(known.people)
+    for oid in sorted({r.target for r in refs if r.commit != r.target and r.target}):
+        for p in known.taggers.get(oid, ()):
+            seen.setdefault(p, oid)
     return seen
 
 
@@ -122,14 +204,20 @@ def _paths_holding(repo: Path, values: list[str], revs: Sequence[str]) -> dict[s
     return {v: sorted(at.items()) for v, at in found.items()}
 
 
-def scan_names(repo: Path, refs: list[RefInfo], detector: Detector, revs: Sequence[str] = ALL_REFS) -> NameScan:
-    """Findings for every value the rules find in a ref name, a path component or an identity."""
-    whole = tuple(revs) == ALL_REFS  # every ref: list the trees in the object database, walk only on a hit
+def scan_names(repo: Path, refs: list[RefInfo], detector: Detector, revs: Sequence[str] = ALL_REFS,
+               known: NameSources | None = None) -> NameScan:
+    """Findings for every value the rules find in a ref name, a path component or an identity.
+
+    ``known``: the names the scan's workers already collected from the same walk (then no tree is
+    read again and no ``git log`` runs for identities, unless a path name has a hit).
+    """
+    # Every ref, names not known: list the trees in the object database, walk only on a hit.
+    whole = tuple(revs) == ALL_REFS and known is None
     groups: dict[str, list[str]] = {
         "ref-name": [r.name for r in refs],
-        "path-name": sorted(_entry_names(repo, revs, walk=not whole)),
+        "path-name": sorted(known.entries if known is not None else _entry_names(repo, revs, walk=not whole)),
     }
-    people = _identities(repo, refs, revs)
+    people = _identities(repo, refs, revs) if known is None else _known_people(refs, known)
     groups["identity"] = sorted(people)
     ref_commit = {r.name: r.commit or r.target for r in refs}
     findings: list[Finding] = []

@@ -19,6 +19,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import add, ne
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,16 +135,21 @@ def _opt_str(v: object) -> str | None:
 
 
 def _runs(indices: Sequence[int]) -> list[int | list[int]]:
-    """Sorted positions → ints and ``[first, last]`` runs (PR refs sort next to each other)."""
+    """Sorted positions → ints and ``[first, last]`` runs (PR refs sort next to each other); a run
+    of two is written as its two ints."""
+    n = len(indices)
+    if n == 0:
+        return []
+    # Where a run ends: the positions k with indices[k + 1] != indices[k] + 1 (found by C-level iterators).
+    ends = list(compress(range(n - 1), map(ne, indices[1:], map(add, indices, repeat(1)))))
+    ends.append(n - 1)
     out: list[int | list[int]] = []
     i = 0
-    while i < len(indices):
-        j = i
-        while j + 1 < len(indices) and indices[j + 1] == indices[j] + 1:
-            j += 1
-        out.append([indices[i], indices[j]] if j - i >= 2 else indices[i])
-        if 0 < j - i < 2:
-            out.append(indices[j])
+    for j in ends:
+        if j - i >= 2:
+            out.append([indices[i], indices[j]])
+        else:
+            out.extend(indices[i:j + 1])
         i = j + 1
     return out
 
@@ -151,8 +158,7 @@ def encode_ref_set(indices: Sequence[int], total: int) -> dict[str, list[int | l
     """The shorter of ``only`` (the positions) and ``all_but`` (the others), out of ``total`` refs."""
     if len(indices) * 2 <= total:
         return {"only": _runs(indices)}
-    present = set(indices)
-    return {"all_but": _runs([i for i in range(total) if i not in present])}
+    return {"all_but": _runs(sorted(set(range(total)).difference(indices)))}
 
 
 def _is_position(x: object, total: int) -> bool:
@@ -204,17 +210,23 @@ class ScanReport:
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON document."""
         # A finding's refs are the scan's refs; a hand-made report may name others (listed with no tip).
-        names = sorted(set(self.refs).union(*(f.refs for f in self.findings)))
+        # Findings share their refs tuples (one per distinct set): look each object up once.
+        distinct = list({id(f.refs): f.refs for f in self.findings}.values())
+        names = sorted(set(self.refs).union(*distinct))
         position = {name: i for i, name in enumerate(names)}
         tables: dict[tuple[str, ...], int] = {}
+        by_object: dict[int, int] = {}
         encoded: list[dict[str, list[int | list[int]]]] = []
         findings = []
         for f in self.findings:
-            key = tuple(f.refs)
-            index = tables.get(key)
+            index = by_object.get(id(f.refs))
             if index is None:
-                index = tables[key] = len(encoded)
-                encoded.append(encode_ref_set(sorted(position[r] for r in set(f.refs)), len(names)))
+                key = tuple(f.refs)
+                index = tables.get(key)
+                if index is None:
+                    index = tables[key] = len(encoded)
+                    encoded.append(encode_ref_set(sorted(map(position.__getitem__, set(key))), len(names)))
+                by_object[id(f.refs)] = index
             findings.append(f.to_dict(index))
         return {
             "schema": SCHEMA,
