@@ -4,6 +4,7 @@
     python -m bench --repo PATH --rounds 5 # any local repository (bare or not); repeatable
     python -m bench --repo A --repo B --repacked --no-rewrite
     python -m bench --synthetic 500 --rounds 1
+    python -m bench --repo leaky --repo flask.git --recall --no-scan --no-rewrite   # recall/precision only
 
 Every tool runs on the same repository, interleaved round by round so load changes hit all
 of them alike; the table shows medians, peak memory (largest process and whole process
@@ -311,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=synthetic.CACHE, help="where synthetic histories are cached")
     ap.add_argument("--no-rewrite", action="store_true", help="skip the rewrite bench")
     ap.add_argument("--no-scan", action="store_true", help="skip the scan bench (rewrite only)")
+    ap.add_argument("--recall", action="store_true",
+                    help="also print the recall/precision report (bench.detection): the project's fixture and "
+                         "every --repo, us and the peers, and what our default plan would rewrite")
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
@@ -350,6 +354,14 @@ def main(argv: list[str] | None = None) -> int:
             print("skipped: --no-rewrite")
         else:
             print("\n".join(rewrite_bench.run(repo, args.rounds, commands)))
+
+    if args.recall:
+        from bench import detection
+
+        real = [p for p, pl in targets if not pl]  # the synthetic history has its own recall column above
+        print("\n== recall and precision (bench.detection) ==", flush=True)
+        print(detection.report([("fixture", None), *((detection.display_name(p), p) for p in real)]))
+        commands.append(shlex.join(["python", "-m", "bench.detection", *(a for p in real for a in ("--repo", str(p)))]))
 
     if summary:
         print("\n== summary (ratios: medians of per-round pairs) ==")

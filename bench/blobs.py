@@ -12,6 +12,7 @@ left out (none of the benchmark repositories' findings sit in one).
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path, PurePosixPath
 
 MAX_BLOB = 8 * 1024 * 1024
@@ -52,8 +53,14 @@ def write_blobs(repo: Path, root: Path) -> int:
     proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write("".join(s + "\n" for s in order).encode())
-    proc.stdin.close()
+    stdin = proc.stdin
+
+    def feed() -> None:  # from a thread: git writes while it reads, and a full pipe would block both
+        stdin.write("".join(s + "\n" for s in order).encode())
+        stdin.close()
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
     written = 0
     for sha in order:
         header = proc.stdout.readline().split()
@@ -66,6 +73,7 @@ def write_blobs(repo: Path, root: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         written += 1
+    feeder.join()
     proc.wait()
     return written
 

@@ -231,6 +231,11 @@ def report(targets: list[tuple[str, Path | None]], scanners: Iterable[Scanner] =
     return "\n".join([*table, "", *decisions])
 
 
+def display_name(repo: Path) -> str:
+    """``flask.git`` → ``flask``; a mirror's ``owner+name/repo`` → ``owner+name``."""
+    return repo.name.removesuffix(".git") if repo.name != "repo" else repo.parent.name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.detection", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", action="append", default=[], type=Path,
@@ -244,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (repo / ".git").exists() and not (repo / "HEAD").exists():
             print(f"bench.detection: {repo} is not a git repository", file=sys.stderr)
             return 2
-        targets.append((repo.name.removesuffix(".git") if repo.name != "repo" else repo.parent.name, repo))
+        targets.append((display_name(repo), repo))
     scanners = [s for s in SCANNERS if not args.only or s.name in args.only]
     print(report(targets, scanners))
     return 0
