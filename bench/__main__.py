@@ -4,6 +4,7 @@
     python -m bench --repo PATH --rounds 5 # any local repository (bare or not); repeatable
     python -m bench --repo A --repo B --repacked --no-rewrite
     python -m bench --synthetic 500 --rounds 1
+    python -m bench --repo leaky --repo flask.git --recall --no-scan --no-rewrite   # recall/precision only
 
 Every tool runs on the same repository, interleaved round by round so load changes hit all
 of them alike; the table shows medians, peak memory (largest process and whole process
@@ -314,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plant-near-tip", action="store_true",
                     help="rewrite bench on a copy of each --repo with a secret planted near the tip of its default "
                          "branch (the repository's own findings are the baseline): the blast radius the issue times")
+    ap.add_argument("--recall", action="store_true",
+                    help="also print the recall/precision report (bench.detection): the project's fixture and "
+                         "every --repo, us and the peers, and what our default plan would rewrite")
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
@@ -354,6 +358,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("\n".join(rewrite_bench.run(repo, args.rounds, commands,
                                                plant=args.plant_near_tip and bool(args.repo))))
+
+    if args.recall:
+        from bench import detection
+
+        real = [p for p, pl in targets if not pl]  # the synthetic history has its own recall column above
+        print("\n== recall and precision (bench.detection) ==", flush=True)
+        print(detection.report([("fixture", None), *((detection.display_name(p), p) for p in real)]))
+        commands.append(shlex.join(["python", "-m", "bench.detection", *(a for p in real for a in ("--repo", str(p)))]))
 
     if summary:
         print("\n== summary (ratios: medians of per-round pairs) ==")

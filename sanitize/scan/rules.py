@@ -36,7 +36,7 @@ from detect_secrets.filters import heuristic
 
 from sanitize.errors import UsageError
 from sanitize.inputs import read_text
-from sanitize.scan.providers import TOKEN_FORMATS, TokenFormat, is_placeholder_token
+from sanitize.scan.providers import TOKEN_FORMATS, TokenFormat, is_placeholder_token, is_published_example
 
 # --- shared value filters -----------------------------------------------------------------
 
@@ -63,13 +63,14 @@ def is_placeholder(value: str) -> bool:
     """True for a documented example, a template reference or a stand-in, never a real secret.
 
     Combines detect-secrets' heuristic filters with the placeholder shapes our
-    decoys use (``<your-password>``, ``${VAR}``, ``{{ var }}``, ``…EXAMPLE``), the
+    decoys use (``<your-password>``, ``${VAR}``, ``{{ var }}``, ``…EXAMPLE``), a provider's
+    published documentation key (:data:`sanitize.scan.providers.PUBLISHED_EXAMPLES`), the
     optional-part notation of usage texts (``redis://[:password]@``) and a stand-in
     spelled with escapes or accents (``p%C3%A4ssword``, ``p\\xe4ssword``).
     """
     v = value.strip().strip("\"'`")
     low = v.lower()
-    if len(v) < 4 or low in PLACEHOLDERS:
+    if len(v) < 4 or low in PLACEHOLDERS or is_published_example(v):
         return True
     plain = _plain(v)
     if plain.strip("[](){}<>:;,.!?*_- ") in PLACEHOLDERS or (plain.startswith("[") and plain.endswith("]")):
