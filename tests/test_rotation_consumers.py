@@ -62,9 +62,9 @@ def config_with(secret: dict[str, Any], env: dict[str, str] | None = None) -> An
     ({"target": {"type": "sql", "admin_dsn_env": "DB", "table": "a.b.c", "column": "h", "where": {"u": "x"}}},
      "NAME or SCHEMA.NAME"),
     ({"target": {"type": "sql", "admin_dsn_env": "DB", "table": "t", "column": "h", "where": {"u": "x"},
-                 "hash": "argon2"}}, "pgcrypto has no argon2"),
+                 "hash": "scrypt"}}, "must be bcrypt or argon2id"),
     ({"target": {"type": "sql", "admin_dsn_env": "DB", "table": "t", "column": "h", "where": {"u": "x"},
-                 "cost": 40}}, "bcrypt cost"),
+                 "cost": 40}}, "an integer from 4 to 31"),
     ({"target": {"type": "jwks"}}, "missing required key 'file'"),
     ({"target": {"type": "jwks", "file": "/nonexistent-dir/jwks.json"}}, "does not exist"),
 ])
