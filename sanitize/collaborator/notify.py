@@ -48,7 +48,7 @@ from sanitize.names import Redactor
 from sanitize.printable import printable
 from sanitize.purge.plan import load_plan
 from sanitize.shellquote import quote
-from sanitize.workdir import Workdir
+from sanitize.workdir import Workdir, write_all
 
 DEFAULT_SENDER = "Security team <security@localhost>"
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -459,9 +459,7 @@ class _NewFiles:
     def write(self, path: Path, data: bytes) -> Path:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
         finally:
             os.close(fd)
         self.paths.append(path)
