@@ -72,7 +72,9 @@ def test_pasting_the_notice_renames_a_local_branch_named_with_the_token(tmp_path
     git.run(["tag", f"try-{token}"], cwd=clone)
     git.run(["tag", "-a", "-m", f"tried {token}", f"ann-{token}"], cwd=clone)  # local only, annotated
     (clone / "fix.txt").write_text("fix\nmore\nstashed\n")
-    git.run(["stash", "push", "-q"], cwd=clone)  # "WIP on fix/<token>: …"
+    (clone / "notes.txt").write_text("untracked notes\n")
+    # "WIP on fix/<token>: …", with a third parent "untracked files on fix/<token>: …"
+    git.run(["stash", "push", "-q", "--include-untracked"], cwd=clone)
     assert token in git.out(["stash", "list"], cwd=clone)
 
     findings = tmp_path / "findings.json"
@@ -111,6 +113,7 @@ def test_pasting_the_notice_renames_a_local_branch_named_with_the_token(tmp_path
     assert git.out(["rev-parse", "HEAD~1"], cwd=clone) == git.refs(remote)[new_ref]  # on the rewritten branch
     assert git.out(["rev-parse", "--abbrev-ref", "@{upstream}"], cwd=clone) == f"origin/{new_branch}"
     assert "stashed" in git.out(["stash", "show", "-p"], cwd=clone)
+    assert "untracked notes" in git.out(["stash", "show", "-p", "--include-untracked"], cwd=clone)
     tags = git.out(["tag"], cwd=clone).splitlines()
     assert any(t.startswith("try-redacted-") for t in tags) and not any(token in t for t in tags)
     ann = next(t for t in tags if t.startswith("ann-redacted-"))

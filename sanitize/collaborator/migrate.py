@@ -366,10 +366,19 @@ def _rebase_stash(c: _Clone, stash: str, new_head: str) -> str:
     ident = _identity(c, stash)
     msg_i = c.out("log", "-1", "--format=%B", index)
     new_index = c.out("commit-tree", index_tree, "-p", new_head, "-m", c.names.rename(msg_i) or "index", env=ident)
-    extra = ["-p", parents[2]] if len(parents) > 2 else []
+    extra = ["-p", _untracked(c, parents[2])] if len(parents) > 2 else []
     msg_w = c.out("log", "-1", "--format=%B", stash)
     return c.out("commit-tree", work_tree, "-p", new_head, "-p", new_index, *extra, "-m",
                  c.names.rename(msg_w) or "stash", env=ident)
+
+
+def _untracked(c: _Clone, commit: str) -> str:
+    """A stash's untracked-files commit (a root commit): kept, unless its message ("untracked files on
+    <branch>: …") names a branch that held a value; then the same tree under the renamed message."""
+    msg = c.out("log", "-1", "--format=%B", commit)
+    if not c.names.holds(msg):
+        return commit
+    return c.out("commit-tree", f"{commit}^{{tree}}", "-m", c.names.rename(msg), env=_identity(c, commit))
 
 
 def _identity(c: _Clone, commit: str) -> dict[str, str]:
