@@ -31,8 +31,10 @@ import click
 
 from demo.services import (
     MariaDBServer,
+    MotoIAM,
     OpenBaoDev,
     PostgresCluster,
+    ServiceError,
     mariadb_binaries,
     postgres_bindir,
 )
@@ -80,10 +82,13 @@ def _transcript_mysql_password(repo: DemoRepo) -> str | None:
     return None
 
 
-def _write_config(out: Path, vault: OpenBaoDev, with_db: bool, with_mysql: bool = False) -> Path:
+def _write_config(out: Path, vault: OpenBaoDev, with_db: bool, with_mysql: bool = False,
+                  iam_url: str | None = None) -> Path:
     db_target = ",\n     target: {type: postgres, admin_dsn_env: PG_ADMIN_DSN}" if with_db else ""
     mysql = ("  - {name: OPS_MYSQL_URL, path: aurora/ops, key: OPS_MYSQL_URL,\n"
              "     target: {type: mysql, admin_dsn_env: MYSQL_ADMIN_DSN}}\n") if with_mysql else ""
+    aws = ("  - {name: CI_AWS_KEYS, path: aurora/ci, key: CI_AWS_KEYS,\n"
+           f'     target: {{type: aws_iam, endpoint_url: "{iam_url}", proof_wait: 5}}}}\n') if iam_url else ""
     config = out / "rotation.yml"
     config.write_text(
         "# Rotation of everything the Aurora history exposed (see README: scheduled rotation).\n"
@@ -92,7 +97,7 @@ def _write_config(out: Path, vault: OpenBaoDev, with_db: bool, with_mysql: bool 
         "  - {name: JWT_SECRET, path: aurora/app, key: JWT_SECRET, generate: {kind: hex, bytes: 64}, max_age: 30d}\n"
         "  - {name: ADMIN_PASSWORD, path: aurora/app, key: ADMIN_PASSWORD, generate: {kind: password, length: 32}}\n"
         "  - {name: DATABASE_URL, path: aurora/db, key: DATABASE_URL, generate: {kind: password, length: 32}"
-        f"{db_target}}}\n" + mysql,
+        f"{db_target}}}\n" + mysql + aws,
         encoding="utf-8",
     )
     return config
@@ -125,7 +130,7 @@ def _write_playbook(out: Path) -> Path:
     return playbook
 
 
-def _stored_hashes(vault: OpenBaoDev, with_mysql: bool = False) -> dict[str, str]:
+def _stored_hashes(vault: OpenBaoDev, with_mysql: bool = False, with_aws: bool = False) -> dict[str, str]:
     client = vault.client()
 
     def read(path: str) -> dict[str, str]:
@@ -137,6 +142,8 @@ def _stored_hashes(vault: OpenBaoDev, with_mysql: bool = False) -> dict[str, str
               "DATABASE_URL": sha256_hex(db["DATABASE_URL"])}
     if with_mysql:
         hashes["OPS_MYSQL_URL"] = sha256_hex(read("aurora/ops")["OPS_MYSQL_URL"])
+    if with_aws:
+        hashes["CI_AWS_KEYS"] = sha256_hex(read("aurora/ci")["CI_AWS_KEYS"])
     return hashes
 
 
@@ -173,7 +180,18 @@ def run_demo(out: Path) -> int:
 
     _say("1. Building the Aurora repository: its history holds a TLS private key, a chat transcript with")
     _say("   credentials, default JWT_SECRET/ADMIN_PASSWORD, a production DSN and a committed .env.")
-    repo = build_demo_repo(out / "work", story_only=True)
+    # The transcript's AWS key pair is a real key of a local IAM (moto's server, authentication on), so the
+    # rotation at the end can replace it and prove the leaked one refused.
+    iam: MotoIAM | None = None
+    try:
+        iam = MotoIAM(out / "iam").start()
+        transcript_aws: tuple[str, str] | None = iam.create_user_with_key("deploy-bot")
+    except (ServiceError, OSError) as exc:
+        _say(f"   (no local IAM: {exc}; the transcript's AWS key pair will be reported still live)")
+        if iam is not None:
+            iam.stop()
+        iam, transcript_aws = None, None
+    repo = build_demo_repo(out / "work", story_only=True, transcript_aws=transcript_aws)
     origin = out / "origin.git"
     git.run(["init", "-q", "--bare", str(origin)])
     git.run(["push", "-q", "--mirror", str(origin)], cwd=repo.path)
@@ -182,7 +200,7 @@ def run_demo(out: Path) -> int:
     jwt, admin = _leaked(repo, "default.jwt-secret"), _leaked(repo, "default.admin-password")
     db_password = _leaked(repo, "dsn.password")
     env = dict(os.environ)
-    services: list[OpenBaoDev | PostgresCluster | MariaDBServer] = []
+    services: list[OpenBaoDev | PostgresCluster | MariaDBServer | MotoIAM] = [iam] if iam is not None else []
     try:
         vault = OpenBaoDev(out / "openbao").start()
         services.append(vault)
@@ -222,7 +240,21 @@ def run_demo(out: Path) -> int:
         else:
             _say("   MariaDB is not installed: the transcript's MySQL DSN will be reported still live.")
 
-        _write_config(out, vault, with_db=bindir is not None, with_mysql="OPS_MYSQL_URL" in leaked)
+        if iam is not None and transcript_aws is not None:
+            pair = json.dumps({"aws_access_key_id": transcript_aws[0], "aws_secret_access_key": transcript_aws[1],
+                               "region": "us-east-1"})
+            client.secrets.kv.v2.create_or_update_secret(path="aurora/ci", mount_point="secret",
+                                                         secret={"CI_AWS_KEYS": pair})
+            leaked["CI_AWS_KEYS"] = sha256_hex(pair)
+            # The rotation's admin credential: boto3's default chain, as in production.
+            env.update(AWS_ACCESS_KEY_ID=iam.admin[0], AWS_SECRET_ACCESS_KEY=iam.admin[1],
+                       AWS_DEFAULT_REGION="us-east-1")
+            for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+                env.pop(var, None)
+            _say(f"   IAM (moto's server, signatures checked) at {iam.endpoint_url}: the transcript's AWS key pair "
+                 "still works.")
+        _write_config(out, vault, with_db=bindir is not None, with_mysql="OPS_MYSQL_URL" in leaked,
+                      iam_url=iam.endpoint_url if iam is not None and "CI_AWS_KEYS" in leaked else None)
         playbook = _write_playbook(out)
         workdir = out / ".sanitize" / "purge"
 
@@ -249,13 +281,14 @@ def run_demo(out: Path) -> int:
         code = _cli(["run", str(playbook)], env)
         rotate_stage = _status(workdir, env)["stages"]["rotate"]["status"]
         if code == 1 and rotate_stage == "waiting":
-            _say("   exit 1 is the honest answer here: credentials that only their provider can revoke (a real AWS "
-                 "key, an OpenAI key) are still live until someone revokes them there and records it with --ack.")
+            _say("   exit 1 is the honest answer here: credentials no store of this demo holds (an OpenAI key, the TLS "
+                 "private key, copies of values on other branches) are still live until someone revokes them and "
+                 "records it with --ack.")
         elif code != 0:
             _say(f"demo: the resumed run failed with exit {code}")
             return code
 
-        now = _stored_hashes(vault, with_mysql="OPS_MYSQL_URL" in leaked)
+        now = _stored_hashes(vault, with_mysql="OPS_MYSQL_URL" in leaked, with_aws="CI_AWS_KEYS" in leaked)
         _say("\n6. Proof:")
         for name, old in leaked.items():
             verdict = "rotated (leaked value no longer current)" if now[name] != old else "STILL THE LEAKED VALUE"

@@ -1,4 +1,4 @@
-"""Throwaway local services for the demo and the tests: OpenBao dev, PostgreSQL, MariaDB and Redis.
+"""Throwaway local services for the demo and the tests: OpenBao dev, PostgreSQL, MariaDB, Redis, and moto's IAM.
 
 They bind 127.0.0.1 on free ports, keep their state in a directory we create,
 and are stopped by the process that started them (by PID / data directory).
@@ -440,3 +440,76 @@ class RedisServer(_OwnedServer):
             stop_process(self.proc)
         raise ServiceError(f"redis-server did not start; see {log}")
 
+
+
+IAM_REGION = "us-east-1"
+_IAM_BOOTSTRAP_CALLS = 3  # create-user, put-user-policy, create-access-key, before authentication starts
+_ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def moto_server_binary() -> str:
+    """moto's server script beside this Python (the venv), else on PATH."""
+    candidate = Path(sys.executable).with_name("moto_server")
+    return str(candidate) if candidate.exists() else "moto_server"
+
+
+@dataclass
+class MotoIAM(_OwnedServer):
+    """moto's server with AWS authentication on (IAM and STS check signatures), so a deleted access key is
+    refused as AWS refuses it. ``admin`` is a key pair allowed everything, made during the bootstrap calls."""
+
+    base: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    admin: tuple[str, str] = ("", "")
+    region: str = IAM_REGION
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, service: str, pair: tuple[str, str] | None = None) -> Any:
+        """A boto3 client signed with ``pair`` (default: the admin's key)."""
+        import boto3
+
+        key_id, secret = pair or self.admin
+        return boto3.session.Session().client(service, region_name=IAM_REGION, endpoint_url=self.endpoint_url,
+                                              aws_access_key_id=key_id, aws_secret_access_key=secret)
+
+    def start(self) -> Self:
+        import json
+        import urllib.request
+
+        self.base.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(_IAM_BOOTSTRAP_CALLS)}
+        for _attempt in range(3):
+            self.port = free_port()
+            with (self.base / "moto.log").open("ab") as log:
+                self.proc = subprocess.Popen([moto_server_binary(), "-H", "127.0.0.1", "-p", str(self.port)],
+                                             stdout=log, stderr=subprocess.STDOUT, env=env)
+
+            def ready() -> bool:
+                try:
+                    with urllib.request.urlopen(self.endpoint_url + "/moto-api/data.json", timeout=1):  # noqa: S310 - our http://127.0.0.1
+                        return True
+                except OSError:
+                    return False
+
+            if _wait(ready, self.proc):
+                break
+            stop_process(self.proc)
+        else:
+            raise ServiceError(f"moto_server would not start; see {self.base / 'moto.log'}")
+        boot = self.client("iam", ("bootstrap", "bootstrap"))
+        boot.create_user(UserName="admin")
+        boot.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(_ALLOW_ALL))
+        key = boot.create_access_key(UserName="admin")["AccessKey"]
+        self.admin = (str(key["AccessKeyId"]), str(key["SecretAccessKey"]))
+        return self
+
+    def create_user_with_key(self, user: str) -> tuple[str, str]:
+        """An IAM user with one access key (its pair)."""
+        iam = self.client("iam")
+        iam.create_user(UserName=user)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        return str(key["AccessKeyId"]), str(key["SecretAccessKey"])

@@ -219,8 +219,12 @@ def _decoys(v: _Values) -> dict[str, str | bytes]:
     }
 
 
-def build_demo_repo(dest: Path, seed: int = 2026, *, story_only: bool = False) -> DemoRepo:
-    """Create a work-tree repository at ``dest`` (must not exist or be empty)."""
+def build_demo_repo(dest: Path, seed: int = 2026, *, story_only: bool = False,
+                    transcript_aws: tuple[str, str] | None = None) -> DemoRepo:
+    """Create a work-tree repository at ``dest`` (must not exist or be empty).
+
+    ``transcript_aws``: the AWS key pair the support transcript leaks, when the caller has a real one (the
+    demo's IAM server made it, so rotation can prove it dead); else one generated from the seed."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     git.run(["init", "-q", "-b", "main", str(dest)])
@@ -251,6 +255,8 @@ def build_demo_repo(dest: Path, seed: int = 2026, *, story_only: bool = False) -
     b.commit("Production database config", {"config/database.yml": _database_yml(db_pw)}, who=OPS)
     plant("dsn.password", "content", db_pw, "config/database.yml", "refs/heads/main", "replace")
     chat_pw, chat_id, chat_secret, chat_api = v.url_password(), v.aws_key_id(), v.aws_secret(), v.openai()
+    if transcript_aws is not None:
+        chat_id, chat_secret = transcript_aws
     transcript = _transcript(v, chat_pw, chat_id, chat_secret, chat_api)
     b.commit("Save the outage support transcript", {"docs/chat/outage-2026-09-03.json": transcript}, who=CONTRACTOR)
     plant("path.credential-json", "path", transcript, "docs/chat/outage-2026-09-03.json", "refs/heads/main",

@@ -45,7 +45,7 @@ from typing import Any
 from rotation.backends.base import Lease, SecretBackend, lease_owner
 from rotation.config import RotationConfig, SecretConfig
 from rotation.errors import ConfigError, LeakStillValid, LeaseHeld, RotationError
-from rotation.generate import exposure_hash
+from rotation.generate import exposure_hashes
 from rotation.kinds import detect
 from rotation.protocol import AFTER_PROMOTION, LEASE_TTL, MODES, RotationResult, housekeep, rotate_secret
 from rotation.revocation import (
@@ -458,12 +458,13 @@ def _fields(outcome: SecretOutcome) -> dict[str, Any]:
 
 def _hits(s: SecretConfig, backend: SecretBackend, hashes: set[str]) -> set[str]:
     """The finding hashes the secret's value matches: the stored value, and the live one where a target has
-    its own (a Vault static role's password). A DSN counts whether the scan hashed its password or all of it."""
+    its own (a Vault static role's password). A DSN counts whether the scan hashed its password or all of it;
+    a JSON value, whichever of its members the scan reported."""
     values = [backend.read_current(s.ref).value]
     live = getattr(s.target, "live_value", None)
     if callable(live):
         values.append(live(values[0]))
-    return {h for v in values for h in (exposure_hash(v), v.sha256)} & hashes
+    return {h for v in values for h in exposure_hashes(v)} & hashes
 
 
 def _last_rotated(s: SecretConfig, backend: SecretBackend) -> datetime | None:

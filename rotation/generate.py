@@ -168,6 +168,24 @@ def exposure_hash(value: Secret) -> str:
     return Secret(pw).sha256 if pw is not None else value.sha256
 
 
+def exposure_hashes(value: Secret) -> set[str]:
+    """Every ``secret_sha256`` a scan could report for this stored value: the whole value, a DSN's
+    password, and each string member of a JSON object (an AWS key pair stored as one JSON value: the scan
+    reports its access key id and its secret key apart)."""
+    hashes = {value.sha256, exposure_hash(value)}
+    text = value.reveal().strip()
+    if text.startswith("{"):
+        import json
+
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return hashes
+        if isinstance(doc, dict):
+            hashes |= {Secret(v).sha256 for v in doc.values() if isinstance(v, str) and v}
+    return hashes
+
+
 def generate(spec: GenerateSpec, current: Secret | None = None) -> Secret:
     """A new value for a secret whose current value is ``current``.
 

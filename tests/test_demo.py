@@ -21,6 +21,16 @@ def _leaked_values(tmp_path: Path) -> set[str]:
     return secret_needles(build_demo_repo(tmp_path / "same-seed", story_only=True))
 
 
+def _transcript_aws_pair(work: Path) -> set[str]:
+    """The AWS key pair the demo's IAM made and its transcript leaked (not from the seed): read from the
+    demo's own work repository, which keeps the original history."""
+    text = subprocess.run(["git", "log", "--all", "-p", "--", "docs/chat"], cwd=work, capture_output=True,
+                          text=True, check=True).stdout
+    found = re.search(r"AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=([^\s\"]+)", text)
+    assert found, "the transcript holds an AWS key pair"
+    return {found.group(1), found.group(2)}
+
+
 def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
     out = tmp_path / "demo-out"
     proc = subprocess.run([sys.executable, "-m", "demo.run", "--out", str(out)], capture_output=True,
@@ -33,6 +43,10 @@ def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
     if mariadb_binaries() is not None:
         assert re.search(r"OPS_MYSQL_URL\s+rotated-proven-dead\s+leaked login refused", proc.stdout)
     assert re.search(r"DATABASE_URL\s+rotated-proven-dead", proc.stdout)
+    # The transcript's AWS key pair is a real key of the demo's local IAM: replaced, the leaked one refused.
+    assert re.search(r"CI_AWS_KEYS\s+rotated-proven-dead\s+leaked key of deploy-bot deactivated and deleted",
+                     proc.stdout)
+    assert not re.search(r"aws\.(access|secret)-key:[0-9a-f]{8}\s+still-live", proc.stdout)
     assert re.search(r"openai\.key:[0-9a-f]{8}\s+still-live\s+.*platform\.openai\.com", proc.stdout)
     assert "waiting for approval" in proc.stderr
     assert re.search(r"all \d+ checks passed", proc.stdout), "run --check precedes the purge"
@@ -41,7 +55,7 @@ def test_demo_runs_the_whole_purge_and_prints_no_secret(tmp_path: Path) -> None:
 
     workdir = out / ".sanitize" / "purge"
     secret_bearing = {"backup.bundle", "plan.secrets"}
-    leaked = _leaked_values(tmp_path)
+    leaked = _leaked_values(tmp_path) | _transcript_aws_pair(out / "work")
     outputs = [proc.stdout.encode(), proc.stderr.encode()]
     outputs += [f.read_bytes() for f in workdir.rglob("*")
                 if f.is_file() and "mirror.git" not in f.parts and f.name not in secret_bearing]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import random
 import string
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from rotation.generate import (
     GenerateSpec,
     dsn_password,
     exposure_hash,
+    exposure_hashes,
     generate,
     with_password,
 )
@@ -184,6 +187,18 @@ def test_dsn_keeps_everything_but_its_password() -> None:
 def test_dsn_password_with_special_characters_is_percent_encoded() -> None:
     dsn = with_password("postgresql://u:x@h/db", "p@ss:w/rd?#")
     assert dsn_password(dsn) == "p@ss:w/rd?#" and urlsplit(dsn).hostname == "h"
+
+
+def test_a_json_value_is_exposed_by_any_of_its_string_members() -> None:
+    """An AWS key pair stored as one JSON value: the scan reports its key id and its secret apart."""
+    rng = random.Random(4242)
+    key_id = "AKIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+    secret = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(40))
+    value = Secret(json.dumps({"aws_access_key_id": key_id, "aws_secret_access_key": secret, "n": 3}))
+    hashes = exposure_hashes(value)
+    assert {sha256_hex(key_id), sha256_hex(secret), value.sha256} <= hashes
+    assert exposure_hashes(Secret("not json {")) == {Secret("not json {").sha256}
+    assert exposure_hashes(Secret("postgresql://u:pw@h/db")) == {sha256_hex("postgresql://u:pw@h/db"), sha256_hex("pw")}
 
 
 def test_exposure_hash_of_a_dsn_is_the_hash_of_its_password() -> None:
