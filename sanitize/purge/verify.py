@@ -25,7 +25,7 @@ from sanitize.names import Redactor, from_plan, to_renamed
 from sanitize.printable import printable
 from sanitize.purge import second_opinion
 from sanitize.purge.forward import classify
-from sanitize.purge.plan import load_plan
+from sanitize.purge.plan import Plan, load_plan
 from sanitize.purge.push import tracking_left_out
 from sanitize.purge.remote_head import holds_value
 from sanitize.purge.rescan import Remaining
@@ -78,13 +78,12 @@ class VerifyResult:
         return out
 
 
-def _rescan(clone: Path, wd: Workdir) -> Remaining:
+def _rescan(clone: Path, wd: Workdir, plan: Plan) -> Remaining:
     """Every finding the plan's rules still produce in the clone, grouped by what the plan decided."""
     from sanitize.scan.cache import WORKDIR_NAME, ScanCache
     from sanitize.scan.engine import scan_repository
     from sanitize.scan.report import ScanReport
 
-    plan = load_plan(wd.plan)
     shas = set(plan.planned_sha256s)
     # A deleted file's content hash, from the scan's path findings: the same key re-added elsewhere counts.
     ids = {i for d in plan.delete_paths for i in d.finding_ids}
@@ -144,7 +143,8 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None
         clone = scratch / "clone.git"
         git.run(["clone", "--quiet", "--mirror", "--no-local", target, str(clone)])
         # A ref whose name still holds a value is compared, and reported, redacted.
-        red = from_plan(load_plan(wd.plan)) if wd.plan.is_file() else Redactor(())
+        plan = load_plan(wd.plan) if wd.plan.is_file() else None
+        red = from_plan(plan) if plan is not None else Redactor(())
         got = red.show_keys(git.refs(clone))
         forge = forge_managed(target)  # on plain git, refs/pull/* are ordinary refs: checked like branches
         hidden_stale = sorted(r for r in got if is_hidden(r, forge_refs=forge) and got[r] != tips.get(r))
@@ -157,13 +157,14 @@ def verify(workdir: str | os.PathLike[str], *, remote: str | git.Location | None
         purged_present = _present(clone, rec.purged_blobs)
         # A fresh clone takes the remote's HEAD even when the branch it names is gone: its name counts too.
         head_step = _head_step(git.remote_head(str(clone)), red)
-        left = _rescan(clone, wd)
+        plan = plan or load_plan(wd.plan)  # no plan: load_plan's own one-line error
+        left = _rescan(clone, wd, plan)
         old = rec.first_changed_commits or sorted(set(rec.first_changed.values()))
         served = probe_old_commits(target, old, scratch)
         # Last, as it re-files the clone's refs: another engine's verdict on what the remote now serves.
         at_scan = dict(rec.tips_at_scan)
         unchanged = {r: t for r, t in git.refs(clone).items() if at_scan.get(r) == t}
-        opinion = second_opinion.on_fresh_clone(clone, load_plan(wd.plan).planned_sha256s, unchanged)
+        opinion = second_opinion.on_fresh_clone(clone, plan.planned_sha256s, unchanged)
     result = VerifyResult(target.shown, mismatched, hidden_stale, purged_present, len(left.planned),
                           served, check.forward, left, head_step, second_opinion=opinion)
     detail: dict[str, object] = {

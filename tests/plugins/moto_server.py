@@ -8,18 +8,16 @@ from one test into the next. The server is stopped by the PID we started.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from demo.services import free_port, stop_process
+from demo.services import free_port, moto_server_binary, stop_process
 
 REGION = "us-east-1"
 
@@ -42,11 +40,6 @@ class MotoServer:
         req = urllib.request.Request(self.endpoint_url + "/moto-api/reset", data=b"", method="POST")
         with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
-
-
-def _moto_server_binary() -> str:
-    candidate = Path(sys.executable).with_name("moto_server")
-    return str(candidate) if candidate.exists() else "moto_server"
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -72,7 +65,7 @@ def moto_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServe
         url = f"http://127.0.0.1:{port}"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [_moto_server_binary(), "-H", "127.0.0.1", "-p", str(port)],
+                [moto_server_binary(), "-H", "127.0.0.1", "-p", str(port)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
