@@ -271,3 +271,15 @@ def test_the_remote_head_steps_print_a_pasteable_new_name_and_never_the_token(be
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(["bash", "-c", f"printf '%s' {quote(new)}"], cwd=tmp, capture_output=True)
         assert proc.stdout == new.encode() and not (Path(tmp) / "PWNED").exists()
+
+
+def test_a_packed_refs_line_git_cannot_read_is_one_line_without_git_s_message(tmp_path: Path) -> None:
+    """git fails ("unexpected line in ./packed-refs: <the line>") and quotes the line: that line may be the token."""
+    token = "ghp_" + "".join(random.Random(77).choice(string.ascii_letters + string.digits) for _ in range(36))
+    repo = tmp_path / "repo.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    (repo / "packed-refs").write_text(f"# pack-refs with: peeled fully-peeled sorted \n/{token}\n")
+    result = CliRunner().invoke(cli, ["scan", str(repo), "-o", str(tmp_path / "f.json")])
+    err = (result.stderr or result.output).strip()
+    assert result.exit_code == 2, result.output
+    assert len(err.splitlines()) == 1 and "git refuses" in err and token not in err

@@ -47,8 +47,14 @@ ALL_REFS: tuple[str, ...] = ("--all",)
 def list_refs(repo: Path) -> list[RefInfo]:
     """Every ref with its peeled commit (annotated tags peel to what they tag)."""
     proc = git.run(["for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)"],
-                   cwd=repo)
+                   cwd=repo, check=False)
     broken = proc.stderr.count(b"ignoring ref with broken name")
+    if proc.returncode != 0:
+        # git's message quotes the line it refused ("unexpected line in ./packed-refs: …"), which may be
+        # the very value the scan looks for: never shown.
+        raise UsageError(f"{repo}: git refuses a line of its refs (in packed-refs or a ref file under refs/) and "
+                         "cannot list them; git's message is not shown, because it quotes that line. Repair or "
+                         "remove the line in the repository, then scan again")
     if broken:
         # git skips such a ref everywhere but fails on it in --all walks; its history cannot be scanned or
         # rewritten. The name is not printed: it may be the very value the scan is looking for.
