@@ -11,7 +11,10 @@ and URL redaction appear only in the layer.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+
+from sanitize import git
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("sanitize", "rotation")
@@ -152,3 +155,21 @@ def test_plan_reads_the_raw_log_the_scan_kept_instead_of_walking_history_again(
     tips = sorted({r.commit for r in list_refs(story_repo.path) if r.commit})
     fresh = set(git.log.history_changes(story_repo.path, tips))
     assert set(git.log.history_changes(tmp_path / "nowhere", tips, cache=wd)) == fresh and len(fresh) > 5
+
+
+def test_git_output_is_split_on_newlines_only_never_on_the_unicode_line_breaks_a_ref_may_hold() -> None:
+    text = "a\x85b refs/heads/x\u2028y\nc\x1cd\u2029\n"
+    assert git.lines(text) == ["a\x85b refs/heads/x\u2028y", "c\x1cd\u2029"]
+    assert git.lines("") == [] and git.lines("one") == ["one"] and git.lines("\n") == [""]
+
+
+def test_a_ref_whose_name_holds_unicode_line_breaks_is_listed_whole(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "f").write_text("x\n")
+    subprocess.run(["git", "-C", str(repo), "add", "f"], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "c"],
+                   check=True)
+    name = "refs/heads/a\x85b\u2028c\u2029d"
+    subprocess.run(["git", "-C", str(repo), "update-ref", name, "HEAD"], check=True)
+    assert name in git.refs(repo)

@@ -150,7 +150,7 @@ def _diff_contamination(repo: Path, old: str, new: str, purged: Purged) -> str |
         current = "?"
         text = git.out(["-c", "core.quotePath=false", "diff", "-p", "--no-color", "--no-renames", old, new],
                        cwd=repo)
-        for line in text.splitlines():
+        for line in git.lines(text):
             if line.startswith("+++ "):
                 current = line[6:] if line.startswith("+++ b/") else line[4:]
             elif line.startswith("+") and candidate_hashes(line[1:]) & purged.secret_sha256:
@@ -261,9 +261,9 @@ def _plan_branches(c: _Clone) -> tuple[list[_Branch], dict[str, str]]:
     published = c.published()
     found: list[tuple[str, str, list[str], dict[str, list[str]]]] = []
     skipped: dict[str, str] = {}
-    for name in c.out("for-each-ref", "--format=%(refname:short)", "refs/heads/").splitlines():
+    for name in git.lines(c.out("for-each-ref", "--format=%(refname:short)", "refs/heads/")):
         tip = c.out("rev-parse", f"refs/heads/{name}^{{commit}}")
-        history = c.out("rev-list", "--parents", "--topo-order", "--reverse", tip).splitlines()
+        history = git.lines(c.out("rev-list", "--parents", "--topo-order", "--reverse", tip))
         parents = {line.split()[0]: line.split()[1:] for line in history}
         if not c.changed & parents.keys():
             skipped[name] = "not on the old history"
@@ -319,7 +319,7 @@ def _stash_entries(c: _Clone) -> list[tuple[str, str]]:
     """(commit, message) of every stash entry, stash@{0} first."""
     if c.run("rev-parse", "-q", "--verify", "refs/stash", check=False) != 0:
         return []
-    lines = c.out("log", "-g", "--format=%H%x00%gs", "refs/stash").splitlines()
+    lines = git.lines(c.out("log", "-g", "--format=%H%x00%gs", "refs/stash"))
     return [(h, m) for h, _, m in (line.partition("\x00") for line in lines)]
 
 
@@ -498,7 +498,7 @@ def _plan_tags(c: _Clone) -> list[tuple[str, str, str, str]]:
     """(tag ref, tag object, object type, commit) for every local tag on a commit."""
     fmt = "%(refname)%00%(objectname)%00%(objecttype)%00%(*objectname)"
     found = []
-    for line in c.out("for-each-ref", f"--format={fmt}", "refs/tags/").splitlines():
+    for line in git.lines(c.out("for-each-ref", f"--format={fmt}", "refs/tags/")):
         ref, obj, kind, peeled = line.split("\x00")
         commit = peeled if kind == "tag" else obj
         if commit:
@@ -626,7 +626,7 @@ def finish(repo: str | os.PathLike[str] = ".", *, commit_map: str) -> FinishResu
         if sha not in stashes:
             raise UsageError(f"migrated stash entry {sha[:12]} is no longer in git stash list; nothing was deleted. "
                              f"Keep it: git stash store {sha}")
-    refs = [r for r in c.out("for-each-ref", "--format=%(refname)").splitlines() if not r.startswith(BACKUP_PREFIX)]
+    refs = [r for r in git.lines(c.out("for-each-ref", "--format=%(refname)")) if not r.startswith(BACKUP_PREFIX)]
     tips = set(c.out("for-each-ref", "--format=%(objectname)", *refs).split()) if refs else set()
     tips |= stashes
     head = c.out("rev-parse", "-q", "--verify", "HEAD", check=False)
@@ -636,11 +636,11 @@ def finish(repo: str | os.PathLike[str] = ".", *, commit_map: str) -> FinishResu
         if tips else set()
     old = sorted(reachable & c.changed)
     if old:
-        holders = c.out("for-each-ref", "--format=%(refname)", "--contains", old[0]).splitlines()
+        holders = git.lines(c.out("for-each-ref", "--format=%(refname)", "--contains", old[0]))
         where = next((h for h in holders if not h.startswith(BACKUP_PREFIX)), "HEAD")
         raise UsageError(f"{where} still holds old history (commit {old[0][:12]}); nothing was deleted. Run "
                          "git-sanitize migrate first (after git fetch), or delete that ref if you do not need it")
-    backups = c.out("for-each-ref", "--format=%(refname)", BACKUP_PREFIX).splitlines()
+    backups = git.lines(c.out("for-each-ref", "--format=%(refname)", BACKUP_PREFIX))
     for ref in backups:
         c.run("update-ref", "-d", ref)
     for pseudo in ("ORIG_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD"):
@@ -696,7 +696,7 @@ def _planned_renames(c: _Clone) -> dict[str, str]:
     if not c.names:
         return {}
     out: dict[str, str] = {}
-    taken = set(c.out("for-each-ref", "--format=%(refname)", "refs/heads/", "refs/tags/").splitlines())
+    taken = set(git.lines(c.out("for-each-ref", "--format=%(refname)", "refs/heads/", "refs/tags/")))
     for ref in sorted(taken):
         new = c.names.rename(ref)
         if new == ref:
@@ -740,7 +740,7 @@ def _repoint_remote_heads(c: _Clone) -> None:
     if not c.names:
         return
     # Not for-each-ref: once the fetch pruned the old branch, this symbolic ref dangles and it skips it.
-    for remote in c.out("remote").splitlines():
+    for remote in git.lines(c.out("remote")):
         ref = f"refs/remotes/{remote}/HEAD"
         target = c.out("symbolic-ref", "-q", ref, check=False)
         if not target or not c.names.holds(target):

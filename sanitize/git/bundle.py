@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sanitize.git.runner import run
+from sanitize.git.runner import lines, run
 
 
 def create(repo: str | os.PathLike[str], dest: Path) -> None:
@@ -35,7 +35,7 @@ def heads(bundle: Path, *, cwd: str | os.PathLike[str]) -> dict[str, str]:
     """Every ref the bundle holds → its object id (empty if it cannot be read)."""
     proc = run(["bundle", "list-heads", str(Path(bundle).resolve())], cwd=cwd, check=False)
     result: dict[str, str] = {}
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+    for line in lines(proc.stdout.decode("utf-8", "surrogateescape")):
         sha, _, ref = line.partition(" ")
         if ref.startswith("refs/"):
             result[ref] = sha

@@ -58,7 +58,8 @@ def _packed_entries(mirror: Path) -> list[list[str]]:
     if not path.is_file():
         return []
     entries: list[list[str]] = []
-    for line in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True):
+    for raw in path.read_bytes().splitlines(keepends=True):  # bytes split on \n and \r only, which a ref cannot hold
+        line = raw.decode("utf-8", "surrogateescape")
         if line.startswith("#"):
             continue
         if line.startswith("^") and entries:

@@ -27,33 +27,42 @@ from typing import IO
 from sanitize.git.runner import finish, popen, run
 
 MARKER = b"\x01"
-_FORMAT = "--format=%x01%H"
+#: A NUL before the marker: a commit's header token always follows an empty token, which no path is, so a
+#: path spelled exactly like a header (the marker byte and 40 hex digits) is never read as a commit.
+FORMAT = "--format=%x00%x01%H"
 _BLOCK = 8 << 20
-CACHE_SCHEMA = "git-sanitize/raw-log/v1"
+CACHE_SCHEMA = "git-sanitize/raw-log/v2"
 #: The whole-history reading scan, plan and the blast radius share. First-parent diffs show every path
 #: a merge's tree has that its first parent's does not (a superset of the combined diff), so each
 #: (path, blob) of every tree appears at some commit; ``--root`` whatever ``log.showRoot`` says.
 HISTORY: tuple[str, ...] = ("--topo-order", "--reverse", "--no-renames", "--diff-merges=first-parent", "--root")
 
-# A commit's header token: the marker and a full id, a whole NUL-separated token. A path may hold the
-# marker byte too (any byte but NUL may be in a path), so the marker alone never starts a commit.
+# A commit's header token: the marker and a full id, a whole NUL-separated token after an empty one
+# (FORMAT's NUL). A path may hold the marker byte, or be spelled exactly like a header, but is never empty.
 _HEADER = re.compile(rb"\x01([0-9a-f]{40}(?:[0-9a-f]{24})?)")
 
 
 def header(token: bytes) -> str | None:
-    """The commit id if ``token`` (one NUL-separated token of the log) is a commit's header, else None."""
+    """The commit id if ``token`` (one NUL-separated token of the log, after an empty one) is a commit's
+    header, else None."""
     m = _HEADER.fullmatch(token.lstrip(b"\n"))
     return m.group(1).decode("ascii") if m else None
 
 
+def _starts_header(block: bytes, at: int) -> bool:
+    """Whether the marker byte at ``at`` starts a header: a block's start (blocks are cut before headers),
+    the log's first token, or a token after an empty one."""
+    return at == 0 or (block[at - 1] == 0 and (at == 1 or block[at - 2] == 0))
+
+
 def commit_before(block: bytes, end: int) -> tuple[int, str]:
-    """The offset and id of the last commit header in ``block`` before ``end`` (a byte in a path is not one)."""
+    """The offset and id of the last commit header in ``block`` before ``end`` (a path is never one)."""
     at = end
     while True:
         at = block.rfind(MARKER, 0, at)
         if at < 0:
             raise ValueError("no commit header before the offset")
-        if at == 0 or block[at - 1:at] in (b"\0", b"\n"):
+        if _starts_header(block, at):
             stop = block.find(b"\0", at)
             commit = header(block[at:stop if stop >= 0 else len(block)])
             if commit is not None:
@@ -82,7 +91,7 @@ def changes(repo: str | os.PathLike[str], commits: Iterable[str], *, renames: bo
     starts = "".join(f"{c}\n" for c in dict.fromkeys(commits))
     if not starts:
         return
-    args = ["log", "--stdin", "--raw", "-z", "--no-abbrev", "-c", _FORMAT, "--no-color"]
+    args = ["log", "--stdin", "--raw", "-z", "--no-abbrev", "-c", FORMAT, "--no-color"]
     args.append("-M" if renames else "--no-renames")
     if not walk:
         args.append("--no-walk=unsorted")
@@ -135,7 +144,7 @@ def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Seque
 
 
 def _raw_args(options: Sequence[str], revs: Sequence[str]) -> list[str]:
-    return ["-c", "core.quotePath=false", "log", *options, "--raw", "--no-abbrev", "-z", _FORMAT, *revs]
+    return ["-c", "core.quotePath=false", "log", *options, "--raw", "--no-abbrev", "-z", FORMAT, *revs]
 
 
 def _kept(blocks: Iterator[bytes], keep: Path | None, done: Callable[[], None]) -> Iterator[bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from sanitize.git.location import Location
-from sanitize.git.runner import out, run
+from sanitize.git.runner import lines, out, run
 
 # Namespaces forges manage themselves: readable, never updatable by a push.
 HIDDEN_PREFIXES = ("refs/pull/", "refs/merge-requests/", "refs/keep-around/")
@@ -15,7 +15,7 @@ def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
     """Every ref (branches, tags, notes, stash, remote-tracking) → the object it names."""
     text = out(["for-each-ref", "--format=%(objectname) %(refname)"], cwd=repo)
     result: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         sha, _, name = line.partition(" ")
         result[name] = sha
     return result
@@ -24,7 +24,7 @@ def refs(repo: str | os.PathLike[str]) -> dict[str, str]:
 def remote_refs(location: str | Location) -> dict[str, str]:
     """Every ref a repository (path or URL) advertises, as ``git ls-remote`` sees it; HEAD and peeled tags left out."""
     result: dict[str, str] = {}
-    for line in out(["ls-remote", location]).splitlines():
+    for line in lines(out(["ls-remote", location])):
         sha, _, ref = line.partition("\t")
         if ref.startswith("refs/") and not ref.endswith("^{}"):
             result[ref] = sha
@@ -57,7 +57,7 @@ def forge_managed(location: str | Location) -> frozenset[str] | None:
 
     def names(data: bytes) -> set[str]:
         found = set()
-        for line in data.decode("utf-8", "surrogateescape").splitlines():
+        for line in lines(data.decode("utf-8", "surrogateescape")):
             ref = line.partition("\t")[2]
             if ref.startswith("refs/") and not ref.endswith("^{}"):
                 found.add(ref)
@@ -76,7 +76,7 @@ def remote_head(location: str | Location) -> str | None:
         proc = run(["symbolic-ref", "-q", "HEAD"], cwd=loc.path, check=False)
         name = proc.stdout.decode("utf-8", "surrogateescape").strip()
         return name or None
-    for line in out(["ls-remote", "--symref", loc, "HEAD"]).splitlines():
+    for line in lines(out(["ls-remote", "--symref", loc, "HEAD"])):
         if line.startswith("ref: ") and line.endswith("\tHEAD"):
             return line[len("ref: "):-len("\tHEAD")]
     return None

@@ -92,6 +92,12 @@ def run(
     return proc
 
 
+def lines(text: str) -> list[str]:
+    """Git's output split on ``\n`` only: ``str.splitlines`` also splits on U+0085/U+2028/U+2029,
+    which a ref name, a path or an identity may hold."""
+    return text.split("\n")[:-1] if text.endswith("\n") else (text.split("\n") if text else [])
+
+
 def out(args: Sequence[Arg], *, cwd: str | os.PathLike[str] | None = None, **kw: object) -> str:
     """Run git and return stdout as text, stripped of the trailing newline."""
     proc = run(args, cwd=cwd, **kw)  # type: ignore[arg-type]

@@ -117,7 +117,7 @@ def work_tree_remotes(path: str) -> list[str]:
     if git.is_url(path) or not Path(path).is_dir() or git.work_tree_of(path) is None:
         return []
     proc = git.run(["config", "--get-regexp", r"^remote\..*\.url$"], cwd=path, check=False)
-    return [git.redact_url(line.split(" ", 1)[1]) for line in proc.stdout.decode("utf-8", "replace").splitlines()
+    return [git.redact_url(line.split(" ", 1)[1]) for line in git.lines(proc.stdout.decode("utf-8", "replace"))
             if " " in line]
 
 

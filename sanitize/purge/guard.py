@@ -47,7 +47,7 @@ def render_hook(digest: str, banned_count: int, deadline: str | None = None, *, 
 def parse_updates(text: str) -> list[tuple[str, str, str]]:
     """pre-receive's stdin, ``<old> <new> <ref>`` per line; UsageError for anything else."""
     updates: list[tuple[str, str, str]] = []
-    for raw in text.splitlines():
+    for raw in git.lines(text):
         if not raw.strip():
             continue
         parts = raw.split(" ", 2)

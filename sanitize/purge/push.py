@@ -195,7 +195,7 @@ def _explain(rejections: list[tuple[str, str]], updates: dict[str, RefUpdate]) -
 
 def _parse_porcelain(stdout: str) -> tuple[list[str], list[tuple[str, str]]]:
     lines, rejected = [], []
-    for line in stdout.splitlines():
+    for line in git.lines(stdout):
         parts = line.split("\t")
         if len(parts) < 3 or len(parts[0]) != 1:
             continue

@@ -638,7 +638,7 @@ def _expire_and_gc(mirror: Path) -> None:
 
 def _read_map(path: Path) -> list[list[str]]:
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()):
+    for n, line in enumerate(git.lines(path.read_text(encoding="utf-8", errors="surrogateescape"))):
         if n == 0 or not line.strip():
             continue  # header
         rows.append(line.split(" ", 2))

@@ -64,7 +64,7 @@ def list_refs(repo: Path) -> list[RefInfo]:
                          "scan again")
     text = proc.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
     refs: list[RefInfo] = []
-    for line in text.splitlines():
+    for line in git.lines(text):
         parts = line.split(" ", 4)
         if len(parts) != 5:
             continue
@@ -214,7 +214,7 @@ def log_copy(repo: Path, refs: list[RefInfo], revs: Sequence[str], graph_cache: 
     # ``--all`` also walks HEAD and the HEAD of every linked work tree: the copy is the refs' log only if
     # each of those is a ref's tip too (or unborn).
     head = git.run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=repo, check=False).stdout.split()
-    trees = git.out(["worktree", "list", "--porcelain"], cwd=repo).splitlines()
+    trees = git.lines(git.out(["worktree", "list", "--porcelain"], cwd=repo))
     heads = {*(h.decode("ascii") for h in head), *(line[5:].strip() for line in trees if line.startswith("HEAD "))}
     if not {h for h in heads if h.strip("0")} <= tips:
         return None

@@ -95,7 +95,7 @@ def tag_people(data: bytes) -> list[str]:
     """The tagger's name and email of an annotated tag object (empty parts left out)."""
     head = data.partition(b"\n\n")[0].decode("utf-8", "surrogateescape")
     out: list[str] = []
-    for line in head.splitlines():
+    for line in git.lines(head):
         if line.startswith("tagger "):
             who = _TAGGER.match(line[len("tagger "):])
             if who:
@@ -129,7 +129,7 @@ def _identities(repo: Path, refs: list[RefInfo], revs: Sequence[str]) -> dict[st
 
     seen: dict[str, str] = {}
     text = git.run(["log", "--format=%H%x00%an%x00%ae%x00%cn%x00%ce", *revs], cwd=repo).stdout
-    for line in text.decode("utf-8", "surrogateescape").splitlines():
+    for line in git.lines(text.decode("utf-8", "surrogateescape")):
         sha, *people = line.split("\0")
         for p in people:
             if p:
@@ -139,7 +139,7 @@ def _identities(repo: Path, refs: list[RefInfo], revs: Sequence[str]) -> dict[st
         if kind != "tag":
             continue
         head = data.partition(b"\n\n")[0].decode("utf-8", "surrogateescape")
-        for line in head.splitlines():
+        for line in git.lines(head):
             if line.startswith("tagger "):
                 who = _TAGGER.match(line[len("tagger "):])
                 if who:
@@ -186,12 +186,13 @@ def _paths_holding(repo: Path, values: list[str], revs: Sequence[str]) -> dict[s
     """value → up to ``_MAX_PATHS`` (path, first commit) whose path holds it (one ``git log`` pass)."""
     found: dict[str, dict[str, str]] = {v: {} for v in values}
     out = git.run(["-c", "core.quotePath=false", "log", "--topo-order", "--reverse", "--no-renames", "--root",
-                   "--diff-merges=first-parent", "--name-only", "-z", "--format=%x01%H", *revs], cwd=repo).stdout
-    commit, first = "", False
-    # Token by token: a path may hold the header's marker byte (anything but NUL), never a whole header;
-    # git puts one newline before a commit's first path only.
+                   "--diff-merges=first-parent", "--name-only", "-z", git.log.FORMAT, *revs], cwd=repo).stdout
+    commit, first, after_empty = "", False, False
+    # Token by token: a header follows an empty token, which no path is (a path may be spelled like a
+    # header); git puts one newline before a commit's first path only.
     for raw in out.split(b"\0"):
-        head = git.log.header(raw)
+        head = git.log.header(raw) if after_empty else None
+        after_empty = not raw
         if head is not None:
             commit, first = head, True
             continue

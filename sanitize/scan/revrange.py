@@ -104,7 +104,7 @@ def _remote_tracking(remote: str | None) -> tuple[str, ...]:
 def _from_hook_lines(repo: Path, text: str) -> RevRange:
     tips: list[RefInfo] = []
     have: list[str] = []
-    for raw in text.splitlines():
+    for raw in git.lines(text):
         parts = raw.split()
         if not parts:
             continue
