@@ -68,7 +68,7 @@ def _rule(prefix: str) -> ContentRule:
 
 # (description prefix, path, text with {v}, value, reported id)
 POSITIVE: list[tuple[str, str, str, str, str]] = [
-    ("An npm registry token", ".npmrc", "//registry.npmjs.org/:_authToken={v}\n",
+    ("An npm registry token", ".npmrc", "//npm.registry.corp.test/:_authToken={v}\n",
      "-".join(_r("0123456789abcdef", n) for n in (8, 4, 4, 4, 12)), "file.npmrc-auth-token"),
     ("An npm registry token", "ci/publish.sh", 'echo "//npm.pkg.github.com/:_authToken={v}" > .npmrc\n',
      "npm" + "_" + _r(ALNUM, 36), "token.npm-token"),  # the provider format is more specific
@@ -171,9 +171,9 @@ POSITIVE: list[tuple[str, str, str, str, str]] = [
 
 # (path, text): nothing may be reported.
 NEGATIVE: list[tuple[str, str]] = [
-    (".npmrc", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n"),
+    (".npmrc", "//npm.registry.corp.test/:_authToken=${NPM_TOKEN}\n"),
     (".npmrc", "_auth = ${NPM_AUTH}\n"),
-    (".docker/config.json", '{"auths": {"ghcr.io": {"auth": "bm90LWEtcGFpcg"}}}'),  # base64 without a colon
+    (".docker/config.json", '{"auths": {"registry.example.invalid": {"auth": "bm90LWEtcGFpcg"}}}'),  # base64 without a colon
     ("src/app.json", '{"auth": "required"}'),
     (".netrc", "machine h login u password $NETRC_PASSWORD\n"),
     ("notes/netrc.md", "machine h\n  password hunter7x\n"),  # not a .netrc file, no machine/login line

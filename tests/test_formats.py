@@ -90,7 +90,7 @@ GITHUB_REQUIRED: dict[str, Any] = {
             "type": "object", "required": ["tool", "results"],
             "properties": {
                 "tool": {"type": "object", "required": ["driver"], "properties": {"driver": {
-                    "type": "object", "required": ["name", "informationUri", "rules"],
+                    "type": "object", "required": ["name", "rules"],
                     "properties": {"rules": {"type": "array", "items": {
                         "type": "object", "required": ["id", "shortDescription", "properties"],
                         "properties": {

@@ -20,7 +20,6 @@ from sanitize.scan.report import Finding, ScanReport
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION = "2.1.0"
-INFORMATION_URI = "https://pypi.org/project/git-sanitize/"
 FINGERPRINT = "secretSha256/v1"
 MAX_REFS = 20  # a finding can be reachable from thousands of refs; keep the log small
 
@@ -41,7 +40,6 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
             "tool": {"driver": {
                 "name": "git-sanitize",
                 "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
                 "rules": [_rule(r) for r in rule_ids],
             }},
             "results": [_result(f, index[f.rule]) for f in report.findings],
