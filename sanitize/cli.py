@@ -577,11 +577,11 @@ def migrate(commit_map: str, purged: str | None, repo: str, finish: bool) -> Non
         click.echo("warning: no purged.json: local work was not checked for removed files or values", err=True)
     for m in result.branches:
         what = f"{m.commits} local commit(s) moved onto {m.new_base[:12]}" if m.commits else "moved"
-        _say(f"branch {m.branch}: {what}; now {m.new_tip[:12]} (old tip kept in {m.backup_ref})")
+        _say(f"branch {_one_line(m.branch)}: {what}; now {m.new_tip[:12]} (old tip kept in {_one_line(m.backup_ref)})")
     for t in result.tags:
-        _say(f"tag {t.tag}: now {t.new[:12]} (old one kept in {t.backup_ref})")
+        _say(f"tag {_one_line(t.tag)}: now {t.new[:12]} (old one kept in {_one_line(t.backup_ref)})")
     for old_name, new_name in result.renamed.items():
-        _say(f"renamed {old_name} to {new_name}: the old name held a leaked value")
+        _say(f"renamed {old_name} to {_one_line(new_name)}: the old name held a leaked value")
     for s in result.stashes:
         _say(("uncommitted changes: carried over" if s.dirty else f"stash@{{{s.index}}}: re-based")
              + f" ({s.new[:12]})")

@@ -173,7 +173,7 @@ POSITIVE: list[tuple[str, str, str, str, str]] = [
 NEGATIVE: list[tuple[str, str]] = [
     (".npmrc", "//npm.registry.corp.test/:_authToken=${NPM_TOKEN}\n"),
     (".npmrc", "_auth = ${NPM_AUTH}\n"),
-    (".docker/config.json", '{"auths": {"registry.example.invalid": {"auth": "bm90LWEtcGFpcg"}}}'),  # base64 without a colon
+    (".docker/config.json", '{"auths": {"reg.test": {"auth": "bm90LWEtcGFpcg"}}}'),  # base64 without a colon
     ("src/app.json", '{"auth": "required"}'),
     (".netrc", "machine h login u password $NETRC_PASSWORD\n"),
     ("notes/netrc.md", "machine h\n  password hunter7x\n"),  # not a .netrc file, no machine/login line

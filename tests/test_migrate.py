@@ -171,3 +171,49 @@ def test_migrate_conflict_puts_every_branch_back(rewritten_workdir: RewrittenWor
     assert git.out(["symbolic-ref", "--short", "HEAD"], cwd=dev_clone) == "main"
     assert git.out(["status", "--porcelain", "--untracked-files=no"], cwd=dev_clone) == ""
     assert r.secrets[1] not in proc.stderr
+
+
+def test_migrate_without_a_committer_identity_says_so_and_moves_nothing(rewritten_workdir: RewrittenWorkdir,
+                                                                       dev_clone: Path, tmp_path: Path) -> None:
+    """Found on a trial: a clone whose git has no user.email made the rebase fail, reported as a conflict."""
+    r = rewritten_workdir
+    commit(dev_clone, "work1.txt", "one\n", "work one")
+    local_tip = git.out(["rev-parse", "main"], cwd=dev_clone)
+    git.run(["config", "--unset", "user.name"], cwd=dev_clone)
+    git.run(["config", "--unset", "user.email"], cwd=dev_clone)
+    cmap = publish(r, dev_clone)
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_AUTHOR", "GIT_COMMITTER", "EMAIL"))}
+    proc = subprocess.run([sys.executable, "-m", "sanitize.cli", "migrate", "--commit-map", str(cmap)],
+                          capture_output=True, text=True, cwd=dev_clone,
+                          env={**env, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "GIT_CONFIG_GLOBAL": "/dev/null",
+                               "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == 2, proc.stderr
+    assert "git config user.name" in proc.stderr and "nothing was moved" in proc.stderr
+    assert "conflict" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert git.out(["rev-parse", "main"], cwd=dev_clone) == local_tip
+    assert not git.out(["for-each-ref", "refs/sanitize-backup/"], cwd=dev_clone)
+
+
+def test_finish_in_a_partial_clone_names_the_promisor_packs_and_a_fresh_clone_fixes_it(
+        rewritten_workdir: RewrittenWorkdir, tmp_path: Path) -> None:
+    """A partial clone keeps every object a promisor remote sent, whatever gc is told: say so, and how."""
+    r = rewritten_workdir
+    git.run(["config", "uploadpack.allowFilter", "true"], cwd=r.remote)
+    clone = tmp_path / "partial"
+    git.run(["clone", "-q", "--filter=blob:none", f"file://{r.remote}", str(clone)])
+    git.run(["config", "user.name", "Dev"], cwd=clone)
+    git.run(["config", "user.email", "dev@example.invalid"], cwd=clone)
+    commit(clone, "work1.txt", "one\n", "work one")
+    cmap = publish(r, clone)
+    git.run(["fetch", "-q", "--prune", "--force", "origin", "+refs/heads/*:refs/remotes/origin/*"], cwd=clone)
+    assert cli("migrate", "--commit-map", str(cmap), cwd=clone).returncode == 0
+    proc = cli("migrate", "--finish", "--commit-map", str(cmap), cwd=clone)
+    assert proc.returncode == 1 and "promisor packs" in proc.stderr, proc.stderr
+    fetch = proc.stderr.split("git -C fresh fetch ", 1)[1].split(")", 1)[0]
+    fresh = tmp_path / "fresh"
+    git.run(["clone", "-q", f"file://{r.remote}", str(fresh)])  # not hard links to the unpruned remote
+    subprocess.run(f"git -C {fresh} fetch -q {fetch}", shell=True, check=True)
+    assert git.out(["log", "-1", "--format=%s", "local/main"], cwd=fresh) == "work one"
+    assert not git.objects.present(fresh, r.first_changed_commits)

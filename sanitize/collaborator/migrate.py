@@ -26,6 +26,7 @@ from pathlib import Path
 from sanitize import git
 from sanitize.collaborator.local_names import LocalNames, NameValue
 from sanitize.errors import GitError, UsageError, VerificationFailed
+from sanitize.printable import printable
 from sanitize.secret import sha256_hex
 from sanitize.shellquote import quote
 
@@ -237,8 +238,8 @@ class _Clone:
         self.names = LocalNames(purged.names if purged is not None else ())
 
     def show(self, name: str) -> str:
-        """A local name fit for output (a published value in it shown redacted)."""
-        return self.names.show(name)
+        """A local name fit for output: a published value in it shown redacted, on one line (escaped)."""
+        return printable(self.names.show(name))
 
     def out(self, *args: str, **kw: object) -> str:
         return git.out(list(args), cwd=self.work, **kw)
@@ -381,6 +382,13 @@ def _untracked(c: _Clone, commit: str) -> str:
     return c.out("commit-tree", f"{commit}^{{tree}}", "-m", c.names.rename(msg), env=_identity(c, commit))
 
 
+def _git_reason(stderr: bytes) -> str:
+    """git's own reason, one line: its last ``fatal:``/``error:`` line (a local message, no secret)."""
+    lines = [line.strip() for line in git.lines(stderr.decode("utf-8", "replace")) if line.strip()]
+    reasons = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines or ["no message"]
+    return printable(reasons[-1])[:200]
+
+
 def _identity(c: _Clone, commit: str) -> dict[str, str]:
     fields = c.out("log", "-1", "--format=%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI", commit).split("\x00")
     keys = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
@@ -408,6 +416,10 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
     if c.run("rev-parse", "-q", "--verify", "REBASE_HEAD", check=False) == 0 or (c.root / "rebase-merge").exists():
         raise UsageError("a rebase is in progress: finish or abort it first (nothing was moved)")
     plans, skipped = _plan_branches(c)
+    if any(p.local for p in plans) and c.run("var", "GIT_COMMITTER_IDENT", check=False) != 0:
+        raise UsageError("git does not know who you are in this clone, and rebasing your unpushed commits "
+                         "records you as their committer: git config user.name '<your name>' && git config "
+                         "user.email '<your email>', then run migrate again (nothing was moved)")
     for p in plans:
         if p.local and p.base not in {x for q in plans for x in q.local}:
             new_base = _new_base(p.base, cmap, c.work)
@@ -450,12 +462,15 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
                 moved.append(BranchMove(p.name, p.tip, new_tip, p.tip, new_tip, 0, backup))
                 continue
             new_base = _counterpart(c, p.base, local_map)
-            if c.run("rebase", "--quiet", "--empty=keep", "--keep-empty", "--onto", new_base, p.base, p.name,
-                     check=False) != 0:
+            rebase = git.run(["rebase", "--quiet", "--empty=keep", "--keep-empty", "--onto", new_base, p.base,
+                              p.name], cwd=c.work, check=False)
+            if rebase.returncode != 0:
+                conflict = bool(c.out("diff", "--name-only", "--diff-filter=U", check=False))
                 c.run("rebase", "--abort", check=False)
-                raise UsageError(f"branch {c.show(p.name)}: the rebase stopped on a conflict; every branch was put "
-                                 f"back (nothing was moved). Rebase it by hand: git rebase --onto {new_base[:12]} "
-                                 f"{p.base[:12]} {quote(c.show(p.name))}")
+                why = "stopped on a conflict" if conflict else f"failed ({c.show(_git_reason(rebase.stderr))})"
+                raise UsageError(f"branch {c.show(p.name)}: the rebase {why}; every branch was put back (nothing "
+                                 f"was moved). Rebase it by hand: git rebase --onto {new_base[:12]} "
+                                 f"{p.base[:12]} {quote(c.names.show(p.name))}")
             new_tip = c.out("rev-parse", f"refs/heads/{p.name}")
             rebased = c.out("rev-list", "--reverse", "--topo-order", new_tip, "--not", new_base).split()
             if len(rebased) == len(p.local):
@@ -657,6 +672,13 @@ def finish(repo: str | os.PathLike[str] = ".", *, commit_map: str) -> FinishResu
     c.run("-c", "gc.reflogExpire=never", "-c", "gc.reflogExpireUnreachable=never", "gc", "--quiet",
           "--prune=now")
     present = git.objects.present(c.work, c.changed)
+    if present and any((c.root / "objects" / "pack").glob("*.promisor")):
+        raise VerificationFailed(
+            f"{len(present)} old commit(s) are still in this clone (e.g. {present[0][:12]}), in promisor packs: "
+            "this is a partial clone (or a copy of one), and git gc keeps whatever a promisor remote sent. "
+            "Your migrated branches are in place; make a fresh clone and fetch them into it (git clone <url> "
+            f"fresh && git -C fresh fetch {quote(str(c.work.resolve()))} 'refs/heads/*:refs/heads/local/*'), "
+            "then delete this one")
     if present:
         raise VerificationFailed(f"{len(present)} old commit(s) are still in this clone (e.g. {present[0][:12]}); "
                                  "another worktree or an alternate object store may hold them")
