@@ -65,6 +65,23 @@ def test_a_malformed_rewrite_record_is_one_line_and_exit_2(rewritten_workdir: Re
         assert "malformed rewrite record" in line and "rewritten_tips" in line, line
 
 
+def test_a_workdir_plan_edited_after_the_rewrite_is_refused_by_every_stage_that_reads_the_record(
+        rewritten_workdir: RewrittenWorkdir) -> None:
+    """The plan is loaded and verified (digest over plan.json and plan.secrets), not only its digest field
+    compared: an action slipped into the workdir's plan.json with the digest left as it was is refused."""
+    r = rewritten_workdir
+    plan = r.workdir / "plan.json"
+    doc = json.loads(plan.read_text())
+    doc["actions"]["delete_paths"] = []
+    plan.write_text(json.dumps(doc))
+    for args in (["notify", "--workdir", str(r.workdir)], ["verify", "--workdir", str(r.workdir)],
+                 ["push", "--workdir", str(r.workdir), "--allow-unsigned", "--dry-run"],
+                 ["guard", "install", "--workdir", str(r.workdir), "--remote", str(r.remote)]):
+        line = _one_line(_cli(*args))
+        assert "digest does not match" in line or "malformed plan" in line, (args[0], line)
+    assert not (r.remote / "hooks" / "pre-receive").exists()
+
+
 def test_an_unfinished_rewrite_is_refused_not_read_as_empty(rewritten_workdir: RewrittenWorkdir) -> None:
     r = rewritten_workdir
     _edit_state(r.workdir, lambda d: d["stages"]["rewrite"].update(status="running"))

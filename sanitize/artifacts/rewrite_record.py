@@ -9,7 +9,6 @@ a malformed record is one line and exit 2, never an empty record.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -95,16 +94,13 @@ def current(wd: Workdir) -> RewriteRecord:
 
 
 def check_plan_unchanged(wd: Workdir, record: RewriteRecord) -> None:
-    """UsageError if plan.json in the workdir no longer carries the digest the rewrite applied."""
+    """UsageError if the workdir's plan, loaded and verified as every stage loads it (digest over plan.json
+    and plan.secrets), is not the plan the rewrite applied."""
     if not wd.plan.is_file():
         return
-    try:
-        data = json.loads(wd.plan.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{wd.plan}: unreadable plan") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"{wd.plan}: unreadable plan")
-    if data.get("digest") != record.plan_digest:
+    from sanitize.purge.plan import load_plan  # the plan stage imports the artifacts
+
+    if load_plan(wd.plan).digest != record.plan_digest:
         raise UsageError(f"{wd.plan}: the plan changed after the rewrite (digest differs); rewrite again")
 
 
