@@ -253,13 +253,6 @@ class VaultBackend(SecretBackend):
             return _parse_time(kept_time)
         return _parse_time((versions.get(str(earliest)) or {}).get("created_time"))
 
-    def versions(self, ref: SecretRef) -> dict[str, dict[str, Any]]:
-        """KV metadata per version (created/deleted/destroyed): for audits and tests."""
-        path, _key = self._ref_parts(ref)
-        meta = self._call(f"read metadata {self._where(path)}", self._kv().read_secret_metadata, path=path)["data"]
-        versions: dict[str, dict[str, Any]] = meta.get("versions") or {}
-        return versions
-
     # -- the cross-host lease -------------------------------------------------------------
     #
     # One KV secret per rotated key at _rotation-lease/<path>/<key>: {"owner", "expires"}.
