@@ -93,7 +93,7 @@ def run(
 
 
 def lines(text: str) -> list[str]:
-    """Git's output split on ``\n`` only: ``str.splitlines`` also splits on U+0085/U+2028/U+2029,
+    """Git's output split on newlines only: ``str.splitlines`` also splits on U+0085/U+2028/U+2029,
     which a ref name, a path or an identity may hold."""
     return text.split("\n")[:-1] if text.endswith("\n") else (text.split("\n") if text else [])
 
