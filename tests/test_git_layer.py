@@ -173,3 +173,25 @@ def test_a_ref_whose_name_holds_unicode_line_breaks_is_listed_whole(tmp_path: Pa
     name = "refs/heads/a\x85b\u2028c\u2029d"
     subprocess.run(["git", "-C", str(repo), "update-ref", name, "HEAD"], check=True)
     assert name in git.refs(repo)
+
+
+def test_a_path_spelled_like_a_log_header_is_read_as_a_path_never_as_a_commit(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    ident = ["-c", "user.name=t", "-c", "user.email=t@e"]
+    (repo / "a").write_text("1\n")
+    subprocess.run(["git", "-C", str(repo), "add", "a"], check=True)
+    subprocess.run(["git", "-C", str(repo), *ident, "commit", "-qm", "one"], check=True)
+    first = git.out(["rev-parse", "HEAD"], cwd=repo)
+    forged = "\x01" + first
+    (repo / forged).write_text("2\n")
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(repo), *ident, "commit", "-qm", "two"], check=True)
+    second = git.out(["rev-parse", "HEAD"], cwd=repo)
+    out = git.run(["-c", "core.quotePath=false", "log", "--reverse", "--name-only", "-z", git.log.FORMAT],
+                  cwd=repo).stdout
+    assert list(git.log.name_only(out)) == [(first, "a"), (second, forged)]
+    raw = git.run(["-c", "core.quotePath=false", "log", "--reverse", "--raw", "-z", "--no-abbrev", git.log.FORMAT],
+                  cwd=repo).stdout
+    assert git.log.commit_before(raw, len(raw))[1] == second
+    assert [(c.commit, c.path) for c in git.log.parse(raw)] == [(first, "a"), (second, forged)]

@@ -382,13 +382,6 @@ def _untracked(c: _Clone, commit: str) -> str:
     return c.out("commit-tree", f"{commit}^{{tree}}", "-m", c.names.rename(msg), env=_identity(c, commit))
 
 
-def _git_reason(stderr: bytes) -> str:
-    """git's own reason, one line: its last ``fatal:``/``error:`` line (a local message, no secret)."""
-    lines = [line.strip() for line in git.lines(stderr.decode("utf-8", "replace")) if line.strip()]
-    reasons = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines or ["no message"]
-    return printable(reasons[-1])[:200]
-
-
 def _identity(c: _Clone, commit: str) -> dict[str, str]:
     fields = c.out("log", "-1", "--format=%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI", commit).split("\x00")
     keys = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
@@ -467,7 +460,8 @@ def migrate(repo: str | os.PathLike[str] = ".", *, commit_map: str, purged: str 
             if rebase.returncode != 0:
                 conflict = bool(c.out("diff", "--name-only", "--diff-filter=U", check=False))
                 c.run("rebase", "--abort", check=False)
-                why = "stopped on a conflict" if conflict else f"failed ({c.show(_git_reason(rebase.stderr))})"
+                why = "stopped on a conflict" if conflict else \
+                    f"failed ({c.show(git.reason(rebase.stderr, rebase.returncode))})"
                 raise UsageError(f"branch {c.show(p.name)}: the rebase {why}; every branch was put back (nothing "
                                  f"was moved). Rebase it by hand: git rebase --onto {new_base[:12]} "
                                  f"{p.base[:12]} {quote(c.names.show(p.name))}")

@@ -126,6 +126,25 @@ def parse(data: bytes) -> Iterator[Change]:
         yield Change(commit, status, modes[-1].decode(), shas[-1].decode(), old, path)
 
 
+def name_only(data: bytes) -> Iterator[tuple[str, str]]:
+    """(commit, path) for every path of ``git log --name-only -z`` output written with :data:`FORMAT`.
+
+    Token by token: a header follows an empty token, which no path is (a path may be spelled like a
+    header); git puts one newline before a commit's first path only.
+    """
+    commit, first, after_empty = "", False, False
+    for raw in data.split(b"\0"):
+        head = header(raw) if after_empty else None
+        after_empty = not raw
+        if head is not None:
+            commit, first = head, True
+            continue
+        path = (raw.removeprefix(b"\n") if first else raw).decode("utf-8", "surrogateescape")
+        first = False
+        if path and commit:
+            yield commit, path
+
+
 def raw_blocks(repo: str | os.PathLike[str], options: Sequence[str], revs: Sequence[str], *,
                purpose: str = "", stdin: bytes | None = None, keep: Path | None = None) -> Iterator[bytes]:
     """The raw log of ``revs`` (with extra ``options`` such as ``--topo-order``) in blocks of whole commits,

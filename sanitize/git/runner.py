@@ -85,11 +85,16 @@ def run(
     except FileNotFoundError as exc:
         raise GitError("git is not installed or not on PATH") from exc
     if check and proc.returncode != 0:
-        first = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = redact_url(first[-1]) if first else f"exit {proc.returncode}"
         hints = [a.hint for a in args if isinstance(a, Location) and a.hint]
-        raise GitError(f"{_describe(args)} failed: {reason}" + "".join(f"; {h}" for h in hints))
+        why = reason(proc.stderr, proc.returncode)
+        raise GitError(f"{_describe(args)} failed: {why}" + "".join(f"; {h}" for h in hints))
     return proc
+
+
+def reason(stderr: bytes, code: int) -> str:
+    """git's reason for a failure: the last line it wrote on stderr (a URL in it redacted), else the exit code."""
+    written = [line for line in lines(stderr.decode("utf-8", "replace").strip()) if line.strip()]
+    return redact_url(written[-1].strip()) if written else f"exit {code}"
 
 
 def lines(text: str) -> list[str]:
@@ -125,8 +130,7 @@ def finish(proc: subprocess.Popen[bytes], failure: str) -> None:
     err = proc.stderr.read() if proc.stderr else b""
     code = proc.wait()
     if code != 0:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"{failure}: {redact_url(reason[-1]) if reason else code}")
+        raise GitError(f"{failure}: {reason(err, code)}")
 
 
 def run_program(argv: Sequence[str], *, timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -187,21 +187,10 @@ def _paths_holding(repo: Path, values: list[str], revs: Sequence[str]) -> dict[s
     found: dict[str, dict[str, str]] = {v: {} for v in values}
     out = git.run(["-c", "core.quotePath=false", "log", "--topo-order", "--reverse", "--no-renames", "--root",
                    "--diff-merges=first-parent", "--name-only", "-z", git.log.FORMAT, *revs], cwd=repo).stdout
-    commit, first, after_empty = "", False, False
-    # Token by token: a header follows an empty token, which no path is (a path may be spelled like a
-    # header); git puts one newline before a commit's first path only.
-    for raw in out.split(b"\0"):
-        head = git.log.header(raw) if after_empty else None
-        after_empty = not raw
-        if head is not None:
-            commit, first = head, True
-            continue
-        path = (raw.removeprefix(b"\n") if first else raw).decode("utf-8", "surrogateescape")
-        first = False
-        if path and commit:
-            for v in values:
-                if v in path and len(found[v]) < _MAX_PATHS:
-                    found[v].setdefault(path, commit)
+    for commit, path in git.log.name_only(out):
+        for v in values:
+            if v in path and len(found[v]) < _MAX_PATHS:
+                found[v].setdefault(path, commit)
     return {v: sorted(at.items()) for v, at in found.items()}
 
 
