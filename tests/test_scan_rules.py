@@ -7,6 +7,7 @@ repository never holds a token-shaped literal.
 from __future__ import annotations
 
 import base64
+import json
 import random
 import string
 from pathlib import Path
@@ -24,6 +25,7 @@ from sanitize.scan.rules import (
     INLINE_PASSWORD_RULES,
     LOGIN_CALL_RULE,
     TOKEN_RULES,
+    ContentRule,
     is_placeholder,
     load_custom_rules,
 )
@@ -313,3 +315,47 @@ def test_detect_secrets_plugins_cover_their_formats() -> None:
     hits = {(h.rule, h.secret_sha256) for h in Detector().scan_blob(text.encode(), "notes.txt")}
     assert {("ds.JwtTokenDetector", sha256_hex(jwt)), ("token.jwt", sha256_hex(jwt))} & hits
     assert ("ds.BasicAuthDetector", sha256_hex(basic_pw)) in hits
+
+
+
+def _shaped_cases() -> list[tuple[ContentRule, str, str, str]]:
+    """(rule, path, text, value) for every case of a rule whose prefilter is a shape, not keywords."""
+    from tests.test_credential_rules import POSITIVE, _rule
+
+    tokens = {id(t) for t in TOKEN_RULES}
+    shaped = [r for r in BUILTIN_CONTENT_RULES if r.hs_patterns and not r.keywords and id(r) not in tokens]
+    cases = [(rule, "config/sample.yml" if rule.paths else "src/sample.txt", text, value)
+             for i, samples in SAMPLES.items() for rule in [BUILTIN_CONTENT_RULES[i]] if rule in shaped
+             for text, value, _rule_id in samples]
+    cases += [(_rule(prefix), path, text.format(v=value), value) for prefix, path, text, value, _rule_id in POSITIVE
+              if _rule(prefix) in shaped]
+    return cases
+
+
+SHAPED = _shaped_cases()
+
+
+def test_shaped_prefilters_cover_the_rules_that_run_most() -> None:
+    """The generic assignment, env-fallback, DSN and SQL rules wake on a shape (the keyword and the
+    assignment or call around it): on pallets/flask that cut the lines their regexes run on from 80,000 to 8,000."""
+    assert len({rule.id.split(".")[0] for rule, *_ in SHAPED}) >= 4
+    assert len({id(rule) for rule, *_ in SHAPED}) >= 10
+
+
+@pytest.mark.parametrize(("rule", "path", "text", "value"), SHAPED,
+                         ids=[f"{i}:{c[0].id}" for i, c in enumerate(SHAPED)])
+def test_a_shaped_prefilter_wakes_its_rule_in_raw_and_json_escaped_text(rule: ContentRule, path: str, text: str,
+                                                                        value: str) -> None:
+    """A rule with a shape prefilter finds its value as the text sits and inside a JSON string (a
+    transcript or notebook: quotes as \\" or \\u0022, line breaks as \\n), where its regex reads the line unescaped."""
+    escaped = json.dumps({"output": "log:\n" + text})
+    forms = [text, escaped, escaped.replace('\\"', "\\u0022")]
+    # A line break where the rule allows space: an assignment or an argument list wrapped in the transcript.
+    wrapped = text.replace(" = ", " =\n  ", 1).replace(", ", ",\n  ", 1)
+    if wrapped != text and any(m.group(rule.secret_group) == value.encode() for m in rule.compiled.finditer(
+            wrapped.encode())):
+        forms.append(json.dumps({"output": wrapped}))
+    detector = Detector()
+    for form in forms:
+        hits = detector.scan_blob(form.encode(), path)
+        assert sha256_hex(value) in {h.secret_sha256 for h in hits}, (rule.id, form)

@@ -365,12 +365,22 @@ def looks_random(value: str) -> bool:
 
 
 _Q = "[\"'`]"
+# Prefilter shapes (hyperscan) for rules whose keywords are common words in code: the keyword, then
+# the assignment or call around it, so the rule's regex runs on a few lines instead of every line that
+# says "token" or "environ.get". Each must match wherever the rule's regex does, in the raw text and
+# in its JSON-escaped form (the rules read a line with escapes unescaped): a quote may be \" or
+# \u0022, a space \n or \t. tests/test_scan_rules.py checks both forms for every such rule.
+_HS_Q = r"(?:\\*[\"'`]|\\u002[27])"
+_HS_WS = r"(?:\s|\\[nrtfb]|\\u00(?:0[9a-d]|20))*"
+_HS_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_HS_KW = r"(?:passw(?:or)?d|secret|token|api_?key)"
 _CONFIG_PATHS = r"(?i)\.(?:ya?ml|ini|cfg|conf|cnf|properties|toml|tfvars|env)$|(?:^|/)\.env(?:\.[\w.-]+)?$"
 _SECRET_NAMES = ("SECRET", "PASSWORD", "PASSWD", "_PASS(?![A-Z])", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY",
                  "ACCESS_KEY", "APP_KEY", "MASTER_KEY", "ENCRYPTION_KEY",
                  "CREDENTIAL", "AUTH_KEY", "SIGNING_KEY", "CLIENT_SECRET", "DSN", "DATABASE_URL")
 _SECRET_KEYWORDS = tuple(re.sub(r"\(\?.*\)", "", n) for n in _SECRET_NAMES)  # the literal part, for the prefilter
 _UPPER_NAME = r"(?P<name>[A-Z0-9_]*(?:" + "|".join(_SECRET_NAMES) + r")[A-Z0-9_]*)"
+_HS_UPPER_NAME = "(?:" + "|".join(re.escape(k) for k in _SECRET_KEYWORDS) + ")[A-Z0-9_]*"
 
 def token_rule(fmt: TokenFormat) -> ContentRule:
     """A provider format (:mod:`sanitize.scan.providers`) as a content rule."""
@@ -472,7 +482,8 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
               r"(?:CREATE|ALTER)\s+(?:USER|ROLE)\s+[^;\r\n]{0,200}?\bPASSWORD|"
               r"SET\s+PASSWORD\s+(?:FOR\s+\S+\s+)?=\s*(?:PASSWORD\s*\()?)\s*(?P<q>['\"])"
               r"(?P<secret>(?:''|\\.|(?!(?P=q)).){3,200})(?P=q)",
-        keywords=("identified", "password"), file_value=True, min_len=3,
+        hs_patterns=(rf"(?i)(?:identified{_HS_WS}(?:with{_HS_WS}\w+{_HS_WS})?by|password){_HS_WS}(?:{_HS_Q}|=|for\b|\()",),
+        file_value=True, min_len=3,
         description="A password in SQL: IDENTIFIED BY '…', CREATE/ALTER USER … PASSWORD '…', SET PASSWORD.",
     ),
     ContentRule(
@@ -585,7 +596,9 @@ ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
         regex=r"(?<![\w.])(?:[A-Za-z_][\w.]*\.)?(?:[gG]et_?[eE]nv|env|ENV|getEnvOrDefault|envOr|getEnvOr|GetEnvOrDefault|"
               r"EnvOrDefault|getenv_or|env_or|fetch_env|getEnvironmentVariable)\(\s*(?P<q1>[\"'])" + _ENV_VAR
               + r"(?P=q1)\s*,\s*" + _LIT,
-        keywords=("env(", "envordefault(", "envor(", "env_or(", "getenvironmentvariable("), name_check=True,
+        hs_patterns=(rf"(?i)(?:env|envordefault|envor|env_or|getenvironmentvariable)\({_HS_WS}{_HS_Q}{_HS_NAME}{_HS_Q}"
+                     rf"{_HS_WS},{_HS_WS}{_HS_Q}",),
+        name_check=True,
         reject="://",
         description="A hardcoded fallback via an env helper: env('X', '…'), getEnv(\"X\", \"…\") (Go, PHP, Node).",
     ),
@@ -595,7 +608,9 @@ ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
               r"System\.getProperty|env::var|std::env::var|ENV\.fetch)\(\s*(?P<q1>[\"'])" + _ENV_VAR
               + r"(?P=q1)\s*\)\s*(?:\?\?|\?:|\|\||\bor\b|\.orElse\(|\.unwrap_or\(|\.unwrap_or_else\(\|_\|\s*|"
               r"\.getOrElse\(\s*\{?\s*)\s*" + _LIT,
-        keywords=("getenv", "getenvironmentvariable", "environ.get", "getproperty", "env::var", "env.fetch"),
+        hs_patterns=(rf"(?i)(?:getenv|getenvironmentvariable|environ\.get|getproperty|env::var|env\.fetch)\({_HS_WS}"
+                     rf"{_HS_Q}{_HS_NAME}{_HS_Q}{_HS_WS}\){_HS_WS}(?:\?\?|\?:|\|\||or|\.orelse\(|\.unwrap_or|"
+                     r"\.getorelse\()",),
         name_check=True, reject="://",
         description="A hardcoded fallback: System.getenv(\"X\") ?: \"…\", GetEnvironmentVariable(\"X\") ?? \"…\", "
                     "getenv('X') ?: '…', env::var(\"X\").unwrap_or(\"…\").",
@@ -632,7 +647,8 @@ ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="default.{name}",
         regex=r"os\.environ\.setdefault\(\s*(?P<q1>[\"'])" + _ENV_VAR + r"(?P=q1)\s*,\s*" + _LIT,
-        keywords=("setdefault",), name_check=True, reject="://",
+        hs_patterns=(rf"os\.environ\.setdefault\({_HS_WS}{_HS_Q}{_HS_NAME}{_HS_Q}{_HS_WS},{_HS_WS}{_HS_Q}",),
+        name_check=True, reject="://",
         description="A hardcoded default: os.environ.setdefault(\"X\", \"…\").",
     ),
 )
@@ -656,7 +672,9 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         id="dsn.password",
         regex=r"(?i)(?<![a-z0-9+])(?P<scheme>postgres(?:ql)?|mysql|mariadb|rediss?|mongodb(?:\+srv)?|amqps?)"
               r"://(?P<user>[^:@/\s\"'<>]*):(?P<secret>[^@/\s\"'<>]+)@",
-        keywords=("postgres", "mysql", "mariadb", "redis", "mongodb", "amqp"), min_len=4,
+        hs_patterns=(r"(?i)(?:postgres|mysql|mariadb|redis|mongodb|amqp)[a-z+]*:(?:\\?/){2}[^:@/\s\"'<>]*:"
+                     r"[^@/\s\"'<>]+@",),
+        min_len=4,
         description="The password inside a database/cache/queue DSN.",
     ),
     ContentRule(
@@ -676,20 +694,21 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         id="default.{name}",
         regex=r"os\.(?:environ\.get|getenv)\(\s*[\"'](?P<name>[A-Za-z_][A-Za-z0-9_]*)[\"']\s*,\s*"
               r"[\"'](?P<secret>[^\"'\r\n]{4,})[\"']",
-        keywords=("environ.get", "getenv"), caseless=False, name_check=True, reject="://",
+        hs_patterns=(rf"os\.(?:environ\.get|getenv)\({_HS_WS}{_HS_Q}{_HS_NAME}{_HS_Q}{_HS_WS},{_HS_WS}{_HS_Q}",),
+        name_check=True, reject="://",
         description="A hardcoded fallback: os.getenv(\"X\", \"literal\").",
     ),
     *ENV_DEFAULT_RULES,
     ContentRule(
         id="default.{name}",
         regex=r"(?<![A-Za-z0-9_.])" + _UPPER_NAME + r"\s*(?::=|=|:)\s*(?P<q>[\"'])(?P<secret>[^\"'\r\n]{4,})(?P=q)",
-        keywords=_SECRET_KEYWORDS, caseless=False, reject="://", name_check=True,
+        hs_patterns=(rf"{_HS_UPPER_NAME}{_HS_WS}(?::=|=|:){_HS_WS}{_HS_Q}",), reject="://", name_check=True,
         description="A credential constant with a literal: ADMIN_PASSWORD = \"…\".",
     ),
     ContentRule(
         id="default.{name}",
         regex=r"(?m)(?<![A-Za-z0-9_.])" + _UPPER_NAME + r"=(?P<secret>[^\s\"'`$<>{}();,]{4,})",
-        keywords=_SECRET_KEYWORDS, caseless=False, reject="://", name_check=True,
+        hs_patterns=(rf"{_HS_UPPER_NAME}=[^\s\"'`$<>{{}}();,]{{4}}",), reject="://", name_check=True,
         description="A credential in env/shell syntax: JWT_SECRET=literal.",
     ),
     ContentRule(
@@ -697,15 +716,16 @@ BUILTIN_CONTENT_RULES: tuple[ContentRule, ...] = (
         regex=r"(?i)(?<![a-z0-9_])(?P<name>[a-z0-9_]*?(?P<kw>password|passwd|secret|token|api_?key)[a-z0-9_]*)"
               r"[\"']?\s*(?::=|=>|=|:)\s*"
               r"(?P<q>[\"'])(?P<secret>[^\"'\s]{6,200})(?P=q)",
-        keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\", name_check=True,
-        word_check=True,
+        hs_patterns=(rf"(?i){_HS_KW}[a-z0-9_]*{_HS_Q}?{_HS_WS}(?::=|=>|=|:){_HS_WS}{_HS_Q}[^\"'\s]{{6}}",),
+        reject=r"://|\\", name_check=True, word_check=True,
         description="A quoted literal assigned to a password/secret/token/api_key field.",
     ),
     ContentRule(
         id="keyword.{kw}",
         regex=r"(?im)^[ \t-]*(?P<name>[\w.-]*?(?P<kw>password|passwd|secret|token|api_?key)[\w.-]*)[ \t]*[:=][ \t]*"
               r"(?P<secret>[^\s\"'`#{}()\[\]$<>,;|&]{6,200})[ \t\r]*(?:#.*)?$",
-        keywords=("password", "passwd", "secret", "token", "api_key", "apikey"), reject=r"://|\\|^[A-Za-z_]\w*\.\w",
+        hs_patterns=(rf"(?i){_HS_KW}[\w.-]*(?:[ \t]|\\t)*[:=](?:[ \t]|\\t)*[^\s\"'`#{{}}()\[\]$<>,;|&]{{6}}",),
+        reject=r"://|\\|^[A-Za-z_]\w*\.\w",
         name_check=True, word_check=True,
         paths=_CONFIG_PATHS,
         description="An unquoted password/secret/token in a config file (YAML, INI, properties, tfvars).",
