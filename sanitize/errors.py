@@ -1,4 +1,4 @@
-"""The error roots every stage raises; ``cli.py`` maps them to exit codes.
+"""The error roots every stage raises; the ``cli`` package maps them to exit codes.
 
 Exit codes (the CLI contract): 0 ok/clean, 1 findings remain or a verification
 failed, 2 bad input or usage, 3 waiting for approval.

@@ -7,8 +7,9 @@ unless every check passes, and ``run --check`` prints the checks alone.
 
 Each check is one :class:`Check`: ``ok`` with what was found, or a problem
 with the exact fix. Nothing here writes a file, creates the workdir, or
-prints: ``cli.py`` does the printing. Environment variables are named, never
-shown: a check says whether ``VAULT_TOKEN`` is set, not what it holds.
+prints: the ``cli`` package does the printing. Environment variables are
+named, never shown: a check says whether ``VAULT_TOKEN`` is set, not what
+it holds.
 """
 
 from __future__ import annotations
