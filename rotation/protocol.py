@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,7 +42,55 @@ STEPS = ("read", "create", "set", "test", "finish", "retire", "consume", "prove"
 #: Steps after the new value became current: a failure there is not rolled back.
 AFTER_PROMOTION = ("retire", "consume", "prove")
 
-StepLog = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """One step of one rotation, as the run log and the audit log show it (never a value).
+
+    Beyond ``step``, ``status`` and the store ``version`` it acted on, a step sets only the fields that say
+    something about it; the others stay None and are left out of :meth:`to_dict`.
+    """
+
+    step: str
+    status: str
+    version: str | None = None
+    token: str | None = None  # create: the staging token
+    target: str | None = None  # set: the target's kind
+    previous_kept: bool | None = None  # finish: scheduled mode keeps the previous version
+    consumer: str | None = None  # consume: which consumer reloaded
+    check: str | None = None  # prove: a proof check's label
+    value: str | None = None  # prove: which value that check tried, "new" or "leaked" (a word, not the value)
+    verdict: str | None = None  # prove: what that check answered
+    leaked_rejected: bool | None = None
+    sessions_terminated: int | None = None
+    error: str | None = None  # a failed step: what went wrong (our own errors' text only)
+    rollback: str | None = None  # a failed step: what was undone
+    detail: str | None = None
+    output: str | None = None  # a hook's, consumer's or check's output, redacted
+    why: str | None = None  # prove: why the checks could not decide
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON record: ``step``, ``status``, ``version``, then the fields this step set, in field order."""
+        record: dict[str, object] = {"step": self.step, "status": self.status, "version": self.version}
+        for f in fields(self)[3:]:
+            value = getattr(self, f.name)
+            if value is not None:
+                record[f.name] = value
+        return record
+
+
+@dataclass(frozen=True)
+class ConsumerReload:
+    """One consumer's reload after promotion: its label, whether it reloaded, a value-free detail."""
+
+    consumer: str
+    ok: bool
+    detail: str
+
+
+#: Receives every step's outcome as it happens.
+StepLog = Callable[[StepOutcome], None]
 
 
 @dataclass
@@ -53,15 +101,15 @@ class RotationResult:
     old_version: str | None = None
     new_version: str | None = None
     token: str = ""
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[StepOutcome] = field(default_factory=list)
     leak: LeakProof | None = None
     #: Why the configured proof checks could not decide (the leaked value was not accepted, nor shown refused).
     unproven: str = ""
-    #: Each consumer's reload: ``{"consumer", "ok", "detail"}``.
-    consumers: list[dict[str, Any]] = field(default_factory=list)
+    #: Each consumer's reload, in the configured order.
+    consumers: list[ConsumerReload] = field(default_factory=list)
 
 
-def _noop(**_: Any) -> None:
+def _noop(_: StepOutcome) -> None:
     pass
 
 
@@ -140,7 +188,7 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
     After promotion: the target's ``promoted`` step ("retire": e.g. the old signing key leaves the JWKS), each
     consumer reloads, and in compromised mode the target's proof and every proof check run.
 
-    ``log(step=, status=, version=, **detail)`` is called after every step (never with a value).
+    ``log(StepOutcome)`` is called after every step (it never holds a value).
     ``lease``: the caller's lease on ``ref``, renewed before each change (LeaseLost: rolled back).
     """
     if mode not in MODES:
@@ -149,10 +197,9 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
     token = token or str(uuid.uuid4())
     result = RotationResult(name=ref.name, token=token)
 
-    def record(step: str, status: str, version: str | None = None, **detail: Any) -> None:
-        entry = {"step": step, "status": status, "version": version, **detail}
-        result.steps.append(entry)
-        log(**entry)
+    def record(outcome: StepOutcome) -> None:
+        result.steps.append(outcome)
+        log(outcome)
 
     def renew() -> None:
         if lease is not None:
@@ -161,11 +208,11 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
     try:
         current = backend.read_current(ref)
     except RotationError as exc:
-        record("read", "failed", error=str(exc))
+        record(StepOutcome("read", "failed", error=str(exc)))
         raise type(exc)(str(exc), step="read") from exc
     old = current.value
     result.old_version = current.version
-    record("read", "ok", current.version)
+    record(StepOutcome("read", "ok", current.version))
 
     issue = getattr(target, "issue", None)
     new = old  # until a new value exists, a rollback has only the old one to restore
@@ -178,17 +225,17 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         new = new_value(spec, target, old)
         step = "create"
         backend.stage_pending(ref, new, token)
-        record("create", "ok", current.version, token=token)
+        record(StepOutcome("create", "ok", current.version, token=token))
         fault_point("rotate:after-create")
         step = "set"
         renew()
         applied = True  # a half-applied change is reverted too
         target.apply(old, new)
-        record("set", "ok", current.version, target=target.kind)
+        record(StepOutcome("set", "ok", current.version, target=target.kind))
         fault_point("rotate:after-set")
         step = "test"
         test_pending(backend, ref, target, token, new)
-        record("test", "ok", current.version)
+        record(StepOutcome("test", "ok", current.version))
         fault_point("rotate:before-finish")
         step = "finish"
         renew()
@@ -202,7 +249,7 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         if promoted:
             # The new value is current: reverting the target now would break consumers.
             message = str(exc) if isinstance(exc, RotationError) else f"unexpected {type(exc).__name__}"
-            record(step, "failed", None, error=message, rollback="none: the new value is already current")
+            record(StepOutcome(step, "failed", None, error=message, rollback="none: the new value is already current"))
             raise RotationError(f"promoted, but finishing failed: {message}; re-run to finish", step=step) from exc
         problems, restored = _rollback(backend, ref, target, token, old, new, applied)
         suffix = "rolled back: store unchanged" + (f", target reverted{restored}" if applied else "")
@@ -211,11 +258,10 @@ def rotate_secret(backend: SecretBackend, ref: SecretRef, spec: GenerateSpec, ta
         # A vendor exception's text may echo a value: only our own errors' messages are shown.
         message = str(exc) if isinstance(exc, RotationError) else f"unexpected {type(exc).__name__}"
         output = getattr(exc, "output", "") if isinstance(exc, RotationError) else ""
-        kept_output = {"output": output} if output else {}
-        record(step, "failed", current.version, error=message, rollback=suffix, **kept_output)
+        record(StepOutcome(step, "failed", current.version, error=message, rollback=suffix, output=output or None))
         cls = type(exc) if isinstance(exc, RotationError) else RotationError
         raise cls(f"{message} ({suffix})", step=step) from exc
-    record("finish", "ok", result.new_version, previous_kept=(mode == "scheduled"))
+    record(StepOutcome("finish", "ok", result.new_version, previous_kept=(mode == "scheduled")))
     _after_promotion(target, ref, old, new, mode, consumers, proofs, result, record)
     return result
 
@@ -226,40 +272,37 @@ def housekeep(target: Target, ref: SecretRef, consumers: Sequence[Consumer], now
 
     TargetError if the clean-up or a consumer failed; returns what was done ("" for nothing).
     """
-    def record(step: str, status: str, version: str | None = None, **detail: Any) -> None:
-        log(step=step, status=status, version=version, **detail)
-
-    done: str = _guarded("housekeep", record, None, "tidying up at the target",
+    done: str = _guarded("housekeep", log, None, "tidying up at the target",
                          functools.partial(target.housekeep, now))
     if not done:
         return ""
-    record("housekeep", "ok", None, detail=done)
+    log(StepOutcome("housekeep", "ok", None, detail=done))
     for consumer in consumers:
-        answer = _guarded("consume", record, None, f"reloading {consumer.label}",
+        answer = _guarded("consume", log, None, f"reloading {consumer.label}",
                           functools.partial(consumer.reload, ref.name, None, ()))
-        record("consume", "ok" if answer.ok else "failed", None, consumer=consumer.label, detail=answer.detail,
-               output=answer.output)
+        log(StepOutcome("consume", "ok" if answer.ok else "failed", None, consumer=consumer.label,
+                        detail=answer.detail, output=answer.output))
         if not answer.ok:
             raise TargetError(f"housekeep: {consumer.label} did not reload ({answer.detail})")
     return done
 
 
-def _guarded(step: str, record: Callable[..., None], version: str | None, what: str, call: Callable[[], Any]) -> Any:
+def _guarded(step: str, record: StepLog, version: str | None, what: str, call: Callable[[], Any]) -> Any:
     """Run a post-promotion call; our errors keep their text, anything else only its type (it may quote a value)."""
     try:
         return call()
     except TargetError as exc:
-        record(step, "failed", version, error=str(exc))
+        record(StepOutcome(step, "failed", version, error=str(exc)))
         raise TargetError(str(exc), step=step) from exc
     except Exception as exc:  # noqa: BLE001 - a driver's message may quote the leaked value: type only
         message = f"unexpected {type(exc).__name__} while {what}"
-        record(step, "failed", version, error=message)
+        record(StepOutcome(step, "failed", version, error=message))
         raise TargetError(message, step=step) from None
 
 
 def _after_promotion(target: Target, ref: SecretRef, old: Secret, new: Secret, mode: str,
                      consumers: Sequence[Consumer], proofs: Sequence[Proof], result: RotationResult,
-                     record: Callable[..., None]) -> None:
+                     record: StepLog) -> None:
     """The new value is current: the target's own clean-up, the consumers' reload, then (compromised) the proof.
 
     Nothing here rolls back: reverting now would hand consumers the leaked value again.
@@ -268,13 +311,13 @@ def _after_promotion(target: Target, ref: SecretRef, old: Secret, new: Secret, m
     done = _guarded("retire", record, version, "retiring the old value at the target",
                     functools.partial(target.promoted, old, new, compromised=(mode == "compromised")))
     if done:
-        record("retire", "ok", version, detail=done)
+        record(StepOutcome("retire", "ok", version, detail=done))
     for consumer in consumers:
         answer = _guarded("consume", record, version, f"reloading {consumer.label}",
                           functools.partial(consumer.reload, ref.name, version, (old, new)))
-        record("consume", "ok" if answer.ok else "failed", version, consumer=consumer.label, detail=answer.detail,
-               output=answer.output)
-        result.consumers.append({"consumer": consumer.label, "ok": answer.ok, "detail": answer.detail})
+        record(StepOutcome("consume", "ok" if answer.ok else "failed", version, consumer=consumer.label,
+                           detail=answer.detail, output=answer.output))
+        result.consumers.append(ConsumerReload(consumer=consumer.label, ok=answer.ok, detail=answer.detail))
     if mode != "compromised":
         return
     proof = _guarded("prove", record, version, "proving the leaked value dead",
@@ -282,25 +325,29 @@ def _after_promotion(target: Target, ref: SecretRef, old: Secret, new: Secret, m
     result.leak = proof
     if proof is not None:
         if not proof.leaked_rejected:
-            record("prove", "failed", version, leaked_rejected=False, detail=proof.detail)
+            record(StepOutcome("prove", "failed", version, leaked_rejected=False, detail=proof.detail))
             raise LeakStillValid(f"prove: {ref.name}: the leaked credential still works on the {target.kind} "
                                  "target after rotation")
-        record("prove", "leaked credential rejected" if proof.state is None else proof.state, version,
-               sessions_terminated=proof.sessions_terminated, detail=proof.detail)
+        record(StepOutcome("prove", "leaked credential rejected" if proof.state is None else proof.state, version,
+                           sessions_terminated=proof.sessions_terminated, detail=proof.detail))
+
+    def checked(*, check: str, value: str, verdict: str, detail: str, output: str) -> None:
+        record(StepOutcome("prove", "check", version, check=check, value=value, verdict=verdict, detail=detail,
+                           output=output))
+
     verdict = _guarded("prove", record, version, "running the proof checks",
-                       lambda: run_proofs(proofs, ref.name, old, new,
-                                          lambda **d: record("prove", "check", version, **d)))
+                       lambda: run_proofs(proofs, ref.name, old, new, checked))
     if verdict is None:
         return
     if verdict.leaked_rejected is False:
-        record("prove", "failed", version, leaked_rejected=False, detail=verdict.detail)
+        record(StepOutcome("prove", "failed", version, leaked_rejected=False, detail=verdict.detail))
         raise LeakStillValid(f"prove: {ref.name}: the leaked value is still accepted after rotation: "
                              f"{verdict.detail}")
     if verdict.leaked_rejected is None:
         result.unproven = verdict.why
-        record("prove", "not provable", version, why=verdict.why)
+        record(StepOutcome("prove", "not provable", version, why=verdict.why))
         return
     detail = "; ".join(d for d in (proof.detail if proof else "", verdict.detail) if d)
     result.leak = LeakProof(leaked_rejected=True, sessions_terminated=proof.sessions_terminated if proof else 0,
                             detail=detail, state=proof.state if proof else None)
-    record("prove", "leaked value refused by every check", version, detail=verdict.detail)
+    record(StepOutcome("prove", "leaked value refused by every check", version, detail=verdict.detail))

@@ -67,16 +67,27 @@ def record_ack(audit: AuditLog, name: str, note: str = "") -> Ack:
     return Ack(name=name, actor=str(record["actor"]), ts=str(record["ts"]), note=note)
 
 
-def retired_exposures(audit: AuditLog) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class RetiredExposure:
+    """An exposed value an earlier run rotated away (from the audit log): as which secret, to which state, when."""
+
+    secret: str
+    state: str
+    proof: str
+    why: str
+    ts: str
+
+
+def retired_exposures(audit: AuditLog) -> dict[str, RetiredExposure]:
     """Exposure hashes that earlier runs rotated away, with the state they reached and when."""
-    retired: dict[str, dict[str, Any]] = {}
+    retired: dict[str, RetiredExposure] = {}
     for record in audit.records():
         if record.get("event") != "rotation.secret" or record.get("state") not in DONE:
             continue
         for digest in record.get("exposure_sha256") or []:
-            retired[str(digest)] = {"secret": record.get("secret"), "state": record["state"],
-                                    "proof": record.get("proof", ""), "why": record.get("why", ""),
-                                    "ts": record.get("ts", "")}
+            retired[str(digest)] = RetiredExposure(secret=str(record.get("secret")), state=str(record["state"]),
+                                                   proof=str(record.get("proof") or ""),
+                                                   why=str(record.get("why") or ""), ts=str(record.get("ts", "")))
     return retired
 
 

@@ -7,8 +7,8 @@ never a value.
 
 from __future__ import annotations
 
-from rotation.engine import RotationSummary, SecretOutcome
 from rotation.states import PROVEN_DEAD, REVOKED, STILL_LIVE, UNPROVEN
+from rotation.summary import RotationSummary, SecretOutcome
 
 #: How each state reads in the table: the words a person acts on.
 STATE_WORDS = {PROVEN_DEAD: "rotated, proven dead", REVOKED: "revoked", UNPROVEN: "rotated, not provable",

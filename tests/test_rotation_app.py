@@ -34,6 +34,7 @@ from rotation import hs256
 from rotation.config import RotationConfig, parse_config
 from rotation.engine import rotate
 from rotation.errors import LeakStillValid, RotationError
+from rotation.protocol import ConsumerReload
 from sanitize.secret import Secret
 from tests.plugins.aurora_app import AuroraApp, AuroraDb, set_admin_password
 
@@ -182,9 +183,9 @@ def test_compromised_rotation_makes_the_app_refuse_the_leaked_key_and_password(s
     assert jwt_out.proof.startswith("GET ") and "leaked HTTP 401, new HTTP 200" in jwt_out.proof
     assert "crypt(leaked, hash) no longer matches app_users.password_hash" in admin_out.proof
     assert "command " in admin_out.proof and "leaked exit 1, new exit 0" in admin_out.proof
-    assert jwt_out.consumers == [{"consumer": f"webhook {s.app.url}/reload" if consumer == "webhook"
-                                  else "command kill", "ok": True, "detail": "HTTP 200" if consumer == "webhook"
-                                  else "exit 0"}]
+    assert jwt_out.consumers == [ConsumerReload(consumer=f"webhook {s.app.url}/reload" if consumer == "webhook"
+                                                else "command kill", ok=True,
+                                                detail="HTTP 200" if consumer == "webhook" else "exit 0")]
     new = s.current()
     # At the app: leaked refused, new accepted; a token the app itself issues with the new login works.
     assert status(f"{s.app.url}/me", headers=bearer(s.old["JWT_SECRET"]))[0] == 401

@@ -23,7 +23,7 @@ from rotation.config import load_config
 from rotation.engine import rotate
 from rotation.errors import BackendError, ConflictError, TargetError
 from rotation.generate import GenerateSpec
-from rotation.protocol import rotate_secret
+from rotation.protocol import StepOutcome, rotate_secret
 from rotation.targets.postgres import PostgresTarget
 from sanitize.secret import Secret
 from tests.plugins.moto_server import MotoServer
@@ -314,9 +314,9 @@ def test_protocol_rotates_each_secret_through_the_staging_labels(
     moto.client().create_secret(Name=sid, SecretString=old)
     ref = SecretRef(name=name, secret_id=sid)
     before = backend.read_current(ref).version
-    logged: list[dict[str, object]] = []
+    logged: list[StepOutcome] = []
 
-    result = rotate_secret(backend, ref, SPECS[name], None, mode=mode, log=lambda **e: logged.append(e))
+    result = rotate_secret(backend, ref, SPECS[name], None, mode=mode, log=logged.append)
 
     assert result.old_version == before and result.new_version == result.token
     assert labelled(moto, sid, "AWSCURRENT") == [result.token]
@@ -326,7 +326,7 @@ def test_protocol_rotates_each_secret_through_the_staging_labels(
     assert new != old
     if name == "DATABASE_URL":
         assert new.split("@", 1)[1] == old.split("@", 1)[1] and new.split(":")[:2] == old.split(":")[:2]
-    assert [e["step"] for e in logged] == ["read", "create", "set", "test", "finish"]
+    assert [e.step for e in logged] == ["read", "create", "set", "test", "finish"]
     assert old not in repr(logged) and new not in repr(logged)
 
 

@@ -25,7 +25,7 @@ from rotation.config import RotationConfig, parse_config
 from rotation.engine import rotate
 from rotation.errors import ConflictError, RotationError, TargetError
 from rotation.generate import GenerateSpec, dsn_password
-from rotation.protocol import rotate_secret
+from rotation.protocol import StepOutcome, rotate_secret
 from rotation.targets.postgres import PostgresTarget
 from sanitize.audit import AuditLog
 from sanitize.scan.report import Finding, ScanReport
@@ -202,14 +202,13 @@ class FailingTest(PostgresTarget):
 def test_failed_test_step_reverts_the_database_password(aurora: Aurora) -> None:
     backend = aurora.backend()
     ref = SecretRef(name="DATABASE_URL", path="aurora/db", key="DATABASE_URL")
-    steps: list[dict] = []
+    steps: list[StepOutcome] = []
     with pytest.raises(TargetError) as info:
-        rotate_secret(backend, ref, GenerateSpec(), FailingTest(Secret(aurora.pg.admin_dsn)),
-                      log=lambda **e: steps.append(e))
+        rotate_secret(backend, ref, GenerateSpec(), FailingTest(Secret(aurora.pg.admin_dsn)), log=steps.append)
     assert info.value.step == "test" and "target reverted" in str(info.value)
     assert aurora.can_login(aurora.old["DATABASE_URL"])
     assert aurora.kv("aurora/db")["DATABASE_URL"] == aurora.old["DATABASE_URL"]
-    assert [s["step"] for s in steps] == ["read", "create", "set", "test"] and steps[-1]["status"] == "failed"
+    assert [s.step for s in steps] == ["read", "create", "set", "test"] and steps[-1].status == "failed"
     assert backend.read_pending(ref, "no-such-token") is None
 
 

@@ -178,10 +178,19 @@ def revoke_one(kind_id: str, token: Secret, config: RevocationConfig, *,
                       call=call.detail, check=check.detail, waited=int(clock() - start))
 
 
-def earlier_revocations(audit: AuditLog) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class ProvenRevocation:
+    """A revocation a run proved (read back from the audit log): how, and when."""
+
+    proof: str
+    ts: str
+
+
+def earlier_revocations(audit: AuditLog) -> dict[str, ProvenRevocation]:
     """Token hashes that earlier runs proved revoked at their provider, with when and how."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, ProvenRevocation] = {}
     for record in audit.records():
         if record.get("event") == REVOKE_EVENT and record.get("proven") is True and record.get("token_sha256"):
-            out[str(record["token_sha256"])] = record
+            proof = str(record.get("proof", "revoked at the provider"))
+            out[str(record["token_sha256"])] = ProvenRevocation(proof=proof, ts=str(record.get("ts", "?")))
     return out

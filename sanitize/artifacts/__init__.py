@@ -14,7 +14,7 @@ schema version in :mod:`sanitize.artifacts.upgrades`.
 - rewrite report (``rewrite-report.json``, for people and pipelines): :mod:`sanitize.artifacts.rewrite_report`
 - approval: :mod:`sanitize.purge.approval`
 - workdir state: :mod:`sanitize.artifacts.state`
-- rotation run lines: :mod:`rotation.engine`
+- rotation run lines: :mod:`rotation.summary` (the steps: :class:`rotation.protocol.StepOutcome`)
 
 The JSON schemas (draft 2020-12) ship in ``schemas/``; :mod:`sanitize.artifacts.schemas`
 names them for ``git-sanitize schema NAME``. :mod:`sanitize.artifacts.fields` reads one JSON field
