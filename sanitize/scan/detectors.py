@@ -29,6 +29,7 @@ from detect_secrets.filters import heuristic
 from detect_secrets.plugins.base import RegexBasedDetector
 
 from sanitize.scan import decode
+from sanitize.scan.providers import DISCORD_TOKEN_SHAPE
 from sanitize.scan.rules import BUILTIN_CONTENT_RULES, BUILTIN_PATH_RULES, ContentRule, PathRule, is_placeholder
 from sanitize.secret import Secret, preview_of, sha256_hex
 
@@ -119,13 +120,13 @@ def _plugins() -> tuple[PluginRule, ...]:
         PluginRule(azure_storage_key.AzureStorageKeyDetector(), ("accountkey=",)),
         PluginRule(cloudant.CloudantDetector(), ("cloudant",)),
         PluginRule(discord.DiscordBotTokenDetector(),
-                   hs_patterns=(r"[MNO][a-zA-Z0-9_-]{23,25}\.[a-zA-Z0-9_-]{6}\.[a-zA-Z0-9_-]{27}",)),
+                   hs_patterns=(DISCORD_TOKEN_SHAPE,)),
         # Its pattern ends lazily after "header.payload."; the signature is part of the token.
         PluginRule(jwt.JwtTokenDetector(), ("eyJ",), caseless=False, extend=re.compile(r"[A-Za-z0-9_\-.+/=]*")),
         PluginRule(mailchimp.MailchimpDetector(), hs_patterns=(r"[0-9a-z]{32}-us[0-9]",)),
         PluginRule(npm.NpmDetector(), ("_authtoken",)),
         PluginRule(pypi_token.PypiTokenDetector(), ("pypi-ageichlwas5vcmc", "pypi-agendgvzdc5wexbplm9yzw")),
-        PluginRule(sendgrid.SendGridDetector(), ("sg.",), caseless=False),
+        PluginRule(sendgrid.SendGridDetector(), ("SG.",), caseless=False),
         PluginRule(square_oauth.SquareOAuthDetector(), ("sq0csp-",)),
         PluginRule(telegram_token.TelegramBotTokenDetector(), hs_patterns=(r"[0-9]{8,10}:[0-9A-Za-z_-]{35}",)),
         PluginRule(twilio.TwilioKeyDetector(), hs_patterns=(r"AC[a-z0-9]{32}", r"SK[a-z0-9]{32}")),

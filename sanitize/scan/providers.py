@@ -138,6 +138,11 @@ _NOT_A_SECRET_NAME = r"(?![\w.\-]{0,40}?(?:sha\d*|commit|hash|revision|version|d
 _ASSIGN = r"[\"'\]]{0,3}[ \t]{0,5}(?:=|:=|:|=>|\?=|,)[ \t]{0,5}[\"'`]?"
 
 
+#: What every Discord bot token holds: ".<6>.<27+>". Its leading "[MNO]<23-25>" has no literal, and as a
+#: hyperscan pattern it cost a fifth of the whole prefilter's time on pytest's history; this one starts at a dot.
+DISCORD_TOKEN_SHAPE = r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27}"
+
+
 @dataclass(frozen=True)
 class TokenFormat:
     """One provider's token format: an id, a template, and where it must sit."""
@@ -153,6 +158,7 @@ class TokenFormat:
     after_text: str = ""
     reported: str = ""  # the finding's rule id when it is not ``id``: formats the scan reported before keep
     #                     their family id (github.token, aws.access-key, ...), which rotation and notify know
+    shape: str = ""  # the prefilter pattern, when the leading shape has no literal to find fast (Discord)
 
     @property
     def rule_id(self) -> str:
@@ -205,6 +211,8 @@ class TokenFormat:
             return self.near, (), True
         if self.keywords:
             return self.keywords, (), False
+        if self.shape:
+            return (), (self.shape,), False
         literals = [p for p in self.parts if isinstance(p, str)]
         best = max(literals, key=len, default="")
         if len(best) >= 5:
@@ -460,7 +468,8 @@ TOKEN_FORMATS: tuple[TokenFormat, ...] = (
       "Slack incoming-webhook URL (the URL is the credential).", reported="slack.webhook"),
     T("token.slack-workflow-webhook", "https://hooks.slack.com/triggers/T{uan:8-11}/{d:10-14}/{hex:32}",
       "Slack workflow trigger URL.", reported="slack.webhook"),
-    T("token.discord-bot-token", "{[MNO]:1}{url:23-25}.{url:6}.{url:27-38}", "Discord bot token."),
+    T("token.discord-bot-token", "{[MNO]:1}{url:23-25}.{url:6}.{url:27-38}", "Discord bot token.",
+      shape=DISCORD_TOKEN_SHAPE),
     T("token.discord-webhook", "https://discord.com/api/webhooks/{d:17-20}/{url:60-68}", "Discord webhook URL."),
     T("token.discordapp-webhook", "https://discordapp.com/api/webhooks/{d:17-20}/{url:60-68}",
       "Discord webhook URL (discordapp.com)."),

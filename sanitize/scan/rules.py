@@ -439,7 +439,8 @@ CREDENTIAL_FILE_RULES: tuple[ContentRule, ...] = (
     ContentRule(
         id="file.netrc-password",
         regex=r"\bmachine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+password[ \t]+(?P<secret>[^\s\"'`;)]+)",
-        keywords=("machine",), word_check=True, reject=r"^[\\#]", min_len=6,
+        hs_patterns=(r"machine(?:[ \t]|\\t)+\S+(?:[ \t]|\\t)+login(?:[ \t]|\\t)",), word_check=True, reject=r"^[\\#]",
+        min_len=6,
         description="A .netrc machine line written anywhere (machine H login U password P).",
     ),
     ContentRule(
@@ -596,8 +597,10 @@ ENV_DEFAULT_RULES: tuple[ContentRule, ...] = (
         regex=r"(?<![\w.])(?:[A-Za-z_][\w.]*\.)?(?:[gG]et_?[eE]nv|env|ENV|getEnvOrDefault|envOr|getEnvOr|GetEnvOrDefault|"
               r"EnvOrDefault|getenv_or|env_or|fetch_env|getEnvironmentVariable)\(\s*(?P<q1>[\"'])" + _ENV_VAR
               + r"(?P=q1)\s*,\s*" + _LIT,
-        hs_patterns=(rf"(?i)(?:env|envordefault|envor|env_or|getenvironmentvariable)\({_HS_WS}{_HS_Q}{_HS_NAME}{_HS_Q}"
-                     rf"{_HS_WS},{_HS_WS}{_HS_Q}",),
+        # Each helper's name starts a word (or follows an escape: "\nenv(" in a transcript), so setenv("X", "…")
+        # in tests does not wake the rule.
+        hs_patterns=(rf"(?i)(?:\b|\\[nrtfb])(?:get_?env|env|getenvordefault|envordefault|getenvor|envor|getenv_or|env_or|"
+                     rf"fetch_env|getenvironmentvariable)\({_HS_WS}{_HS_Q}{_HS_NAME}{_HS_Q}{_HS_WS},{_HS_WS}{_HS_Q}",),
         name_check=True,
         reject="://",
         description="A hardcoded fallback via an env helper: env('X', '…'), getEnv(\"X\", \"…\") (Go, PHP, Node).",
